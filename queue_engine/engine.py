@@ -1,0 +1,312 @@
+"""The ticketing engine: one hall's live day in Redis, one atomic Lua script per operation.
+
+Each method checks what the configuration alone can tell (unknown service, bad arguments),
+then runs its script, which checks the live state, changes it and appends the event in one
+atomic step. Refusals come back as ``DomainError`` subclasses; nothing was changed then.
+``model.HallModel`` is the specification these scripts follow.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import Callable, Sequence
+from importlib import resources
+from typing import Any
+
+import orjson
+from redis.asyncio import Redis
+from redis.commands.core import AsyncScript
+
+from . import errors, policy
+from .config import HallConfig
+from .keys import DAY_SCOPED_TTL_S, EVENTS_MAXLEN, HallKeys
+from .model import check_skills, check_transfer_target, initial_window
+from .records import Event, Issued, Json, Ticket, TicketStatus, WindowState, normalize_snapshot
+
+Clock = Callable[[], float]  # seconds since the epoch, like time.time
+IdMaker = Callable[[str], str]  # business day -> a new ticket id
+
+SCRIPTS = (
+    "issue", "call_next", "call_ticket", "recall", "start", "finish", "no_show", "transfer", "cancel", "pin",
+    "requeue", "window_state", "set_services", "end_day", "snapshot",
+)
+
+
+def random_ticket_id(day: str) -> str:
+    """Day first (so a day's tickets sort together), then 48 random bits: not guessable from a number."""
+    return f"{day}-{secrets.token_hex(6)}"
+
+
+def _source(name: str) -> str:
+    return (resources.files(__package__) / "lua" / f"{name}.lua").read_text(encoding="utf-8")
+
+
+_PRELUDE = _source("common")
+SOURCES = {name: _PRELUDE + "\n" + _source(name) for name in SCRIPTS}
+
+
+class _Moved(Exception):
+    """The ticket changed queue between our read and the script; read again."""
+
+
+class Engine:
+    def __init__(
+        self,
+        redis: Redis,
+        hall: HallConfig,
+        *,
+        prefix: str = "hq",
+        clock: Clock = time.time,
+        new_id: IdMaker = random_ticket_id,
+    ) -> None:
+        self.redis = redis
+        self.hall = hall
+        self.keys = HallKeys(hall.id, prefix)
+        self.clock = clock
+        self.new_id = new_id
+        self._scripts: dict[str, AsyncScript] = {n: redis.register_script(src) for n, src in SOURCES.items()}
+        k = self.keys
+        self._base = [k.tickets, k.windows, k.active, k.able, k.ewma, k.people, k.calls, k.events]
+        codes = [s.code for s in hall.services]
+        self._codes = codes
+        self._all_queues = [k.queue(c) for c in codes] + [k.age(c) for c in codes]
+        self._all_ages = [k.age(c) for c in codes]
+        self._targets = [str(s.target_wait_s) for s in hall.services]
+        self._handling = {s.code: str(s.handling_s * 1000) for s in hall.services}
+        self._window_ids = [w.id for w in hall.windows]
+
+    # -- plumbing --------------------------------------------------------------------------
+    def _now(self) -> tuple[float, int]:
+        now_s = self.clock()
+        return now_s, int(now_s * 1000)
+
+    async def _run(self, name: str, keys: Sequence[str], args: Sequence[Any], now_ms: int) -> tuple[Any, str | None]:
+        raw = await self._scripts[name](keys=[*self._base, *keys], args=[now_ms, EVENTS_MAXLEN, *args])
+        reply: Json = orjson.loads(raw)
+        if "error" in reply:
+            if reply["error"] == "moved":
+                raise _Moved
+            raise errors.refusal(reply["error"], reply["details"] or {})
+        event_id = reply.get("event_id")
+        return reply["ok"], event_id.decode() if isinstance(event_id, bytes) else event_id
+
+    def _check_window(self, window: str) -> None:
+        if self.hall.window(window) is None:
+            raise errors.UnknownWindow(window=window)
+
+    async def _read_ticket(self, ticket_id: str) -> Json:
+        raw = await self.redis.hget(self.keys.tickets, ticket_id)
+        if raw is None:
+            raise errors.UnknownTicket(ticket=ticket_id)
+        data: Json = orjson.loads(raw)
+        return data
+
+    def _queue_key(self, queue: str) -> str:
+        kind, _, name = queue.partition(":")
+        return self.keys.window_queue(name) if kind == "wq" else self.keys.queue(name)
+
+    async def _on_ticket(self, name: str, ticket_id: str, build: Callable[[Json], tuple[list[str], list[Any]]]) -> Ticket:
+        """Run a script on a ticket whose queue we must read first; retry if it moved in between."""
+        for _ in range(5):
+            t = await self._read_ticket(ticket_id)
+            keys, args = build(t)
+            try:
+                result, _ = await self._run(name, keys, args, self._now()[1])
+            except _Moved:
+                continue
+            return Ticket.from_json(result)
+        raise errors.HallNotReady()
+
+    # -- set-up ---------------------------------------------------------------------------
+    async def setup(self) -> None:
+        """Seed windows and estimates for a hall Redis does not know yet; live state wins over the file."""
+        async with self.redis.pipeline(transaction=True) as pipe:
+            for w in self.hall.windows:
+                pipe.hsetnx(self.keys.windows, w.id, orjson.dumps(initial_window(w.services, w.primary)))
+            for s in self.hall.services:
+                pipe.hsetnx(self.keys.ewma, s.code, s.handling_s * 1000)
+            await pipe.execute()
+
+    # -- tickets --------------------------------------------------------------------------
+    async def issue(
+        self,
+        service: str,
+        *,
+        channel: str = "guide",
+        priority: str | None = None,
+        person: str | None = None,
+        appointment_ms: int | None = None,
+        idempotency_key: str | None = None,
+    ) -> Issued:
+        svc = self.hall.service(service)
+        if svc is None:
+            raise errors.UnknownService(service=service)
+        if channel not in policy.CHANNELS:
+            raise errors.InvalidRequest(why=f"channel must be one of {', '.join(policy.CHANNELS)}")
+        if priority is not None and priority not in policy.PRIORITIES:
+            raise errors.InvalidRequest(why=f"priority must be empty or one of {', '.join(policy.PRIORITIES)}")
+        now_s, now_ms = self._now()
+        day = self.hall.business_day(now_s)
+        k = self.keys
+        keys = [k.queue(service), k.age(service), k.sequence(day), k.idempotency(day)]
+        for _ in range(5):
+            args = [
+                day, self.new_id(day), service, svc.letter, channel, priority or "", person or "",
+                "" if appointment_ms is None else appointment_ms, idempotency_key or "",
+                "1" if self.hall.accepts_early_tickets(now_s) else "0", self._handling[service], DAY_SCOPED_TTL_S,
+            ]
+            try:
+                result, event_id = await self._run("issue", keys, args, now_ms)
+            except errors.DomainError as exc:
+                if exc.code == "id_taken":
+                    continue
+                raise
+            return Issued.from_json(result, event_id)
+        raise errors.HallNotReady()
+
+    async def ticket(self, ticket_id: str) -> TicketStatus:
+        """A ticket with, while it waits, how many are ahead of it and the estimated wait."""
+        t = Ticket.from_json(await self._read_ticket(ticket_id))
+        if t.status != "waiting" or t.queue is None or t.score is None:
+            return TicketStatus(t)
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.zrank(self._queue_key(t.queue), t.id)
+            pipe.hget(self.keys.ewma, t.service)
+            pipe.hget(self.keys.able, t.service)
+            ahead, handling, able = await pipe.execute()
+        if ahead is None:  # called or moved since we read it
+            return await self.ticket(ticket_id)
+        wait_ms = policy.estimated_wait_ms(ahead, int(handling or self._handling[t.service]), int(able or 0))
+        return TicketStatus(t, ahead, wait_ms // 1000)
+
+    async def cancel(self, ticket_id: str) -> Ticket:
+        def build(t: Json) -> tuple[list[str], list[Any]]:
+            queue = t.get("queue") or f"q:{t['service']}"
+            return [self._queue_key(queue), self.keys.age(t["service"])], [ticket_id, queue]
+
+        return await self._on_ticket("cancel", ticket_id, build)
+
+    async def pin(self, ticket_id: str, reason: str) -> Ticket:
+        def build(t: Json) -> tuple[list[str], list[Any]]:
+            queue = t.get("queue") or f"q:{t['service']}"
+            return [self._queue_key(queue), self.keys.age(t["service"])], [ticket_id, queue, reason]
+
+        return await self._on_ticket("pin", ticket_id, build)
+
+    async def requeue(self, ticket_id: str) -> Ticket:
+        day = self.hall.business_day(self.clock())
+
+        def build(t: Json) -> tuple[list[str], list[Any]]:
+            svc = t["service"]
+            return [self.keys.queue(svc), self.keys.age(svc)], [ticket_id, svc, self.hall.policy.requeue, day]
+
+        return await self._on_ticket("requeue", ticket_id, build)
+
+    # -- a window's work ------------------------------------------------------------------
+    async def call_next(self, window: str) -> Ticket | None:
+        self._check_window(window)
+        codes = self._codes
+        keys = [self.keys.window_queue(window), *self._all_queues]
+        args = [window, len(codes), *codes, *self._targets]
+        result, _ = await self._run("call_next", keys, args, self._now()[1])
+        return None if result is None else Ticket.from_json(result)
+
+    async def call_ticket(self, window: str, ticket_id: str, reason: str) -> Ticket:
+        """Call one chosen waiting ticket out of order, or one of this window's latest no-shows."""
+        self._check_window(window)
+
+        def build(t: Json) -> tuple[list[str], list[Any]]:
+            queue = t.get("queue") if t["status"] == "waiting" else None
+            queue_key = self._queue_key(queue) if queue else self.keys.queue(t["service"])
+            return [queue_key, self.keys.age(t["service"])], [window, ticket_id, queue or "", reason]
+
+        return await self._on_ticket("call_ticket", ticket_id, build)
+
+    async def _window_op(self, name: str, window: str, *args: Any) -> Ticket:
+        self._check_window(window)
+        result, _ = await self._run(name, [], [window, *args], self._now()[1])
+        return Ticket.from_json(result)
+
+    async def recall(self, window: str) -> Ticket:
+        return await self._window_op("recall", window, self.hall.policy.recall_limit)
+
+    async def start(self, window: str) -> Ticket:
+        return await self._window_op("start", window)
+
+    async def finish(self, window: str, outcome: str = "done") -> Ticket:
+        if outcome not in policy.OUTCOMES:
+            raise errors.InvalidRequest(why=f"outcome must be one of {', '.join(policy.OUTCOMES)}")
+        return await self._window_op("finish", window, outcome, self.hall.policy.ewma_alpha)
+
+    async def no_show(self, window: str) -> Ticket:
+        return await self._window_op("no_show", window, self.hall.policy.missed_serve_direct)
+
+    async def transfer(
+        self, window: str, *, to_service: str | None = None, to_window: str | None = None, reason: str = ""
+    ) -> Ticket:
+        self._check_window(window)
+        check_transfer_target(self.hall, window, to_service, to_window)
+        target = self.keys.queue(to_service) if to_service else self.keys.window_queue(to_window or "")
+        codes = self._codes
+        args = [window, to_service or "", to_window or "", reason, len(codes), *codes]
+        result, _ = await self._run("transfer", [target, *self._all_ages], args, self._now()[1])
+        return Ticket.from_json(result)
+
+    # -- windows --------------------------------------------------------------------------
+    async def _window_state(self, window: str, action: str, reason: str = "") -> WindowState:
+        self._check_window(window)
+        result, _ = await self._run("window_state", [], [window, action, reason], self._now()[1])
+        return WindowState.from_json(result)
+
+    async def open_window(self, window: str) -> WindowState:
+        return await self._window_state(window, "open")
+
+    async def close_window(self, window: str) -> WindowState:
+        return await self._window_state(window, "close")
+
+    async def pause(self, window: str, reason: str) -> WindowState:
+        return await self._window_state(window, "pause", reason)
+
+    async def resume(self, window: str) -> WindowState:
+        return await self._window_state(window, "resume")
+
+    async def set_services(self, window: str, services: Sequence[str], primary: Sequence[str] = ()) -> WindowState:
+        self._check_window(window)
+        check_skills(self.hall, window, list(services), list(primary))
+        args = [window, orjson.dumps(list(services)), orjson.dumps(list(primary))]
+        result, _ = await self._run("set_services", [], args, self._now()[1])
+        return WindowState.from_json(result)
+
+    async def window(self, window: str) -> WindowState:
+        self._check_window(window)
+        raw = await self.redis.hget(self.keys.windows, window)
+        if raw is None:
+            raise errors.HallNotReady()
+        return WindowState.from_json(orjson.loads(raw))
+
+    # -- the day --------------------------------------------------------------------------
+    async def end_day(self, day: str | None = None) -> Json:
+        """Close a business day (by default today's): leftovers missed, windows closed."""
+        day = day or self.hall.business_day(self.clock())
+        codes, windows = self._codes, self._window_ids
+        keys = [*self._all_queues, *(self.keys.window_queue(w) for w in windows)]
+        args = [day, len(codes), *codes, len(windows), *windows]
+        result, _ = await self._run("end_day", keys, args, self._now()[1])
+        summary: Json = result
+        return summary
+
+    # -- reads ----------------------------------------------------------------------------
+    async def snapshot(self) -> Json:
+        """Per service waiting, longest wait and estimate; per window state and ticket; the last calls."""
+        codes = self._codes
+        args = [len(codes), *codes, *(self._handling[c] for c in codes), len(self._window_ids), *self._window_ids]
+        result, event_id = await self._run("snapshot", self._all_ages, args, self._now()[1])
+        snap = normalize_snapshot(result)
+        snap["event_id"] = event_id
+        return snap
+
+    async def events(self, since: str = "0-0", count: int = 1000) -> list[Event]:
+        """Events strictly after ``since``, oldest first."""
+        entries = await self.redis.xrange(self.keys.events, min=f"({since}", count=count)
+        return [Event.from_stream(eid, orjson.loads(fields[b"e"])) for eid, fields in entries]

@@ -1,0 +1,100 @@
+"""Domain errors: each has a stable code (API clients switch on it) and a sentence a person can act on.
+
+The Lua scripts and the pure model both report a refusal as a code plus details; ``refusal()``
+turns that into the matching exception with its message, in English or Chinese.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class DomainError(Exception):
+    """A refused operation. Nothing was changed."""
+
+    code = "domain_error"
+    status = 409  # the HTTP status an API maps it to
+
+    def __init__(self, **details: Any) -> None:
+        self.details = details
+        super().__init__(self.message("en"))
+
+    def message(self, lang: str = "en") -> str:
+        en, zh = MESSAGES.get(self.code, ("The operation was refused.", "操作被拒绝。"))
+        template = zh if lang.startswith("zh") else en
+        try:
+            return template.format_map(self.details)
+        except (KeyError, IndexError, ValueError):
+            return template
+
+
+# code -> (HTTP status, English, Chinese). The texts name what to do next, not just what went wrong.
+_TABLE: dict[str, tuple[int, str, str]] = {
+    "unknown_service": (404, "There is no service {service!r} in this hall; check the service code.",
+                        "本大厅没有业务 {service!r}，请核对业务代码。"),
+    "unknown_window": (404, "There is no window {window!r} in this hall; check the window number.",
+                       "本大厅没有 {window!r} 号窗口，请核对窗口编号。"),
+    "unknown_ticket": (404, "No ticket {ticket!r} in this hall; check the ticket id.",
+                       "本大厅没有号票 {ticket!r}，请核对。"),
+    "no_window_for_service": (409, "No open window handles {service} right now; please send the citizen to the "
+                              "guide desk (请前往人工导引台咨询).",
+                              "当前没有开放的窗口办理{service}业务，请前往人工导引台咨询。"),
+    "duplicate_ticket": (409, "This person already holds ticket {number} for {service}; use that ticket or cancel it "
+                         "first.", "该办事人已持有{service}业务的{number}号，请使用该号或先取消。"),
+    "window_closed": (409, "Window {window} is closed; open it before calling.", "{window}号窗口未开启，请先开窗。"),
+    "window_paused": (409, "Window {window} is paused; resume it first.", "{window}号窗口暂停服务中，请先恢复服务。"),
+    "window_busy": (409, "Window {window} is still handling {number}; finish it, mark a no-show or transfer it first.",
+                    "{window}号窗口正在办理{number}号，请先办结、过号或转窗。"),
+    "window_idle": (409, "Window {window} has no current ticket; call one first.",
+                    "{window}号窗口当前没有号票，请先叫号。"),
+    "window_already_open": (409, "Window {window} is already open.", "{window}号窗口已开启。"),
+    "window_not_paused": (409, "Window {window} is not paused, so there is nothing to resume.",
+                          "{window}号窗口未暂停，无需恢复。"),
+    "recall_limit": (409, "Ticket {number} has been recalled {recalls} times, the limit; mark it a no-show instead.",
+                     "{number}号已重呼{recalls}次，达到上限，请作过号处理。"),
+    "nothing_to_recall": (409, "Window {window} has no called ticket to recall.", "{window}号窗口没有可重呼的号票。"),
+    "hall_not_ready": (503, "The hall's live state is not loaded yet; try again in a few seconds.",
+                       "大厅实时数据尚未加载，请稍后重试。"),
+    "ticket_not_waiting": (409, "Ticket {number} is {status}, not waiting.", "{number}号当前状态为{status}，不在等候中。"),
+    "ticket_not_missed": (409, "Ticket {number} is {status}; only a missed ticket can be put back in the queue.",
+                          "{number}号当前状态为{status}，只有过号的号票可以重新排队。"),
+    "not_for_this_window": (403, "Window {window} cannot serve ticket {number}.", "{window}号窗口不能办理{number}号。"),
+    "requeue_not_allowed": (409, "Ticket {number} cannot go back in the queue ({why}); please take a new number.",
+                            "{number}号不能重新排队（{why}），请重新取号。"),
+    "invalid_request": (422, "{why}", "{why}"),
+}
+MESSAGES: dict[str, tuple[str, str]] = {code: (en, zh) for code, (_, en, zh) in _TABLE.items()}
+
+BY_CODE: dict[str, type[DomainError]] = {
+    code: type(
+        "".join(part.title() for part in code.split("_")),
+        (DomainError,),
+        {"code": code, "status": status, "__doc__": en.split(";")[0]},
+    )
+    for code, (status, en, _) in _TABLE.items()
+}
+
+UnknownService = BY_CODE["unknown_service"]
+UnknownWindow = BY_CODE["unknown_window"]
+UnknownTicket = BY_CODE["unknown_ticket"]
+NoWindowForService = BY_CODE["no_window_for_service"]
+DuplicateTicket = BY_CODE["duplicate_ticket"]
+WindowClosed = BY_CODE["window_closed"]
+WindowPaused = BY_CODE["window_paused"]
+WindowBusy = BY_CODE["window_busy"]
+WindowIdle = BY_CODE["window_idle"]
+WindowAlreadyOpen = BY_CODE["window_already_open"]
+WindowNotPaused = BY_CODE["window_not_paused"]
+RecallLimit = BY_CODE["recall_limit"]
+NothingToRecall = BY_CODE["nothing_to_recall"]
+HallNotReady = BY_CODE["hall_not_ready"]
+TicketNotWaiting = BY_CODE["ticket_not_waiting"]
+TicketNotMissed = BY_CODE["ticket_not_missed"]
+NotForThisWindow = BY_CODE["not_for_this_window"]
+RequeueNotAllowed = BY_CODE["requeue_not_allowed"]
+InvalidRequest = BY_CODE["invalid_request"]
+
+
+def refusal(code: str, details: dict[str, Any]) -> DomainError:
+    """The exception for a refusal reported by a script or the model."""
+    return BY_CODE[code](**details)

@@ -1,0 +1,92 @@
+"""Every Redis key hallq uses, in one place.
+
+All keys of a hall carry the hall's hash tag ``{hall}``, so one hall lives in one hash slot
+and every operation is a single-slot Lua script that runs unchanged on Redis Cluster.
+Scripts never build keys; they receive each one in ``KEYS``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+# The event stream is trimmed (approximately, which is cheap) to this many entries. A busy
+# city hall writes ~40,000 events a day; the archiver copies them to SQL within seconds, so
+# a few days of history in Redis is plenty for websocket resume.
+EVENTS_MAXLEN = 200_000
+
+# Idempotency keys and day sequences outlive their business day by a margin, then expire,
+# so a retried request just after midnight still finds its ticket and Redis does not grow.
+DAY_SCOPED_TTL_S = 2 * 24 * 3600
+
+
+@dataclass(frozen=True, slots=True)
+class HallKeys:
+    hall: str
+    prefix: str = "hq"
+
+    @property
+    def base(self) -> str:
+        return f"{self.prefix}:{{{self.hall}}}"
+
+    # -- hall-wide state --------------------------------------------------------------
+    @property
+    def tickets(self) -> str:
+        """Hash: ticket id -> ticket JSON."""
+        return f"{self.base}:tickets"
+
+    @property
+    def active(self) -> str:
+        """Set of ticket ids that are waiting, called or serving."""
+        return f"{self.base}:active"
+
+    @property
+    def windows(self) -> str:
+        """Hash: window id -> window JSON (state, current ticket, skills, recent misses)."""
+        return f"{self.base}:windows"
+
+    @property
+    def able(self) -> str:
+        """Hash: service code -> number of open windows skilled for it."""
+        return f"{self.base}:able"
+
+    @property
+    def ewma(self) -> str:
+        """Hash: service code -> exponentially weighted handling time in ms."""
+        return f"{self.base}:ewma"
+
+    @property
+    def people(self) -> str:
+        """Hash: "<person key>|<service>" -> id of that person's live ticket for that service."""
+        return f"{self.base}:people"
+
+    @property
+    def calls(self) -> str:
+        """List of the latest calls, newest first (JSON), capped at 10."""
+        return f"{self.base}:calls"
+
+    @property
+    def events(self) -> str:
+        """Stream: every state change, appended by the script that made it."""
+        return f"{self.base}:events"
+
+    # -- per service / window -----------------------------------------------------------
+    def queue(self, service: str) -> str:
+        """Sorted set of waiting tickets of a service, scored in calling order."""
+        return f"{self.base}:q:{service}"
+
+    def age(self, service: str) -> str:
+        """Sorted set of every waiting ticket of a service (window queues too), scored by issue time."""
+        return f"{self.base}:age:{service}"
+
+    def window_queue(self, window: str) -> str:
+        """Sorted set of tickets transferred to one window in particular."""
+        return f"{self.base}:wq:{window}"
+
+    # -- per business day ---------------------------------------------------------------
+    def sequence(self, day: str) -> str:
+        """Hash: service code -> last number issued that day."""
+        return f"{self.base}:seq:{day}"
+
+    def idempotency(self, day: str) -> str:
+        """Hash: client Idempotency-Key -> ticket id, for one business day."""
+        return f"{self.base}:idem:{day}"

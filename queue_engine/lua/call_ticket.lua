@@ -1,0 +1,34 @@
+-- call_ticket.lua: the window calls one chosen ticket out of order (with a reason), or one of its own
+-- latest no-shows who came back late.
+-- KEYS[9] the queue the ticket was read in  KEYS[10] age(ticket's service)
+-- ARGV[3] window id  ARGV[4] ticket id  ARGV[5] queue name as read ('' if it was not waiting)  ARGV[6] reason
+local window_id, id, seen_queue, reason = ARGV[3], ARGV[4], ARGV[5], ARGV[6]
+local w = get_json(K_WINDOWS, window_id)
+if not w then return refuse('hall_not_ready', {}) end
+local t = get_json(K_TICKETS, id)
+if not t then return refuse('unknown_ticket', {ticket = id}) end
+local refusal = not_ready_to_call(window_id, w)
+if refusal then return refusal end
+
+local missed_here = 0
+if t.status == 'missed' then
+  for i, m in ipairs(w.misses) do
+    if m == id then missed_here = i end
+  end
+end
+if missed_here > 0 then
+  table.remove(w.misses, missed_here)
+  revive(t)
+  t.finished_at = nil
+elseif t.status ~= 'waiting' then
+  return refuse('ticket_not_waiting', {number = t.number, status = t.status})
+else
+  if t.queue ~= seen_queue then return refuse('moved', {}) end
+  local allowed = t.queue == 'wq:' .. window_id
+  for _, s in ipairs(w.services) do
+    if t.queue == 'q:' .. s then allowed = true end
+  end
+  if not allowed then return refuse('not_for_this_window', {window = window_id, number = t.number}) end
+  dequeue(t, KEYS[9], KEYS[10])
+end
+return call_ticket(window_id, w, t, reason)

@@ -1,0 +1,124 @@
+-- common.lua: prepended to every hallq script when it is loaded. Helpers only.
+--
+-- Every script shares the first eight keys and two arguments:
+-- KEYS[1] tickets (hash id -> JSON)   KEYS[2] windows (hash id -> JSON)   KEYS[3] active (set)
+-- KEYS[4] able (hash service -> open windows)   KEYS[5] ewma (hash service -> ms)
+-- KEYS[6] people (hash "person|service" -> id)   KEYS[7] calls (list)   KEYS[8] events (stream)
+-- ARGV[1] now in ms   ARGV[2] approximate cap on the event stream's length
+-- A script's own keys start at KEYS[9] and its own arguments at ARGV[3].
+-- Refusals return {"error": code, "details": {...}} and change nothing: every check comes before any write.
+local K_TICKETS, K_WINDOWS, K_ACTIVE, K_ABLE = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local K_EWMA, K_PEOPLE, K_CALLS, K_EVENTS = KEYS[5], KEYS[6], KEYS[7], KEYS[8]
+local NOW = tonumber(ARGV[1])
+local MAXLEN = ARGV[2]
+local SPAN = 10000000000000  -- policy.TIER_SPAN
+local T_PINNED, T_TRANSFERRED, T_APPOINTMENT, T_WALK_IN = 2, 3, 4, 5
+
+local function get_json(hash, field)
+  local raw = redis.call('HGET', hash, field)
+  if not raw then return nil end
+  return cjson.decode(raw)
+end
+
+local function put_json(hash, field, value)
+  redis.call('HSET', hash, field, cjson.encode(value))
+end
+
+local function refuse(code, details)
+  return cjson.encode({error = code, details = details or {}})
+end
+
+local function reply(value, event_id)
+  return cjson.encode({ok = value, event_id = event_id})
+end
+
+-- Appends the event; its fields are the table's (nil fields are simply absent).
+local function emit(event)
+  event.at = NOW
+  return redis.call('XADD', K_EVENTS, 'MAXLEN', '~', MAXLEN, '*', 'e', cjson.encode(event))
+end
+
+local function count(hash, field)
+  return tonumber(redis.call('HGET', hash, field) or '0')
+end
+
+local function enqueue(t, queue_name, queue_key, age_key, score)
+  t.queue, t.score, t.status = queue_name, score, 'waiting'
+  redis.call('ZADD', queue_key, score, t.id)
+  redis.call('ZADD', age_key, t.issued_at, t.id)
+end
+
+local function dequeue(t, queue_key, age_key)
+  redis.call('ZREM', queue_key, t.id)
+  redis.call('ZREM', age_key, t.id)
+  t.queue = nil
+end
+
+-- The ticket leaves the live day: the person may take a new number.
+local function retire(t)
+  redis.call('SREM', K_ACTIVE, t.id)
+  if t.person then redis.call('HDEL', K_PEOPLE, t.person .. '|' .. t.service) end
+end
+
+local function revive(t)
+  redis.call('SADD', K_ACTIVE, t.id)
+  if t.person then redis.call('HSET', K_PEOPLE, t.person .. '|' .. t.service, t.id) end
+end
+
+local function ticket_event(type_, t, fields)
+  local e = fields or {}
+  e.type, e.ticket, e.number, e.service = type_, t.id, t.number, t.service
+  return emit(e)
+end
+
+-- Refusal for a window that must be idle to call or pause.
+local function not_ready_to_call(window_id, w)
+  if w.state == 'closed' then return refuse('window_closed', {window = window_id}) end
+  if w.state == 'paused' then return refuse('window_paused', {window = window_id}) end
+  if w.state ~= 'idle' then
+    local t = get_json(K_TICKETS, w.ticket)
+    return refuse('window_busy', {window = window_id, number = t.number})
+  end
+  return nil
+end
+
+-- Refusal unless the window's state is one of `allowed`; else nil and the current ticket.
+local function not_current(window_id, w, allowed)
+  for _, s in ipairs(allowed) do
+    if w.state == s then return nil, get_json(K_TICKETS, w.ticket) end
+  end
+  if w.state == 'closed' then return refuse('window_closed', {window = window_id}) end
+  if w.state == 'calling' or w.state == 'serving' then
+    local t = get_json(K_TICKETS, w.ticket)
+    return refuse('window_busy', {window = window_id, number = t.number})
+  end
+  return refuse('window_idle', {window = window_id})
+end
+
+local function free(w)
+  w.ticket = nil
+  w.state = 'idle'
+end
+
+local function call_ticket(window_id, w, t, reason)
+  t.status, t.window, t.called_at, t.recalls = 'called', window_id, NOW, 0
+  w.state, w.ticket = 'calling', t.id
+  put_json(K_TICKETS, t.id, t)
+  put_json(K_WINDOWS, window_id, w)
+  redis.call('LPUSH', K_CALLS, cjson.encode({ticket = t.id, number = t.number, window = window_id, at = NOW}))
+  redis.call('LTRIM', K_CALLS, 0, 9)
+  local id = ticket_event('ticket.called', t, {window = window_id, reason = reason})
+  return reply(t, id)
+end
+
+-- Maps service codes to the queue and age keys passed from KEYS[first] on: n queues, then n ages,
+-- in the order of the n codes from ARGV[first_arg] on.
+local function service_keys(first, first_arg, n)
+  local q, age = {}, {}
+  for i = 1, n do
+    local code = ARGV[first_arg + i - 1]
+    q[code] = KEYS[first + i - 1]
+    age[code] = KEYS[first + n + i - 1]
+  end
+  return q, age
+end

@@ -1,0 +1,72 @@
+-- issue.lua: take the next number of a service and queue the ticket.
+-- KEYS[9] queue(service)  KEYS[10] age(service)  KEYS[11] sequence(day)  KEYS[12] idempotency(day)
+-- ARGV[3] day  ARGV[4] ticket id  ARGV[5] service  ARGV[6] service letter  ARGV[7] channel
+-- ARGV[8] priority ('' | vip | green)  ARGV[9] person key ('' = none)  ARGV[10] appointment slot ms ('' = none)
+-- ARGV[11] idempotency key ('' = none)  ARGV[12] '1' if tickets are accepted before opening
+-- ARGV[13] default handling ms  ARGV[14] ttl of day-scoped keys in s
+-- Returns {ticket, replay, ahead, estimated_wait_s}.
+local day, id, service, letter, channel = ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7]
+local priority, person, appt, idem = ARGV[8], ARGV[9], ARGV[10], ARGV[11]
+
+local function issued(t, replay, event_id)
+  local out = {ticket = t, replay = replay}
+  -- A replayed ticket that was transferred since waits elsewhere: no position is given for it.
+  if t.status == 'waiting' and t.queue == 'q:' .. service then
+    local queue_key = KEYS[9]
+    local ahead = redis.call('ZRANK', queue_key, t.id)
+    local handling = tonumber(redis.call('HGET', K_EWMA, t.service) or ARGV[13])
+    local able = math.max(count(K_ABLE, t.service), 1)
+    out.ahead = ahead
+    out.estimated_wait_s = math.floor(math.floor((ahead + 1) * handling / able) / 1000)
+  end
+  return reply(out, event_id)
+end
+
+if idem ~= '' then
+  local existing = redis.call('HGET', KEYS[12], idem)
+  if existing then
+    return issued(get_json(K_TICKETS, existing), true, nil)
+  end
+end
+if person ~= '' then
+  local held = redis.call('HGET', K_PEOPLE, person .. '|' .. service)
+  if held then
+    return refuse('duplicate_ticket', {service = service, number = get_json(K_TICKETS, held).number})
+  end
+end
+if count(K_ABLE, service) == 0 and ARGV[12] ~= '1' then
+  return refuse('no_window_for_service', {service = service})
+end
+if redis.call('HEXISTS', K_TICKETS, id) == 1 then return refuse('id_taken', {ticket = id}) end
+
+local seq = redis.call('HINCRBY', KEYS[11], service, 1)
+if seq == 1 then redis.call('EXPIRE', KEYS[11], ARGV[14]) end
+local prefix = ''
+local tier = T_WALK_IN
+local at = NOW
+if priority == 'vip' then
+  prefix, tier = 'V', 0
+elseif priority == 'green' then
+  tier = 1
+end
+if appt ~= '' then
+  at = tonumber(appt)
+  if priority ~= 'vip' then prefix = 'Y' end
+  if priority == '' then tier = T_APPOINTMENT end
+end
+local t = {id = id, day = day, service = service, channel = channel, tier = tier,
+           number = prefix .. letter .. string.format('%03d', seq), issued_at = NOW}
+if priority ~= '' then t.priority = priority end
+if person ~= '' then t.person = person end
+if appt ~= '' then t.appointment_ms = at end
+enqueue(t, 'q:' .. service, KEYS[9], KEYS[10], tier * SPAN + at)
+put_json(K_TICKETS, id, t)
+redis.call('SADD', K_ACTIVE, id)
+if person ~= '' then redis.call('HSET', K_PEOPLE, person .. '|' .. service, id) end
+if idem ~= '' then
+  redis.call('HSET', KEYS[12], idem, id)
+  redis.call('EXPIRE', KEYS[12], ARGV[14])
+end
+local event_id = emit({type = 'ticket.issued', ticket = id, number = t.number, service = service, tier = tier,
+                       channel = channel, priority = t.priority, appointment_ms = t.appointment_ms})
+return issued(t, false, event_id)

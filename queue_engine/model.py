@@ -1,0 +1,474 @@
+"""A pure, in-memory model of one hall's live day: the specification of the engine.
+
+Each command takes the current time and its arguments, checks its preconditions, changes the
+state and appends its event, or raises a ``DomainError`` and changes nothing. The Lua scripts
+in ``lua/`` are the fast atomic implementation of exactly these commands; the stateful test
+drives both with the same commands and demands the same results, events and state.
+
+Tickets and windows are plain dicts shaped like the JSON the scripts store, so the two can be
+compared field by field. Fields that are unset are absent (the scripts' cjson drops nils).
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Iterable
+from typing import Any
+
+from . import errors, policy
+from .config import HallConfig
+
+Json = dict[str, Any]
+LIVE = ("waiting", "called", "serving")
+
+
+def _event(type_: str, at: int, **fields: Any) -> Json:
+    return {"type": type_, "at": at, **{k: v for k, v in fields.items() if v is not None}}
+
+
+class HallModel:
+    def __init__(self, hall: HallConfig) -> None:
+        self.hall = hall
+        self.tickets: dict[str, Json] = {}
+        self.windows: dict[str, Json] = {w.id: initial_window(w.services, w.primary) for w in hall.windows}
+        self.queues: dict[str, list[tuple[float, str]]] = {}  # "q:SOC" / "wq:5" -> sorted (score, id)
+        self.ages: dict[str, dict[str, int]] = {s.code: {} for s in hall.services}
+        self.sequences: dict[tuple[str, str], int] = {}
+        self.people: dict[str, str] = {}
+        self.idempotency: dict[tuple[str, str], str] = {}
+        self.able: dict[str, int] = {s.code: 0 for s in hall.services}
+        self.ewma: dict[str, int] = {s.code: s.handling_s * 1000 for s in hall.services}
+        self.active: set[str] = set()
+        self.calls: list[Json] = []
+        self.events: list[Json] = []
+
+    # -- helpers ------------------------------------------------------------------------
+    def _emit(self, event: Json) -> None:
+        self.events.append(event)
+
+    def _window(self, window_id: str) -> Json:
+        if window_id not in self.windows:
+            raise errors.UnknownWindow(window=window_id)
+        return self.windows[window_id]
+
+    def _ticket(self, ticket_id: str) -> Json:
+        if ticket_id not in self.tickets:
+            raise errors.UnknownTicket(ticket=ticket_id)
+        return self.tickets[ticket_id]
+
+    def _current(self, window_id: str, w: Json, *, allow: tuple[str, ...]) -> Json:
+        """The window's current ticket, if the window is in one of the allowed states."""
+        state = w["state"]
+        if state in allow:
+            return self.tickets[w["ticket"]]
+        if state == "closed":
+            raise errors.WindowClosed(window=window_id)
+        if state in ("calling", "serving"):
+            t = self.tickets[w["ticket"]]
+            raise errors.WindowBusy(window=window_id, number=t["number"])
+        raise errors.WindowIdle(window=window_id)
+
+    def _ready_to_call(self, window_id: str, w: Json) -> None:
+        if w["state"] == "closed":
+            raise errors.WindowClosed(window=window_id)
+        if w["state"] == "paused":
+            raise errors.WindowPaused(window=window_id)
+        if w["state"] != "idle":
+            raise errors.WindowBusy(window=window_id, number=self.tickets[w["ticket"]]["number"])
+
+    def _enqueue(self, t: Json, queue: str, score: int) -> None:
+        t["queue"], t["score"], t["status"] = queue, score, "waiting"
+        bisect.insort(self.queues.setdefault(queue, []), (score, t["id"]))
+        self.ages[t["service"]][t["id"]] = t["issued_at"]
+
+    def _dequeue(self, t: Json) -> None:
+        self.queues[t["queue"]].remove((t["score"], t["id"]))
+        del self.ages[t["service"]][t["id"]]
+        del t["queue"]
+
+    def _retire(self, t: Json) -> None:
+        """The ticket leaves the live day: the person may take a new number."""
+        self.active.discard(t["id"])
+        if "person" in t:
+            self.people.pop(f"{t['person']}|{t['service']}", None)
+
+    def _rank(self, t: Json) -> int:
+        return bisect.bisect_left(self.queues[t["queue"]], (t["score"], t["id"]))
+
+    def estimate(self, t: Json) -> tuple[int, int]:
+        """(tickets ahead, estimated wait in s) of a waiting ticket."""
+        ahead = self._rank(t)
+        wait_ms = policy.estimated_wait_ms(ahead, self.ewma[t["service"]], self.able[t["service"]])
+        return ahead, wait_ms // 1000
+
+    def _call(self, now: int, window_id: str, w: Json, t: Json, reason: str | None) -> Json:
+        t.update(status="called", window=window_id, called_at=now, recalls=0)
+        w.update(state="calling", ticket=t["id"])
+        self.calls.insert(0, {"ticket": t["id"], "number": t["number"], "window": window_id, "at": now})
+        del self.calls[10:]
+        self._emit(_event("ticket.called", now, ticket=t["id"], number=t["number"], service=t["service"],
+                          window=window_id, reason=reason))
+        return t
+
+    # -- tickets --------------------------------------------------------------------------
+    def issue(
+        self, now: int, *, day: str, ticket_id: str, service: str, channel: str = "guide",
+        priority: str | None = None, person: str | None = None, appointment_ms: int | None = None,
+        idempotency_key: str | None = None, early: bool = False,
+    ) -> Json:
+        svc = self.hall.service(service)
+        if svc is None:
+            raise errors.UnknownService(service=service)
+        if idempotency_key is not None and (day, idempotency_key) in self.idempotency:
+            t = self.tickets[self.idempotency[(day, idempotency_key)]]
+            return self._issued(t, service, replay=True)
+        if person is not None and f"{person}|{service}" in self.people:
+            held = self.tickets[self.people[f"{person}|{service}"]]
+            raise errors.DuplicateTicket(service=service, number=held["number"])
+        if self.able[service] == 0 and not early:
+            raise errors.NoWindowForService(service=service)
+        seq = self.sequences.get((day, service), 0) + 1
+        self.sequences[(day, service)] = seq
+        tier = policy.entry_tier(priority, appointment_ms)
+        t: Json = {
+            "id": ticket_id, "day": day, "service": service, "channel": channel, "tier": tier,
+            "number": policy.format_number(svc.letter, seq, priority, appointment_ms), "issued_at": now,
+        }
+        for key, value in (("priority", priority), ("person", person), ("appointment_ms", appointment_ms)):
+            if value is not None:
+                t[key] = value
+        self.tickets[ticket_id] = t
+        at = appointment_ms if appointment_ms is not None else now
+        self._enqueue(t, f"q:{service}", policy.score(tier, at))
+        self.active.add(ticket_id)
+        if person is not None:
+            self.people[f"{person}|{service}"] = ticket_id
+        if idempotency_key is not None:
+            self.idempotency[(day, idempotency_key)] = ticket_id
+        self._emit(_event("ticket.issued", now, ticket=ticket_id, number=t["number"], service=service,
+                          tier=tier, channel=channel, priority=priority, appointment_ms=appointment_ms))
+        return self._issued(t, service, replay=False)
+
+    def _issued(self, t: Json, service: str, *, replay: bool) -> Json:
+        result: Json = {"ticket": dict(t), "replay": replay}
+        # A replayed ticket that was transferred since waits elsewhere: no position is given for it.
+        if t["status"] == "waiting" and t["queue"] == f"q:{service}":
+            result["ahead"], result["estimated_wait_s"] = self.estimate(t)
+        return result
+
+    def cancel(self, now: int, ticket_id: str) -> Json:
+        t = self._ticket(ticket_id)
+        if t["status"] != "waiting":
+            raise errors.TicketNotWaiting(number=t["number"], status=t["status"])
+        self._dequeue(t)
+        self._retire(t)
+        t.update(status="cancelled", finished_at=now)
+        self._emit(_event("ticket.cancelled", now, ticket=ticket_id, number=t["number"], service=t["service"]))
+        return t
+
+    def pin(self, now: int, ticket_id: str, reason: str) -> Json:
+        t = self._ticket(ticket_id)
+        if t["status"] != "waiting":
+            raise errors.TicketNotWaiting(number=t["number"], status=t["status"])
+        queue = t["queue"]
+        if t["tier"] > policy.TIER_PINNED:
+            self._dequeue(t)
+            t["tier"] = policy.TIER_PINNED
+            self._enqueue(t, queue, policy.score(policy.TIER_PINNED, now))
+        t["pinned"] = reason
+        self._emit(_event("ticket.pinned", now, ticket=ticket_id, number=t["number"], service=t["service"],
+                          reason=reason))
+        return t
+
+    def requeue(self, now: int, ticket_id: str, *, day: str) -> Json:
+        t = self._ticket(ticket_id)
+        mode = self.hall.policy.requeue
+        if t["status"] != "missed":
+            raise errors.TicketNotMissed(number=t["number"], status=t["status"])
+        if mode == "none":
+            raise errors.RequeueNotAllowed(number=t["number"], why="this hall asks late arrivals to take a new number")
+        if t["day"] != day:
+            raise errors.RequeueNotAllowed(number=t["number"], why="it was issued on another day")
+        if mode == "end":
+            t["tier"] = policy.TIER_WALK_IN
+            score = policy.score(policy.TIER_WALK_IN, now)
+        else:
+            score = t["score"]
+        for key in ("window", "finished_at"):
+            t.pop(key, None)
+        self._enqueue(t, f"q:{t['service']}", score)
+        self.active.add(ticket_id)
+        if "person" in t:
+            self.people[f"{t['person']}|{t['service']}"] = ticket_id
+        self._emit(_event("ticket.requeued", now, ticket=ticket_id, number=t["number"], service=t["service"]))
+        return t
+
+    # -- a window's work ------------------------------------------------------------------
+    def call_next(self, now: int, window_id: str) -> Json | None:
+        w = self._window(window_id)
+        self._ready_to_call(window_id, w)
+        heads: list[policy.Candidate] = []
+        for queue in [f"wq:{window_id}"] + [f"q:{s}" for s in w["services"]]:
+            entries = self.queues.get(queue)
+            if entries:
+                score, tid = entries[0]
+                heads.append(policy.Candidate(tid, self.tickets[tid]["service"], score))
+        targets = {s.code: s.target_wait_s for s in self.hall.services}
+        chosen = policy.choose(heads, w["primary"], targets, now)
+        if chosen is None:
+            return None
+        t = self.tickets[chosen.ticket]
+        self._dequeue(t)
+        return self._call(now, window_id, w, t, None)
+
+    def call_ticket(self, now: int, window_id: str, ticket_id: str, reason: str) -> Json:
+        w = self._window(window_id)
+        t = self._ticket(ticket_id)
+        self._ready_to_call(window_id, w)
+        if t["status"] == "missed" and ticket_id in w["misses"]:
+            w["misses"].remove(ticket_id)
+            self.active.add(ticket_id)
+            if "person" in t:
+                self.people[f"{t['person']}|{t['service']}"] = ticket_id
+            t.pop("finished_at", None)
+        elif t["status"] != "waiting":
+            raise errors.TicketNotWaiting(number=t["number"], status=t["status"])
+        elif t["queue"] != f"wq:{window_id}" and t["queue"] not in [f"q:{s}" for s in w["services"]]:
+            raise errors.NotForThisWindow(window=window_id, number=t["number"])
+        else:
+            self._dequeue(t)
+        return self._call(now, window_id, w, t, reason)
+
+    def recall(self, now: int, window_id: str) -> Json:
+        w = self._window(window_id)
+        if w["state"] != "calling":
+            if w["state"] == "closed":
+                raise errors.WindowClosed(window=window_id)
+            raise errors.NothingToRecall(window=window_id)
+        t = self.tickets[w["ticket"]]
+        if t["recalls"] >= self.hall.policy.recall_limit:
+            raise errors.RecallLimit(number=t["number"], recalls=t["recalls"])
+        t["recalls"] += 1
+        self._emit(_event("ticket.recalled", now, ticket=t["id"], number=t["number"], service=t["service"],
+                          window=window_id, recalls=t["recalls"]))
+        return t
+
+    def start(self, now: int, window_id: str) -> Json:
+        w = self._window(window_id)
+        if w["state"] == "serving":
+            raise errors.WindowBusy(window=window_id, number=self.tickets[w["ticket"]]["number"])
+        t = self._current(window_id, w, allow=("calling",))
+        t.update(status="serving", serving_at=now)
+        w["state"] = "serving"
+        self._emit(_event("ticket.serving", now, ticket=t["id"], number=t["number"], service=t["service"],
+                          window=window_id))
+        return t
+
+    def finish(self, now: int, window_id: str, outcome: str) -> Json:
+        if outcome not in policy.OUTCOMES:
+            raise errors.InvalidRequest(why=f"outcome must be one of {', '.join(policy.OUTCOMES)}")
+        w = self._window(window_id)
+        t = self._current(window_id, w, allow=("calling", "serving"))
+        handling = now - t.get("serving_at", t["called_at"])
+        svc = t["service"]
+        self.ewma[svc] = policy.next_ewma(self.ewma[svc], handling, self.hall.policy.ewma_alpha)
+        t.update(status="done", outcome=outcome, finished_at=now)
+        self._retire(t)
+        _free(w)
+        self._emit(_event("ticket.finished", now, ticket=t["id"], number=t["number"], service=svc,
+                          window=window_id, outcome=outcome, handling_ms=handling))
+        return t
+
+    def no_show(self, now: int, window_id: str) -> Json:
+        w = self._window(window_id)
+        if w["state"] == "serving":
+            raise errors.WindowBusy(window=window_id, number=self.tickets[w["ticket"]]["number"])
+        t = self._current(window_id, w, allow=("calling",))
+        t.update(status="missed", finished_at=now)
+        self._retire(t)
+        keep = self.hall.policy.missed_serve_direct
+        w["misses"] = ([t["id"]] + w["misses"])[:keep]
+        _free(w)
+        self._emit(_event("ticket.missed", now, ticket=t["id"], number=t["number"], service=t["service"],
+                          window=window_id))
+        return t
+
+    def transfer(
+        self, now: int, window_id: str, *, to_service: str | None = None, to_window: str | None = None,
+        reason: str = "",
+    ) -> Json:
+        w = self._window(window_id)
+        check_transfer_target(self.hall, window_id, to_service, to_window)
+        t = self._current(window_id, w, allow=("calling", "serving"))
+        from_service = t["service"]
+        if to_service is not None:
+            if self.able[to_service] == 0:
+                raise errors.NoWindowForService(service=to_service)
+            queue, service = f"q:{to_service}", to_service
+        else:
+            assert to_window is not None
+            target = self.windows[to_window]
+            if target["state"] == "closed":
+                raise errors.WindowClosed(window=to_window)
+            if from_service not in target["services"]:
+                raise errors.NotForThisWindow(window=to_window, number=t["number"])
+            queue, service = f"wq:{to_window}", from_service
+        if "person" in t:
+            self.people.pop(f"{t['person']}|{from_service}", None)
+            self.people[f"{t['person']}|{service}"] = t["id"]
+        t.pop("window", None)
+        t.update(service=service, tier=policy.TIER_TRANSFERRED)
+        self._enqueue(t, queue, policy.score(policy.TIER_TRANSFERRED, now))
+        _free(w)
+        self._emit(_event("ticket.transferred", now, ticket=t["id"], number=t["number"], service=service,
+                          from_service=from_service, from_window=window_id, to_window=to_window, reason=reason))
+        return t
+
+    # -- windows --------------------------------------------------------------------------
+    def open_window(self, now: int, window_id: str) -> Json:
+        w = self._window(window_id)
+        if w["state"] != "closed":
+            raise errors.WindowAlreadyOpen(window=window_id)
+        w.update(state="idle", since=now)
+        for s in w["services"]:
+            self.able[s] += 1
+        self._emit(_event("window.opened", now, window=window_id))
+        return w
+
+    def close_window(self, now: int, window_id: str) -> Json:
+        w = self._window(window_id)
+        if w["state"] == "closed":
+            raise errors.WindowClosed(window=window_id)
+        if w["state"] in ("calling", "serving"):
+            raise errors.WindowBusy(window=window_id, number=self.tickets[w["ticket"]]["number"])
+        for s in w["services"]:
+            self.able[s] -= 1
+        w.pop("reason", None)
+        w.update(state="closed", since=now)
+        self._emit(_event("window.closed", now, window=window_id))
+        return w
+
+    def pause(self, now: int, window_id: str, reason: str) -> Json:
+        w = self._window(window_id)
+        if w["state"] == "paused":
+            raise errors.WindowPaused(window=window_id)
+        self._ready_to_call(window_id, w)
+        w.update(state="paused", reason=reason, since=now)
+        self._emit(_event("window.paused", now, window=window_id, reason=reason))
+        return w
+
+    def resume(self, now: int, window_id: str) -> Json:
+        w = self._window(window_id)
+        if w["state"] != "paused":
+            raise errors.WindowNotPaused(window=window_id)
+        del w["reason"]
+        w.update(state="idle", since=now)
+        self._emit(_event("window.resumed", now, window=window_id))
+        return w
+
+    def set_services(self, now: int, window_id: str, services: Iterable[str], primary: Iterable[str]) -> Json:
+        w = self._window(window_id)
+        services, primary = list(services), list(primary)
+        check_skills(self.hall, window_id, services, primary)
+        if w["state"] != "closed":
+            for s in w["services"]:
+                self.able[s] -= 1
+            for s in services:
+                self.able[s] += 1
+        w.update(services=services, primary=primary)
+        self._emit(_event("window.services_changed", now, window=window_id, services=services, primary=primary))
+        return w
+
+    # -- the day --------------------------------------------------------------------------
+    def end_day(self, now: int, day: str) -> Json:
+        """Close the business day ``day``: leftovers missed, those being served finished, windows closed."""
+        missed = finished = 0
+        for tid in sorted(self.active):
+            t = self.tickets[tid]
+            if t["day"] > day:
+                continue
+            if t["status"] == "waiting":
+                self._dequeue(t)
+            if t["status"] == "serving":
+                t.update(status="done", outcome="other", finished_at=now)
+                finished += 1
+                self._emit(_event("ticket.finished", now, ticket=tid, number=t["number"], service=t["service"],
+                                  window=t.get("window"), outcome="other", reason="end_of_day"))
+            else:
+                t.update(status="missed", finished_at=now)
+                missed += 1
+                self._emit(_event("ticket.missed", now, ticket=tid, number=t["number"], service=t["service"],
+                                  window=t.get("window"), reason="end_of_day"))
+            self._retire(t)
+        for window_id in sorted(self.windows):
+            w = self.windows[window_id]
+            if w["state"] != "closed":
+                w.pop("reason", None)
+                w.pop("ticket", None)
+                w.update(state="closed", since=now)
+                self._emit(_event("window.closed", now, window=window_id, reason="end_of_day"))
+            w["misses"] = []
+        self.able = {s: 0 for s in self.able}
+        summary = {"day": day, "missed": missed, "finished": finished}
+        self._emit(_event("day.closed", now, **summary))
+        return summary
+
+    # -- reads ----------------------------------------------------------------------------
+    def snapshot(self, now: int) -> Json:
+        services = []
+        for s in self.hall.services:
+            ages = self.ages[s.code]
+            oldest = min(ages.values()) if ages else None
+            services.append({
+                "code": s.code, "waiting": len(ages),
+                "longest_wait_s": (now - oldest) // 1000 if oldest is not None else 0,
+                "estimated_wait_s": policy.estimated_wait_ms(len(ages), self.ewma[s.code], self.able[s.code]) // 1000,
+                "able_windows": self.able[s.code],
+            })
+        windows = []
+        for window_id in (w.id for w in self.hall.windows):
+            w = self.windows[window_id]
+            entry: Json = {"id": window_id, "state": w["state"], "services": list(w["services"]),
+                           "primary": list(w["primary"])}
+            if "ticket" in w:
+                entry["ticket"] = self.tickets[w["ticket"]]["number"]
+                entry["ticket_id"] = w["ticket"]
+            if "reason" in w:
+                entry["reason"] = w["reason"]
+            windows.append(entry)
+        return {"services": services, "windows": windows, "recent_calls": [dict(c) for c in self.calls]}
+
+
+def initial_window(services: Iterable[str], primary: Iterable[str]) -> Json:
+    return {"state": "closed", "services": list(services), "primary": list(primary), "misses": []}
+
+
+def _free(w: Json) -> None:
+    w.pop("ticket", None)
+    w["state"] = "idle"
+
+
+def check_transfer_target(hall: HallConfig, window_id: str, to_service: str | None, to_window: str | None) -> None:
+    """The checks of a transfer that need only the configuration."""
+    if (to_service is None) == (to_window is None):
+        raise errors.InvalidRequest(why="name either a service or a window to transfer to")
+    if to_service is not None and hall.service(to_service) is None:
+        raise errors.UnknownService(service=to_service)
+    if to_window is not None:
+        if hall.window(to_window) is None:
+            raise errors.UnknownWindow(window=to_window)
+        if to_window == window_id:
+            raise errors.InvalidRequest(why="a ticket cannot be transferred to the window it is at")
+
+
+def check_skills(hall: HallConfig, window_id: str, services: list[str], primary: list[str]) -> None:
+    if not services:
+        raise errors.InvalidRequest(why=f"window {window_id} must serve at least one service")
+    for s in services:
+        if hall.service(s) is None:
+            raise errors.UnknownService(service=s)
+    stray = sorted(set(primary) - set(services))
+    if stray:
+        raise errors.InvalidRequest(why=f"primary services {', '.join(stray)} are not among the window's services")
+    if len(set(services)) != len(services):
+        raise errors.InvalidRequest(why="a service is listed twice")

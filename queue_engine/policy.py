@@ -1,0 +1,111 @@
+"""The calling policy: which waiting ticket a window calls next, and how numbers look.
+
+This module is the policy's one home. ``lua/call_next.lua`` implements exactly the same
+choice inside Redis; the stateful test drives both and demands identical answers.
+
+Rules, in the order they decide:
+
+1. A window's own called ticket is announced again by *recall*; calling next while a
+   ticket is still called or served is refused.
+2. Urgent classes come first, across every service the window is skilled for, in this order:
+   VIP, green channel (elderly, disabled, pregnant, military), pinned by a manager,
+   transferred (to a service or to this window).
+3. Then the window's primary services before its other services.
+4. Then appointments (ordered by their slot, so due ones come before early arrivals)
+   before walk-ins.
+5. Then the ticket that has waited longest relative to its service's target wait; ties go to
+   the window's own queue, then to services in the order the window lists them.
+
+Within one service the waiting tickets sit in one sorted set whose score is
+``tier * TIER_SPAN + time`` (time of issue, pin, transfer or appointment slot, in ms), so the
+head of each set is that service's best candidate and a window compares only the heads.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+TIER_VIP = 0
+TIER_GREEN = 1
+TIER_PINNED = 2
+TIER_TRANSFERRED = 3
+TIER_APPOINTMENT = 4
+TIER_WALK_IN = 5
+TIER_NAMES = ("vip", "green", "pinned", "transferred", "appointment", "walk_in")
+
+# Millisecond timestamps stay below 10**13 until the year 2286, and 6 tiers of that fit
+# well inside a double's 2**53 exact integers, so scores compare exactly in Redis.
+TIER_SPAN = 10**13
+
+OUTCOMES = ("done", "consult", "pickup", "other")
+PRIORITIES = ("vip", "green")
+CHANNELS = ("guide", "kiosk", "appointment", "api")
+
+
+def score(tier: int, at_ms: int) -> int:
+    return tier * TIER_SPAN + at_ms
+
+
+def split_score(value: float) -> tuple[int, int]:
+    """(tier, time in ms) of a queue score."""
+    tier, at_ms = divmod(int(value), TIER_SPAN)
+    return tier, at_ms
+
+
+def entry_tier(priority: str | None, appointment_ms: int | None) -> int:
+    if priority == "vip":
+        return TIER_VIP
+    if priority == "green":
+        return TIER_GREEN
+    if appointment_ms is not None:
+        return TIER_APPOINTMENT
+    return TIER_WALK_IN
+
+
+def format_number(letter: str, sequence: int, priority: str | None, appointment_ms: int | None) -> str:
+    """A023, VA024 (VIP), YA025 (appointment); at least three digits, never wrapping (A999 -> A1000)."""
+    prefix = "V" if priority == "vip" else "Y" if appointment_ms is not None else ""
+    return f"{prefix}{letter}{sequence:03d}"
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """The head of one queue a window may call from."""
+
+    ticket: str
+    service: str
+    score: float
+
+
+def rank(c: Candidate, primary: Iterable[str], target_s: int, now_ms: int) -> tuple[float, ...]:
+    """Sort key of a candidate: smaller is called first (rules 2-5)."""
+    tier, at_ms = split_score(c.score)
+    urgent_rank = tier if tier <= TIER_TRANSFERRED else TIER_APPOINTMENT
+    primary_rank = 0 if c.service in primary else 1
+    relative_wait = (now_ms - at_ms) / (target_s * 1000)
+    return (urgent_rank, primary_rank, tier, -relative_wait)
+
+
+def choose(
+    candidates: Iterable[Candidate], primary: Iterable[str], targets: Mapping[str, int], now_ms: int
+) -> Candidate | None:
+    """The candidate to call; the first listed wins a tie."""
+    primary = tuple(primary)
+    best: Candidate | None = None
+    best_key: tuple[float, ...] = ()
+    for c in candidates:
+        key = rank(c, primary, targets[c.service], now_ms)
+        if best is None or key < best_key:
+            best, best_key = c, key
+    return best
+
+
+def estimated_wait_ms(ahead: int, handling_ms: int, able_windows: int) -> int:
+    """Wait for a ticket with ``ahead`` before it: they and the citizen now at the window, shared by the windows."""
+    return (ahead + 1) * handling_ms // max(able_windows, 1)
+
+
+def next_ewma(old_ms: int, sample_ms: int, alpha: float) -> int:
+    # Same arithmetic, in the same order, as lua/finish.lua, so model and engine agree to the ms.
+    return int(alpha * sample_ms + (1 - alpha) * old_ms + 0.5)

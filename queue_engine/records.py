@@ -1,0 +1,103 @@
+"""What the engine hands back: tickets, windows, snapshots and events, as plain frozen records."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+Json = dict[str, Any]
+
+
+def _list(value: Any) -> list[Any]:
+    # cjson in Redis encodes an empty Lua table as {}, so an empty list can come back as a dict.
+    return list(value) if value else []
+
+
+@dataclass(frozen=True, slots=True)
+class Ticket:
+    id: str
+    day: str
+    number: str
+    service: str
+    status: str
+    tier: int
+    channel: str
+    issued_at: int  # ms since the epoch, like every time below
+    priority: str | None = None
+    person: str | None = None
+    appointment_ms: int | None = None
+    queue: str | None = None
+    score: int | None = None
+    window: str | None = None
+    called_at: int | None = None
+    serving_at: int | None = None
+    finished_at: int | None = None
+    recalls: int | None = None
+    outcome: str | None = None
+    pinned: str | None = None
+
+    @classmethod
+    def from_json(cls, data: Json) -> Ticket:
+        values = {f.name: data.get(f.name) for f in fields(cls)}
+        if values["score"] is not None:
+            values["score"] = int(values["score"])
+        return cls(**values)
+
+
+@dataclass(frozen=True, slots=True)
+class Issued:
+    ticket: Ticket
+    replay: bool  # True when an Idempotency-Key returned a ticket issued before
+    ahead: int | None = None
+    estimated_wait_s: int | None = None
+    event_id: str | None = None
+
+    @classmethod
+    def from_json(cls, data: Json, event_id: str | None = None) -> Issued:
+        return cls(Ticket.from_json(data["ticket"]), bool(data["replay"]), data.get("ahead"),
+                   data.get("estimated_wait_s"), event_id)
+
+
+@dataclass(frozen=True, slots=True)
+class TicketStatus:
+    ticket: Ticket
+    ahead: int | None = None
+    estimated_wait_s: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class WindowState:
+    state: str  # closed | idle | calling | serving | paused
+    services: list[str]
+    primary: list[str]
+    misses: list[str] = field(default_factory=list)
+    ticket: str | None = None
+    reason: str | None = None
+    since: int | None = None
+
+    @classmethod
+    def from_json(cls, data: Json) -> WindowState:
+        return cls(state=data["state"], services=_list(data["services"]), primary=_list(data.get("primary")),
+                   misses=_list(data.get("misses")), ticket=data.get("ticket"), reason=data.get("reason"),
+                   since=data.get("since"))
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    id: str  # the stream id: strictly increasing, the resume point of every client
+    type: str
+    at: int
+    data: Json
+
+    @classmethod
+    def from_stream(cls, event_id: bytes | str, payload: Json) -> Event:
+        eid = event_id.decode() if isinstance(event_id, bytes) else event_id
+        return cls(eid, payload["type"], payload["at"], payload)
+
+
+def normalize_snapshot(data: Json) -> Json:
+    """Give empty lists back their shape (see ``_list``)."""
+    for w in data["windows"]:
+        w["services"], w["primary"] = _list(w["services"]), _list(w.get("primary"))
+    data["recent_calls"] = _list(data.get("recent_calls"))
+    return data
