@@ -99,10 +99,13 @@ class HallConfig(_Frozen):
     id: str
     name: str
     timezone: str = "Asia/Shanghai"
-    hours: tuple[Session, ...] = (Session(start=time(8, 30), end=time(12, 0)), Session(start=time(14), end=time(17, 30)))
+    hours: tuple[Session, ...] = (
+        Session(start=time(8, 30), end=time(12, 0)),
+        Session(start=time(14), end=time(17, 30)),
+    )
     services: tuple[Service, ...]
     windows: tuple[Window, ...]
-    policy: Policy = Policy()
+    policy: Policy = Field(default_factory=Policy)
 
     @field_validator("id")
     @classmethod

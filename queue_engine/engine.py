@@ -12,7 +12,7 @@ import secrets
 import time
 from collections.abc import Callable, Sequence
 from importlib import resources
-from typing import Any
+from typing import Any, cast
 
 import orjson
 from redis.asyncio import Redis
@@ -21,7 +21,7 @@ from redis.commands.core import AsyncScript
 from . import errors, policy
 from .config import HallConfig
 from .keys import DAY_SCOPED_TTL_S, EVENTS_MAXLEN, HallKeys
-from .model import check_skills, check_transfer_target, initial_window
+from .model import check_issue, check_outcome, check_skills, check_transfer_target, initial_window
 from .records import Event, Issued, Json, Ticket, TicketStatus, WindowState, normalize_snapshot
 
 Clock = Callable[[], float]  # seconds since the epoch, like time.time
@@ -44,6 +44,9 @@ def _source(name: str) -> str:
 
 _PRELUDE = _source("common")
 SOURCES = {name: _PRELUDE + "\n" + _source(name) for name in SCRIPTS}
+
+
+_KeysAndArgs = Callable[[Json], tuple[list[str], list[Any]]]
 
 
 class _Moved(Exception):
@@ -106,7 +109,7 @@ class Engine:
         kind, _, name = queue.partition(":")
         return self.keys.window_queue(name) if kind == "wq" else self.keys.queue(name)
 
-    async def _on_ticket(self, name: str, ticket_id: str, build: Callable[[Json], tuple[list[str], list[Any]]]) -> Ticket:
+    async def _on_ticket(self, name: str, ticket_id: str, build: _KeysAndArgs) -> Ticket:
         """Run a script on a ticket whose queue we must read first; retry if it moved in between."""
         for _ in range(5):
             t = await self._read_ticket(ticket_id)
@@ -139,13 +142,7 @@ class Engine:
         appointment_ms: int | None = None,
         idempotency_key: str | None = None,
     ) -> Issued:
-        svc = self.hall.service(service)
-        if svc is None:
-            raise errors.UnknownService(service=service)
-        if channel not in policy.CHANNELS:
-            raise errors.InvalidRequest(why=f"channel must be one of {', '.join(policy.CHANNELS)}")
-        if priority is not None and priority not in policy.PRIORITIES:
-            raise errors.InvalidRequest(why=f"priority must be empty or one of {', '.join(policy.PRIORITIES)}")
+        svc = check_issue(self.hall, service, channel, priority)
         now_s, now_ms = self._now()
         day = self.hall.business_day(now_s)
         k = self.keys
@@ -235,8 +232,7 @@ class Engine:
         return await self._window_op("start", window)
 
     async def finish(self, window: str, outcome: str = "done") -> Ticket:
-        if outcome not in policy.OUTCOMES:
-            raise errors.InvalidRequest(why=f"outcome must be one of {', '.join(policy.OUTCOMES)}")
+        check_outcome(outcome)
         return await self._window_op("finish", window, outcome, self.hall.policy.ewma_alpha)
 
     async def no_show(self, window: str) -> Ticket:
@@ -308,5 +304,8 @@ class Engine:
 
     async def events(self, since: str = "0-0", count: int = 1000) -> list[Event]:
         """Events strictly after ``since``, oldest first."""
-        entries = await self.redis.xrange(self.keys.events, min=f"({since}", count=count)
+        entries = cast(
+            list[tuple[bytes, dict[bytes, bytes]]],
+            await self.redis.xrange(self.keys.events, min=f"({since}", count=count),
+        )
         return [Event.from_stream(eid, orjson.loads(fields[b"e"])) for eid, fields in entries]

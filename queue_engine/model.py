@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from . import errors, policy
-from .config import HallConfig
+from .config import HallConfig, Service
 
 Json = dict[str, Any]
 LIVE = ("waiting", "called", "serving")
@@ -116,12 +116,10 @@ class HallModel:
         priority: str | None = None, person: str | None = None, appointment_ms: int | None = None,
         idempotency_key: str | None = None, early: bool = False,
     ) -> Json:
-        svc = self.hall.service(service)
-        if svc is None:
-            raise errors.UnknownService(service=service)
+        svc = check_issue(self.hall, service, channel, priority)
         if idempotency_key is not None and (day, idempotency_key) in self.idempotency:
-            t = self.tickets[self.idempotency[(day, idempotency_key)]]
-            return self._issued(t, service, replay=True)
+            earlier = self.tickets[self.idempotency[(day, idempotency_key)]]
+            return self._issued(earlier, service, replay=True)
         if person is not None and f"{person}|{service}" in self.people:
             held = self.tickets[self.people[f"{person}|{service}"]]
             raise errors.DuplicateTicket(service=service, number=held["number"])
@@ -265,11 +263,10 @@ class HallModel:
         return t
 
     def finish(self, now: int, window_id: str, outcome: str) -> Json:
-        if outcome not in policy.OUTCOMES:
-            raise errors.InvalidRequest(why=f"outcome must be one of {', '.join(policy.OUTCOMES)}")
+        check_outcome(outcome)
         w = self._window(window_id)
         t = self._current(window_id, w, allow=("calling", "serving"))
-        handling = now - t.get("serving_at", t["called_at"])
+        handling: int = now - (t["serving_at"] if "serving_at" in t else t["called_at"])
         svc = t["service"]
         self.ewma[svc] = policy.next_ewma(self.ewma[svc], handling, self.hall.policy.ewma_alpha)
         t.update(status="done", outcome=outcome, finished_at=now)
@@ -446,6 +443,23 @@ def initial_window(services: Iterable[str], primary: Iterable[str]) -> Json:
 def _free(w: Json) -> None:
     w.pop("ticket", None)
     w["state"] = "idle"
+
+
+def check_issue(hall: HallConfig, service: str, channel: str, priority: str | None) -> Service:
+    """The checks of an issue that need only the configuration; the service issued for."""
+    svc = hall.service(service)
+    if svc is None:
+        raise errors.UnknownService(service=service)
+    if channel not in policy.CHANNELS:
+        raise errors.InvalidRequest(why=f"channel must be one of {', '.join(policy.CHANNELS)}")
+    if priority is not None and priority not in policy.PRIORITIES:
+        raise errors.InvalidRequest(why=f"priority must be empty or one of {', '.join(policy.PRIORITIES)}")
+    return svc
+
+
+def check_outcome(outcome: str) -> None:
+    if outcome not in policy.OUTCOMES:
+        raise errors.InvalidRequest(why=f"outcome must be one of {', '.join(policy.OUTCOMES)}")
 
 
 def check_transfer_target(hall: HallConfig, window_id: str, to_service: str | None, to_window: str | None) -> None:

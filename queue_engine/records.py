@@ -38,7 +38,7 @@ class Ticket:
 
     @classmethod
     def from_json(cls, data: Json) -> Ticket:
-        values = {f.name: data.get(f.name) for f in fields(cls)}
+        values: dict[str, Any] = {f.name: data.get(f.name) for f in fields(cls)}
         if values["score"] is not None:
             values["score"] = int(values["score"])
         return cls(**values)
