@@ -158,6 +158,10 @@ class HallConfig(_Frozen):
     def service(self, code: str) -> Service | None:
         return next((s for s in self.services if s.code == code), None)
 
+    def planned_windows(self, code: str) -> int:
+        """How many windows the configuration lets serve a service."""
+        return sum(1 for w in self.windows if code in w.services)
+
     def window(self, window_id: str) -> Window | None:
         return next((w for w in self.windows if w.id == window_id), None)
 
@@ -169,9 +173,11 @@ class HallConfig(_Frozen):
         return self.local(epoch_s).strftime("%Y%m%d")
 
     def accepts_early_tickets(self, epoch_s: float) -> bool:
-        """True before a session of today starts (before opening, over lunch): tickets queue for the next session."""
+        """True outside opening hours when a session of today is still to come (before opening, over lunch):
+        citizens may take a number for it even while every window is closed."""
         now = self.local(epoch_s).time()
-        return any(now < s.start for s in self.hours)
+        in_session = any(s.start <= now < s.end for s in self.hours)
+        return not in_session and any(now < s.start for s in self.hours)
 
 
 def _session_from_text(text: str) -> dict[str, str]:

@@ -152,6 +152,7 @@ class Engine:
                 day, self.new_id(day), service, svc.letter, channel, priority or "", person or "",
                 "" if appointment_ms is None else appointment_ms, idempotency_key or "",
                 "1" if self.hall.accepts_early_tickets(now_s) else "0", self._handling[service], DAY_SCOPED_TTL_S,
+                self.hall.planned_windows(service),
             ]
             try:
                 result, event_id = await self._run("issue", keys, args, now_ms)
@@ -174,7 +175,8 @@ class Engine:
             ahead, handling, able = await pipe.execute()
         if ahead is None:  # called or moved since we read it
             return await self.ticket(ticket_id)
-        wait_ms = policy.estimated_wait_ms(ahead, int(handling or self._handling[t.service]), int(able or 0))
+        wait_ms = policy.estimated_wait_ms(
+            ahead, int(handling or self._handling[t.service]), int(able or 0), self.hall.planned_windows(t.service))
         return TicketStatus(t, ahead, wait_ms // 1000)
 
     async def cancel(self, ticket_id: str) -> Ticket:
@@ -296,7 +298,8 @@ class Engine:
     async def snapshot(self) -> Json:
         """Per service waiting, longest wait and estimate; per window state and ticket; the last calls."""
         codes = self._codes
-        args = [len(codes), *codes, *(self._handling[c] for c in codes), len(self._window_ids), *self._window_ids]
+        args = [len(codes), *codes, *(self._handling[c] for c in codes),
+                *(self.hall.planned_windows(c) for c in codes), len(self._window_ids), *self._window_ids]
         result, event_id = await self._run("snapshot", self._all_ages, args, self._now()[1])
         snap = normalize_snapshot(result)
         snap["event_id"] = event_id

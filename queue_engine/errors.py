@@ -62,7 +62,7 @@ _TABLE: dict[str, tuple[int, str, str]] = {
     "not_for_this_window": (403, "Window {window} cannot serve ticket {number}.", "{window}号窗口不能办理{number}号。"),
     "requeue_not_allowed": (409, "Ticket {number} cannot go back in the queue ({why}); please take a new number.",
                             "{number}号不能重新排队（{why}），请重新取号。"),
-    "invalid_request": (422, "{why}", "{why}"),
+    "invalid_request": (422, "{why}", "{why_zh}"),
 }
 MESSAGES: dict[str, tuple[str, str]] = {code: (en, zh) for code, (_, en, zh) in _TABLE.items()}
 

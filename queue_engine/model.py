@@ -98,7 +98,8 @@ class HallModel:
     def estimate(self, t: Json) -> tuple[int, int]:
         """(tickets ahead, estimated wait in s) of a waiting ticket."""
         ahead = self._rank(t)
-        wait_ms = policy.estimated_wait_ms(ahead, self.ewma[t["service"]], self.able[t["service"]])
+        svc = t["service"]
+        wait_ms = policy.estimated_wait_ms(ahead, self.ewma[svc], self.able[svc], self.hall.planned_windows(svc))
         return ahead, wait_ms // 1000
 
     def _call(self, now: int, window_id: str, w: Json, t: Json, reason: str | None) -> Json:
@@ -419,7 +420,8 @@ class HallModel:
             services.append({
                 "code": s.code, "waiting": len(ages),
                 "longest_wait_s": (now - oldest) // 1000 if oldest is not None else 0,
-                "estimated_wait_s": policy.estimated_wait_ms(len(ages), self.ewma[s.code], self.able[s.code]) // 1000,
+                "estimated_wait_s": policy.estimated_wait_ms(
+                    len(ages), self.ewma[s.code], self.able[s.code], self.hall.planned_windows(s.code)) // 1000,
                 "able_windows": self.able[s.code],
             })
         windows = []
@@ -451,38 +453,45 @@ def check_issue(hall: HallConfig, service: str, channel: str, priority: str | No
     if svc is None:
         raise errors.UnknownService(service=service)
     if channel not in policy.CHANNELS:
-        raise errors.InvalidRequest(why=f"channel must be one of {', '.join(policy.CHANNELS)}")
+        raise errors.InvalidRequest(why=f"channel must be one of {', '.join(policy.CHANNELS)}",
+                                    why_zh=f"取号渠道须为 {'、'.join(policy.CHANNELS)} 之一")
     if priority is not None and priority not in policy.PRIORITIES:
-        raise errors.InvalidRequest(why=f"priority must be empty or one of {', '.join(policy.PRIORITIES)}")
+        raise errors.InvalidRequest(why=f"priority must be empty or one of {', '.join(policy.PRIORITIES)}",
+                                    why_zh=f"优先类别须为空或 {'、'.join(policy.PRIORITIES)} 之一")
     return svc
 
 
 def check_outcome(outcome: str) -> None:
     if outcome not in policy.OUTCOMES:
-        raise errors.InvalidRequest(why=f"outcome must be one of {', '.join(policy.OUTCOMES)}")
+        raise errors.InvalidRequest(why=f"outcome must be one of {', '.join(policy.OUTCOMES)}",
+                                    why_zh=f"办结结果须为 {'、'.join(policy.OUTCOMES)} 之一")
 
 
 def check_transfer_target(hall: HallConfig, window_id: str, to_service: str | None, to_window: str | None) -> None:
     """The checks of a transfer that need only the configuration."""
     if (to_service is None) == (to_window is None):
-        raise errors.InvalidRequest(why="name either a service or a window to transfer to")
+        raise errors.InvalidRequest(why="name either a service or a window to transfer to",
+                                    why_zh="转办须指定一个业务或一个窗口，二者选一")
     if to_service is not None and hall.service(to_service) is None:
         raise errors.UnknownService(service=to_service)
     if to_window is not None:
         if hall.window(to_window) is None:
             raise errors.UnknownWindow(window=to_window)
         if to_window == window_id:
-            raise errors.InvalidRequest(why="a ticket cannot be transferred to the window it is at")
+            raise errors.InvalidRequest(why="a ticket cannot be transferred to the window it is at",
+                                        why_zh="不能转到当前所在的窗口")
 
 
 def check_skills(hall: HallConfig, window_id: str, services: list[str], primary: list[str]) -> None:
     if not services:
-        raise errors.InvalidRequest(why=f"window {window_id} must serve at least one service")
+        raise errors.InvalidRequest(why=f"window {window_id} must serve at least one service",
+                                    why_zh=f"{window_id}号窗口至少要办理一项业务")
     for s in services:
         if hall.service(s) is None:
             raise errors.UnknownService(service=s)
     stray = sorted(set(primary) - set(services))
     if stray:
-        raise errors.InvalidRequest(why=f"primary services {', '.join(stray)} are not among the window's services")
+        raise errors.InvalidRequest(why=f"primary services {', '.join(stray)} are not among the window's services",
+                                    why_zh=f"优先业务 {'、'.join(stray)} 不在该窗口的业务范围内")
     if len(set(services)) != len(services):
-        raise errors.InvalidRequest(why="a service is listed twice")
+        raise errors.InvalidRequest(why="a service is listed twice", why_zh="业务重复列出")

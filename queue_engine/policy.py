@@ -101,9 +101,14 @@ def choose(
     return best
 
 
-def estimated_wait_ms(ahead: int, handling_ms: int, able_windows: int) -> int:
-    """Wait for a ticket with ``ahead`` before it: they and the citizen now at the window, shared by the windows."""
-    return (ahead + 1) * handling_ms // max(able_windows, 1)
+def estimated_wait_ms(ahead: int, handling_ms: int, able_windows: int, planned_windows: int) -> int:
+    """Wait for a ticket with ``ahead`` before it: they and the citizen now at the window, shared by the windows.
+
+    Before opening no window is open yet; the windows configured for the service stand in for them,
+    or a crowd at the door would be told it waits as if one window served them all.
+    """
+    windows = able_windows or planned_windows or 1
+    return (ahead + 1) * handling_ms // windows
 
 
 def next_ewma(old_ms: int, sample_ms: int, alpha: float) -> int:

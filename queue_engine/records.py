@@ -82,6 +82,9 @@ class WindowState:
                    since=data.get("since"))
 
 
+_EVENT_LISTS = ("services", "primary")  # the list-valued fields events carry
+
+
 @dataclass(frozen=True, slots=True)
 class Event:
     id: str  # the stream id: strictly increasing, the resume point of every client
@@ -92,6 +95,9 @@ class Event:
     @classmethod
     def from_stream(cls, event_id: bytes | str, payload: Json) -> Event:
         eid = event_id.decode() if isinstance(event_id, bytes) else event_id
+        for name in _EVENT_LISTS:
+            if name in payload:
+                payload[name] = _list(payload[name])
         return cls(eid, payload["type"], payload["at"], payload)
 
 

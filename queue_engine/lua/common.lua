@@ -38,6 +38,14 @@ local function emit(event)
   return redis.call('XADD', K_EVENTS, 'MAXLEN', '~', MAXLEN, '*', 'e', cjson.encode(event))
 end
 
+-- policy.estimated_wait_ms
+local function estimated_wait_ms(ahead, handling_ms, able_windows, planned_windows)
+  local windows = able_windows
+  if windows == 0 then windows = planned_windows end
+  if windows == 0 then windows = 1 end
+  return math.floor((ahead + 1) * handling_ms / windows)
+end
+
 local function count(hash, field)
   return tonumber(redis.call('HGET', hash, field) or '0')
 end

@@ -3,7 +3,7 @@
 -- ARGV[3] day  ARGV[4] ticket id  ARGV[5] service  ARGV[6] service letter  ARGV[7] channel
 -- ARGV[8] priority ('' | vip | green)  ARGV[9] person key ('' = none)  ARGV[10] appointment slot ms ('' = none)
 -- ARGV[11] idempotency key ('' = none)  ARGV[12] '1' if tickets are accepted before opening
--- ARGV[13] default handling ms  ARGV[14] ttl of day-scoped keys in s
+-- ARGV[13] default handling ms  ARGV[14] ttl of day-scoped keys in s  ARGV[15] windows configured for the service
 -- Returns {ticket, replay, ahead, estimated_wait_s}.
 local day, id, service, letter, channel = ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7]
 local priority, person, appt, idem = ARGV[8], ARGV[9], ARGV[10], ARGV[11]
@@ -15,9 +15,9 @@ local function issued(t, replay, event_id)
     local queue_key = KEYS[9]
     local ahead = redis.call('ZRANK', queue_key, t.id)
     local handling = tonumber(redis.call('HGET', K_EWMA, t.service) or ARGV[13])
-    local able = math.max(count(K_ABLE, t.service), 1)
     out.ahead = ahead
-    out.estimated_wait_s = math.floor(math.floor((ahead + 1) * handling / able) / 1000)
+    out.estimated_wait_s = math.floor(estimated_wait_ms(ahead, handling, count(K_ABLE, t.service), tonumber(ARGV[15]))
+                                      / 1000)
   end
   return reply(out, event_id)
 end

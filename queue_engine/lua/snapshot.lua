@@ -2,7 +2,8 @@
 -- draw it and then follow the stream from exactly there. Reads only.
 -- KEYS[9..8+n] age(service_i)
 -- ARGV[3] n  ARGV[4..3+n] service codes  ARGV[4+n..3+2n] their default handling ms
--- ARGV[4+2n] m  ARGV[5+2n..4+2n+m] window ids in display order
+-- ARGV[4+2n..3+3n] windows configured for each service (they stand in before any is open)
+-- ARGV[4+3n] m  ARGV[5+3n..4+3n+m] window ids in display order
 local n = tonumber(ARGV[3])
 local services = {}
 for i = 1, n do
@@ -14,12 +15,13 @@ for i = 1, n do
   local able = count(K_ABLE, code)
   local handling = tonumber(redis.call('HGET', K_EWMA, code) or ARGV[3 + n + i])
   services[i] = {code = code, waiting = waiting, longest_wait_s = longest, able_windows = able,
-                 estimated_wait_s = math.floor(math.floor((waiting + 1) * handling / math.max(able, 1)) / 1000)}
+                 estimated_wait_s = math.floor(estimated_wait_ms(waiting, handling, able, tonumber(ARGV[3 + 2 * n + i]))
+                                               / 1000)}
 end
-local m = tonumber(ARGV[4 + 2 * n])
+local m = tonumber(ARGV[4 + 3 * n])
 local windows = {}
 for j = 1, m do
-  local window_id = ARGV[4 + 2 * n + j]
+  local window_id = ARGV[4 + 3 * n + j]
   local w = get_json(K_WINDOWS, window_id)
   if not w then return refuse('hall_not_ready', {}) end
   local entry = {id = window_id, state = w.state, services = w.services, primary = w.primary, reason = w.reason}

@@ -1,0 +1,240 @@
+"""The Lua engine on real Redis behaves exactly like the pure model.
+
+Hypothesis drives both with the same random commands on a small hall whose windows overlap in
+skills. After every step the two must agree on the outcome (same result or same refusal), on
+the events appended, and on the whole live state: tickets, windows, queue order, counters.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections import Counter
+from datetime import timedelta
+from typing import Any
+
+import orjson
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import Bundle, RuleBasedStateMachine, initialize, invariant, multiple, rule
+from redis.asyncio import Redis
+
+from queue_engine import errors
+from queue_engine.clock import ManualClock
+from queue_engine.config import HallConfig
+from queue_engine.engine import Engine
+from queue_engine.records import Ticket, WindowState
+from tests.conftest import MONDAY_9AM, REDIS_URL, delete_prefix
+from tests.drivers import ModelDriver
+
+HALL = HallConfig.model_validate({
+    "id": "prop",
+    "name": "property test hall",
+    "services": [
+        {"code": "SOC", "letter": "A", "name_zh": "社保", "name_en": "Social", "target_wait_s": 600},
+        {"code": "HUK", "letter": "B", "name_zh": "户籍", "name_en": "Hukou", "target_wait_s": 900},
+        {"code": "TAX", "letter": "D", "name_zh": "税务", "name_en": "Tax", "target_wait_s": 1500},
+    ],
+    "windows": [
+        {"id": "1", "name": "1号窗口", "services": ["SOC", "HUK", "TAX"], "primary": ["SOC"]},
+        {"id": "2", "name": "2号窗口", "services": ["SOC", "HUK"], "primary": ["HUK"]},
+        {"id": "3", "name": "3号窗口", "services": ["TAX"], "primary": ["TAX"], "kind": "special"},
+        {"id": "4", "name": "4号窗口", "services": ["HUK", "TAX"]},
+    ],
+    "policy": {"recall_limit": 2, "missed_serve_direct": 2, "requeue": "original"},
+})
+SERVICES = st.sampled_from(["SOC", "HUK", "TAX"])
+WINDOWS = st.sampled_from(["1", "2", "3", "4"])
+PEOPLE = st.sampled_from([None, None, "p1", "p2"])
+REASONS = st.sampled_from(["", "转办", "wrong desk"])
+WORK = st.sampled_from([
+    "call_next", "call_next", "call_next", "start", "start", "finish", "finish", "no_show", "recall",
+    "transfer_to_service", "transfer_to_window",
+])
+
+
+def _counting_ids() -> Any:
+    n = 0
+
+    def new_id(day: str) -> str:
+        nonlocal n
+        n += 1
+        return f"{day}-{n:06d}"
+
+    return new_id
+
+
+def _normal(ticket: Any) -> Any:
+    """Issued minus the stream id, which only the engine has."""
+    if hasattr(ticket, "event_id"):
+        return (ticket.ticket, ticket.replay, ticket.ahead, ticket.estimated_wait_s)
+    return ticket
+
+
+class ModelVsEngine(RuleBasedStateMachine):
+    tickets = Bundle("tickets")
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.loop = asyncio.new_event_loop()
+        self.clock = ManualClock(MONDAY_9AM)
+        self.prefix = f"hqprop-{uuid.uuid4().hex[:10]}"
+        self.redis = Redis.from_url(REDIS_URL)
+        self.engine = Engine(self.redis, HALL, prefix=self.prefix, clock=self.clock, new_id=_counting_ids())
+        self.model = ModelDriver(HALL, clock=self.clock, new_id=_counting_ids())
+        self.run(self.engine.setup())
+        self.last_event = "0-0"
+        self.outcomes: Counter[tuple[str, str]] = Counter()
+        self.model_events_seen = 0
+
+    def run(self, coro: Any) -> Any:
+        return self.loop.run_until_complete(coro)
+
+    def teardown(self) -> None:
+        self.run(delete_prefix(self.redis, self.prefix))
+        self.run(self.redis.aclose())
+        self.loop.close()
+
+    def both(self, name: str, *args: Any, **kwargs: Any) -> Any:
+        """Apply one command to model and engine; they must agree on the outcome and the events."""
+        outcomes = []
+        for impl in (self.model, self.engine):
+            try:
+                outcomes.append(("ok", _normal(self.run(getattr(impl, name)(*args, **kwargs)))))
+            except errors.DomainError as exc:
+                outcomes.append(("refused", (exc.code, exc.details)))
+        assert outcomes[0] == outcomes[1], f"{name}{args}{kwargs}: model {outcomes[0]} != engine {outcomes[1]}"
+        self.compare_new_events()
+        kind, value = outcomes[0]
+        self.outcomes[(name, kind if value is not None else "none")] += 1
+        return value if kind == "ok" else None
+
+    def compare_new_events(self) -> None:
+        engine_events = self.run(self.engine.events(self.last_event))
+        model_events = self.model.model.events[self.model_events_seen:]
+        assert [e.data for e in engine_events] == model_events
+        if engine_events:
+            self.last_event = engine_events[-1].id
+        self.model_events_seen = len(self.model.model.events)
+
+    # -- rules ------------------------------------------------------------------------------
+    @initialize()
+    def open_some_windows(self) -> None:
+        for w in ("1", "3"):
+            self.both("open_window", w)
+
+    @rule(target=tickets, specs=st.lists(st.tuples(
+        SERVICES, st.sampled_from([None, None, None, None, "vip", "green"]), PEOPLE,
+        st.sampled_from([None, None, None, -600, 0, 1200]), st.sampled_from([None, None, None, "k1", "k2"]),
+    ), min_size=1, max_size=4))
+    def issue(self, specs: list[tuple[str, str | None, str | None, int | None, str | None]]) -> Any:
+        ids = []
+        for service, priority, person, appointment, idem in specs:
+            appointment_ms = None if appointment is None else int((self.clock() + appointment) * 1000)
+            issued = self.both("issue", service, priority=priority, person=person, appointment_ms=appointment_ms,
+                               idempotency_key=idem)
+            ids.append(issued[0].id if issued else "no-such-ticket")
+        return multiple(*ids)
+
+    def window_work(self, window: str, action: str, service: str, other: str, reason: str) -> None:
+        if action == "transfer_to_service":
+            self.both("transfer", window, to_service=service, reason=reason)
+        elif action == "transfer_to_window":
+            self.both("transfer", window, to_window=other, reason=reason)
+        elif action == "finish":
+            self.both("finish", window, "consult" if service == "HUK" else "done")
+        else:
+            self.both(action, window)
+
+    # Staff work is most of a hall's day: two identical rules make it twice as likely to be drawn.
+    @rule(window=WINDOWS, action=WORK, service=SERVICES, other=WINDOWS, reason=REASONS)
+    def work(self, window: str, action: str, service: str, other: str, reason: str) -> None:
+        self.window_work(window, action, service, other, reason)
+
+    @rule(window=WINDOWS, action=WORK, service=SERVICES, other=WINDOWS, reason=REASONS)
+    def more_work(self, window: str, action: str, service: str, other: str, reason: str) -> None:
+        self.window_work(window, action, service, other, reason)
+
+    @rule(window=WINDOWS, choice=st.integers(min_value=0, max_value=9), service=SERVICES, other=WINDOWS,
+          reason=REASONS)
+    def natural_work(self, window: str, choice: int, service: str, other: str, reason: str) -> None:
+        """What staff at this window would plausibly do next, so long days with real traffic get explored."""
+        state = self.model.model.windows[window]["state"]
+        by_state = {
+            "closed": ["open_window"],
+            "paused": ["resume"],
+            "idle": ["call_next"],
+            "calling": ["start"] * 6 + ["recall", "recall", "no_show", "no_show"],
+            "serving": ["finish"] * 8 + ["transfer_to_service", "transfer_to_window"],
+        }[state]
+        self.window_work(window, by_state[choice % len(by_state)], service, other, reason)
+
+    @rule(window=WINDOWS, ticket=tickets, action=st.sampled_from(["call_ticket", "pin", "requeue", "cancel"]),
+          reason=REASONS)
+    def ticket_admin(self, window: str, ticket: str, action: str, reason: str) -> None:
+        if action == "call_ticket":
+            self.both("call_ticket", window, ticket, reason)
+        elif action == "pin":
+            self.both("pin", ticket, reason)
+        else:
+            self.both(action, ticket)
+
+    @rule(window=WINDOWS, action=st.sampled_from(["open_window", "open_window", "close_window", "pause", "resume",
+                                                  "set_services"]),
+          reason=REASONS, services=st.lists(SERVICES, min_size=1, max_size=3, unique=True), data=st.data())
+    def window_admin(self, window: str, action: str, reason: str, services: list[str], data: st.DataObject) -> None:
+        if action == "pause":
+            self.both("pause", window, reason)
+        elif action == "set_services":
+            primary = data.draw(st.lists(st.sampled_from(services), max_size=1))
+            self.both("set_services", window, services, primary)
+        else:
+            self.both(action, window)
+
+    @rule(seconds=st.integers(min_value=0, max_value=1800))
+    def advance(self, seconds: int) -> None:
+        self.clock.advance(seconds)
+
+    @rule(roll=st.integers(min_value=0, max_value=15))
+    def next_day(self, roll: int) -> None:
+        if roll:  # rarely: a day's end resets everything, and the interesting states need a long day
+            return
+        day = HALL.business_day(self.clock())
+        self.clock.advance(timedelta(hours=24).total_seconds())
+        self.both("end_day", day)
+
+    # -- the whole state agrees -----------------------------------------------------------------
+    @invariant()
+    def same_state(self) -> None:
+        model = self.model.model
+        k = self.engine.keys
+        raw_tickets, raw_windows, able, people, active = self.run(self._read(
+            ("hgetall", k.tickets), ("hgetall", k.windows), ("hgetall", k.able), ("hgetall", k.people),
+            ("smembers", k.active)))
+        assert {i.decode(): Ticket.from_json(orjson.loads(v)) for i, v in raw_tickets.items()} == {
+            i: Ticket.from_json(t) for i, t in model.tickets.items()}
+        assert {i.decode(): WindowState.from_json(orjson.loads(v)) for i, v in raw_windows.items()} == {
+            i: WindowState.from_json(w) for i, w in model.windows.items()}
+        assert {s.decode(): int(n) for s, n in able.items() if int(n)} == {s: n for s, n in model.able.items() if n}
+        assert {p.decode(): t.decode() for p, t in people.items()} == model.people
+        assert {t.decode() for t in active} == model.active
+        for name, entries in model.queues.items():
+            kind, _, what = name.partition(":")
+            key = k.window_queue(what) if kind == "wq" else k.queue(what)
+            in_redis = self.run(self.redis.zrange(key, 0, -1, withscores=True))
+            assert [(int(s), m.decode()) for m, s in in_redis] == [(s, m) for s, m in entries], name
+        assert self.run(self.engine.snapshot()) | {"event_id": None} == self.run(self.model.snapshot()) | {
+            "event_id": None}
+
+    async def _read(self, *calls: tuple[str, str]) -> list[Any]:
+        async with self.redis.pipeline(transaction=True) as pipe:
+            for method, key in calls:
+                getattr(pipe, method)(key)
+            return list(await pipe.execute())
+
+
+ModelVsEngine.TestCase.settings = settings(
+    max_examples=60, stateful_step_count=40, deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+)
+test_model_and_engine_agree = ModelVsEngine.TestCase
