@@ -1,7 +1,9 @@
 """A pure, in-memory model of one hall's live day: the specification of the engine.
 
-Each command takes the current time and its arguments, checks its preconditions, changes the
-state and appends its event, or raises a ``DomainError`` and changes nothing. The Lua scripts
+Each command takes the current time and its arguments and checks its preconditions; then it
+emits its event, and applying that event is the only way state changes (``apply``). A refused
+command raises a ``DomainError`` and changes nothing. Because events carry everything their
+change needs, replaying a stored day's events through ``apply`` rebuilds its live state. The Lua scripts
 in ``lua/`` are the fast atomic implementation of exactly these commands; the stateful test
 drives both with the same commands and demands the same results, events and state.
 
@@ -19,7 +21,6 @@ from . import errors, policy
 from .config import HallConfig, Service
 
 Json = dict[str, Any]
-LIVE = ("waiting", "called", "serving")
 
 
 def _event(type_: str, at: int, **fields: Any) -> Json:
@@ -42,10 +43,189 @@ class HallModel:
         self.calls: list[Json] = []
         self.events: list[Json] = []
 
-    # -- helpers ------------------------------------------------------------------------
-    def _emit(self, event: Json) -> None:
-        self.events.append(event)
+    @classmethod
+    def replay(cls, hall: HallConfig, events: Iterable[Json]) -> HallModel:
+        """The live state the events leave behind (they must start from an empty hall: a day's first event on)."""
+        model = cls(hall)
+        for event in events:
+            model.apply(event)
+            model.events.append(event)
+        return model
 
+    # -- events: the one place state changes ----------------------------------------------
+    def _emit(self, type_: str, now: int, **fields: Any) -> Json:
+        event = _event(type_, now, **fields)
+        self.apply(event)
+        self.events.append(event)
+        return event
+
+    def apply(self, event: Json) -> None:
+        """Change the state as the event says. Commands check first; a replay of stored events calls this alone."""
+        getattr(self, "_on_" + event["type"].replace(".", "_"))(event)
+
+    def _on_ticket_issued(self, e: Json) -> None:
+        t: Json = {"id": e["ticket"], "day": e["day"], "service": e["service"], "channel": e["channel"],
+                   "tier": e["tier"], "number": e["number"], "issued_at": e["at"]}
+        for key in ("priority", "person", "appointment_ms"):
+            if key in e:
+                t[key] = e[key]
+        self.tickets[t["id"]] = t
+        at: int = e["appointment_ms"] if "appointment_ms" in e else e["at"]
+        self._enqueue(t, f"q:{t['service']}", policy.score(t["tier"], at))
+        self._revive(t)
+        if "idempotency_key" in e:
+            self.idempotency[(t["day"], e["idempotency_key"])] = t["id"]
+        seq = policy.sequence_of(t["number"])
+        self.sequences[(t["day"], t["service"])] = max(seq, self.sequences.get((t["day"], t["service"]), 0))
+
+    def _on_ticket_called(self, e: Json) -> None:
+        t, w = self.tickets[e["ticket"]], self.windows[e["window"]]
+        if t["status"] == "waiting":
+            self._dequeue(t)
+        else:  # a late arrival the window serves straight from its misses
+            w["misses"].remove(t["id"])
+            self._revive(t)
+            t.pop("finished_at", None)
+        t.update(status="called", window=e["window"], called_at=e["at"], recalls=0)
+        w.update(state="calling", ticket=t["id"])
+        self.calls.insert(0, {"ticket": t["id"], "number": t["number"], "window": e["window"], "at": e["at"]})
+        del self.calls[10:]
+
+    def _on_ticket_recalled(self, e: Json) -> None:
+        self.tickets[e["ticket"]]["recalls"] = e["recalls"]
+
+    def _on_ticket_serving(self, e: Json) -> None:
+        self.tickets[e["ticket"]].update(status="serving", serving_at=e["at"])
+        self.windows[e["window"]]["state"] = "serving"
+
+    def _on_ticket_finished(self, e: Json) -> None:
+        t = self.tickets[e["ticket"]]
+        if "handling_ms" in e:
+            svc = t["service"]
+            self.ewma[svc] = policy.next_ewma(self.ewma[svc], e["handling_ms"], self.hall.policy.ewma_alpha)
+        t.update(status="done", outcome=e["outcome"], finished_at=e["at"])
+        self._retire(t)
+        if e.get("reason") != "end_of_day":  # at the day's end the window closes by its own event
+            _free(self.windows[e["window"]])
+
+    def _on_ticket_missed(self, e: Json) -> None:
+        t = self.tickets[e["ticket"]]
+        if t["status"] == "waiting":
+            self._dequeue(t)
+        t.update(status="missed", finished_at=e["at"])
+        self._retire(t)
+        if e.get("reason") != "end_of_day":
+            w = self.windows[e["window"]]
+            w["misses"] = ([t["id"]] + w["misses"])[:self.hall.policy.missed_serve_direct]
+            _free(w)
+
+    def _on_ticket_transferred(self, e: Json) -> None:
+        t = self.tickets[e["ticket"]]
+        if "person" in t:
+            self.people.pop(f"{t['person']}|{e['from_service']}", None)
+            self.people[f"{t['person']}|{e['service']}"] = t["id"]
+        t.pop("window", None)
+        t.update(service=e["service"], tier=policy.TIER_TRANSFERRED)
+        queue = f"wq:{e['to_window']}" if "to_window" in e else f"q:{e['service']}"
+        self._enqueue(t, queue, policy.score(policy.TIER_TRANSFERRED, e["at"]))
+        _free(self.windows[e["from_window"]])
+
+    def _on_ticket_cancelled(self, e: Json) -> None:
+        t = self.tickets[e["ticket"]]
+        self._dequeue(t)
+        self._retire(t)
+        t.update(status="cancelled", finished_at=e["at"])
+
+    def _on_ticket_pinned(self, e: Json) -> None:
+        t = self.tickets[e["ticket"]]
+        # VIP and green-channel tickets already come before pinned ones; pinning leaves their place alone.
+        if t["tier"] > policy.TIER_PINNED:
+            queue = t["queue"]
+            self._dequeue(t)
+            t["tier"] = policy.TIER_PINNED
+            self._enqueue(t, queue, policy.score(policy.TIER_PINNED, e["at"]))
+        t["pinned"] = e["reason"]
+
+    def _on_ticket_requeued(self, e: Json) -> None:
+        t = self.tickets[e["ticket"]]
+        score = t["score"]
+        if self.hall.policy.requeue == "end":
+            t["tier"] = policy.TIER_WALK_IN
+            score = policy.score(policy.TIER_WALK_IN, e["at"])
+        for key in ("window", "finished_at"):
+            t.pop(key, None)
+        self._enqueue(t, f"q:{t['service']}", score)
+        self._revive(t)
+
+    def _on_window_opened(self, e: Json) -> None:
+        w = self.windows[e["window"]]
+        w.update(state="idle", since=e["at"])
+        for s in w["services"]:
+            self.able[s] += 1
+
+    def _on_window_closed(self, e: Json) -> None:
+        w = self.windows[e["window"]]
+        for s in w["services"]:
+            self.able[s] -= 1
+        w.pop("reason", None)
+        w.pop("ticket", None)
+        w.update(state="closed", since=e["at"])
+
+    def _on_window_paused(self, e: Json) -> None:
+        self.windows[e["window"]].update(state="paused", reason=e["reason"], since=e["at"])
+
+    def _on_window_resumed(self, e: Json) -> None:
+        w = self.windows[e["window"]]
+        del w["reason"]
+        w.update(state="idle", since=e["at"])
+
+    def _on_window_services_changed(self, e: Json) -> None:
+        w = self.windows[e["window"]]
+        if w["state"] != "closed":
+            for s in w["services"]:
+                self.able[s] -= 1
+            for s in e["services"]:
+                self.able[s] += 1
+        w.update(services=list(e["services"]), primary=list(e["primary"]))
+
+    def _on_day_closed(self, e: Json) -> None:
+        for w in self.windows.values():
+            w["misses"] = []
+        self.able = {s: 0 for s in self.able}
+
+    # -- state helpers --------------------------------------------------------------------
+    def _enqueue(self, t: Json, queue: str, score: int) -> None:
+        t["queue"], t["score"], t["status"] = queue, score, "waiting"
+        bisect.insort(self.queues.setdefault(queue, []), (score, t["id"]))
+        self.ages[t["service"]][t["id"]] = t["issued_at"]
+
+    def _dequeue(self, t: Json) -> None:
+        self.queues[t["queue"]].remove((t["score"], t["id"]))
+        del self.ages[t["service"]][t["id"]]
+        del t["queue"]
+
+    def _retire(self, t: Json) -> None:
+        """The ticket leaves the live day: the person may take a new number."""
+        self.active.discard(t["id"])
+        if "person" in t:
+            self.people.pop(f"{t['person']}|{t['service']}", None)
+
+    def _revive(self, t: Json) -> None:
+        self.active.add(t["id"])
+        if "person" in t:
+            self.people[f"{t['person']}|{t['service']}"] = t["id"]
+
+    def _rank(self, t: Json) -> int:
+        return bisect.bisect_left(self.queues[t["queue"]], (t["score"], t["id"]))
+
+    def estimate(self, t: Json) -> tuple[int, int]:
+        """(tickets ahead, estimated wait in s) of a waiting ticket."""
+        ahead = self._rank(t)
+        svc = t["service"]
+        wait_ms = policy.estimated_wait_ms(ahead, self.ewma[svc], self.able[svc], self.hall.planned_windows(svc))
+        return ahead, wait_ms // 1000
+
+    # -- checks ---------------------------------------------------------------------------
     def _window(self, window_id: str) -> Json:
         if window_id not in self.windows:
             raise errors.UnknownWindow(window=window_id)
@@ -64,8 +244,7 @@ class HallModel:
         if state == "closed":
             raise errors.WindowClosed(window=window_id)
         if state in ("calling", "serving"):
-            t = self.tickets[w["ticket"]]
-            raise errors.WindowBusy(window=window_id, number=t["number"])
+            raise errors.WindowBusy(window=window_id, number=self.tickets[w["ticket"]]["number"])
         raise errors.WindowIdle(window=window_id)
 
     def _ready_to_call(self, window_id: str, w: Json) -> None:
@@ -76,39 +255,8 @@ class HallModel:
         if w["state"] != "idle":
             raise errors.WindowBusy(window=window_id, number=self.tickets[w["ticket"]]["number"])
 
-    def _enqueue(self, t: Json, queue: str, score: int) -> None:
-        t["queue"], t["score"], t["status"] = queue, score, "waiting"
-        bisect.insort(self.queues.setdefault(queue, []), (score, t["id"]))
-        self.ages[t["service"]][t["id"]] = t["issued_at"]
-
-    def _dequeue(self, t: Json) -> None:
-        self.queues[t["queue"]].remove((t["score"], t["id"]))
-        del self.ages[t["service"]][t["id"]]
-        del t["queue"]
-
-    def _retire(self, t: Json) -> None:
-        """The ticket leaves the live day: the person may take a new number."""
-        self.active.discard(t["id"])
-        if "person" in t:
-            self.people.pop(f"{t['person']}|{t['service']}", None)
-
-    def _rank(self, t: Json) -> int:
-        return bisect.bisect_left(self.queues[t["queue"]], (t["score"], t["id"]))
-
-    def estimate(self, t: Json) -> tuple[int, int]:
-        """(tickets ahead, estimated wait in s) of a waiting ticket."""
-        ahead = self._rank(t)
-        svc = t["service"]
-        wait_ms = policy.estimated_wait_ms(ahead, self.ewma[svc], self.able[svc], self.hall.planned_windows(svc))
-        return ahead, wait_ms // 1000
-
-    def _call(self, now: int, window_id: str, w: Json, t: Json, reason: str | None) -> Json:
-        t.update(status="called", window=window_id, called_at=now, recalls=0)
-        w.update(state="calling", ticket=t["id"])
-        self.calls.insert(0, {"ticket": t["id"], "number": t["number"], "window": window_id, "at": now})
-        del self.calls[10:]
-        self._emit(_event("ticket.called", now, ticket=t["id"], number=t["number"], service=t["service"],
-                          window=window_id, reason=reason))
+    def _ticket_event(self, type_: str, now: int, t: Json, **fields: Any) -> Json:
+        self._emit(type_, now, ticket=t["id"], number=t["number"], service=t["service"], **fields)
         return t
 
     # -- tickets --------------------------------------------------------------------------
@@ -126,27 +274,11 @@ class HallModel:
             raise errors.DuplicateTicket(service=service, number=held["number"])
         if self.able[service] == 0 and not early:
             raise errors.NoWindowForService(service=service)
-        seq = self.sequences.get((day, service), 0) + 1
-        self.sequences[(day, service)] = seq
-        tier = policy.entry_tier(priority, appointment_ms)
-        t: Json = {
-            "id": ticket_id, "day": day, "service": service, "channel": channel, "tier": tier,
-            "number": policy.format_number(svc.letter, seq, priority, appointment_ms), "issued_at": now,
-        }
-        for key, value in (("priority", priority), ("person", person), ("appointment_ms", appointment_ms)):
-            if value is not None:
-                t[key] = value
-        self.tickets[ticket_id] = t
-        at = appointment_ms if appointment_ms is not None else now
-        self._enqueue(t, f"q:{service}", policy.score(tier, at))
-        self.active.add(ticket_id)
-        if person is not None:
-            self.people[f"{person}|{service}"] = ticket_id
-        if idempotency_key is not None:
-            self.idempotency[(day, idempotency_key)] = ticket_id
-        self._emit(_event("ticket.issued", now, ticket=ticket_id, number=t["number"], service=service,
-                          tier=tier, channel=channel, priority=priority, appointment_ms=appointment_ms))
-        return self._issued(t, service, replay=False)
+        number = policy.format_number(svc.letter, self.sequences.get((day, service), 0) + 1, priority, appointment_ms)
+        self._emit("ticket.issued", now, ticket=ticket_id, number=number, service=service,
+                   tier=policy.entry_tier(priority, appointment_ms), channel=channel, priority=priority,
+                   appointment_ms=appointment_ms, day=day, person=person, idempotency_key=idempotency_key)
+        return self._issued(self.tickets[ticket_id], service, replay=False)
 
     def _issued(self, t: Json, service: str, *, replay: bool) -> Json:
         result: Json = {"ticket": dict(t), "replay": replay}
@@ -159,48 +291,23 @@ class HallModel:
         t = self._ticket(ticket_id)
         if t["status"] != "waiting":
             raise errors.TicketNotWaiting(number=t["number"], status=t["status"])
-        self._dequeue(t)
-        self._retire(t)
-        t.update(status="cancelled", finished_at=now)
-        self._emit(_event("ticket.cancelled", now, ticket=ticket_id, number=t["number"], service=t["service"]))
-        return t
+        return self._ticket_event("ticket.cancelled", now, t)
 
     def pin(self, now: int, ticket_id: str, reason: str) -> Json:
         t = self._ticket(ticket_id)
         if t["status"] != "waiting":
             raise errors.TicketNotWaiting(number=t["number"], status=t["status"])
-        queue = t["queue"]
-        if t["tier"] > policy.TIER_PINNED:
-            self._dequeue(t)
-            t["tier"] = policy.TIER_PINNED
-            self._enqueue(t, queue, policy.score(policy.TIER_PINNED, now))
-        t["pinned"] = reason
-        self._emit(_event("ticket.pinned", now, ticket=ticket_id, number=t["number"], service=t["service"],
-                          reason=reason))
-        return t
+        return self._ticket_event("ticket.pinned", now, t, reason=reason)
 
     def requeue(self, now: int, ticket_id: str, *, day: str) -> Json:
         t = self._ticket(ticket_id)
-        mode = self.hall.policy.requeue
         if t["status"] != "missed":
             raise errors.TicketNotMissed(number=t["number"], status=t["status"])
-        if mode == "none":
+        if self.hall.policy.requeue == "none":
             raise errors.RequeueNotAllowed(number=t["number"], why="this hall asks late arrivals to take a new number")
         if t["day"] != day:
             raise errors.RequeueNotAllowed(number=t["number"], why="it was issued on another day")
-        if mode == "end":
-            t["tier"] = policy.TIER_WALK_IN
-            score = policy.score(policy.TIER_WALK_IN, now)
-        else:
-            score = t["score"]
-        for key in ("window", "finished_at"):
-            t.pop(key, None)
-        self._enqueue(t, f"q:{t['service']}", score)
-        self.active.add(ticket_id)
-        if "person" in t:
-            self.people[f"{t['person']}|{t['service']}"] = ticket_id
-        self._emit(_event("ticket.requeued", now, ticket=ticket_id, number=t["number"], service=t["service"]))
-        return t
+        return self._ticket_event("ticket.requeued", now, t)
 
     # -- a window's work ------------------------------------------------------------------
     def call_next(self, now: int, window_id: str) -> Json | None:
@@ -216,27 +323,18 @@ class HallModel:
         chosen = policy.choose(heads, w["primary"], targets, now)
         if chosen is None:
             return None
-        t = self.tickets[chosen.ticket]
-        self._dequeue(t)
-        return self._call(now, window_id, w, t, None)
+        return self._ticket_event("ticket.called", now, self.tickets[chosen.ticket], window=window_id)
 
     def call_ticket(self, now: int, window_id: str, ticket_id: str, reason: str) -> Json:
         w = self._window(window_id)
         t = self._ticket(ticket_id)
         self._ready_to_call(window_id, w)
-        if t["status"] == "missed" and ticket_id in w["misses"]:
-            w["misses"].remove(ticket_id)
-            self.active.add(ticket_id)
-            if "person" in t:
-                self.people[f"{t['person']}|{t['service']}"] = ticket_id
-            t.pop("finished_at", None)
-        elif t["status"] != "waiting":
+        missed_here = t["status"] == "missed" and ticket_id in w["misses"]
+        if not missed_here and t["status"] != "waiting":
             raise errors.TicketNotWaiting(number=t["number"], status=t["status"])
-        elif t["queue"] != f"wq:{window_id}" and t["queue"] not in [f"q:{s}" for s in w["services"]]:
+        if not missed_here and t["queue"] != f"wq:{window_id}" and t["queue"] not in [f"q:{s}" for s in w["services"]]:
             raise errors.NotForThisWindow(window=window_id, number=t["number"])
-        else:
-            self._dequeue(t)
-        return self._call(now, window_id, w, t, reason)
+        return self._ticket_event("ticket.called", now, t, window=window_id, reason=reason)
 
     def recall(self, now: int, window_id: str) -> Json:
         w = self._window(window_id)
@@ -247,49 +345,28 @@ class HallModel:
         t = self.tickets[w["ticket"]]
         if t["recalls"] >= self.hall.policy.recall_limit:
             raise errors.RecallLimit(number=t["number"], recalls=t["recalls"])
-        t["recalls"] += 1
-        self._emit(_event("ticket.recalled", now, ticket=t["id"], number=t["number"], service=t["service"],
-                          window=window_id, recalls=t["recalls"]))
-        return t
+        return self._ticket_event("ticket.recalled", now, t, window=window_id, recalls=t["recalls"] + 1)
 
     def start(self, now: int, window_id: str) -> Json:
         w = self._window(window_id)
         if w["state"] == "serving":
             raise errors.WindowBusy(window=window_id, number=self.tickets[w["ticket"]]["number"])
         t = self._current(window_id, w, allow=("calling",))
-        t.update(status="serving", serving_at=now)
-        w["state"] = "serving"
-        self._emit(_event("ticket.serving", now, ticket=t["id"], number=t["number"], service=t["service"],
-                          window=window_id))
-        return t
+        return self._ticket_event("ticket.serving", now, t, window=window_id)
 
     def finish(self, now: int, window_id: str, outcome: str) -> Json:
         check_outcome(outcome)
         w = self._window(window_id)
         t = self._current(window_id, w, allow=("calling", "serving"))
         handling: int = now - (t["serving_at"] if "serving_at" in t else t["called_at"])
-        svc = t["service"]
-        self.ewma[svc] = policy.next_ewma(self.ewma[svc], handling, self.hall.policy.ewma_alpha)
-        t.update(status="done", outcome=outcome, finished_at=now)
-        self._retire(t)
-        _free(w)
-        self._emit(_event("ticket.finished", now, ticket=t["id"], number=t["number"], service=svc,
-                          window=window_id, outcome=outcome, handling_ms=handling))
-        return t
+        return self._ticket_event("ticket.finished", now, t, window=window_id, outcome=outcome, handling_ms=handling)
 
     def no_show(self, now: int, window_id: str) -> Json:
         w = self._window(window_id)
         if w["state"] == "serving":
             raise errors.WindowBusy(window=window_id, number=self.tickets[w["ticket"]]["number"])
         t = self._current(window_id, w, allow=("calling",))
-        t.update(status="missed", finished_at=now)
-        self._retire(t)
-        keep = self.hall.policy.missed_serve_direct
-        w["misses"] = ([t["id"]] + w["misses"])[:keep]
-        _free(w)
-        self._emit(_event("ticket.missed", now, ticket=t["id"], number=t["number"], service=t["service"],
-                          window=window_id))
-        return t
+        return self._ticket_event("ticket.missed", now, t, window=window_id)
 
     def transfer(
         self, now: int, window_id: str, *, to_service: str | None = None, to_window: str | None = None,
@@ -299,39 +376,28 @@ class HallModel:
         check_transfer_target(self.hall, window_id, to_service, to_window)
         t = self._current(window_id, w, allow=("calling", "serving"))
         from_service = t["service"]
-        if to_service is not None:
-            if self.able[to_service] == 0:
-                raise errors.NoWindowForService(service=to_service)
-            queue, service = f"q:{to_service}", to_service
-        else:
-            assert to_window is not None
+        if to_service is not None and self.able[to_service] == 0:
+            raise errors.NoWindowForService(service=to_service)
+        if to_window is not None:
             target = self.windows[to_window]
             if target["state"] == "closed":
                 raise errors.WindowClosed(window=to_window)
             if from_service not in target["services"]:
                 raise errors.NotForThisWindow(window=to_window, number=t["number"])
-            queue, service = f"wq:{to_window}", from_service
-        if "person" in t:
-            self.people.pop(f"{t['person']}|{from_service}", None)
-            self.people[f"{t['person']}|{service}"] = t["id"]
-        t.pop("window", None)
-        t.update(service=service, tier=policy.TIER_TRANSFERRED)
-        self._enqueue(t, queue, policy.score(policy.TIER_TRANSFERRED, now))
-        _free(w)
-        self._emit(_event("ticket.transferred", now, ticket=t["id"], number=t["number"], service=service,
-                          from_service=from_service, from_window=window_id, to_window=to_window, reason=reason))
+        self._emit("ticket.transferred", now, ticket=t["id"], number=t["number"], service=to_service or from_service,
+                   from_service=from_service, from_window=window_id, to_window=to_window, reason=reason)
         return t
 
     # -- windows --------------------------------------------------------------------------
+    def _window_event(self, type_: str, now: int, window_id: str, **fields: Any) -> Json:
+        self._emit(type_, now, window=window_id, **fields)
+        return self.windows[window_id]
+
     def open_window(self, now: int, window_id: str) -> Json:
         w = self._window(window_id)
         if w["state"] != "closed":
             raise errors.WindowAlreadyOpen(window=window_id)
-        w.update(state="idle", since=now)
-        for s in w["services"]:
-            self.able[s] += 1
-        self._emit(_event("window.opened", now, window=window_id))
-        return w
+        return self._window_event("window.opened", now, window_id)
 
     def close_window(self, now: int, window_id: str) -> Json:
         w = self._window(window_id)
@@ -339,43 +405,26 @@ class HallModel:
             raise errors.WindowClosed(window=window_id)
         if w["state"] in ("calling", "serving"):
             raise errors.WindowBusy(window=window_id, number=self.tickets[w["ticket"]]["number"])
-        for s in w["services"]:
-            self.able[s] -= 1
-        w.pop("reason", None)
-        w.update(state="closed", since=now)
-        self._emit(_event("window.closed", now, window=window_id))
-        return w
+        return self._window_event("window.closed", now, window_id)
 
     def pause(self, now: int, window_id: str, reason: str) -> Json:
         w = self._window(window_id)
         if w["state"] == "paused":
             raise errors.WindowPaused(window=window_id)
         self._ready_to_call(window_id, w)
-        w.update(state="paused", reason=reason, since=now)
-        self._emit(_event("window.paused", now, window=window_id, reason=reason))
-        return w
+        return self._window_event("window.paused", now, window_id, reason=reason)
 
     def resume(self, now: int, window_id: str) -> Json:
         w = self._window(window_id)
         if w["state"] != "paused":
             raise errors.WindowNotPaused(window=window_id)
-        del w["reason"]
-        w.update(state="idle", since=now)
-        self._emit(_event("window.resumed", now, window=window_id))
-        return w
+        return self._window_event("window.resumed", now, window_id)
 
     def set_services(self, now: int, window_id: str, services: Iterable[str], primary: Iterable[str]) -> Json:
-        w = self._window(window_id)
+        self._window(window_id)
         services, primary = list(services), list(primary)
         check_skills(self.hall, window_id, services, primary)
-        if w["state"] != "closed":
-            for s in w["services"]:
-                self.able[s] -= 1
-            for s in services:
-                self.able[s] += 1
-        w.update(services=services, primary=primary)
-        self._emit(_event("window.services_changed", now, window=window_id, services=services, primary=primary))
-        return w
+        return self._window_event("window.services_changed", now, window_id, services=services, primary=primary)
 
     # -- the day --------------------------------------------------------------------------
     def end_day(self, now: int, day: str) -> Json:
@@ -385,30 +434,18 @@ class HallModel:
             t = self.tickets[tid]
             if t["day"] > day:
                 continue
-            if t["status"] == "waiting":
-                self._dequeue(t)
             if t["status"] == "serving":
-                t.update(status="done", outcome="other", finished_at=now)
                 finished += 1
-                self._emit(_event("ticket.finished", now, ticket=tid, number=t["number"], service=t["service"],
-                                  window=t.get("window"), outcome="other", reason="end_of_day"))
+                self._ticket_event("ticket.finished", now, t, window=t.get("window"), outcome="other",
+                                   reason="end_of_day")
             else:
-                t.update(status="missed", finished_at=now)
                 missed += 1
-                self._emit(_event("ticket.missed", now, ticket=tid, number=t["number"], service=t["service"],
-                                  window=t.get("window"), reason="end_of_day"))
-            self._retire(t)
+                self._ticket_event("ticket.missed", now, t, window=t.get("window"), reason="end_of_day")
         for window_id in sorted(self.windows):
-            w = self.windows[window_id]
-            if w["state"] != "closed":
-                w.pop("reason", None)
-                w.pop("ticket", None)
-                w.update(state="closed", since=now)
-                self._emit(_event("window.closed", now, window=window_id, reason="end_of_day"))
-            w["misses"] = []
-        self.able = {s: 0 for s in self.able}
+            if self.windows[window_id]["state"] != "closed":
+                self._emit("window.closed", now, window=window_id, reason="end_of_day")
         summary = {"day": day, "missed": missed, "finished": finished}
-        self._emit(_event("day.closed", now, **summary))
+        self._emit("day.closed", now, **summary)
         return summary
 
     # -- reads ----------------------------------------------------------------------------

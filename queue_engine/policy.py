@@ -69,6 +69,12 @@ def format_number(letter: str, sequence: int, priority: str | None, appointment_
     return f"{prefix}{letter}{sequence:03d}"
 
 
+def sequence_of(number: str) -> int:
+    """The daily sequence in a number: 23 in A023, 1000 in VA1000."""
+    digits = len(number) - len(number.rstrip("0123456789"))
+    return int(number[-digits:])
+
+
 @dataclass(frozen=True, slots=True)
 class Candidate:
     """The head of one queue a window may call from."""

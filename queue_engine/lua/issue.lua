@@ -67,6 +67,9 @@ if idem ~= '' then
   redis.call('HSET', KEYS[12], idem, id)
   redis.call('EXPIRE', KEYS[12], ARGV[14])
 end
+local idem_field = nil
+if idem ~= '' then idem_field = idem end
 local event_id = emit({type = 'ticket.issued', ticket = id, number = t.number, service = service, tier = tier,
-                       channel = channel, priority = t.priority, appointment_ms = t.appointment_ms})
+                       channel = channel, priority = t.priority, appointment_ms = t.appointment_ms, day = day,
+                       person = t.person, idempotency_key = idem_field})
 return issued(t, false, event_id)
