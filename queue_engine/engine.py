@@ -21,7 +21,7 @@ from redis.commands.core import AsyncScript
 from . import errors, policy
 from .config import HallConfig
 from .keys import DAY_SCOPED_TTL_S, EVENTS_MAXLEN, HallKeys
-from .model import check_issue, check_outcome, check_skills, check_transfer_target, initial_window
+from .model import HallModel, check_issue, check_outcome, check_skills, check_transfer_target, initial_window
 from .records import Event, Issued, Json, Ticket, TicketStatus, WindowState, normalize_snapshot
 
 Clock = Callable[[], float]  # seconds since the epoch, like time.time
@@ -51,6 +51,14 @@ _KeysAndArgs = Callable[[Json], tuple[list[str], list[Any]]]
 
 class _Moved(Exception):
     """The ticket changed queue between our read and the script; read again."""
+
+
+def _id_after(after: str | None, now_ms: int) -> str:
+    """A stream id later than ``after``, at the current time where that is later still."""
+    if after is None:
+        return f"{now_ms}-0"
+    ms, _, seq = after.partition("-")
+    return f"{now_ms}-0" if now_ms > int(ms) else f"{ms}-{int(seq or 0) + 1}"
 
 
 class Engine:
@@ -130,6 +138,51 @@ class Engine:
             for s in self.hall.services:
                 pipe.hsetnx(self.keys.ewma, s.code, s.handling_s * 1000)
             await pipe.execute()
+
+    async def has_state(self) -> bool:
+        """Whether Redis holds this hall's live day (it does not after a restart without persistence)."""
+        return bool(await self.redis.exists(self.keys.windows))
+
+    async def load_state(self, model: HallModel, after_event: str | None) -> str:
+        """Write a rebuilt hall (``HallModel.replay`` of its stored events) into Redis in one transaction.
+
+        The stream restarts with a ``hall.restored`` event whose id follows ``after_event``, the last id
+        stored, so clients resuming from an id they saw before the loss still go forward in order.
+        """
+        k = self.keys
+        now_ms = self._now()[1]
+        old_queues = [k.queue(c) for c in self._codes] + [k.window_queue(w) for w in self._window_ids]
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.delete(k.tickets, k.windows, k.active, k.able, k.ewma, k.people, k.calls, *old_queues,
+                        *self._all_ages)
+            if model.tickets:
+                pipe.hset(k.tickets, mapping={i: orjson.dumps(t) for i, t in model.tickets.items()})
+            pipe.hset(k.windows, mapping={i: orjson.dumps(w) for i, w in model.windows.items()})
+            if model.active:
+                pipe.sadd(k.active, *model.active)
+            pipe.hset(k.able, mapping={s: n for s, n in model.able.items()})
+            pipe.hset(k.ewma, mapping={s: ms for s, ms in model.ewma.items()})
+            if model.people:
+                pipe.hset(k.people, mapping={p: t for p, t in model.people.items()})
+            for call in model.calls:
+                pipe.rpush(k.calls, orjson.dumps(call))
+            for queue, entries in model.queues.items():
+                if entries:
+                    pipe.zadd(self._queue_key(queue), {tid: score for score, tid in entries})
+            for service, ages in model.ages.items():
+                if ages:
+                    pipe.zadd(k.age(service), dict(ages))
+            for (day, service), seq in model.sequences.items():
+                pipe.hset(k.sequence(day), service, seq)
+                pipe.expire(k.sequence(day), DAY_SCOPED_TTL_S)
+            for (day, key), tid in model.idempotency.items():
+                pipe.hset(k.idempotency(day), key, tid)
+                pipe.expire(k.idempotency(day), DAY_SCOPED_TTL_S)
+            event = orjson.dumps({"type": "hall.restored", "at": now_ms, "events": len(model.events)})
+            pipe.xadd(k.events, {"e": event}, id=_id_after(after_event, now_ms))
+            result = await pipe.execute()
+        restored_id: bytes | str = result[-1]
+        return restored_id.decode() if isinstance(restored_id, bytes) else restored_id
 
     # -- tickets --------------------------------------------------------------------------
     async def issue(

@@ -188,6 +188,9 @@ class HallModel:
                 self.able[s] += 1
         w.update(services=list(e["services"]), primary=list(e["primary"]))
 
+    def _on_hall_restored(self, e: Json) -> None:
+        """Redis lost the day and it was rebuilt from the record: a marker in the stream, no change."""
+
     def _on_day_closed(self, e: Json) -> None:
         for w in self.windows.values():
             w["misses"] = []

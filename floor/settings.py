@@ -1,0 +1,52 @@
+"""The server's one settings object. Read from the environment by the CLI and app factory only."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+DEMO_HALL = Path(__file__).resolve().parent / "halls" / "demo.toml"
+
+
+@dataclass(frozen=True)
+class Settings:
+    secret: bytes  # signs tokens and keys the hash of ID numbers; keep it out of the repository
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    database_url: str = "sqlite:///var/hallq.db"
+    halls: tuple[Path, ...] = (DEMO_HALL,)
+    key_prefix: str = "hq"
+    archive: bool = True  # copy every event into SQL (off only in tests of the live path alone)
+    heartbeat_s: float = 15.0
+    extra: Mapping[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        """HALLQ_* variables; the secret comes from HALLQ_SECRET or a file made on first use."""
+        env = os.environ if env is None else env
+        home = Path(env.get("HALLQ_HOME", "var"))
+        halls = tuple(Path(p) for p in env.get("HALLQ_HALLS", "").split(os.pathsep) if p) or (DEMO_HALL,)
+        return cls(
+            secret=_secret(env, home),
+            redis_url=env.get("HALLQ_REDIS_URL", cls.redis_url),
+            database_url=env.get("HALLQ_DATABASE_URL", f"sqlite:///{home / 'hallq.db'}"),
+            halls=halls,
+            key_prefix=env.get("HALLQ_KEY_PREFIX", cls.key_prefix),
+            archive=env.get("HALLQ_ARCHIVE", "1") != "0",
+            heartbeat_s=float(env.get("HALLQ_HEARTBEAT_S", cls.heartbeat_s)),
+        )
+
+
+def _secret(env: Mapping[str, str], home: Path) -> bytes:
+    if env.get("HALLQ_SECRET"):
+        return env["HALLQ_SECRET"].encode()
+    path = home / "secret"
+    if not path.exists():
+        home.mkdir(parents=True, exist_ok=True)
+        # Created with owner-only permissions before anything is written to it.
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(secrets.token_hex(32))
+    return path.read_text().strip().encode()
