@@ -1,0 +1,150 @@
+"""Request and response bodies of the public API (api.md): names here are the contract."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from queue_engine.config import HallConfig
+from queue_engine.records import Ticket
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class IssueIn(_In):
+    service: str = Field(min_length=1, max_length=8)
+    channel: Literal["guide", "kiosk", "appointment", "api"] = "guide"
+    priority: Literal["vip", "green"] | None = None
+    id_number: str | None = Field(None, max_length=32)
+    phone: str | None = Field(None, max_length=32)
+
+
+class ReasonIn(_In):
+    reason: str = Field("", max_length=200)
+
+
+class PauseIn(_In):
+    reason: str = Field(min_length=1, max_length=200)
+
+
+class FinishIn(_In):
+    outcome: Literal["done", "consult", "pickup", "other"] = "done"
+
+
+class TransferIn(_In):
+    to_service: str | None = Field(None, max_length=8)
+    to_window: str | None = Field(None, max_length=8)
+    reason: str = Field("", max_length=200)
+
+
+class CallTicketIn(_In):
+    ticket: str = Field(min_length=1, max_length=64)
+    reason: str = Field(min_length=1, max_length=200)
+
+
+class ServicesIn(_In):
+    services: list[str] = Field(min_length=1, max_length=64)
+    primary: list[str] = Field(default_factory=list, max_length=64)
+
+
+class TicketOut(BaseModel):
+    id: str
+    number: str
+    service: str
+    service_name: str
+    status: Literal["waiting", "called", "serving", "done", "missed", "cancelled"]
+    window: str | None
+    window_name: str | None
+    ahead: int | None
+    estimated_wait_s: int | None
+    issued_at: datetime
+    called_at: datetime | None
+    serving_at: datetime | None
+    finished_at: datetime | None
+    outcome: str | None
+    priority: str | None
+    channel: str
+    recalls: int
+
+    @classmethod
+    def of(cls, hall: HallConfig, t: Ticket, ahead: int | None = None, estimated_wait_s: int | None = None
+           ) -> TicketOut:
+        svc = hall.service(t.service)
+        window = hall.window(t.window) if t.window else None
+        return cls(
+            id=t.id, number=t.number, service=t.service, service_name=svc.name_zh if svc else t.service,
+            status=t.status,
+            window=t.window, window_name=window.name if window else None, ahead=ahead,
+            estimated_wait_s=estimated_wait_s, issued_at=at(hall, t.issued_at), called_at=at(hall, t.called_at),
+            serving_at=at(hall, t.serving_at), finished_at=at(hall, t.finished_at), outcome=t.outcome,
+            priority=t.priority, channel=t.channel, recalls=t.recalls or 0,
+        )
+
+
+class TicketReply(BaseModel):
+    ticket: TicketOut | None
+
+
+class WindowOut(BaseModel):
+    id: str
+    name: str
+    state: Literal["closed", "idle", "calling", "serving", "paused"]
+    services: list[str]
+    primary: list[str]
+    reason: str | None = None
+    ticket: TicketOut | None = None
+    since: datetime | None = None
+
+
+class ServiceLine(BaseModel):
+    code: str
+    name: str
+    name_en: str
+    letter: str
+    waiting: int
+    longest_wait_s: int
+    estimated_wait_s: int
+    target_wait_s: int
+    able_windows: int
+
+
+class WindowLine(BaseModel):
+    id: str
+    name: str
+    state: str
+    ticket: str | None
+    services: list[str]
+    primary: list[str]
+    reason: str | None = None
+
+
+class CallLine(BaseModel):
+    number: str
+    window: str
+    window_name: str
+    at: datetime
+
+
+class SnapshotOut(BaseModel):
+    hall: str
+    name: str
+    at: datetime
+    services: list[ServiceLine]
+    windows: list[WindowLine]
+    recent_calls: list[CallLine]
+    event_id: str | None
+
+
+class EndDayOut(BaseModel):
+    day: str
+    missed: int
+    finished: int
+
+
+def at(hall: HallConfig, ms: int | None) -> datetime | None:
+    """A stored ms timestamp as the hall's local time with its offset (api.md: ISO 8601 with offset)."""
+    return None if ms is None else datetime.fromtimestamp(ms / 1000, hall.zone)

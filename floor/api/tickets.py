@@ -1,0 +1,80 @@
+"""Tickets: issue (guide desk, kiosk, integrations), look up (also the citizen's phone page), cancel, pin."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.responses import Response
+
+from ..identity import InvalidIdentity, age_on, normalize_id_number, normalize_phone, person_key
+from ..web import ApiError, Ctx, JSONResponse, endpoint
+from .schemas import IssueIn, ReasonIn, TicketOut
+
+ELDERLY_AGE = 60
+MAX_IDEMPOTENCY_KEY = 64
+
+
+def _invalid(field: str, exc: InvalidIdentity) -> ApiError:
+    return ApiError(422, "invalid_request", f"Please correct {field}: {exc}.", f"请修正 {field}：{exc}。",
+                    fields=[{"field": field, "problem": str(exc)}])
+
+
+@endpoint("POST", "/tickets", roles=("guide", "kiosk", "manager"), body=IssueIn, response=TicketOut, status=201)
+async def issue(ctx: Ctx, body: IssueIn) -> Response:
+    """Issue a ticket (取号) for a service."""
+    assert ctx.principal is not None
+    hall = ctx.hall.config
+    priority, channel = body.priority, body.channel
+    person = None
+    if body.id_number:
+        try:
+            id_number = normalize_id_number(body.id_number)
+        except InvalidIdentity as exc:
+            raise _invalid("id_number", exc) from None
+        person = person_key(ctx.runtime.settings.secret, id_number)
+        today = hall.local(ctx.hall.engine.clock()).date()
+        if priority is None and age_on(id_number, today) >= ELDERLY_AGE:
+            priority = "green"  # 60+ go by the green channel without having to ask
+    if body.phone:
+        try:
+            normalize_phone(body.phone)
+        except InvalidIdentity as exc:
+            raise _invalid("phone", exc) from None
+    if ctx.principal.role == "kiosk":
+        if body.priority is not None:
+            raise ApiError(403, "wrong_role", "A kiosk cannot grant priority; the guide desk can.",
+                           "自助机不能设置优先，请到导办台办理。")
+        channel = "kiosk"
+    key = ctx.request.headers.get("idempotency-key")
+    if key is not None and not 0 < len(key) <= MAX_IDEMPOTENCY_KEY:
+        raise ApiError(422, "invalid_request", f"Idempotency-Key must be 1-{MAX_IDEMPOTENCY_KEY} characters.",
+                       f"Idempotency-Key 长度须为 1-{MAX_IDEMPOTENCY_KEY} 个字符。")
+    issued = await ctx.hall.engine.issue(body.service, channel=channel, priority=priority, person=person,
+                                         idempotency_key=key)
+    out = TicketOut.of(hall, issued.ticket, issued.ahead, issued.estimated_wait_s)
+    return JSONResponse(out.model_dump(mode="json"), status_code=200 if issued.replay else 201)
+
+
+@endpoint("GET", "/tickets/{ticket}", roles=(), response=TicketOut)
+async def get_ticket(ctx: Ctx, _: Any) -> TicketOut:
+    """A ticket's status, place in line and estimated wait. Needs no token: the unguessable id is the key."""
+    status = await ctx.hall.engine.ticket(ctx.path("ticket"))
+    return TicketOut.of(ctx.hall.config, status.ticket, status.ahead, status.estimated_wait_s)
+
+
+@endpoint("POST", "/tickets/{ticket}/cancel", roles=("guide", "manager"), response=TicketOut)
+async def cancel(ctx: Ctx, _: Any) -> TicketOut:
+    """Cancel a waiting ticket."""
+    return TicketOut.of(ctx.hall.config, await ctx.hall.engine.cancel(ctx.path("ticket")))
+
+
+@endpoint("POST", "/tickets/{ticket}/pin", roles=("manager",), body=ReasonIn, response=TicketOut)
+async def pin(ctx: Ctx, body: ReasonIn) -> TicketOut:
+    """Move a waiting ticket to the front of its queue (置顶), with a reason."""
+    return TicketOut.of(ctx.hall.config, await ctx.hall.engine.pin(ctx.path("ticket"), body.reason))
+
+
+@endpoint("POST", "/tickets/{ticket}/requeue", roles=("guide", "manager"), response=TicketOut)
+async def requeue(ctx: Ctx, _: Any) -> TicketOut:
+    """Put a late arrival's missed ticket back in line, by the hall's policy."""
+    return TicketOut.of(ctx.hall.config, await ctx.hall.engine.requeue(ctx.path("ticket")))

@@ -1,0 +1,128 @@
+"""The hall server: ``create_app(settings)`` composes every room's routes around one runtime."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+from redis.asyncio import BlockingConnectionPool, Redis
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
+from starlette.routing import Route
+
+from queue_engine.config import HallConfig, load_hall
+from queue_engine.engine import Engine
+
+from .hub import Hub
+from .openapi import document
+from .runtime import HallRuntime, Runtime
+from .settings import Settings
+from .web import ENDPOINTS, JSONResponse, as_route, error_response, language
+
+log = logging.getLogger("hallq")
+VERSION = "1.0.0"
+
+
+def _rooms() -> list[Any]:
+    """Import every module that declares endpoints, so they register themselves."""
+    import displays.feed
+    import floor.api.hall
+    import floor.api.tickets
+    import staff_console.api
+
+    return [floor.api.tickets, floor.api.hall, staff_console.api, displays.feed]
+
+
+def load_halls(settings: Settings) -> dict[str, HallConfig]:
+    halls: dict[str, HallConfig] = {}
+    for path in settings.halls:
+        hall = load_hall(path)
+        if hall.id in halls:
+            raise ValueError(f"hall {hall.id!r} is configured twice ({path})")
+        halls[hall.id] = hall
+    return halls
+
+
+async def prepare_hall(engine: Engine) -> None:
+    """Make sure Redis holds the hall's live day before the first request."""
+    await engine.setup()
+
+
+def create_app(settings: Settings) -> Starlette:
+    from displays.feed import ROUTES as FEED_ROUTES
+    from displays.feed import render
+
+    _rooms()
+    halls = load_halls(settings)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        pool = BlockingConnectionPool.from_url(settings.redis_url, max_connections=256, timeout=5)
+        redis = Redis(connection_pool=pool)
+        hub_redis = Redis.from_url(settings.redis_url)
+        engines = {h: Engine(redis, cfg, prefix=settings.key_prefix) for h, cfg in halls.items()}
+        hub = Hub(hub_redis, {h: e.keys.events for h, e in engines.items()},
+                  lambda hall, eid, payload: render(halls[hall], eid, payload))
+        runtime = Runtime(settings, redis, {h: HallRuntime(halls[h], e) for h, e in engines.items()}, hub)
+        for engine in engines.values():
+            await prepare_hall(engine)
+        runtime.tasks.append(asyncio.create_task(hub.run(), name="hub"))
+        app.state.runtime = runtime
+        try:
+            yield
+        finally:
+            for task in runtime.tasks:
+                task.cancel()
+            await asyncio.gather(*runtime.tasks, return_exceptions=True)
+            await hub_redis.aclose()
+            await redis.aclose()
+            await pool.disconnect()
+
+    spec = document(VERSION)
+
+    async def openapi(_: Request) -> Response:
+        return JSONResponse(spec)
+
+    async def docs(_: Request) -> Response:
+        from .docs_page import render_docs
+
+        return HTMLResponse(render_docs(spec))
+
+    async def health(request: Request) -> Response:
+        runtime: Runtime = request.app.state.runtime
+        await runtime.redis.ping()
+        return JSONResponse({"ok": True, "halls": sorted(runtime.halls)})
+
+    async def http_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, HTTPException)
+        zh = language(request) == "zh"
+        if exc.status_code == 404:
+            return error_response(404, "not_found", "没有这个地址。" if zh else "There is nothing at this address.")
+        if exc.status_code == 405:
+            return error_response(405, "method_not_allowed", "该地址不支持此请求方法。" if zh else
+                                  f"{request.method} is not allowed here.")
+        return error_response(exc.status_code, "http_error", str(exc.detail))
+
+    async def server_error(request: Request, exc: Exception) -> Response:
+        log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+        zh = language(request) == "zh"
+        return error_response(500, "internal_error", "服务器内部错误，已记录，请稍后重试。" if zh else
+                              "Something went wrong on our side; it has been logged. Please try again.")
+
+    routes: list[Any] = [as_route(ep) for ep in ENDPOINTS] + FEED_ROUTES + [
+        Route("/api/v1/openapi.json", openapi),
+        Route("/api/v1/docs", docs),
+        Route("/healthz", health),
+    ]
+    return Starlette(routes=routes, lifespan=lifespan,
+                     exception_handlers={HTTPException: http_error, Exception: server_error})
+
+
+def app_from_env() -> Starlette:
+    """The factory uvicorn workers call: each worker reads the same HALLQ_* environment."""
+    return create_app(Settings.from_env())

@@ -1,0 +1,97 @@
+"""``hallq``: serve the halls, make tokens. Errors are one line a person can act on, never a traceback."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+
+from .auth import ROLES, make_token
+from .settings import Settings
+
+
+class CliError(Exception):
+    pass
+
+
+def cmd_token(args: argparse.Namespace) -> None:
+    settings = Settings.from_env()
+    from .app import load_halls
+
+    halls = load_halls(settings)
+    hall = halls.get(args.hall)
+    if hall is None:
+        raise CliError(f"no hall {args.hall!r} is configured; known halls: {', '.join(sorted(halls))}")
+    if args.window is not None and hall.window(args.window) is None:
+        raise CliError(f"hall {args.hall!r} has no window {args.window!r}; its windows: "
+                       f"{', '.join(w.id for w in hall.windows)}")
+    try:
+        print(make_token(settings.secret, args.hall, args.role, args.window, args.ttl))
+    except ValueError as exc:
+        raise CliError(str(exc)) from None
+
+
+def demo_banner(settings: Settings, host: str, port: int) -> str:
+    from .app import load_halls
+
+    lines = []
+    base = f"http://{host}:{port}"
+    for hall in load_halls(settings).values():
+        lines.append(f"hall {hall.id}: {hall.name}")
+        for role in ("guide", "kiosk", "manager", "admin", "display"):
+            lines.append(f"  {role:8} token: {make_token(settings.secret, hall.id, role)}")
+        first = hall.windows[0].id
+        lines.append(f"  staff    token (window {first}): {make_token(settings.secret, hall.id, 'staff', first)}")
+        lines.append(f"  more staff tokens: hallq token --hall {hall.id} --role staff --window <id>")
+        lines.append(f"  snapshot: {base}/api/v1/halls/{hall.id}/snapshot")
+        lines.append(f"  display feed: ws://{host}:{port}/api/v1/halls/{hall.id}/ws/display?token=<display token>")
+    lines += [f"API docs: {base}/api/v1/docs", f"OpenAPI:  {base}/api/v1/openapi.json", f"health:   {base}/healthz"]
+    return "\n".join(lines)
+
+
+def cmd_serve(args: argparse.Namespace) -> None:
+    import uvicorn
+
+    settings = Settings.from_env()  # also creates the secret file once, before workers read it
+    from .app import load_halls
+
+    load_halls(settings)  # a broken hall file stops here with its message, not in every worker
+    if args.demo:
+        print(demo_banner(settings, args.host, args.port), flush=True)
+    uvicorn.run("floor.app:app_from_env", factory=True, host=args.host, port=args.port, workers=args.workers,
+                ws_max_size=64 * 1024, log_level=os.environ.get("HALLQ_LOG_LEVEL", "info"), access_log=False)
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="hallq", description="Queue calling for government service halls.")
+    sub = p.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="serve the configured halls")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--workers", type=int, default=1)
+    serve.add_argument("--demo", action="store_true", help="print tokens for every role and the URLs to open")
+    serve.set_defaults(func=cmd_serve)
+    token = sub.add_parser("token", help="make a token; prints only the token")
+    token.add_argument("--hall", required=True)
+    token.add_argument("--role", required=True, choices=ROLES)
+    token.add_argument("--window", help="the window a staff token acts for")
+    token.add_argument("--ttl", type=int, help="seconds until the token expires (default: never)")
+    token.set_defaults(func=cmd_token)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        args.func(args)
+    except (CliError, ValueError, OSError) as exc:
+        print(f"hallq: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,168 @@
+"""The route kit: one declaration per endpoint drives auth, body parsing, errors and the OpenAPI document.
+
+An endpoint is declared with ``@endpoint(method, path, roles=..., body=..., response=...)`` in the
+module of its room (guides' and managers' routes in ``floor.api``, windows in ``staff_console``).
+Handlers receive a ``Ctx`` (hall, engine, principal, language) and the parsed body, and return a
+pydantic model or plain JSON-able data. Refusals anywhere become the api.md error shape.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import orjson
+from pydantic import BaseModel, ValidationError
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+from starlette.requests import HTTPConnection, Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from queue_engine.errors import DomainError
+
+from .auth import AuthError, Principal, authorize, bearer, read_token
+
+if TYPE_CHECKING:
+    from .runtime import HallRuntime, Runtime
+
+log = logging.getLogger("hallq.web")
+MAX_BODY = 64 * 1024  # no legitimate request comes near this; a bigger one is refused before parsing
+
+
+class JSONResponse(Response):
+    media_type = "application/json"
+
+    def render(self, content: Any) -> bytes:
+        return orjson.dumps(content, option=orjson.OPT_NON_STR_KEYS)
+
+
+class ApiError(Exception):
+    """A refusal raised by the web layer itself (not the engine)."""
+
+    def __init__(self, status: int, code: str, message: str, message_zh: str, **extra: Any) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message, self.message_zh, self.extra = status, code, message, message_zh, extra
+
+
+def language(request: Request) -> str:
+    """zh unless the client prefers English: a hall's screens and staff read Chinese first."""
+    accept = request.headers.get("accept-language", "").lower()
+    for part in accept.split(","):
+        tag = part.split(";")[0].strip()
+        if tag.startswith("en"):
+            return "en"
+        if tag.startswith("zh"):
+            return "zh"
+    return "zh"
+
+
+def error_response(status: int, code: str, message: str, headers: dict[str, str] | None = None,
+                   **extra: Any) -> JSONResponse:
+    return JSONResponse({"error": {"code": code, "message": message, **extra}}, status_code=status, headers=headers)
+
+
+@dataclass(frozen=True, slots=True)
+class Ctx:
+    request: Request
+    runtime: Runtime
+    hall: HallRuntime
+    principal: Principal | None
+    lang: str
+
+    def path(self, name: str) -> str:
+        value: str = self.request.path_params[name]
+        return value
+
+
+Handler = Callable[[Ctx, Any], Awaitable[Any]]
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    method: str
+    path: str  # below /api/v1/halls/{hall}
+    handler: Handler
+    roles: tuple[str, ...]  # empty: no token needed (the id in the path is the capability)
+    body: type[BaseModel] | None
+    response: type[BaseModel] | None
+    status: int
+    summary: str
+    window_param: bool  # staff may act only for the window named in the path
+
+    @property
+    def full_path(self) -> str:
+        return "/api/v1/halls/{hall}" + self.path
+
+
+ENDPOINTS: list[Endpoint] = []
+
+
+def endpoint(
+    method: str, path: str, *, roles: tuple[str, ...], body: type[BaseModel] | None = None,
+    response: type[BaseModel] | None = None, status: int = 200,
+) -> Callable[[Handler], Handler]:
+    def register(handler: Handler) -> Handler:
+        summary = (handler.__doc__ or handler.__name__).strip().splitlines()[0]
+        ENDPOINTS.append(Endpoint(method, path, handler, roles, body, response, status, summary, "{w}" in path))
+        return handler
+
+    return register
+
+
+async def _parse_body(request: Request, model: type[BaseModel]) -> BaseModel:
+    raw = await request.body()
+    if len(raw) > MAX_BODY:
+        raise ApiError(413, "body_too_large", f"The request body is over {MAX_BODY // 1024} KiB.",
+                       f"请求体超过 {MAX_BODY // 1024} KiB。")
+    try:
+        return model.model_validate_json(raw or b"{}")
+    except ValidationError as exc:
+        fields = [{"field": ".".join(str(p) for p in e["loc"]) or "body", "problem": e["msg"]} for e in exc.errors()]
+        names = ", ".join(f["field"] for f in fields)
+        raise ApiError(422, "invalid_request", f"Please correct these fields: {names}.",
+                       f"请修正以下字段：{names}。", fields=fields) from None
+
+
+def _principal(request: HTTPConnection, runtime: Runtime) -> Principal:
+    token = request.query_params.get("token") if request.scope["type"] == "websocket" else None
+    return read_token(runtime.settings.secret, token or bearer(request.headers.get("authorization")))
+
+
+def authenticate(request: HTTPConnection, runtime: Runtime, hall: str, roles: tuple[str, ...],
+                 window: str | None = None) -> Principal:
+    principal = _principal(request, runtime)
+    authorize(principal, hall, roles, window)
+    return principal
+
+
+def as_route(ep: Endpoint) -> Route:
+    async def handle(request: Request) -> Response:
+        lang = language(request)
+        runtime: Runtime = request.app.state.runtime
+        try:
+            hall = runtime.hall(request.path_params["hall"])
+            principal = None
+            if ep.roles:
+                window = request.path_params.get("w") if ep.window_param else None
+                principal = authenticate(request, runtime, hall.config.id, ep.roles, window)
+            body = await _parse_body(request, ep.body) if ep.body else None
+            result = await ep.handler(Ctx(request, runtime, hall, principal, lang), body)
+        except DomainError as exc:
+            return error_response(exc.status, exc.code, exc.message(lang))
+        except (ApiError, AuthError) as exc:
+            extra = getattr(exc, "extra", {})
+            return error_response(exc.status, exc.code, exc.message_zh if lang == "zh" else exc.message, **extra)
+        except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
+            log.warning("redis unavailable for %s %s: %s", request.method, request.url.path, exc)
+            return error_response(503, "unavailable", "服务暂时不可用，请稍后重试。" if lang == "zh" else
+                                  "The queue service is briefly unavailable; try again in a few seconds.",
+                                  headers={"Retry-After": "2"})
+        if isinstance(result, Response):
+            return result
+        content = result.model_dump(mode="json") if isinstance(result, BaseModel) else result
+        return JSONResponse(content, status_code=ep.status)
+
+    return Route(ep.full_path, handle, methods=[ep.method], name=f"{ep.method} {ep.path}")
