@@ -21,6 +21,7 @@ from starlette.requests import HTTPConnection, Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from queue_engine.actor import ACTOR
 from queue_engine.errors import DomainError
 
 from .auth import AuthError, Principal, authorize, bearer, read_token
@@ -131,6 +132,11 @@ def _principal(request: HTTPConnection, runtime: Runtime) -> Principal:
     return read_token(runtime.settings.secret, token or bearer(request.headers.get("authorization")))
 
 
+def actor(p: Principal) -> str:
+    """How the audit trail names who acted: role, window for staff, and the token's id."""
+    return f"{p.role}:{p.window}@{p.token_id}" if p.window else f"{p.role}@{p.token_id}"
+
+
 def authenticate(request: HTTPConnection, runtime: Runtime, hall: str, roles: tuple[str, ...],
                  window: str | None = None) -> Principal:
     principal = _principal(request, runtime)
@@ -149,7 +155,12 @@ def as_route(ep: Endpoint) -> Route:
                 window = request.path_params.get("w") if ep.window_param else None
                 principal = authenticate(request, runtime, hall.config.id, ep.roles, window)
             body = await _parse_body(request, ep.body) if ep.body else None
-            result = await ep.handler(Ctx(request, runtime, hall, principal, lang), body)
+            acting = ACTOR.set(actor(principal)) if principal else None
+            try:
+                result = await ep.handler(Ctx(request, runtime, hall, principal, lang), body)
+            finally:
+                if acting is not None:
+                    ACTOR.reset(acting)
         except DomainError as exc:
             return error_response(exc.status, exc.code, exc.message(lang))
         except (ApiError, AuthError) as exc:

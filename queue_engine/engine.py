@@ -19,6 +19,7 @@ from redis.asyncio import Redis
 from redis.commands.core import AsyncScript
 
 from . import errors, policy
+from .actor import ACTOR
 from .config import HallConfig
 from .keys import DAY_SCOPED_TTL_S, EVENTS_MAXLEN, HallKeys
 from .model import HallModel, check_issue, check_outcome, check_skills, check_transfer_target, initial_window
@@ -93,7 +94,8 @@ class Engine:
         return now_s, int(now_s * 1000)
 
     async def _run(self, name: str, keys: Sequence[str], args: Sequence[Any], now_ms: int) -> tuple[Any, str | None]:
-        raw = await self._scripts[name](keys=[*self._base, *keys], args=[now_ms, EVENTS_MAXLEN, *args])
+        args = [now_ms, EVENTS_MAXLEN, *args, ACTOR.get()]
+        raw = await self._scripts[name](keys=[*self._base, *keys], args=args)
         reply: Json = orjson.loads(raw)
         if "error" in reply:
             if reply["error"] == "moved":

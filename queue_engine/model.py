@@ -18,13 +18,17 @@ from collections.abc import Iterable
 from typing import Any
 
 from . import errors, policy
+from .actor import ACTOR
 from .config import HallConfig, Service
 
 Json = dict[str, Any]
 
 
 def _event(type_: str, at: int, **fields: Any) -> Json:
-    return {"type": type_, "at": at, **{k: v for k, v in fields.items() if v is not None}}
+    event = {"type": type_, "at": at, **{k: v for k, v in fields.items() if v is not None}}
+    if ACTOR.get():
+        event["by"] = ACTOR.get()
+    return event
 
 
 class HallModel:

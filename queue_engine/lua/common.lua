@@ -5,12 +5,14 @@
 -- KEYS[4] able (hash service -> open windows)   KEYS[5] ewma (hash service -> ms)
 -- KEYS[6] people (hash "person|service" -> id)   KEYS[7] calls (list)   KEYS[8] events (stream)
 -- ARGV[1] now in ms   ARGV[2] approximate cap on the event stream's length
+-- ARGV[#ARGV] who acts ('' for the system): recorded on every event as `by`, the audit trail
 -- A script's own keys start at KEYS[9] and its own arguments at ARGV[3].
 -- Refusals return {"error": code, "details": {...}} and change nothing: every check comes before any write.
 local K_TICKETS, K_WINDOWS, K_ACTIVE, K_ABLE = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local K_EWMA, K_PEOPLE, K_CALLS, K_EVENTS = KEYS[5], KEYS[6], KEYS[7], KEYS[8]
 local NOW = tonumber(ARGV[1])
 local MAXLEN = ARGV[2]
+local ACTOR = ARGV[#ARGV]
 local SPAN = 10000000000000  -- policy.TIER_SPAN
 local T_PINNED, T_TRANSFERRED, T_APPOINTMENT, T_WALK_IN = 2, 3, 4, 5
 
@@ -35,6 +37,7 @@ end
 -- Appends the event; its fields are the table's (nil fields are simply absent).
 local function emit(event)
   event.at = NOW
+  if ACTOR ~= '' then event.by = ACTOR end
   return redis.call('XADD', K_EVENTS, 'MAXLEN', '~', MAXLEN, '*', 'e', cjson.encode(event))
 end
 
