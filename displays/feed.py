@@ -8,7 +8,6 @@ heartbeats carry the last id sent so an idle screen knows where it stands.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import re
 from datetime import datetime
 from typing import Any
@@ -97,10 +96,9 @@ async def _send_live(ws: WebSocket, sub: Subscriber, last: str | None, hall: Hal
 
 
 async def _drain_incoming(ws: WebSocket) -> None:
-    """Read and drop what clients send (pings, garbage), so a disconnect is noticed at once."""
-    with contextlib.suppress(WebSocketDisconnect):
-        while True:
-            await ws.receive_text()
+    """Read and drop what clients send (keep-alives, text or binary garbage), so a disconnect is noticed at once."""
+    while (await ws.receive())["type"] != "websocket.disconnect":
+        pass
 
 
 async def feed(ws: WebSocket) -> None:

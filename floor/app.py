@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -38,6 +39,24 @@ def _rooms() -> list[Any]:
     return [floor.api.tickets, floor.api.hall, staff_console.api, displays.feed]
 
 
+class RedactTokens(logging.Filter):
+    """Websocket URLs carry ?token=…; uvicorn logs those URLs, and a log must never hold a credential."""
+
+    _TOKEN = re.compile(r"(token=)[^&\s\"']+")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.args:
+            record.msg = record.getMessage()
+            record.args = None
+        record.msg = self._TOKEN.sub(r"\1<redacted>", str(record.msg))
+        return True
+
+
+def quiet_tokens() -> None:
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access", "hallq"):
+        logging.getLogger(name).addFilter(RedactTokens())
+
+
 def load_halls(settings: Settings) -> dict[str, HallConfig]:
     halls: dict[str, HallConfig] = {}
     for path in settings.halls:
@@ -58,6 +77,7 @@ def create_app(settings: Settings) -> Starlette:
     from displays.feed import render
 
     _rooms()
+    quiet_tokens()
     halls = load_halls(settings)
 
     @contextlib.asynccontextmanager

@@ -1,0 +1,127 @@
+"""The ``hallq`` command: tokens the server accepts, one-line errors, and the demo banner."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from pathlib import Path
+
+import httpx
+import pytest
+
+from floor.auth import read_token
+from tests.conftest import ROOT
+from tests.server.conftest import HALLQ, SECRET, LiveServer, ServerFactory, server_env
+
+TOKEN = re.compile(r"^hq1\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$")
+
+
+def hallq(home: Path, *args: str, secret: str | None = SECRET) -> subprocess.CompletedProcess[str]:
+    env = server_env(home, "hqtest-cli-unused", secret=secret)
+    return subprocess.run([str(HALLQ), *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60,
+                          check=False)
+
+
+def get(server: LiveServer, path: str, token: str) -> httpx.Response:
+    with httpx.Client(base_url=server.base_url, timeout=20, trust_env=False) as client:
+        return client.get(f"/api/v1/halls/demo{path}", headers={"Authorization": f"Bearer {token}"})
+
+
+def post(server: LiveServer, path: str, token: str, body: object = None) -> httpx.Response:
+    with httpx.Client(base_url=server.base_url, timeout=20, trust_env=False) as client:
+        return client.post(f"/api/v1/halls/demo{path}", headers={"Authorization": f"Bearer {token}"}, json=body)
+
+
+def test_token_prints_only_a_token_that_the_server_accepts(live_server: ServerFactory) -> None:
+    server = live_server()
+    display = hallq(server.home, "token", "--hall", "demo", "--role", "display")
+    assert display.returncode == 0, display.stderr
+    assert display.stderr == ""
+    lines = display.stdout.splitlines()
+    assert len(lines) == 1, display.stdout
+    assert display.stdout == lines[0] + "\n"
+    assert TOKEN.match(lines[0]), lines[0]
+    assert get(server, "/snapshot", lines[0]).status_code == 200
+
+    staff = hallq(server.home, "token", "--hall", "demo", "--role", "staff", "--window", "5")
+    assert staff.returncode == 0, staff.stderr
+    token = staff.stdout.strip()
+    assert TOKEN.match(token)
+    assert get(server, "/windows/5", token).status_code == 200
+    refused = get(server, "/windows/3", token)
+    assert refused.status_code == 403
+    assert refused.json()["error"]["code"] == "wrong_window"
+
+
+def test_a_token_with_a_ttl_expires(live_server: ServerFactory) -> None:
+    server = live_server()
+    made = hallq(server.home, "token", "--hall", "demo", "--role", "manager", "--ttl", "3600")
+    assert made.returncode == 0, made.stderr
+    assert get(server, "/snapshot", made.stdout.strip()).status_code == 200
+    stale = hallq(server.home, "token", "--hall", "demo", "--role", "manager", "--ttl", "-5")
+    assert stale.returncode == 0, stale.stderr
+    reply = get(server, "/snapshot", stale.stdout.strip())
+    assert reply.status_code == 401
+    assert reply.json()["error"]["code"] == "token_expired"
+
+
+def test_without_hallq_secret_the_cli_and_server_share_the_secret_file(live_server: ServerFactory) -> None:
+    server = live_server(secret=None, workers=2)
+    assert (server.home / "secret").exists()
+    made = hallq(server.home, "token", "--hall", "demo", "--role", "display", secret=None)
+    assert made.returncode == 0, made.stderr
+    for _ in range(4):  # whichever worker answers
+        assert get(server, "/snapshot", made.stdout.strip()).status_code == 200
+
+
+@pytest.mark.parametrize(("args", "named"), [
+    (("--hall", "nowhere", "--role", "guide"), ("nowhere", "demo")),  # and the halls it knows
+    (("--hall", "demo", "--role", "staff"), ("--window",)),
+    (("--hall", "demo", "--role", "staff", "--window", "99"), ("99",)),
+    (("--hall", "demo", "--role", "guide", "--window", "5"), ("--window",)),
+])
+def test_token_refusals_are_one_line_with_exit_code_2(tmp_path: Path, args: tuple[str, ...],
+                                                      named: tuple[str, ...]) -> None:
+    result = hallq(tmp_path, "token", *args)
+    assert result.returncode == 2, (result.returncode, result.stdout, result.stderr)
+    assert result.stdout == ""
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("hallq: "), lines[0]
+    for word in named:
+        assert word in lines[0], (word, lines[0])
+
+
+def test_serve_demo_prints_a_token_for_each_role_and_the_urls(live_server: ServerFactory) -> None:
+    server = live_server(args=["--demo"])
+    banner = server.stdout()
+    lines = banner.splitlines()
+    assert lines[0].startswith("hall demo: "), banner
+    tokens: dict[str, str] = {}
+    for line in lines:
+        found = re.match(r"^\s+(\w+)\s+token(?: \(window (\w+)\))?: (\S+)$", line)
+        if found:
+            tokens[found.group(1)] = found.group(3)
+            if found.group(1) == "staff":
+                assert found.group(2) == "1"
+    assert set(tokens) == {"guide", "kiosk", "manager", "admin", "display", "staff"}, banner
+    for role, token in tokens.items():
+        principal = read_token(server.secret, token)
+        assert (principal.hall, principal.role) == ("demo", role)
+    base = server.base_url
+    for url in (f"{base}/api/v1/docs", f"{base}/api/v1/openapi.json", f"{base}/healthz",
+                f"{base}/api/v1/halls/demo/snapshot", f"ws://127.0.0.1:{server.port}/api/v1/halls/demo/ws/display"):
+        assert url in banner, url
+
+    # The printed tokens work for what each role does.
+    assert get(server, "/snapshot", tokens["display"]).status_code == 200
+    assert get(server, "/config", tokens["admin"]).status_code == 200
+    assert post(server, "/windows/1/open", tokens["staff"]).status_code == 200
+    assert post(server, "/tickets", tokens["guide"], {"service": "SOC"}).status_code == 201
+    assert post(server, "/tickets", tokens["kiosk"], {"service": "SOC"}).status_code == 201
+    called = post(server, "/windows/1/call-next", tokens["manager"])
+    assert called.status_code == 200
+    assert called.json()["ticket"]["number"] == "A001"
+    with httpx.Client(trust_env=False, timeout=20) as client:
+        assert client.get(f"{base}/api/v1/docs").status_code == 200
