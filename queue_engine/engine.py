@@ -16,7 +16,6 @@ from typing import Any, cast
 
 import orjson
 from redis.asyncio import Redis
-from redis.commands.core import AsyncScript
 
 from . import errors, policy
 from .actor import ACTOR
@@ -24,6 +23,7 @@ from .config import HallConfig
 from .keys import DAY_SCOPED_TTL_S, EVENTS_MAXLEN, HallKeys
 from .model import HallModel, check_issue, check_outcome, check_skills, check_transfer_target, initial_window
 from .records import Event, Issued, Json, Ticket, TicketStatus, WindowState, normalize_snapshot
+from .wire import EMPTY, Packed, ScriptCaller
 
 Clock = Callable[[], float]  # seconds since the epoch, like time.time
 IdMaker = Callable[[str], str]  # business day -> a new ticket id
@@ -77,25 +77,38 @@ class Engine:
         self.keys = HallKeys(hall.id, prefix)
         self.clock = clock
         self.new_id = new_id
-        self._scripts: dict[str, AsyncScript] = {n: redis.register_script(src) for n, src in SOURCES.items()}
+        self.scripts = ScriptCaller(redis, SOURCES)
         k = self.keys
-        self._base = [k.tickets, k.windows, k.active, k.able, k.ewma, k.people, k.calls, k.events]
+        # Everything a call sends that never changes is encoded here, once (see wire.py).
+        self._base = Packed.of([k.tickets, k.windows, k.active, k.able, k.ewma, k.people, k.calls, k.events])
         codes = [s.code for s in hall.services]
         self._codes = codes
-        self._all_queues = [k.queue(c) for c in codes] + [k.age(c) for c in codes]
-        self._all_ages = [k.age(c) for c in codes]
-        self._targets = [str(s.target_wait_s) for s in hall.services]
-        self._handling = {s.code: str(s.handling_s * 1000) for s in hall.services}
+        self._windows = {w.id: w for w in hall.windows}
         self._window_ids = [w.id for w in hall.windows]
+        self._handling = {s.code: str(s.handling_s * 1000) for s in hall.services}
+        self._planned = {c: hall.planned_windows(c) for c in codes}
+        self._all_queues = Packed.of([k.queue(c) for c in codes] + [k.age(c) for c in codes])
+        self._all_ages = Packed.of([k.age(c) for c in codes])
+        self._call_next_keys = {w: Packed.of([k.window_queue(w)]) + self._all_queues for w in self._window_ids}
+        self._call_next_tail = Packed.of([len(codes), *codes, *(s.target_wait_s for s in hall.services)])
+        self._issue_keys: dict[tuple[str, str], Packed] = {}
+        self._day_cache: tuple[int, str, bool] = (-1, "", False)
 
     # -- plumbing --------------------------------------------------------------------------
     def _now(self) -> tuple[float, int]:
         now_s = self.clock()
         return now_s, int(now_s * 1000)
 
-    async def _run(self, name: str, keys: Sequence[str], args: Sequence[Any], now_ms: int) -> tuple[Any, str | None]:
-        args = [now_ms, EVENTS_MAXLEN, *args, ACTOR.get()]
-        raw = await self._scripts[name](keys=[*self._base, *keys], args=args)
+    def _day(self, now_s: float) -> tuple[str, bool]:
+        """(business day, tickets accepted before opening?) — worked out once a second, not once a call."""
+        second = int(now_s)
+        if self._day_cache[0] != second:
+            self._day_cache = (second, self.hall.business_day(now_s), self.hall.accepts_early_tickets(now_s))
+        return self._day_cache[1], self._day_cache[2]
+
+    async def _run(self, name: str, keys: Packed, args: Sequence[Any], now_ms: int,
+                   tail: Packed = EMPTY) -> tuple[Any, str | None]:
+        raw = await self.scripts.call(name, self._base + keys, [now_ms, EVENTS_MAXLEN, *args], tail, ACTOR.get())
         reply: Json = orjson.loads(raw)
         if "error" in reply:
             if reply["error"] == "moved":
@@ -105,7 +118,7 @@ class Engine:
         return reply["ok"], event_id.decode() if isinstance(event_id, bytes) else event_id
 
     def _check_window(self, window: str) -> None:
-        if self.hall.window(window) is None:
+        if window not in self._windows:
             raise errors.UnknownWindow(window=window)
 
     async def _read_ticket(self, ticket_id: str) -> Json:
@@ -125,7 +138,7 @@ class Engine:
             t = await self._read_ticket(ticket_id)
             keys, args = build(t)
             try:
-                result, _ = await self._run(name, keys, args, self._now()[1])
+                result, _ = await self._run(name, Packed.of(keys), args, self._now()[1])
             except _Moved:
                 continue
             return Ticket.from_json(result)
@@ -154,9 +167,9 @@ class Engine:
         k = self.keys
         now_ms = self._now()[1]
         old_queues = [k.queue(c) for c in self._codes] + [k.window_queue(w) for w in self._window_ids]
+        ages = [k.age(c) for c in self._codes]
         async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.delete(k.tickets, k.windows, k.active, k.able, k.ewma, k.people, k.calls, *old_queues,
-                        *self._all_ages)
+            pipe.delete(k.tickets, k.windows, k.active, k.able, k.ewma, k.people, k.calls, *old_queues, *ages)
             if model.tickets:
                 pipe.hset(k.tickets, mapping={i: orjson.dumps(t) for i, t in model.tickets.items()})
             pipe.hset(k.windows, mapping={i: orjson.dumps(w) for i, w in model.windows.items()})
@@ -171,9 +184,9 @@ class Engine:
             for queue, entries in model.queues.items():
                 if entries:
                     pipe.zadd(self._queue_key(queue), {tid: score for score, tid in entries})
-            for service, ages in model.ages.items():
-                if ages:
-                    pipe.zadd(k.age(service), dict(ages))
+            for service, waiting_since in model.ages.items():
+                if waiting_since:
+                    pipe.zadd(k.age(service), dict(waiting_since))
             for (day, service), seq in model.sequences.items():
                 pipe.hset(k.sequence(day), service, seq)
                 pipe.expire(k.sequence(day), DAY_SCOPED_TTL_S)
@@ -199,15 +212,19 @@ class Engine:
     ) -> Issued:
         svc = check_issue(self.hall, service, channel, priority)
         now_s, now_ms = self._now()
-        day = self.hall.business_day(now_s)
-        k = self.keys
-        keys = [k.queue(service), k.age(service), k.sequence(day), k.idempotency(day)]
+        day, early = self._day(now_s)
+        keys = self._issue_keys.get((service, day))
+        if keys is None:
+            if any(d != day for _, d in self._issue_keys):
+                self._issue_keys.clear()  # a new business day: yesterday's sequence keys are done with
+            k = self.keys
+            keys = Packed.of([k.queue(service), k.age(service), k.sequence(day), k.idempotency(day)])
+            self._issue_keys[(service, day)] = keys
         for _ in range(5):
             args = [
                 day, self.new_id(day), service, svc.letter, channel, priority or "", person or "",
                 "" if appointment_ms is None else appointment_ms, idempotency_key or "",
-                "1" if self.hall.accepts_early_tickets(now_s) else "0", self._handling[service], DAY_SCOPED_TTL_S,
-                self.hall.planned_windows(service),
+                "1" if early else "0", self._handling[service], DAY_SCOPED_TTL_S, self._planned[service],
             ]
             try:
                 result, event_id = await self._run("issue", keys, args, now_ms)
@@ -231,7 +248,7 @@ class Engine:
         if ahead is None:  # called or moved since we read it
             return await self.ticket(ticket_id)
         wait_ms = policy.estimated_wait_ms(
-            ahead, int(handling or self._handling[t.service]), int(able or 0), self.hall.planned_windows(t.service))
+            ahead, int(handling or self._handling[t.service]), int(able or 0), self._planned[t.service])
         return TicketStatus(t, ahead, wait_ms // 1000)
 
     async def cancel(self, ticket_id: str) -> Ticket:
@@ -249,7 +266,7 @@ class Engine:
         return await self._on_ticket("pin", ticket_id, build)
 
     async def requeue(self, ticket_id: str) -> Ticket:
-        day = self.hall.business_day(self.clock())
+        day = self._day(self.clock())[0]
 
         def build(t: Json) -> tuple[list[str], list[Any]]:
             svc = t["service"]
@@ -260,10 +277,8 @@ class Engine:
     # -- a window's work ------------------------------------------------------------------
     async def call_next(self, window: str) -> Ticket | None:
         self._check_window(window)
-        codes = self._codes
-        keys = [self.keys.window_queue(window), *self._all_queues]
-        args = [window, len(codes), *codes, *self._targets]
-        result, _ = await self._run("call_next", keys, args, self._now()[1])
+        result, _ = await self._run("call_next", self._call_next_keys[window], [window], self._now()[1],
+                                    self._call_next_tail)
         return None if result is None else Ticket.from_json(result)
 
     async def call_ticket(self, window: str, ticket_id: str, reason: str) -> Ticket:
@@ -279,7 +294,7 @@ class Engine:
 
     async def _window_op(self, name: str, window: str, *args: Any) -> Ticket:
         self._check_window(window)
-        result, _ = await self._run(name, [], [window, *args], self._now()[1])
+        result, _ = await self._run(name, EMPTY, [window, *args], self._now()[1])
         return Ticket.from_json(result)
 
     async def recall(self, window: str) -> Ticket:
@@ -303,13 +318,13 @@ class Engine:
         target = self.keys.queue(to_service) if to_service else self.keys.window_queue(to_window or "")
         codes = self._codes
         args = [window, to_service or "", to_window or "", reason, len(codes), *codes]
-        result, _ = await self._run("transfer", [target, *self._all_ages], args, self._now()[1])
+        result, _ = await self._run("transfer", Packed.of([target]) + self._all_ages, args, self._now()[1])
         return Ticket.from_json(result)
 
     # -- windows --------------------------------------------------------------------------
     async def _window_state(self, window: str, action: str, reason: str = "") -> WindowState:
         self._check_window(window)
-        result, _ = await self._run("window_state", [], [window, action, reason], self._now()[1])
+        result, _ = await self._run("window_state", EMPTY, [window, action, reason], self._now()[1])
         return WindowState.from_json(result)
 
     async def open_window(self, window: str) -> WindowState:
@@ -328,7 +343,7 @@ class Engine:
         self._check_window(window)
         check_skills(self.hall, window, list(services), list(primary))
         args = [window, orjson.dumps(list(services)), orjson.dumps(list(primary))]
-        result, _ = await self._run("set_services", [], args, self._now()[1])
+        result, _ = await self._run("set_services", EMPTY, args, self._now()[1])
         return WindowState.from_json(result)
 
     async def window(self, window: str) -> WindowState:
@@ -341,9 +356,9 @@ class Engine:
     # -- the day --------------------------------------------------------------------------
     async def end_day(self, day: str | None = None) -> Json:
         """Close a business day (by default today's): leftovers missed, windows closed."""
-        day = day or self.hall.business_day(self.clock())
+        day = day or self._day(self.clock())[0]
         codes, windows = self._codes, self._window_ids
-        keys = [*self._all_queues, *(self.keys.window_queue(w) for w in windows)]
+        keys = self._all_queues + Packed.of([self.keys.window_queue(w) for w in windows])
         args = [day, len(codes), *codes, len(windows), *windows]
         result, _ = await self._run("end_day", keys, args, self._now()[1])
         summary: Json = result
@@ -354,7 +369,7 @@ class Engine:
         """Per service waiting, longest wait and estimate; per window state and ticket; the last calls."""
         codes = self._codes
         args = [len(codes), *codes, *(self._handling[c] for c in codes),
-                *(self.hall.planned_windows(c) for c in codes), len(self._window_ids), *self._window_ids]
+                *(self._planned[c] for c in codes), len(self._window_ids), *self._window_ids]
         result, event_id = await self._run("snapshot", self._all_ages, args, self._now()[1])
         snap = normalize_snapshot(result)
         snap["event_id"] = event_id
