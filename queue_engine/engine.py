@@ -11,7 +11,6 @@ from __future__ import annotations
 import secrets
 import time
 from collections.abc import Callable, Sequence
-from importlib import resources
 from typing import Any, cast
 
 import orjson
@@ -21,30 +20,18 @@ from . import errors, policy
 from .actor import ACTOR
 from .config import HallConfig
 from .keys import DAY_SCOPED_TTL_S, EVENTS_MAXLEN, HallKeys
+from .library import FUNCTION_NAMES, LIBRARY
 from .model import HallModel, check_issue, check_outcome, check_skills, check_transfer_target, initial_window
 from .records import Event, Issued, Json, Ticket, TicketStatus, WindowState, normalize_snapshot
-from .wire import EMPTY, Packed, ScriptCaller
+from .wire import EMPTY, FunctionCaller, Packed
 
 Clock = Callable[[], float]  # seconds since the epoch, like time.time
 IdMaker = Callable[[str], str]  # business day -> a new ticket id
-
-SCRIPTS = (
-    "issue", "call_next", "call_ticket", "recall", "start", "finish", "no_show", "transfer", "cancel", "pin",
-    "requeue", "window_state", "set_services", "end_day", "snapshot",
-)
 
 
 def random_ticket_id(day: str) -> str:
     """Day first (so a day's tickets sort together), then 48 random bits: not guessable from a number."""
     return f"{day}-{secrets.token_hex(6)}"
-
-
-def _source(name: str) -> str:
-    return (resources.files(__package__) / "lua" / f"{name}.lua").read_text(encoding="utf-8")
-
-
-_PRELUDE = _source("common")
-SOURCES = {name: _PRELUDE + "\n" + _source(name) for name in SCRIPTS}
 
 
 _KeysAndArgs = Callable[[Json], tuple[list[str], list[Any]]]
@@ -77,7 +64,7 @@ class Engine:
         self.keys = HallKeys(hall.id, prefix)
         self.clock = clock
         self.new_id = new_id
-        self.scripts = ScriptCaller(redis, SOURCES)
+        self.scripts = FunctionCaller(redis, LIBRARY, FUNCTION_NAMES)
         k = self.keys
         # Everything a call sends that never changes is encoded here, once (see wire.py).
         self._base = Packed.of([k.tickets, k.windows, k.active, k.able, k.ewma, k.people, k.calls, k.events])

@@ -1,20 +1,19 @@
-"""EVALSHA on the hot path, packed by hand: most of a call's keys and arguments never change.
+"""FCALL on the hot path, packed by hand: most of a call's keys and arguments never change.
 
 redis-py encodes every argument of every command anew (about 8 µs each here); a call_next names
 some 30 keys and arguments, nearly all fixed for its window. ``Packed`` holds such a run encoded
-once, and ``ScriptCaller`` sends EVALSHA as one buffer on a connection borrowed from the client's
+once, and ``FunctionCaller`` sends FCALL as one buffer on a connection borrowed from the client's
 pool (hiredis still parses the reply), so a call costs only its few changing arguments.
 """
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from redis.asyncio import Redis
-from redis.exceptions import NoScriptError, ResponseError
+from redis.exceptions import ResponseError
 
 
 def bulk(value: str | bytes | int | float) -> bytes:
@@ -41,26 +40,30 @@ class Packed:
 EMPTY = Packed(0, b"")
 
 
-class ScriptCaller:
-    """Runs loaded Lua scripts by sha, each call one pre-packed buffer."""
+class FunctionCaller:
+    """Calls the functions of one Lua library (FCALL), each call one pre-packed buffer."""
 
-    def __init__(self, redis: Redis, sources: dict[str, str]) -> None:
-        self.redis = redis  # its pool lends the connections; SCRIPT LOAD goes through it too
-        self.sources = sources
-        self.shas = {name: hashlib.sha1(src.encode()).hexdigest() for name, src in sources.items()}
-        self._heads = {name: bulk("EVALSHA") + bulk(sha) for name, sha in self.shas.items()}
+    def __init__(self, redis: Redis, library: str, names: dict[str, str]) -> None:
+        self.redis = redis  # its pool lends the connections; FUNCTION LOAD goes through it too
+        self.library = library
+        self._heads = {name: bulk("FCALL") + bulk(function) for name, function in names.items()}
+
+    async def load(self) -> None:
+        await self.redis.execute_command("FUNCTION", "LOAD", "REPLACE", self.library)  # type: ignore[no-untyped-call]
 
     async def call(self, name: str, keys: Packed, args: Sequence[Any], tail: Packed = EMPTY,
                    last: Any = "") -> Any:
-        """EVALSHA name with KEYS = keys and ARGV = args + tail + [last]."""
+        """FCALL name with KEYS = keys and ARGV = args + tail + [last]."""
         encoded = b"".join(bulk(a) for a in args)
         count = 3 + keys.count + len(args) + tail.count + 1
         packed = b"".join((b"*%d\r\n" % count, self._heads[name], bulk(keys.count), keys.data, encoded, tail.data,
                            bulk(last)))
         try:
             return await self._send(packed)
-        except NoScriptError:
-            await self.redis.script_load(self.sources[name])  # Redis restarted, or a new server: load once more
+        except ResponseError as exc:
+            if "Function not found" not in str(exc):
+                raise
+            await self.load()  # Redis restarted without persistence, or this version is new to it
             return await self._send(packed)
 
     async def _send(self, packed: bytes) -> Any:

@@ -1,4 +1,5 @@
--- common.lua: prepended to every hallq script when it is loaded. Helpers only.
+-- common.lua: the top of the hallq function library (see queue_engine/library.py). Helpers only;
+-- they are defined once when Redis loads the library, and each call binds its keys and arguments.
 --
 -- Every script shares the first eight keys and two arguments:
 -- KEYS[1] tickets (hash id -> JSON)   KEYS[2] windows (hash id -> JSON)   KEYS[3] active (set)
@@ -8,11 +9,18 @@
 -- ARGV[#ARGV] who acts ('' for the system): recorded on every event as `by`, the audit trail
 -- A script's own keys start at KEYS[9] and its own arguments at ARGV[3].
 -- Refusals return {"error": code, "details": {...}} and change nothing: every check comes before any write.
-local K_TICKETS, K_WINDOWS, K_ACTIVE, K_ABLE = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
-local K_EWMA, K_PEOPLE, K_CALLS, K_EVENTS = KEYS[5], KEYS[6], KEYS[7], KEYS[8]
-local NOW = tonumber(ARGV[1])
-local MAXLEN = ARGV[2]
-local ACTOR = ARGV[#ARGV]
+local K_TICKETS, K_WINDOWS, K_ACTIVE, K_ABLE, K_EWMA, K_PEOPLE, K_CALLS, K_EVENTS
+local NOW, MAXLEN, ACTOR
+local CALL_KEYS, CALL_ARGV
+
+-- Calls run one at a time in Redis, so these library-wide names hold the current call's values.
+local function bind(keys, argv)
+  K_TICKETS, K_WINDOWS, K_ACTIVE, K_ABLE = keys[1], keys[2], keys[3], keys[4]
+  K_EWMA, K_PEOPLE, K_CALLS, K_EVENTS = keys[5], keys[6], keys[7], keys[8]
+  NOW, MAXLEN, ACTOR = tonumber(argv[1]), argv[2], argv[#argv]
+  CALL_KEYS, CALL_ARGV = keys, argv
+end
+
 local SPAN = 10000000000000  -- policy.TIER_SPAN
 local T_PINNED, T_TRANSFERRED, T_APPOINTMENT, T_WALK_IN = 2, 3, 4, 5
 
@@ -127,9 +135,9 @@ end
 local function service_keys(first, first_arg, n)
   local q, age = {}, {}
   for i = 1, n do
-    local code = ARGV[first_arg + i - 1]
-    q[code] = KEYS[first + i - 1]
-    age[code] = KEYS[first + n + i - 1]
+    local code = CALL_ARGV[first_arg + i - 1]
+    q[code] = CALL_KEYS[first + i - 1]
+    age[code] = CALL_KEYS[first + n + i - 1]
   end
   return q, age
 end
