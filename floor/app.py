@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from redis.asyncio import BlockingConnectionPool, Redis
+from sqlalchemy import Engine as SqlEngine
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -19,8 +20,11 @@ from starlette.routing import Route
 from queue_engine.config import HallConfig, load_hall
 from queue_engine.engine import Engine
 
+from .archiver import Archiver
+from .db import make_sql_engine, migrate, sync_config
 from .hub import Hub
 from .openapi import document
+from .rebuild import restore_if_lost
 from .runtime import HallRuntime, Runtime
 from .settings import Settings
 from .web import ENDPOINTS, JSONResponse, as_route, error_response, language
@@ -67,9 +71,13 @@ def load_halls(settings: Settings) -> dict[str, HallConfig]:
     return halls
 
 
-async def prepare_hall(engine: Engine) -> None:
-    """Make sure Redis holds the hall's live day before the first request."""
-    await engine.setup()
+async def prepare_hall(engine: Engine, sql: SqlEngine) -> None:
+    """Before the first request: the hall's configuration is in SQL, and Redis holds its live day,
+    rebuilt from the SQL record if Redis lost it (a restart without persistence)."""
+    await asyncio.to_thread(sync_config, sql, engine.hall)
+    if await restore_if_lost(engine, sql):
+        log.warning("hall %s: Redis had lost the live day; restored it from the SQL record", engine.hall.id)
+    await engine.setup()  # seeds what a hall new to Redis lacks; changes nothing that is there
 
 
 def create_app(settings: Settings) -> Starlette:
@@ -88,10 +96,15 @@ def create_app(settings: Settings) -> Starlette:
         engines = {h: Engine(redis, cfg, prefix=settings.key_prefix) for h, cfg in halls.items()}
         hub = Hub(hub_redis, {h: e.keys.events for h, e in engines.items()},
                   lambda hall, eid, payload: render(halls[hall], eid, payload))
-        runtime = Runtime(settings, redis, {h: HallRuntime(halls[h], e) for h, e in engines.items()}, hub)
+        sql = make_sql_engine(settings.database_url)
+        await asyncio.to_thread(migrate, sql)  # a no-op when `hallq serve` has migrated already
+        runtime = Runtime(settings, redis, {h: HallRuntime(halls[h], e) for h, e in engines.items()}, hub, sql)
         for engine in engines.values():
-            await prepare_hall(engine)
+            await prepare_hall(engine, sql)
         runtime.tasks.append(asyncio.create_task(hub.run(), name="hub"))
+        archivers = [Archiver(engine, sql) for engine in engines.values()] if settings.archive else []
+        for archiver in archivers:
+            runtime.tasks.append(asyncio.create_task(archiver.run(), name=f"archiver-{archiver.engine.hall.id}"))
         app.state.runtime = runtime
         try:
             yield
@@ -99,9 +112,12 @@ def create_app(settings: Settings) -> Starlette:
             for task in runtime.tasks:
                 task.cancel()
             await asyncio.gather(*runtime.tasks, return_exceptions=True)
+            for archiver in archivers:
+                await archiver.close()
             await hub_redis.aclose()
             await redis.aclose()
             await pool.disconnect()
+            sql.dispose()
 
     spec = document(VERSION)
 

@@ -57,6 +57,12 @@ def cmd_serve(args: argparse.Namespace) -> None:
     from .app import load_halls
 
     load_halls(settings)  # a broken hall file stops here with its message, not in every worker
+    from .db import migrate
+
+    try:
+        migrate(settings.database_url)  # once, before the workers start
+    except Exception as exc:  # an unreachable database: one line, not a traceback
+        raise CliError(f"cannot prepare the database {settings.database_url}: {str(exc).splitlines()[0]}") from None
     if args.demo:
         print(demo_banner(settings, args.host, args.port), flush=True)
     uvicorn.run("floor.app:app_from_env", factory=True, host=args.host, port=args.port, workers=args.workers,

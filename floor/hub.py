@@ -20,6 +20,8 @@ from typing import cast
 import orjson
 from redis.asyncio import Redis
 
+from .archiver import raise_if_cancelled
+
 log = logging.getLogger("hallq.hub")
 
 Entries = list[tuple[bytes, dict[bytes, bytes]]]
@@ -83,6 +85,7 @@ class Hub:
         last = await self._start_ids()
         by_stream = {stream: hall for hall, stream in self.streams.items()}
         while True:
+            raise_if_cancelled()
             try:
                 replies = cast(list[tuple[bytes, Entries]], await self.redis.xread(
                     {self.streams[h]: i for h, i in last.items()}, block=self.block_ms, count=500))

@@ -69,6 +69,11 @@ class HallKeys:
         """Stream: every state change, appended by the script that made it."""
         return f"{self.base}:events"
 
+    @property
+    def restoring(self) -> str:
+        """Lock held while one process rebuilds the hall from SQL (a second rebuild would undo the first's work)."""
+        return f"{self.base}:restoring"
+
     # -- per service / window -----------------------------------------------------------
     def queue(self, service: str) -> str:
         """Sorted set of waiting tickets of a service, scored in calling order."""

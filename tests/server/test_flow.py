@@ -18,8 +18,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 from websockets.asyncio.client import ClientConnection
 
+from floor.db import TicketEventRow, TicketRow, make_sql_engine
 from tests.server.conftest import HallApi, LiveServer, ServerFactory, recv_json, ws_connect
 
 SERVICES = ("SOC", "HUK", "TAX", "FUND", "BIZ", "INFO")  # what windows 1-5 all serve
@@ -200,3 +203,25 @@ async def test_every_display_hears_every_event_exactly_once_in_order(live_server
             phone = await client.get(f"/api/v1/halls/demo/tickets/{ticket['id']}")
             assert phone.status_code == 200, phone.text
             assert phone.json()["status"] == "done", phone.json()
+
+    # The SQL record agrees: every event of the stream archived exactly once, and each ticket done there too.
+    sql = make_sql_engine(f"sqlite:///{server.home / 'hallq.db'}")
+    try:
+        deadline = time.monotonic() + 15
+        while True:
+            with Session(sql) as session:
+                rows = session.scalars(select(TicketEventRow).where(TicketEventRow.hall == "demo")
+                                       .order_by(TicketEventRow.stream_ms, TicketEventRow.stream_seq)).all()
+                archived = [(r.stream_id, r.type) for r in rows]
+                tickets = {t.id: t for t in session.scalars(select(TicketRow).where(TicketRow.hall == "demo"))}
+            if len(archived) >= len(server.events()):
+                break
+            assert time.monotonic() < deadline, f"the archiver stored {len(archived)} of {len(server.events())}"
+            await asyncio.sleep(0.2)
+        assert archived == server.events()  # the whole stream, since the windows opened, in order, once
+        assert {tid for tid, t in tickets.items() if t.status == "done"} == {t["id"] for t in day.issued}
+        assert all(t.called_at is not None and t.finished_at is not None for t in tickets.values())
+        staff = [r.actor for r in rows if r.type == "ticket.called"]
+        assert all(actor and actor.startswith("staff:") for actor in staff), staff[:3]  # the audit trail
+    finally:
+        sql.dispose()

@@ -1,0 +1,230 @@
+"""The archiver: copies one hall's event stream into SQL, each event once, acknowledging after commit.
+
+It reads through a Redis consumer group, so any number of server processes may each run one for
+the same hall: Redis hands every entry to one of them, and an entry stays pending until its
+batch is committed and XACKed. What a crashed process had pending is claimed by another after
+it has sat idle for ``claim_idle_ms``; a restarted process first re-reads its own pending
+entries. A batch that reaches SQL twice is harmless (see ``floor.projection``).
+
+When SQL is down the archiver keeps the batch, backs off and tries again; the live hall never
+waits for it, and the stream (kept for days, see ``queue_engine.keys.EVENTS_MAXLEN``) holds
+what it has not copied yet.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import secrets
+import socket
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar, cast
+
+import orjson
+from redis.exceptions import RedisError, ResponseError
+from sqlalchemy import Engine as SqlEngine
+
+from queue_engine.engine import Engine
+from queue_engine.records import Event
+
+from .projection import StreamEvent, store_events
+
+log = logging.getLogger("hallq.archiver")
+
+Entry = tuple[bytes | str, dict[bytes, bytes] | None]  # a stream entry; no fields if it was trimmed away
+
+GROUP = "archiver"
+T = TypeVar("T")
+
+
+def raise_if_cancelled() -> None:
+    """Honour a cancellation that was swallowed on its way: on Python 3.11, ``asyncio.wait_for`` (which
+    redis-py uses to send every command once a socket timeout is set, the default since redis-py 8)
+    drops a cancel that lands as the send completes (CPython gh-86296), and a loop would run on forever."""
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
+
+
+def consumer_name() -> str:
+    """Unique per process and per start, so two processes never share one pending list."""
+    return f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(3)}"
+
+
+class Archiver:
+    def __init__(
+        self,
+        engine: Engine,
+        sql_engine: SqlEngine,
+        *,
+        group: str = GROUP,
+        consumer: str | None = None,
+        batch_size: int = 200,
+        block_ms: int = 2000,  # below redis-py's default 5 s socket timeout, or every idle read times out
+        claim_idle_ms: int = 60_000,
+        claim_every_s: float = 30.0,
+        backoff_s: tuple[float, float] = (0.5, 10.0),
+    ) -> None:
+        self.engine = engine
+        self.sql_engine = sql_engine  # read at each write, so it may be replaced while running
+        self.stream = engine.keys.events
+        self.group = group
+        self.consumer = consumer or consumer_name()
+        self.batch_size = batch_size
+        self.block_ms = block_ms
+        self.claim_idle_ms = claim_idle_ms
+        self.claim_every_s = claim_every_s
+        self.backoff_s = backoff_s
+        # What a health check wants to know: events written, failures in a row, and the last one.
+        self.archived = 0
+        self.failures = 0
+        self.last_error: str | None = None
+        self._recheck_own = True  # our pending list may hold entries: at start, and after a Redis error
+        self._claim_cursor = "0-0"
+        self._next_claim = 0.0
+
+    # -- the loop -------------------------------------------------------------------------------
+    async def run(self) -> None:
+        """Archive until cancelled (then call ``close``). A batch cut short is not acknowledged: this consumer
+        re-reads it when it starts again, or another claims it once it has been idle ``claim_idle_ms``."""
+        await self._retrying("create the consumer group", self.ensure_group)
+        while True:
+            raise_if_cancelled()
+            entries = await self._retrying("read the event stream", lambda: self._read(self.block_ms))
+            if entries:
+                await self._handle(entries)
+
+    async def drain(self) -> int:
+        """Archive everything there is now: own pending, claimable and new entries; how many were handled."""
+        await self.ensure_group()
+        self._recheck_own, self._claim_cursor, self._next_claim = True, "0-0", 0.0
+        handled = 0
+        while True:
+            raise_if_cancelled()
+            entries = await self._read(None)
+            if entries:
+                await self._handle(entries)
+                handled += len(entries)
+            elif not self._claim_due():
+                return handled
+
+    async def ensure_group(self) -> None:
+        """Create the group if Redis has none (first start, or Redis lost its data): from the stream's start."""
+        try:
+            await self.engine.redis.xgroup_create(self.stream, self.group, id="0", mkstream=True)
+        except ResponseError as exc:
+            if "BUSYGROUP" not in str(exc):
+                raise
+
+    async def close(self) -> None:
+        """Leave the group on a clean shutdown, if nothing is pending for us (pending entries would be lost)."""
+        try:
+            info = await self.engine.redis.xpending_range(self.stream, self.group, "-", "+", 1, self.consumer)
+            if not info:
+                await self.engine.redis.xgroup_delconsumer(self.stream, self.group, self.consumer)
+        except RedisError as exc:
+            log.warning("archiver %s could not leave group %s: %s", self.consumer, self.group, exc)
+
+    # -- reading --------------------------------------------------------------------------------
+    async def _read(self, block_ms: int | None) -> list[Entry]:
+        if self._recheck_own:
+            entries = await self._read_group("0", None)
+            if entries:
+                return entries
+            self._recheck_own = False
+        if self._claim_due():
+            entries = await self._claim()
+            if entries:
+                return entries
+        return await self._read_group(">", block_ms)
+
+    async def _read_group(self, start: str, block_ms: int | None) -> list[Entry]:
+        """``start`` "0" reads our own pending entries again, ">" new ones."""
+        try:
+            reply = await self.engine.redis.xreadgroup(
+                self.group, self.consumer, {self.stream: start}, count=self.batch_size, block=block_ms)
+        except ResponseError as exc:
+            if "NOGROUP" not in str(exc):
+                raise
+            # Redis lost the stream and its group (a restart without persistence): start again from the top.
+            await self.ensure_group()
+            self._recheck_own = True
+            return []
+        return _entries(reply)
+
+    def _claim_due(self) -> bool:
+        return self._claim_cursor != "0-0" or time.monotonic() >= self._next_claim
+
+    async def _claim(self) -> list[Entry]:
+        """Take over entries another consumer has left pending too long (it died, or hangs)."""
+        reply = await self.engine.redis.xautoclaim(
+            self.stream, self.group, self.consumer, self.claim_idle_ms, start_id=self._claim_cursor,
+            count=self.batch_size)
+        cursor, entries = reply[0], reply[1]
+        self._claim_cursor = cursor.decode() if isinstance(cursor, bytes) else str(cursor)
+        if self._claim_cursor == "0-0":  # a whole sweep done; the next one later
+            self._next_claim = time.monotonic() + self.claim_every_s
+        return cast(list[Entry], entries)
+
+    # -- writing --------------------------------------------------------------------------------
+    async def _handle(self, entries: list[Entry]) -> None:
+        events = [e for e in (self._parse(eid, fields) for eid, fields in entries) if e is not None]
+        if events:
+            await self._retrying("write events to SQL", lambda: self._store(events))
+        try:
+            await self.engine.redis.xack(self.stream, self.group, *(eid for eid, _ in entries))
+        except RedisError as exc:
+            # Committed but not acknowledged: they come round again from our pending list and are skipped then.
+            log.warning("archiver %s could not acknowledge %d events: %s", self.consumer, len(entries), exc)
+            self._recheck_own = True
+
+    async def _store(self, events: list[StreamEvent]) -> None:
+        # SQL is blocking: a worker thread keeps the event loop (and the live hall) free. If this task is
+        # cancelled the thread still finishes its transaction; the batch, unacknowledged, comes back later.
+        self.archived += await asyncio.to_thread(store_events, self.sql_engine, self.engine.hall, events)
+
+    def _parse(self, stream_id: bytes | str, fields: dict[bytes, bytes] | None) -> StreamEvent | None:
+        if not fields or b"e" not in fields:
+            return None  # trimmed from the stream before we got to it: nothing left to copy
+        try:
+            event = Event.from_stream(stream_id, orjson.loads(fields[b"e"]))
+        except (orjson.JSONDecodeError, KeyError, TypeError) as exc:
+            # Retrying cannot fix a malformed entry; holding it back would stop the whole archive.
+            log.error("archiver skips malformed event %r: %s", stream_id, exc)
+            return None
+        return StreamEvent.from_stream(event.id, event.data)
+
+    async def _retrying(self, what: str, attempt: Callable[[], Awaitable[T]]) -> T:
+        """Run ``attempt`` until it succeeds, backing off (doubling, capped) after each failure."""
+        delay, cap = self.backoff_s
+        while True:
+            raise_if_cancelled()
+            try:
+                result = await attempt()
+            except Exception as exc:  # any failure: SQL or Redis down, a lock timeout, a bug worth a log line
+                self.failures += 1
+                self.last_error = f"{type(exc).__name__}: {exc}"
+                log.warning("archiver %s could not %s (failure %d, next try in %.1f s): %s",
+                            self.consumer, what, self.failures, delay, self.last_error)
+                if isinstance(exc, RedisError):
+                    self._recheck_own = True
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, cap)
+                continue
+            if self.failures:
+                log.info("archiver %s recovered after %d failures", self.consumer, self.failures)
+            self.failures, self.last_error = 0, None
+            return result
+
+
+
+def _entries(reply: Any) -> list[Entry]:
+    """XREADGROUP's reply for our one stream: [[name, entries]] over RESP2, {name: [entries]} over RESP3."""
+    if not reply:
+        return []
+    if isinstance(reply, dict):
+        (entries,) = reply.values()
+        return list(entries[0] if entries and isinstance(entries[0], list) else entries)
+    return list(reply[0][1])

@@ -1,0 +1,1 @@
+"""Alembic migrations of the SQL record; ``floor.db.migrate`` runs them."""

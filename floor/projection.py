@@ -1,0 +1,204 @@
+"""Writing a batch of stream events into SQL: the events themselves, and the tickets they describe.
+
+One batch is one transaction. Events are inserted with ON CONFLICT DO NOTHING on their stream id,
+so a batch delivered twice (a crash after commit, before XACK) changes nothing the second time.
+The ``tickets`` projection follows ``queue_engine.model`` field by field and only ever moves
+forward: an event is applied to a row only if its stream id is greater than the row's last one.
+
+Several archivers of one hall may commit batches out of stream order. Each batch starts by
+updating the hall's row, which serialises them (a row lock on PostgreSQL, the write lock on
+SQLite), so a batch sees every event committed before it. A ticket whose batch comes late (an
+older event than its row has, or no row yet for a non-issue event) is re-folded from all of its
+stored events instead, which gives the same row whatever order the batches landed in.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, cast
+
+from sqlalchemy import CursorResult, Engine, select, update
+from sqlalchemy.orm import Session
+
+from queue_engine import policy
+from queue_engine.config import HallConfig
+
+from .db import HallRow, Json, StreamKey, TicketEventRow, TicketRow, from_ms, insert_for, parse_stream_id, sync_hall
+
+
+@dataclass(frozen=True, slots=True)
+class StreamEvent:
+    key: StreamKey
+    payload: Json
+
+    @classmethod
+    def from_stream(cls, stream_id: str | bytes, payload: Json) -> StreamEvent:
+        return cls(parse_stream_id(stream_id), payload)
+
+    @property
+    def id(self) -> str:
+        return f"{self.key[0]}-{self.key[1]}"
+
+    @property
+    def type(self) -> str:
+        return str(self.payload["type"])
+
+
+def store_events(sql_engine: Engine, hall: HallConfig, events: Sequence[StreamEvent]) -> int:
+    """Insert the events and bring their tickets up to date, in one transaction; how many were new."""
+    if not events:
+        return 0
+    with Session(sql_engine) as session, session.begin():
+        _lock_hall(session, hall)
+        new = _insert_events(session, hall.id, events)
+        project_tickets(session, hall, [e for e in events if e.key in new])
+    return len(new)
+
+
+def _lock_hall(session: Session, hall: HallConfig) -> None:
+    """Take the hall's row for this transaction, creating the configuration if this hall has none yet."""
+    stmt = update(HallRow).where(HallRow.id == hall.id).values(archived_at=datetime.now(UTC))
+    result = cast(CursorResult[Any], session.execute(stmt))
+    if result.rowcount == 0:
+        sync_hall(session, hall)
+
+
+def _insert_events(session: Session, hall_id: str, events: Sequence[StreamEvent]) -> set[StreamKey]:
+    rows = [
+        {"hall": hall_id, "stream_ms": e.key[0], "stream_seq": e.key[1], "type": e.type, "at": from_ms(e.payload["at"]),
+         # A transfer names the window it leaves as from_window; index it under that window too.
+         "ticket": e.payload.get("ticket"), "window": e.payload.get("window") or e.payload.get("from_window"),
+         "actor": _bounded(e.payload.get("by"), 200), "payload": e.payload}
+        for e in events
+    ]
+    table = TicketEventRow.__table__
+    stmt = insert_for(session, table).on_conflict_do_nothing(index_elements=["hall", "stream_ms", "stream_seq"])
+    # RETURNING gives only the rows really inserted: duplicates of an earlier delivery are left out.
+    result = session.connection().execute(stmt.returning(table.c.stream_ms, table.c.stream_seq), rows)
+    return {(ms, seq) for ms, seq in result}
+
+
+def _bounded(value: Any, length: int) -> str | None:
+    # PostgreSQL refuses an over-long value, and one refused event would hold back the whole archive;
+    # the payload keeps it whole.
+    return None if value is None else str(value)[:length]
+
+
+# -- the tickets projection ----------------------------------------------------------------------
+def project_tickets(session: Session, hall: HallConfig, events: Iterable[StreamEvent]) -> None:
+    by_ticket: dict[str, list[StreamEvent]] = {}
+    for e in sorted(events, key=lambda e: e.key):
+        if e.type in _HANDLERS and "ticket" in e.payload:
+            by_ticket.setdefault(e.payload["ticket"], []).append(e)
+    if not by_ticket:
+        return
+    found = session.scalars(select(TicketRow).where(TicketRow.hall == hall.id, TicketRow.id.in_(list(by_ticket))))
+    rows = {row.id: row for row in found}
+    # A new row, or one that has seen later events than this batch brings, is folded from everything stored:
+    # an earlier-committed batch may hold later events of a ticket whose issue only arrives now.
+    refold = {t for t, evs in by_ticket.items() if t not in rows or evs[0].key <= rows[t].last_event}
+    stored = _stored_events(session, hall.id, sorted(refold)) if refold else {}
+    for ticket_id, evs in by_ticket.items():
+        if ticket_id in refold:
+            evs = stored.get(ticket_id, [])
+            if not evs or evs[0].type != "ticket.issued":
+                continue  # its issue is in a batch not committed yet, which will fold this event in
+        row = rows.get(ticket_id)
+        if row is None:
+            row = TicketRow(hall=hall.id, id=ticket_id)
+            session.add(row)
+        for e in evs:
+            apply_event(row, e, hall)
+
+
+def _stored_events(session: Session, hall_id: str, ticket_ids: list[str]) -> dict[str, list[StreamEvent]]:
+    stmt = (select(TicketEventRow.stream_ms, TicketEventRow.stream_seq, TicketEventRow.payload)
+            .where(TicketEventRow.hall == hall_id, TicketEventRow.ticket.in_(ticket_ids))
+            .order_by(TicketEventRow.stream_ms, TicketEventRow.stream_seq))
+    stored: dict[str, list[StreamEvent]] = {}
+    for ms, seq, payload in session.execute(stmt):
+        if payload["type"] in _HANDLERS:
+            stored.setdefault(payload["ticket"], []).append(StreamEvent((ms, seq), payload))
+    return stored
+
+
+def apply_event(row: TicketRow, event: StreamEvent, hall: HallConfig) -> None:
+    """Change a ticket row as ``queue_engine.model.HallModel`` changes its ticket for this event."""
+    _HANDLERS[event.type](row, event.payload, _at(event.payload), hall)
+    row.last_event_ms, row.last_event_seq = event.key
+
+
+def _at(payload: Json) -> datetime:
+    at = from_ms(payload["at"])
+    assert at is not None
+    return at
+
+
+def _issued(row: TicketRow, e: Json, at: datetime, _hall: HallConfig) -> None:
+    # Sets every field: a re-fold starts again from here.
+    row.day, row.number, row.service, row.status = e["day"], e["number"], e["service"], "waiting"
+    row.tier, row.channel, row.priority = e["tier"], e["channel"], e.get("priority")
+    row.appointment_at = from_ms(e.get("appointment_ms"))
+    row.issued_at, row.called_at, row.serving_at, row.finished_at = at, None, None, None
+    row.window = row.outcome = row.pinned = None
+    row.handling_ms = None
+    row.recalls = row.transfers = 0
+
+
+def _called(row: TicketRow, e: Json, at: datetime, _hall: HallConfig) -> None:
+    row.status, row.window, row.called_at, row.recalls = "called", e["window"], at, 0
+    row.finished_at = None  # a late arrival served straight from the window's misses
+
+
+def _recalled(row: TicketRow, e: Json, _at: datetime, _hall: HallConfig) -> None:
+    row.recalls = e["recalls"]
+
+
+def _serving(row: TicketRow, _e: Json, at: datetime, _hall: HallConfig) -> None:
+    row.status, row.serving_at = "serving", at
+
+
+def _finished(row: TicketRow, e: Json, at: datetime, _hall: HallConfig) -> None:
+    row.status, row.outcome, row.finished_at = "done", e["outcome"], at
+    row.handling_ms = e.get("handling_ms")
+
+
+def _missed(row: TicketRow, _e: Json, at: datetime, _hall: HallConfig) -> None:
+    row.status, row.finished_at = "missed", at
+
+
+def _transferred(row: TicketRow, e: Json, _at: datetime, _hall: HallConfig) -> None:
+    row.status, row.service, row.tier, row.window = "waiting", e["service"], policy.TIER_TRANSFERRED, None
+    row.transfers += 1
+
+
+def _cancelled(row: TicketRow, _e: Json, at: datetime, _hall: HallConfig) -> None:
+    row.status, row.finished_at = "cancelled", at
+
+
+def _pinned(row: TicketRow, e: Json, _at: datetime, _hall: HallConfig) -> None:
+    # VIP and green-channel tickets already come first; pinning leaves their tier alone, as in the model.
+    row.tier = min(row.tier, policy.TIER_PINNED)
+    row.pinned = e["reason"]
+
+
+def _requeued(row: TicketRow, _e: Json, _at: datetime, hall: HallConfig) -> None:
+    if hall.policy.requeue == "end":
+        row.tier = policy.TIER_WALK_IN
+    row.status, row.window, row.finished_at = "waiting", None, None
+
+
+_HANDLERS: dict[str, Callable[[TicketRow, Json, datetime, HallConfig], None]] = {
+    "ticket.issued": _issued,
+    "ticket.called": _called,
+    "ticket.recalled": _recalled,
+    "ticket.serving": _serving,
+    "ticket.finished": _finished,
+    "ticket.missed": _missed,
+    "ticket.transferred": _transferred,
+    "ticket.cancelled": _cancelled,
+    "ticket.pinned": _pinned,
+    "ticket.requeued": _requeued,
+}
