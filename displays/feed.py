@@ -18,7 +18,8 @@ from starlette.routing import WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from floor.auth import AuthError
-from floor.hub import Subscriber, stream_id
+from floor.db import parse_stream_id
+from floor.hub import Subscriber
 from floor.runtime import Runtime
 from floor.web import ApiError, Ctx, authenticate, endpoint
 from queue_engine.config import HallConfig
@@ -74,7 +75,7 @@ async def _send_backlog(ws: WebSocket, runtime: Runtime, hall: str, since: str) 
 
 
 async def _send_live(ws: WebSocket, sub: Subscriber, last: str | None, hall: HallConfig, heartbeat_s: float) -> None:
-    floor = stream_id(last) if last else (0, 0)
+    floor = parse_stream_id(last) if last else (0, 0)
     while True:
         get = asyncio.ensure_future(sub.queue.get())
         overflow = asyncio.ensure_future(sub.overflowed.wait())
@@ -89,7 +90,7 @@ async def _send_live(ws: WebSocket, sub: Subscriber, last: str | None, hall: Hal
             await ws.send_text(_heartbeat(last, hall))
             continue
         event_id, text = get.result()
-        if stream_id(event_id) <= floor:  # already sent from the backlog
+        if parse_stream_id(event_id) <= floor:  # already sent from the backlog
             continue
         await ws.send_text(text)
         last = event_id

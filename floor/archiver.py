@@ -29,6 +29,7 @@ from sqlalchemy import Engine as SqlEngine
 from queue_engine.engine import Engine
 from queue_engine.records import Event
 
+from .cancellation import raise_if_cancelled
 from .projection import StreamEvent, store_events
 
 log = logging.getLogger("hallq.archiver")
@@ -37,15 +38,6 @@ Entry = tuple[bytes | str, dict[bytes, bytes] | None]  # a stream entry; no fiel
 
 GROUP = "archiver"
 T = TypeVar("T")
-
-
-def raise_if_cancelled() -> None:
-    """Honour a cancellation that was swallowed on its way: on Python 3.11, ``asyncio.wait_for`` (which
-    redis-py uses to send every command once a socket timeout is set, the default since redis-py 8)
-    drops a cancel that lands as the send completes (CPython gh-86296), and a loop would run on forever."""
-    task = asyncio.current_task()
-    if task is not None and task.cancelling():
-        raise asyncio.CancelledError
 
 
 def consumer_name() -> str:

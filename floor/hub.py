@@ -20,18 +20,13 @@ from typing import cast
 import orjson
 from redis.asyncio import Redis
 
-from .archiver import raise_if_cancelled
+from .cancellation import raise_if_cancelled
 
 log = logging.getLogger("hallq.hub")
 
 Entries = list[tuple[bytes, dict[bytes, bytes]]]
 Render = Callable[[str, str, dict[str, object]], str]  # (hall, event id, payload) -> websocket text
 QUEUE_LIMIT = 2000  # a subscriber this far behind is disconnected and resumes from the stream instead
-
-
-def stream_id(value: str) -> tuple[int, int]:
-    ms, _, seq = value.partition("-")
-    return int(ms), int(seq or 0)
 
 
 @dataclass(eq=False)

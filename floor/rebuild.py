@@ -32,7 +32,7 @@ from queue_engine.config import HallConfig
 from queue_engine.engine import Engine
 from queue_engine.model import HallModel
 
-from .archiver import raise_if_cancelled
+from .cancellation import raise_if_cancelled
 from .db import Json, StreamKey, TicketEventRow, TicketRow, format_stream_id
 
 # A handling-time estimate forgets geometrically (by 1 - alpha per ticket): after this many

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import secrets
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 DEMO_HALL = Path(__file__).resolve().parent / "halls" / "demo.toml"
@@ -20,7 +20,6 @@ class Settings:
     key_prefix: str = "hq"
     archive: bool = True  # copy every event into SQL (off only in tests of the live path alone)
     heartbeat_s: float = 15.0
-    extra: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:

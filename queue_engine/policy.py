@@ -32,7 +32,6 @@ TIER_PINNED = 2
 TIER_TRANSFERRED = 3
 TIER_APPOINTMENT = 4
 TIER_WALK_IN = 5
-TIER_NAMES = ("vip", "green", "pinned", "transferred", "appointment", "walk_in")
 
 # Millisecond timestamps stay below 10**13 until the year 2286, and 6 tiers of that fit
 # well inside a double's 2**53 exact integers, so scores compare exactly in Redis.

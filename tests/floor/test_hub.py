@@ -8,7 +8,8 @@ import pytest
 from redis.asyncio import Redis
 
 from floor import hub as hub_module
-from floor.hub import Hub, stream_id
+from floor.db import parse_stream_id
+from floor.hub import Hub
 
 STREAM = "{hall}:events"
 
@@ -53,7 +54,7 @@ async def test_backlog_is_strictly_after_since_and_in_order(redis: Redis, key_pr
     backlog = await hub.backlog("h", ids[3])
     assert [eid for eid, _ in backlog] == ids[4:]
     assert [text.split("|")[2] for _, text in backlog] == [str(n) for n in range(4, 10)]
-    assert stream_id(ids[9]) > stream_id(ids[8])
+    assert parse_stream_id(ids[9]) > parse_stream_id(ids[8])
 
 
 async def test_unsubscribed_sockets_get_nothing_more(redis: Redis, key_prefix: str) -> None:
