@@ -56,7 +56,7 @@ def _heartbeat(last: str | None, hall: HallConfig) -> str:
                          "at": datetime.now(hall.zone).isoformat(timespec="milliseconds")}).decode()
 
 
-async def _refuse(ws: WebSocket, code: int, message: str) -> None:
+async def refuse(ws: WebSocket, code: int, message: str) -> None:
     # Accept first so the client can read why; a close before accept reaches it only as an HTTP 403.
     await ws.accept()
     await ws.send_text(orjson.dumps({"type": "error", "message": message}).decode())
@@ -96,7 +96,7 @@ async def _send_live(ws: WebSocket, sub: Subscriber, last: str | None, hall: Hal
         last = event_id
 
 
-async def _drain_incoming(ws: WebSocket) -> None:
+async def drain_incoming(ws: WebSocket) -> None:
     """Read and drop what clients send (keep-alives, text or binary garbage), so a disconnect is noticed at once."""
     while (await ws.receive())["type"] != "websocket.disconnect":
         pass
@@ -117,14 +117,14 @@ async def feed(ws: WebSocket) -> None:
         if since is not None and not _SINCE.match(since):
             raise ApiError(400, "bad_since", "since must be an event id like 1795393000000-0.", "")
     except AuthError as exc:
-        return await _refuse(ws, CLOSE_AUTH if exc.status == 401 else CLOSE_FORBIDDEN, exc.message)
+        return await refuse(ws, CLOSE_AUTH if exc.status == 401 else CLOSE_FORBIDDEN, exc.message)
     except ApiError as exc:
-        return await _refuse(ws, CLOSE_NOT_FOUND if exc.status == 404 else CLOSE_BAD_REQUEST, exc.message)
+        return await refuse(ws, CLOSE_NOT_FOUND if exc.status == 404 else CLOSE_BAD_REQUEST, exc.message)
     sub = runtime.hub.subscribe(hall.config.id)  # before the backlog: nothing can fall between the two
     try:
         await ws.accept()
         last = await _send_backlog(ws, runtime, hall.config.id, since) if since else None
-        receiver = asyncio.ensure_future(_drain_incoming(ws))
+        receiver = asyncio.ensure_future(drain_incoming(ws))
         sender = asyncio.ensure_future(_send_live(ws, sub, last, hall.config, runtime.settings.heartbeat_s))
         _, pending = await asyncio.wait({receiver, sender}, return_when=asyncio.FIRST_COMPLETED)
         for task in pending:

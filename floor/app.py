@@ -37,10 +37,11 @@ def _rooms() -> list[Any]:
     """Import every module that declares endpoints, so they register themselves."""
     import displays.feed
     import floor.api.hall
+    import floor.api.stats
     import floor.api.tickets
     import staff_console.api
 
-    return [floor.api.tickets, floor.api.hall, staff_console.api, displays.feed]
+    return [floor.api.tickets, floor.api.hall, floor.api.stats, staff_console.api, displays.feed]
 
 
 class RedactTokens(logging.Filter):
@@ -83,6 +84,9 @@ async def prepare_hall(engine: Engine, sql: SqlEngine) -> None:
 def create_app(settings: Settings) -> Starlette:
     from displays.feed import ROUTES as FEED_ROUTES
     from displays.feed import render
+
+    from .pages import ROUTES as PAGE_ROUTES
+    from .phone import ROUTES as PHONE_ROUTES
 
     _rooms()
     quiet_tokens()
@@ -150,7 +154,7 @@ def create_app(settings: Settings) -> Starlette:
         return error_response(500, "internal_error", "服务器内部错误，已记录，请稍后重试。" if zh else
                               "Something went wrong on our side; it has been logged. Please try again.")
 
-    routes: list[Any] = [as_route(ep) for ep in ENDPOINTS] + FEED_ROUTES + [
+    routes: list[Any] = [as_route(ep) for ep in ENDPOINTS] + PHONE_ROUTES + FEED_ROUTES + PAGE_ROUTES + [
         Route("/api/v1/openapi.json", openapi),
         Route("/api/v1/docs", docs),
         Route("/healthz", health),

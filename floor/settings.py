@@ -20,6 +20,9 @@ class Settings:
     key_prefix: str = "hq"
     archive: bool = True  # copy every event into SQL (off only in tests of the live path alone)
     heartbeat_s: float = 15.0
+    # Where citizens' phones reach this server (the QR code on a printed ticket); by default the address
+    # the guide desk itself used, which is right unless the hall sits behind a proxy or a public domain.
+    public_url: str | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -35,6 +38,7 @@ class Settings:
             key_prefix=env.get("HALLQ_KEY_PREFIX", cls.key_prefix),
             archive=env.get("HALLQ_ARCHIVE", "1") != "0",
             heartbeat_s=float(env.get("HALLQ_HEARTBEAT_S", cls.heartbeat_s)),
+            public_url=env.get("HALLQ_PUBLIC_URL", "").rstrip("/") or None,
         )
 
 

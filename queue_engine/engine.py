@@ -74,6 +74,7 @@ class Engine:
         self._window_ids = [w.id for w in hall.windows]
         self._handling = {s.code: str(s.handling_s * 1000) for s in hall.services}
         self._planned = {c: hall.planned_windows(c) for c in codes}
+        self._targets = {s.code: s.target_wait_s for s in hall.services}
         self._all_queues = Packed.of([k.queue(c) for c in codes] + [k.age(c) for c in codes])
         self._all_ages = Packed.of([k.age(c) for c in codes])
         self._call_next_keys = {w: Packed.of([k.window_queue(w)]) + self._all_queues for w in self._window_ids}
@@ -339,6 +340,34 @@ class Engine:
         if raw is None:
             raise errors.HallNotReady()
         return WindowState.from_json(orjson.loads(raw))
+
+    async def waiting(self, window: str | None = None, service: str | None = None, limit: int = 100
+                      ) -> list[Ticket]:
+        """Waiting tickets in calling order: those a window would call (its own queue and its services'),
+        one service's line, or (neither given) the whole hall's. Reads only; at most ``limit``."""
+        primary: list[str] = []
+        if window is not None:
+            state = await self.window(window)
+            queues, primary = [f"wq:{window}"] + [f"q:{s}" for s in state.services], state.primary
+        elif service is not None:
+            if service not in self._handling:
+                raise errors.UnknownService(service=service)
+            queues = [f"q:{service}"]
+        else:
+            queues = [f"q:{s}" for s in self._codes] + [f"wq:{w}" for w in self._window_ids]
+        async with self.redis.pipeline(transaction=True) as pipe:
+            for queue in queues:
+                pipe.zrange(self._queue_key(queue), 0, limit - 1, withscores=True)
+            heads: list[list[tuple[bytes, float]]] = await pipe.execute()
+        ids = [tid for entries in heads for tid, _ in entries]
+        if not ids:
+            return []
+        tickets = {t.id: t for t in (Ticket.from_json(orjson.loads(raw))
+                                     for raw in await self.redis.hmget(self.keys.tickets, ids) if raw is not None)}
+        candidates = [policy.Candidate(t.id, t.service, float(t.score)) for t in tickets.values()
+                      if t.status == "waiting" and t.score is not None]
+        order = policy.call_order(candidates, primary, self._targets, self._now()[1])
+        return [tickets[c.ticket] for c in order[:limit]]
 
     # -- the day --------------------------------------------------------------------------
     async def end_day(self, day: str | None = None) -> Json:

@@ -106,6 +106,14 @@ def choose(
     return best
 
 
+def call_order(
+    candidates: Iterable[Candidate], primary: Iterable[str], targets: Mapping[str, int], now_ms: int
+) -> list[Candidate]:
+    """Every waiting ticket a window could call, in the order it would call them if nothing changed."""
+    primary = tuple(primary)
+    return sorted(candidates, key=lambda c: rank(c, primary, targets[c.service], now_ms))
+
+
 def estimated_wait_ms(ahead: int, handling_ms: int, able_windows: int, planned_windows: int) -> int:
     """Wait for a ticket with ``ahead`` before it: they and the citizen now at the window, shared by the windows.
 

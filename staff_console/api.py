@@ -3,9 +3,22 @@ or a manager; a staff token of window 3 cannot act for window 5."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
-from floor.api.schemas import CallTicketIn, FinishIn, PauseIn, TicketOut, TicketReply, TransferIn, WindowOut, at
+from floor.api.schemas import (
+    CallTicketIn,
+    FinishIn,
+    PauseIn,
+    QueueOut,
+    TicketOut,
+    TicketReply,
+    TransferIn,
+    WaitingOut,
+    WindowOut,
+    at,
+)
+from floor.stats import figures, load_day
 from floor.web import Ctx, endpoint
 from queue_engine.records import Ticket, WindowState
 
@@ -32,6 +45,28 @@ def _reply(ctx: Ctx, ticket: Ticket | None) -> TicketReply:
 async def get_window(ctx: Ctx, _: Any) -> WindowOut:
     """The window's state and current ticket."""
     return await window_out(ctx, ctx.path("w"), await ctx.hall.engine.window(ctx.path("w")))
+
+
+@endpoint("GET", "/windows/{w}/waiting", roles=STAFF, response=WaitingOut)
+async def waiting(ctx: Ctx, _: Any) -> WaitingOut:
+    """What this window could call, in the order call-next would take it, and its latest no-shows it may
+    still serve directly."""
+    engine = ctx.hall.engine
+    window = ctx.path("w")
+    state = await engine.window(window)
+    tickets = await engine.waiting(window=window, limit=100)
+    misses = [TicketOut.of(ctx.hall.config, (await engine.ticket(tid)).ticket) for tid in state.misses]
+    return WaitingOut(tickets=QueueOut.of(ctx.hall.config, tickets, engine.clock()).tickets,
+                      misses=[m for m in misses if m.status == "missed"])
+
+
+@endpoint("GET", "/windows/{w}/today", roles=STAFF)
+async def today(ctx: Ctx, _: Any) -> dict[str, Any]:
+    """This window's own counts today (served, outcomes, no-shows, average wait and handling), from the record."""
+    hall = ctx.hall.config
+    day = hall.business_day(ctx.hall.engine.clock())
+    tickets = await asyncio.to_thread(load_day, ctx.runtime.sql, hall.id, day, ctx.path("w"))
+    return {"window": ctx.path("w"), "day": day, **figures(tickets)}
 
 
 @endpoint("POST", "/windows/{w}/open", roles=STAFF, response=WindowOut)

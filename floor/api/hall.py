@@ -5,10 +5,12 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from ..web import Ctx, endpoint
+from ..search_terms import search_terms
+from ..web import ApiError, Ctx, endpoint
 from .schemas import (
     CallLine,
     EndDayOut,
+    QueueOut,
     ServiceLine,
     ServicesIn,
     SnapshotOut,
@@ -18,6 +20,7 @@ from .schemas import (
 )
 
 ALL_ROLES = ("guide", "kiosk", "staff", "manager", "display")
+MAX_QUEUE_LIMIT = 500
 
 
 @endpoint("GET", "/snapshot", roles=("manager", "display", "guide", "kiosk", "staff"), response=SnapshotOut)
@@ -43,8 +46,40 @@ async def snapshot(ctx: Ctx, _: Any) -> SnapshotOut:
 
 @endpoint("GET", "/config", roles=ALL_ROLES)
 async def config(ctx: Ctx, _: Any) -> dict[str, Any]:
-    """The hall's services, windows and opening hours, for pages to label what they show."""
-    return ctx.hall.config.model_dump(mode="json")
+    """The hall's services (with pinyin to search them by), windows and opening hours, for pages to label
+    what they show."""
+    data = ctx.hall.config.model_dump(mode="json")
+    for service in data["services"]:
+        service.update(search_terms(service["name_zh"]))
+    return data
+
+
+@endpoint("GET", "/whoami", roles=(*ALL_ROLES, "admin"))
+async def whoami(ctx: Ctx, _: Any) -> dict[str, Any]:
+    """Who the token speaks for: a page signs in with it and shows the hall, role and window."""
+    assert ctx.principal is not None
+    hall = ctx.hall.config
+    window = hall.window(ctx.principal.window) if ctx.principal.window else None
+    return {"hall": hall.id, "hall_name": hall.name, "role": ctx.principal.role,
+            "window": window.id if window else None, "window_name": window.name if window else None}
+
+
+@endpoint("GET", "/queue", roles=("manager", "guide"), response=QueueOut)
+async def queue(ctx: Ctx, _: Any) -> QueueOut:
+    """Waiting tickets in calling order: the whole hall's, or one service's (?service=CODE); ?limit= up to 500."""
+    params = ctx.request.query_params
+    limit = _limit(params.get("limit"))
+    tickets = await ctx.hall.engine.waiting(service=params.get("service") or None, limit=limit)
+    return QueueOut.of(ctx.hall.config, tickets, ctx.hall.engine.clock())
+
+
+def _limit(raw: str | None) -> int:
+    if raw is None:
+        return 100
+    if not raw.isdigit() or not 1 <= int(raw) <= MAX_QUEUE_LIMIT:
+        raise ApiError(422, "invalid_request", f"limit must be a number from 1 to {MAX_QUEUE_LIMIT}.",
+                       f"limit 须为 1 到 {MAX_QUEUE_LIMIT} 之间的数字。")
+    return int(raw)
 
 
 @endpoint("POST", "/windows/{w}/services", roles=("manager",), body=ServicesIn, response=WindowOut)

@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from queue_engine.config import HallConfig
+from queue_engine.policy import TIER_TRANSFERRED
 from queue_engine.records import Ticket
 
 
@@ -137,6 +138,40 @@ class SnapshotOut(BaseModel):
     windows: list[WindowLine]
     recent_calls: list[CallLine]
     event_id: str | None
+
+
+class WaitingLine(BaseModel):
+    id: str
+    number: str
+    service: str
+    service_name: str
+    priority: str | None
+    channel: str
+    pinned: str | None
+    transferred: bool
+    issued_at: datetime
+    waited_s: int
+
+
+class QueueOut(BaseModel):
+    tickets: list[WaitingLine]
+
+    @classmethod
+    def of(cls, hall: HallConfig, tickets: list[Ticket], now_s: float) -> QueueOut:
+        lines = []
+        for t in tickets:
+            svc = hall.service(t.service)
+            lines.append(WaitingLine(
+                id=t.id, number=t.number, service=t.service, service_name=svc.name_zh if svc else t.service,
+                priority=t.priority, channel=t.channel, pinned=t.pinned,
+                transferred=(t.queue or "").startswith("wq:") or t.tier == TIER_TRANSFERRED,
+                issued_at=at(hall, t.issued_at), waited_s=max(0, int(now_s - t.issued_at / 1000))))
+        return cls(tickets=lines)
+
+
+class WaitingOut(BaseModel):
+    tickets: list[WaitingLine]
+    misses: list[TicketOut]
 
 
 class EndDayOut(BaseModel):

@@ -1,0 +1,311 @@
+// The kit every hallq page shares: the hall it serves, the zh/en switch, signed-in tokens, API calls with
+// the api.md error shape, and the live feed that reconnects by itself and resumes from its last event id.
+// Plain ES modules, no build step: what the server sends is what the browser runs.
+
+export const hall = document.querySelector('meta[name="hallq-hall"]')?.content ?? "";
+
+// -- language -------------------------------------------------------------------------------------
+const LANG_KEY = "hallq.lang";
+
+export function lang() {
+  const asked = new URLSearchParams(location.search).get("lang");
+  if (asked === "en" || asked === "zh") return asked;
+  return localStorage.getItem(LANG_KEY) === "en" ? "en" : "zh";
+}
+
+/** The text for the page's language: t("叫号", "Call"). */
+export function t(zh, en) {
+  return lang() === "en" ? en : zh;
+}
+
+/** Fill every element carrying data-zh / data-en (and data-zh-placeholder / data-en-placeholder). */
+export function applyLanguage(root = document) {
+  const l = lang();
+  document.documentElement.lang = l === "en" ? "en" : "zh-CN";
+  for (const node of root.querySelectorAll("[data-zh]")) {
+    node.textContent = l === "en" ? node.dataset.en ?? node.dataset.zh : node.dataset.zh;
+  }
+  for (const node of root.querySelectorAll("[data-zh-placeholder]")) {
+    node.placeholder = l === "en" ? node.dataset.enPlaceholder : node.dataset.zhPlaceholder;
+  }
+  for (const node of root.querySelectorAll("[data-zh-title]")) {
+    node.title = l === "en" ? node.dataset.enTitle : node.dataset.zhTitle;
+  }
+}
+
+/** A button that switches 中文/English; ``onChange`` redraws what the page renders itself. */
+export function languageSwitch(button, onChange = () => {}) {
+  const label = () => { button.textContent = lang() === "en" ? "中文" : "English"; };
+  label();
+  button.addEventListener("click", () => {
+    localStorage.setItem(LANG_KEY, lang() === "en" ? "zh" : "en");
+    applyLanguage();
+    label();
+    onChange();
+  });
+}
+
+// -- tokens ---------------------------------------------------------------------------------------
+// A token arrives once in the URL fragment (#token=…, never sent to the server or written to its log)
+// and is kept in this browser's storage for the page, per hall.
+const tokenKey = (page) => `hallq.token.${hall}.${page}`;
+
+export function takeToken(page) {
+  const fragment = new URLSearchParams(location.hash.slice(1));
+  const given = fragment.get("token");
+  if (given) {
+    localStorage.setItem(tokenKey(page), given);
+    fragment.delete("token");
+    const rest = fragment.toString();
+    history.replaceState(null, "", location.pathname + location.search + (rest ? `#${rest}` : ""));
+  }
+  return localStorage.getItem(tokenKey(page));
+}
+
+export function storeToken(page, token) {
+  localStorage.setItem(tokenKey(page), token);
+}
+
+export function forgetToken(page) {
+  localStorage.removeItem(tokenKey(page));
+}
+
+// -- API ------------------------------------------------------------------------------------------
+export class ApiError extends Error {
+  constructor(status, code, message, fields = []) {
+    super(message);
+    this.status = status;
+    this.code = code;
+    this.fields = fields;
+  }
+}
+
+/** Call /api/v1/halls/{hall}{path}; resolves to the JSON body, rejects with an ApiError whose message
+ *  is the server's own sentence in the page's language. */
+export async function api(path, { method = "GET", body, token, idempotencyKey } = {}) {
+  const headers = { "Accept-Language": lang() === "en" ? "en" : "zh-CN" };
+  if (token) headers.Authorization = `Bearer ${token}`;
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  if (idempotencyKey) headers["Idempotency-Key"] = idempotencyKey;
+  let reply;
+  try {
+    reply = await fetch(`/api/v1/halls/${hall}${path}`, {
+      method, headers, body: body === undefined ? undefined : JSON.stringify(body),
+    });
+  } catch {
+    throw new ApiError(0, "network", t("网络连接中断，请检查网络后重试。", "The network is down; check it and try again."));
+  }
+  const text = await reply.text();
+  let data = null;
+  try { data = text ? JSON.parse(text) : null; } catch { data = null; }
+  if (!reply.ok) {
+    const error = data?.error;
+    throw new ApiError(reply.status, error?.code ?? "http_error",
+      error?.message ?? t(`请求失败（${reply.status}），请稍后重试。`, `The request failed (${reply.status}); try again.`),
+      error?.fields ?? []);
+  }
+  return data;
+}
+
+/** A fresh key for one user action: a retried click of the same action sends the same key. */
+export function newKey() {
+  return crypto.randomUUID ? crypto.randomUUID()
+    : `${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 12)}`;
+}
+
+// -- the live feed --------------------------------------------------------------------------------
+const REFUSED = new Set([4400, 4401, 4403, 4404]);
+
+/**
+ * Follow a websocket feed. ``path`` is below /api/v1/halls/{hall}/ws/ (e.g. "display", "ticket/ID").
+ * Reconnects with backoff and resumes with since=<last event id>, so a blinking screen misses nothing;
+ * a socket silent for three heartbeats is taken for dead and replaced. Refusals (bad token, unknown
+ * window) stop it: retrying cannot help. Returns { close(), lastId() }.
+ */
+export function follow(path, { token, params = {}, since = null, onEvent, onStatus = () => {}, heartbeatS = 15 }) {
+  let last = since;
+  let socket = null;
+  let stopped = false;
+  let attempt = 0;
+  let watchdog = null;
+  let refusal = "";
+
+  const url = () => {
+    const query = new URLSearchParams(params);
+    if (token) query.set("token", token);
+    if (last) query.set("since", last);
+    const scheme = location.protocol === "https:" ? "wss" : "ws";
+    const qs = query.toString();
+    return `${scheme}://${location.host}/api/v1/halls/${hall}/ws/${path}${qs ? `?${qs}` : ""}`;
+  };
+  const arm = () => {
+    clearTimeout(watchdog);
+    watchdog = setTimeout(() => socket?.close(), heartbeatS * 3000);
+  };
+  const open = () => {
+    onStatus(attempt === 0 ? "connecting" : "reconnecting");
+    socket = new WebSocket(url());
+    socket.onopen = () => { attempt = 0; arm(); onStatus("live"); };
+    socket.onmessage = (message) => {
+      arm();
+      let event;
+      try { event = JSON.parse(message.data); } catch { return; }
+      if (event.type === "error") { refusal = event.message; return; }
+      if (event.type === "heartbeat") return;
+      if (event.event_id) last = event.event_id;
+      onEvent(event);
+    };
+    socket.onclose = (close) => {
+      clearTimeout(watchdog);
+      if (stopped) return;
+      if (REFUSED.has(close.code)) { onStatus("refused", refusal || close.reason); return; }
+      attempt += 1;
+      onStatus("reconnecting");
+      // 4008: this screen fell behind; come straight back and catch up from the stream.
+      const delay = close.code === 4008 ? 50 : Math.min(10000, 300 * 2 ** Math.min(attempt, 6));
+      setTimeout(open, delay);
+    };
+  };
+  open();
+  return {
+    close() { stopped = true; clearTimeout(watchdog); socket?.close(); },
+    lastId: () => last,
+  };
+}
+
+/** Show the feed's state in a small indicator: a dot and a word. */
+export function showLink(node, status) {
+  node.dataset.status = status;
+  node.textContent = {
+    live: t("实时", "Live"), connecting: t("连接中", "Connecting"), reconnecting: t("重新连接中…", "Reconnecting…"),
+    refused: t("无权访问", "Access refused"),
+  }[status] ?? status;
+}
+
+// -- formatting -----------------------------------------------------------------------------------
+/** "HH:MM" of an ISO time with offset, as the hall's clock reads it (the server sends hall-local times). */
+export function clock(iso) {
+  return iso ? iso.slice(11, 16) : "";
+}
+
+/** A wait as people say it: "约 12 分钟", "~12 min"; under a minute is "即将" / "soon". */
+export function minutes(seconds) {
+  if (seconds === null || seconds === undefined) return "—";
+  if (seconds < 60) return t("即将", "soon");
+  const m = Math.round(seconds / 60);
+  if (m < 60) return t(`约 ${m} 分钟`, `~${m} min`);
+  const h = Math.floor(m / 60);
+  return t(`约 ${h} 小时 ${m % 60} 分`, `~${h} h ${m % 60} min`);
+}
+
+/** m:ss or h:mm:ss, for running timers. */
+export function stopwatch(seconds) {
+  const s = Math.max(0, Math.floor(seconds));
+  const pad = (n) => String(n).padStart(2, "0");
+  const h = Math.floor(s / 3600);
+  return h ? `${h}:${pad(Math.floor(s / 60) % 60)}:${pad(s % 60)}` : `${Math.floor(s / 60)}:${pad(s % 60)}`;
+}
+
+/** 张三 -> 张*, 张小三 -> 张*三, 欧阳小明 -> 欧**明: names on any screen are masked (design §7). */
+export function maskName(name) {
+  const chars = Array.from(name ?? "");
+  if (chars.length <= 1) return chars.join("");
+  if (chars.length === 2) return `${chars[0]}*`;
+  return chars[0] + "*".repeat(chars.length - 2) + chars[chars.length - 1];
+}
+
+export const STATUS_TEXT = {
+  waiting: ["等候中", "Waiting"], called: ["已叫号", "Called"], serving: ["办理中", "Being served"],
+  done: ["已办结", "Done"], missed: ["已过号", "Missed"], cancelled: ["已取消", "Cancelled"],
+};
+export const WINDOW_STATE_TEXT = {
+  closed: ["未开放", "Closed"], idle: ["空闲", "Idle"], calling: ["叫号中", "Calling"],
+  serving: ["办理中", "Serving"], paused: ["暂停服务", "Paused"],
+};
+export const PRIORITY_TEXT = { vip: ["VIP", "VIP"], green: ["绿色通道", "Green channel"] };
+
+export function label(table, key) {
+  const pair = table[key];
+  return pair ? t(pair[0], pair[1]) : key ?? "";
+}
+
+// -- small DOM helpers ----------------------------------------------------------------------------
+/** el("div", {class: "card", onclick: f}, "text", child, …) */
+export function el(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(attrs)) {
+    if (value === undefined || value === null || value === false) continue;
+    if (key.startsWith("on")) node.addEventListener(key.slice(2), value);
+    else if (key === "class") node.className = value;
+    else if (key === "dataset") Object.assign(node.dataset, value);
+    else node.setAttribute(key, value === true ? "" : value);
+  }
+  for (const child of children.flat()) {
+    if (child === null || child === undefined || child === false) continue;
+    node.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  }
+  return node;
+}
+
+let toastTimer = null;
+/** A short message at the bottom of the screen; kind "error" stays longer. */
+export function toast(message, kind = "info") {
+  let box = document.getElementById("hallq-toast");
+  if (!box) {
+    box = el("div", { id: "hallq-toast", role: "status", "aria-live": "polite" });
+    document.body.append(box);
+  }
+  box.textContent = message;
+  box.dataset.kind = kind;
+  box.classList.add("shown");
+  clearTimeout(toastTimer);
+  toastTimer = setTimeout(() => box.classList.remove("shown"), kind === "error" ? 6000 : 2500);
+}
+
+/**
+ * Sign a page in: use the stored token if the server still accepts it, otherwise show a panel that
+ * asks for one (pasted, as `hallq token` printed it). Resolves to { token, who } where who is
+ * GET /whoami's answer. ``accept(who)`` may return an error text to refuse a token of the wrong role.
+ */
+export async function signIn(page, { title, accept = () => null } = {}) {
+  const stored = takeToken(page);
+  if (stored) {
+    try {
+      const who = await api("/whoami", { token: stored });
+      if (!accept(who)) return { token: stored, who };
+    } catch (error) {
+      if (error.status !== 401 && error.status !== 403) throw error;
+    }
+    forgetToken(page);
+  }
+  return new Promise((resolve) => {
+    const input = el("textarea", { id: "signin-token", rows: 3, autocomplete: "off", spellcheck: "false",
+      placeholder: t("粘贴令牌（hallq token 生成）", "Paste your token (from `hallq token`)") });
+    const problem = el("p", { class: "signin-problem", role: "alert" });
+    const submit = el("button", { class: "btn primary big", type: "submit", id: "signin-submit" }, t("登录", "Sign in"));
+    const form = el("form", { class: "signin card" },
+      el("h1", {}, title ?? t("登录", "Sign in")),
+      el("label", { for: "signin-token" }, t("令牌", "Token")), input, problem, submit);
+    const overlay = el("div", { class: "signin-overlay" }, form);
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      const token = input.value.trim();
+      if (!token) { problem.textContent = t("请先粘贴令牌。", "Paste a token first."); return; }
+      submit.disabled = true;
+      try {
+        const who = await api("/whoami", { token });
+        const refusal = accept(who);
+        if (refusal) { problem.textContent = refusal; return; }
+        storeToken(page, token);
+        overlay.remove();
+        resolve({ token, who });
+      } catch (error) {
+        problem.textContent = error.message;
+      } finally {
+        submit.disabled = false;
+      }
+    });
+    document.body.append(overlay);
+    input.focus();
+  });
+}
