@@ -35,8 +35,8 @@ async def _status(hall: HallRuntime, ticket_id: str, event_id: str | None) -> tu
 
 
 def _concerns(message: dict[str, Any], ticket_id: str, service: str) -> bool:
-    return message.get("ticket") == ticket_id or message.get("service") == service or (
-        message.get("type") == "ticket.transferred" and message.get("to_service") == service)
+    # A transfer's "service" is where the ticket went, so one into this line counts too.
+    return message.get("ticket") == ticket_id or message.get("service") == service
 
 
 async def ticket_feed(ws: WebSocket) -> None:

@@ -120,7 +120,8 @@ const REFUSED = new Set([4400, 4401, 4403, 4404]);
  * Follow a websocket feed. ``path`` is below /api/v1/halls/{hall}/ws/ (e.g. "display", "ticket/ID").
  * Reconnects with backoff and resumes with since=<last event id>, so a blinking screen misses nothing;
  * a socket silent for three heartbeats is taken for dead and replaced. Refusals (bad token, unknown
- * window) stop it: retrying cannot help. Returns { close(), lastId() }.
+ * window) stop it: retrying cannot help. Returns { close(), drop(), lastId() }: drop() closes the current
+ * socket as a network fault would, and the feed comes back by itself (operators' "reconnect" and tests use it).
  */
 export function follow(path, { token, params = {}, since = null, onEvent, onStatus = () => {}, heartbeatS = 15 }) {
   let last = since;
@@ -169,6 +170,7 @@ export function follow(path, { token, params = {}, since = null, onEvent, onStat
   open();
   return {
     close() { stopped = true; clearTimeout(watchdog); socket?.close(); },
+    drop() { socket?.close(); },
     lastId: () => last,
   };
 }
