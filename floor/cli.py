@@ -33,20 +33,32 @@ def cmd_token(args: argparse.Namespace) -> None:
 
 
 def demo_banner(settings: Settings, host: str, port: int) -> str:
+    """The demo's front page in a terminal: every page of every hall, signed in (the token rides in the URL
+    fragment, which the browser keeps to itself), and the raw tokens for API calls."""
     from .app import load_halls
 
     lines = []
     base = f"http://{host}:{port}"
     for hall in load_halls(settings).values():
-        lines.append(f"hall {hall.id}: {hall.name}")
+        def page(name: str, role: str, window: str | None = None, hall_id: str = hall.id) -> str:
+            return f"{base}/halls/{hall_id}/{name}#token={make_token(settings.secret, hall_id, role, window)}"
+
+        first = hall.windows[0].id
+        lines += [
+            f"hall {hall.id}: {hall.name}",
+            f"  guide desk      {page('guide', 'guide')}",
+            f"  kiosk           {page('kiosk', 'kiosk')}",
+            f"  lobby display   {page('display', 'display')}",
+            f"  staff console   {page('console', 'staff', first)}   (window {first})",
+            f"  dashboard       {page('dashboard', 'manager')}",
+            "  a citizen's phone page: scan the QR code on a printed ticket, or open /t/<ticket id>",
+            f"  more staff tokens: hallq token --hall {hall.id} --role staff --window <id>",
+        ]
         for role in ("guide", "kiosk", "manager", "admin", "display"):
             lines.append(f"  {role:8} token: {make_token(settings.secret, hall.id, role)}")
-        first = hall.windows[0].id
         lines.append(f"  staff    token (window {first}): {make_token(settings.secret, hall.id, 'staff', first)}")
-        lines.append(f"  more staff tokens: hallq token --hall {hall.id} --role staff --window <id>")
-        lines.append(f"  snapshot: {base}/api/v1/halls/{hall.id}/snapshot")
-        lines.append(f"  display feed: ws://{host}:{port}/api/v1/halls/{hall.id}/ws/display?token=<display token>")
-    lines += [f"API docs: {base}/api/v1/docs", f"OpenAPI:  {base}/api/v1/openapi.json", f"health:   {base}/healthz"]
+    lines += [f"all halls: {base}/", f"API docs: {base}/api/v1/docs", f"OpenAPI:  {base}/api/v1/openapi.json",
+              f"health:   {base}/healthz"]
     return "\n".join(lines)
 
 

@@ -110,9 +110,14 @@ def test_serve_demo_prints_a_token_for_each_role_and_the_urls(live_server: Serve
         principal = read_token(server.secret, token)
         assert (principal.hall, principal.role) == ("demo", role)
     base = server.base_url
-    for url in (f"{base}/api/v1/docs", f"{base}/api/v1/openapi.json", f"{base}/healthz",
-                f"{base}/api/v1/halls/demo/snapshot", f"ws://127.0.0.1:{server.port}/api/v1/halls/demo/ws/display"):
+    for url in (f"{base}/api/v1/docs", f"{base}/api/v1/openapi.json", f"{base}/healthz", f"{base}/"):
         assert url in banner, url
+    # Every page, signed in with a token of the right role in the URL fragment.
+    pages = dict(re.findall(rf"({base}/halls/demo/\w+)#token=(\S+)", banner))
+    roles = {"guide": "guide", "kiosk": "kiosk", "display": "display", "console": "staff", "dashboard": "manager"}
+    assert set(pages) == {f"{base}/halls/demo/{page}" for page in roles}, banner
+    for page, role in roles.items():
+        assert read_token(server.secret, pages[f"{base}/halls/demo/{page}"]).role == role, page
 
     # The printed tokens work for what each role does.
     assert get(server, "/snapshot", tokens["display"]).status_code == 200
