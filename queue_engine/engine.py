@@ -364,9 +364,9 @@ class Engine:
             return []
         tickets = {t.id: t for t in (Ticket.from_json(orjson.loads(raw))
                                      for raw in await self.redis.hmget(self.keys.tickets, ids) if raw is not None)}
-        candidates = [policy.Candidate(t.id, t.service, float(t.score)) for t in tickets.values()
-                      if t.status == "waiting" and t.score is not None]
-        order = policy.call_order(candidates, primary, self._targets, self._now()[1])
+        lines = [[policy.Candidate(tid.decode(), tickets[tid.decode()].service, score)
+                  for tid, score in entries if tid.decode() in tickets] for entries in heads]
+        order = policy.call_order(lines, primary, self._targets, self._now()[1])
         return [tickets[c.ticket] for c in order[:limit]]
 
     # -- the day --------------------------------------------------------------------------

@@ -23,7 +23,7 @@ head of each set is that service's best candidate and a window compares only the
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 TIER_VIP = 0
@@ -107,11 +107,26 @@ def choose(
 
 
 def call_order(
-    candidates: Iterable[Candidate], primary: Iterable[str], targets: Mapping[str, int], now_ms: int
+    queues: Sequence[Sequence[Candidate]], primary: Iterable[str], targets: Mapping[str, int], now_ms: int
 ) -> list[Candidate]:
-    """Every waiting ticket a window could call, in the order it would call them if nothing changed."""
+    """Every waiting ticket a window could call, in the order it would call them if nothing changed.
+
+    ``queues`` are the window's queues, each in its own (score) order, listed as call-next lists them. A window
+    compares only the heads of its queues, so this merges them the same way: choose among the heads, take the
+    chosen one, repeat. (Sorting everything by ``rank`` would not do: a window's own queue holds several
+    services, and within it the score decides.)
+    """
     primary = tuple(primary)
-    return sorted(candidates, key=lambda c: rank(c, primary, targets[c.service], now_ms))
+    positions = [0] * len(queues)
+    order: list[Candidate] = []
+    while True:
+        heads = [q[i] for q, i in zip(queues, positions, strict=True) if i < len(q)]
+        chosen = choose(heads, primary, targets, now_ms)
+        if chosen is None:
+            return order
+        order.append(chosen)
+        which = next(n for n, (q, i) in enumerate(zip(queues, positions, strict=True)) if i < len(q) and q[i] is chosen)
+        positions[which] += 1
 
 
 def estimated_wait_ms(ahead: int, handling_ms: int, able_windows: int, planned_windows: int) -> int:
