@@ -18,16 +18,22 @@ _PHONE = re.compile(r"^1[3-9]\d{9}$")
 
 
 class InvalidIdentity(ValueError):
-    pass
+    """A refused ID or phone number; the guide reads the Chinese sentence aloud to the citizen."""
+
+    def __init__(self, message: str, message_zh: str) -> None:
+        super().__init__(message)
+        self.message_zh = message_zh
 
 
 def normalize_id_number(raw: str) -> str:
     """An 18-digit resident ID (GB 11643) with a valid check digit and birth date, upper-cased."""
     value = raw.strip().upper()
     if not _ID18.match(value):
-        raise InvalidIdentity("an ID number has 17 digits and a final digit or X")
+        raise InvalidIdentity("an ID number has 17 digits and a final digit or X",
+                              "身份证号应为 18 位：17 位数字加一位数字或 X")
     if _CHECK[sum(int(d) * w for d, w in zip(value[:17], _WEIGHTS, strict=True)) % 11] != value[17]:
-        raise InvalidIdentity("the ID number's check digit does not match; please check it again")
+        raise InvalidIdentity("the ID number's check digit does not match; please check it again",
+                              "身份证号校验位不符，请核对后重新输入")
     birth_date(value)
     return value
 
@@ -36,7 +42,8 @@ def birth_date(id_number: str) -> date:
     try:
         return date(int(id_number[6:10]), int(id_number[10:12]), int(id_number[12:14]))
     except ValueError as exc:
-        raise InvalidIdentity("the ID number does not contain a valid birth date") from exc
+        raise InvalidIdentity("the ID number does not contain a valid birth date",
+                              "身份证号中的出生日期无效") from exc
 
 
 def age_on(id_number: str, day: date) -> int:
@@ -54,7 +61,7 @@ def normalize_phone(raw: str) -> str:
     if value.startswith("+86"):
         value = value[3:]
     if not _PHONE.match(value):
-        raise InvalidIdentity("a mobile number has 11 digits and starts with 1")
+        raise InvalidIdentity("a mobile number has 11 digits and starts with 1", "手机号应为以 1 开头的 11 位数字")
     return value
 
 

@@ -5,8 +5,8 @@ Each room keeps its own page: the guide desk, kiosk, manager dashboard and citiz
 Their scripts and styles sit beside them in ``assets/``; the shared kit (API calls, the live feed with
 resume, the zh/en switch) is ``floor/assets/hallq.js`` and ``hallq.css``.
 
-A page learns its hall from ``<meta name="hallq-hall">`` (and the phone page its ticket from
-``hallq-ticket``), filled in here; tokens never travel in a page URL's path or query, only in its
+A page learns its hall from ``<meta name="hallq-hall">`` (its name from ``hallq-hall-name``, and the phone
+page its ticket from ``hallq-ticket``), filled in here; tokens never travel in a page URL's path or query, only in its
 ``#token=`` fragment, which the browser keeps to itself.
 """
 
@@ -24,7 +24,7 @@ from starlette.responses import HTMLResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from .runtime import Runtime
+from .runtime import HallRuntime, Runtime
 from .web import error_response
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -51,8 +51,10 @@ def _template(path: Path) -> str:
     return path.read_text(encoding="utf-8")
 
 
-def _page(path: Path, hall: str, ticket: str = "") -> HTMLResponse:
-    text = _template(path).replace("__HALL__", html.escape(hall)).replace("__TICKET__", html.escape(ticket))
+def _page(path: Path, hall: HallRuntime, ticket: str = "") -> HTMLResponse:
+    # __HALL_NAME__ first: "__HALL__" is a prefix of it.
+    text = (_template(path).replace("__HALL_NAME__", html.escape(hall.config.name))
+            .replace("__HALL__", html.escape(hall.config.id)).replace("__TICKET__", html.escape(ticket)))
     return HTMLResponse(text, headers=NO_STORE)
 
 
@@ -71,7 +73,7 @@ async def hall_page(request: Request) -> Response:
         return _not_found("没有这个大厅", f"本服务器上没有大厅 {hall}。There is no hall {hall} on this server.")
     if name not in PAGES:
         return _not_found("没有这个页面", f"可用页面：{'、'.join(PAGES)}。Pages: {', '.join(PAGES)}.")
-    return _page(PAGES[name], hall)
+    return _page(PAGES[name], runtime.halls[hall])
 
 
 async def find_hall(runtime: Runtime, ticket_id: str) -> str | None:
@@ -92,7 +94,7 @@ async def _ticket_page(request: Request, path: Path) -> Response:
     if hall is None:
         return _not_found("号票不存在",
                           "没有找到这张号票，请核对二维码或咨询导办台。No such ticket; please ask the guide desk.")
-    return _page(path, hall, ticket)
+    return _page(path, runtime.halls[hall], ticket)
 
 
 async def phone_page(request: Request) -> Response:
@@ -142,8 +144,15 @@ async def index(request: Request) -> Response:
     return HTMLResponse(body, headers=NO_STORE)
 
 
+async def favicon(_: Request) -> Response:
+    # Browsers ask for /favicon.ico whatever the page links; answer with the hall's mark, not a 404.
+    return Response(_template(ASSETS["floor"] / "favicon.svg"), media_type="image/svg+xml",
+                    headers={"Cache-Control": "max-age=86400"})
+
+
 ROUTES = [
     Route("/", index),
+    Route("/favicon.ico", favicon),
     Route("/halls/{hall}/{page}", hall_page),
     Route("/t/{ticket}", phone_page),
     Route("/t/{ticket}/print", print_page),

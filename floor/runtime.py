@@ -22,6 +22,9 @@ class HallRuntime:
     config: HallConfig
     engine: Engine
 
+    def service_names(self, lang: str) -> dict[str, str]:
+        return {s.code: s.name_en if lang == "en" else s.name_zh for s in self.config.services}
+
 
 @dataclass
 class Runtime:

@@ -148,6 +148,7 @@ def as_route(ep: Endpoint) -> Route:
     async def handle(request: Request) -> Response:
         lang = language(request)
         runtime: Runtime = request.app.state.runtime
+        hall: HallRuntime | None = None
         try:
             hall = runtime.hall(request.path_params["hall"])
             principal = None
@@ -162,7 +163,8 @@ def as_route(ep: Endpoint) -> Route:
                 if acting is not None:
                     ACTOR.reset(acting)
         except DomainError as exc:
-            return error_response(exc.status, exc.code, exc.message(lang))
+            names = hall.service_names(lang) if hall else None
+            return error_response(exc.status, exc.code, exc.message(lang, names))
         except (ApiError, AuthError) as exc:
             extra = getattr(exc, "extra", {})
             return error_response(exc.status, exc.code, exc.message_zh if lang == "zh" else exc.message, **extra)

@@ -6,6 +6,7 @@ turns that into the matching exception with its message, in English or Chinese.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 
@@ -19,11 +20,16 @@ class DomainError(Exception):
         self.details = details
         super().__init__(self.message("en"))
 
-    def message(self, lang: str = "en") -> str:
+    def message(self, lang: str = "en", service_names: Mapping[str, str] | None = None) -> str:
+        """The sentence in ``lang``; with ``service_names`` (code -> name in that language) a service is
+        named as people know it (社保医保) rather than by its code (SOC)."""
         en, zh = MESSAGES.get(self.code, ("The operation was refused.", "操作被拒绝。"))
         template = zh if lang.startswith("zh") else en
+        details = self.details
+        if service_names and details.get("service") in service_names:
+            details = {**details, "service": service_names[details["service"]]}
         try:
-            return template.format_map(self.details)
+            return template.format_map(details)
         except (KeyError, IndexError, ValueError):
             return template
 

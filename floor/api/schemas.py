@@ -57,6 +57,7 @@ class TicketOut(BaseModel):
     number: str
     service: str
     service_name: str
+    service_name_en: str
     status: Literal["waiting", "called", "serving", "done", "missed", "cancelled"]
     window: str | None
     window_name: str | None
@@ -78,7 +79,7 @@ class TicketOut(BaseModel):
         window = hall.window(t.window) if t.window else None
         return cls(
             id=t.id, number=t.number, service=t.service, service_name=svc.name_zh if svc else t.service,
-            status=t.status,
+            service_name_en=svc.name_en if svc else t.service, status=t.status,
             window=t.window, window_name=window.name if window else None, ahead=ahead,
             estimated_wait_s=estimated_wait_s, issued_at=at(hall, t.issued_at), called_at=at(hall, t.called_at),
             serving_at=at(hall, t.serving_at), finished_at=at(hall, t.finished_at), outcome=t.outcome,
@@ -145,6 +146,7 @@ class WaitingLine(BaseModel):
     number: str
     service: str
     service_name: str
+    service_name_en: str
     priority: str | None
     channel: str
     pinned: str | None
@@ -163,7 +165,8 @@ class QueueOut(BaseModel):
             svc = hall.service(t.service)
             lines.append(WaitingLine(
                 id=t.id, number=t.number, service=t.service, service_name=svc.name_zh if svc else t.service,
-                priority=t.priority, channel=t.channel, pinned=t.pinned,
+                service_name_en=svc.name_en if svc else t.service, priority=t.priority, channel=t.channel,
+                pinned=t.pinned,
                 transferred=(t.queue or "").startswith("wq:") or t.tier == TIER_TRANSFERRED,
                 issued_at=at(hall, t.issued_at), waited_s=max(0, int(now_s - t.issued_at / 1000))))
         return cls(tickets=lines)

@@ -14,8 +14,12 @@ ELDERLY_AGE = 60
 MAX_IDEMPOTENCY_KEY = 64
 
 
+FIELD_NAMES_ZH = {"id_number": "身份证号", "phone": "手机号"}
+
+
 def _invalid(field: str, exc: InvalidIdentity) -> ApiError:
-    return ApiError(422, "invalid_request", f"Please correct {field}: {exc}.", f"请修正 {field}：{exc}。",
+    return ApiError(422, "invalid_request", f"Please correct {field}: {exc}.",
+                    f"请修正{FIELD_NAMES_ZH[field]}：{exc.message_zh}。",
                     fields=[{"field": field, "problem": str(exc)}])
 
 

@@ -271,10 +271,12 @@ export function toast(message, kind = "info") {
  */
 export async function signIn(page, { title, accept = () => null } = {}) {
   const stored = takeToken(page);
+  let refused = "";  // why a stored token was turned away, shown in the panel so nobody wonders
   if (stored) {
     try {
       const who = await api("/whoami", { token: stored });
-      if (!accept(who)) return { token: stored, who };
+      refused = accept(who) ?? "";
+      if (!refused) return { token: stored, who };
     } catch (error) {
       if (error.status !== 401 && error.status !== 403) throw error;
     }
@@ -283,7 +285,7 @@ export async function signIn(page, { title, accept = () => null } = {}) {
   return new Promise((resolve) => {
     const input = el("textarea", { id: "signin-token", rows: 3, autocomplete: "off", spellcheck: "false",
       placeholder: t("粘贴令牌（hallq token 生成）", "Paste your token (from `hallq token`)") });
-    const problem = el("p", { class: "signin-problem", role: "alert" });
+    const problem = el("p", { class: "signin-problem", role: "alert" }, refused);
     const submit = el("button", { class: "btn primary big", type: "submit", id: "signin-submit" }, t("登录", "Sign in"));
     const form = el("form", { class: "signin card" },
       el("h1", {}, title ?? t("登录", "Sign in")),

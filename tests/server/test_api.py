@@ -563,7 +563,8 @@ async def test_an_invalid_id_number_is_refused_naming_the_field(api: HallApi, id
     reply = await api.request("POST", "/tickets", role="guide", json={"service": "SOC", "id_number": id_number})
     error = assert_error(reply, 422, "invalid_request")
     assert [f["field"] for f in error["fields"]] == ["id_number"]
-    assert "id_number" in error["message"]
+    assert "身份证号" in error["message"]
+    assert not re.search(r"[a-z]{3,}", error["message"]), error["message"]  # Chinese through and through
     assert (await api.snapshot())["services"][0]["waiting"] == 0
 
 
@@ -637,6 +638,11 @@ async def test_a_second_ticket_for_the_same_person_and_service_is_refused(api: H
     reply = await api.request("POST", "/tickets", role="guide", json={"service": "SOC", "id_number": person})
     error = assert_error(reply, 409, "duplicate_ticket")
     assert first["number"] in error["message"]
+    assert "社保医保" in error["message"]  # the service as people know it, not its code
+    assert "SOC" not in error["message"]
+    english = await api.request("POST", "/tickets", role="guide", json={"service": "SOC", "id_number": person},
+                                headers={"Accept-Language": "en"})
+    assert "Social security" in assert_error(english, 409, "duplicate_ticket")["message"]
     other_service = await api.issue("HUK", id_number=person)
     assert other_service["number"] == "B001"
     await api.ok("POST", f"/tickets/{first['id']}/cancel", role="guide")

@@ -1,0 +1,289 @@
+"""The lobby display in Chromium against a real server: calls shown and spoken (in order, never cut off, again
+on a recall, and after the feed drops), window states, waiting counts, the notice line, the voice gate, and
+the landscape and portrait screenshots of a busy hall."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta
+from itertools import pairwise
+from typing import Any
+
+from playwright.sync_api import Locator, Page, Route, expect
+
+from tests.pages.conftest import Hall, screenshot, spoken
+
+LANDSCAPE = (1920, 1080)
+PORTRAIT = (1080, 1920)
+
+# A browser that has had no click yet: sound stays suspended until someone touches the page.
+SUSPENDED_AUDIO = """
+window.AudioContext = class {
+  constructor() { this.state = "suspended"; this.onstatechange = null; this.currentTime = 0; }
+  resume() { this.state = "running"; if (this.onstatechange) this.onstatechange(); return Promise.resolve(); }
+};
+"""
+NO_AUDIO = "delete window.AudioContext; delete window.webkitAudioContext;"
+
+
+def open_display(hall: Hall, query: str = "", *, size: tuple[int, int] = LANDSCAPE, **kwargs: Any) -> Page:
+    """The display signed in with a display token, its feed live (so later calls arrive as live events)."""
+    page = hall.open_page(f"/halls/{{hall}}/display{query}", role="display", size=size, **kwargs)
+    expect(page.locator("#link")).to_have_attribute("data-status", "live")
+    return page
+
+
+def wait_spoken(page: Page, count: int) -> list[dict[str, Any]]:
+    page.wait_for_function("n => (window.__spoken || []).length >= n", arg=count)
+    return spoken(page)
+
+
+def words(number: str, window: str) -> str:
+    return f"请{number}号到{window}号窗口"
+
+
+def test_a_call_is_shown_and_spoken_twice_by_default(hall: Hall) -> None:
+    hall.open_windows("5")
+    ticket = hall.issue("SOC")
+    page = open_display(hall)
+
+    hall.window_op("5", "call-next")
+
+    expect(page.locator("#now-number")).to_have_text(ticket["number"])
+    expect(page.locator("#now-window")).to_have_text("5号窗口")
+    expect(page.locator("#now-words")).to_have_text(words(ticket["number"], "5"))
+    expect(page.locator('.win[data-window="5"] .win-main')).to_have_text(ticket["number"])
+    said = wait_spoken(page, 2)
+    assert [s["text"] for s in said] == [words(ticket["number"], "5")] * 2
+    assert {s["lang"] for s in said} == {"zh-CN"}
+
+
+def test_calls_in_quick_succession_are_spoken_in_order_and_never_cut_off(hall: Hall) -> None:
+    hall.open_windows("1", "2", "3")
+    numbers = [hall.issue("SOC")["number"] for _ in range(3)]
+    speech_ms = 400
+    page = open_display(hall, "?repeat=1", speech_ms=speech_ms)
+
+    for window in ("1", "2", "3"):
+        hall.window_op(window, "call-next")
+
+    said = wait_spoken(page, 3)
+    assert [s["text"] for s in said] == [words(n, w) for n, w in zip(numbers, ("1", "2", "3"), strict=True)]
+    gaps = [b["at"] - a["at"] for a, b in pairwise(said)]
+    assert all(gap >= speech_ms for gap in gaps), gaps  # each began after the one before had ended
+    assert page.evaluate("window.__cancelled") is None
+    expect(page.locator("#now-number")).to_have_text(numbers[2])
+    expect(page.locator("#recent .recent-number")).to_have_text([numbers[1], numbers[0]])
+
+
+def test_a_recall_flashes_and_is_spoken_again(hall: Hall) -> None:
+    hall.open_windows("2")
+    number = hall.issue("HUK")["number"]
+    page = open_display(hall, "?repeat=1&chime=0")
+
+    hall.window_op("2", "call-next")
+    wait_spoken(page, 1)
+    expect(page.locator("#now-recall")).to_be_hidden()
+    hall.window_op("2", "recall")
+
+    said = wait_spoken(page, 2)
+    assert [s["text"] for s in said] == [words(number, "2")] * 2
+    expect(page.locator("#now-recall")).to_be_visible()
+    expect(page.locator("#now")).to_have_class("panel now flash")
+    expect(page.locator("#recent li")).to_have_count(0)  # the same number is not listed twice
+
+
+def test_calls_made_while_the_feed_reconnects_still_arrive_and_are_spoken(hall: Hall) -> None:
+    hall.open_windows("1", "2")
+    first, second = hall.issue("SOC")["number"], hall.issue("SOC")["number"]
+    page = open_display(hall, "?repeat=1")
+
+    page.evaluate("window.hallqDisplay.feed.drop()")
+    expect(page.locator("#link")).to_have_attribute("data-status", "reconnecting")
+    hall.window_op("1", "call-next")
+    hall.window_op("2", "call-next")
+
+    expect(page.locator("#link")).to_have_attribute("data-status", "live")
+    expect(page.locator("#now-number")).to_have_text(second)
+    expect(page.locator("#recent .recent-number")).to_have_text([first])
+    said = wait_spoken(page, 2)
+    assert [s["text"] for s in said] == [words(first, "1"), words(second, "2")]
+
+
+def test_calls_replayed_long_after_they_happened_are_shown_but_not_spoken(hall: Hall) -> None:
+    hall.open_windows("1", "2")
+    old, new = hall.issue("SOC")["number"], hall.issue("SOC")["number"]
+    page = open_display(hall, "?repeat=1&chime=0")
+    soc_waiting = page.locator('#services [data-service="SOC"] .svc-waiting b')
+
+    # The screen learns the server's time from /snapshot. Make it two minutes later than the calls below, as
+    # if the screen had been dark that long and its feed were now replaying what it missed.
+    def later(route: Route) -> None:
+        snap = route.fetch().json()
+        snap["at"] = (datetime.fromisoformat(snap["at"]) + timedelta(minutes=2)).isoformat()
+        route.fulfill(json=snap)
+
+    page.route("**/snapshot", later)
+    hall.issue("SOC")  # any event makes the screen read /snapshot again
+    expect(soc_waiting).to_have_text("3")
+    page.evaluate("window.hallqDisplay.feed.drop()")
+    expect(page.locator("#link")).to_have_attribute("data-status", "reconnecting")
+    hall.window_op("1", "call-next")
+    expect(page.locator("#link")).to_have_attribute("data-status", "live")
+    expect(page.locator("#now-number")).to_have_text(old)  # shown...
+    expect(soc_waiting).to_have_text("2")
+
+    # ...but not spoken. Back to the server's true time, a call is spoken again.
+    page.unroute("**/snapshot")
+    hall.issue("SOC")
+    expect(soc_waiting).to_have_text("3")
+    hall.window_op("2", "call-next")
+    expect(page.locator("#now-number")).to_have_text(new)
+    wait_spoken(page, 1)
+    page.wait_for_timeout(300)  # time enough for a wrongly queued old call to have been spoken too
+    assert [s["text"] for s in spoken(page)] == [words(new, "2")]
+
+
+def test_window_states_and_waiting_per_service(hall: Hall) -> None:
+    hall.open_windows("1", "3")
+    page = open_display(hall, "?chime=0")
+
+    def window(w: str) -> Locator:
+        return page.locator(f'.win[data-window="{w}"]')
+
+    expect(window("1").locator(".win-main")).to_have_text("空闲")
+    expect(window("4").locator(".win-main")).to_have_text("未开放")
+    hall.window_op("3", "pause", {"reason": "系统维护"})
+    expect(window("3").locator(".win-main")).to_have_text("暂停服务")
+    expect(window("3").locator(".win-sub")).to_have_text("系统维护")
+    expect(window("3")).to_have_attribute("data-state", "paused")
+
+    soc = page.locator('#services [data-service="SOC"]')
+    expect(soc.locator(".svc-waiting b")).to_have_text("0")
+    expect(soc.locator(".svc-eta")).to_have_text("无需等候")
+    first = hall.issue("SOC")["number"]
+    expect(soc.locator(".svc-waiting b")).to_have_text("1")
+    hall.issue("SOC")
+    expect(soc.locator(".svc-waiting b")).to_have_text("2")
+    expect(soc.locator(".svc-eta")).to_have_text(re.compile(r"^(即将|约 \d+ 分钟)$"))
+    # 不动产 is handled only by windows that are closed: nobody can take it now.
+    expect(page.locator('#services [data-service="PROP"] .svc-eta')).to_have_text("暂停办理")
+
+    hall.window_op("1", "call-next")
+    expect(window("1").locator(".win-main")).to_have_text(first)
+    expect(window("1").locator(".win-sub")).to_have_text("叫号中")
+    expect(soc.locator(".svc-waiting b")).to_have_text("1")
+    hall.window_op("1", "start")
+    expect(window("1").locator(".win-sub")).to_have_text("办理中")
+    expect(window("1")).to_have_attribute("data-state", "serving")
+
+
+def test_english_labels(hall: Hall) -> None:
+    hall.open_windows("5")
+    number = hall.issue("TAX")["number"]
+    page = open_display(hall, "?chime=0&repeat=1", lang="en")
+
+    expect(page.locator(".now h2 span").first).to_have_text("Now calling")
+    expect(page.locator("#now-idle")).to_be_visible()
+    hall.window_op("5", "call-next")
+    expect(page.locator("#now-window")).to_have_text("Window 5")
+    expect(page.locator("#now-words")).to_have_text(f"Number {number}, please go to Window 5")
+    expect(page.locator('#services [data-service="TAX"] .svc-name')).to_have_text("Taxation")
+    expect(page.locator('.win[data-window="6"] .win-main')).to_have_text("Closed")
+    # The voice speaks Chinese whatever the screen's language: the hall's announcement is the same for all.
+    assert wait_spoken(page, 1)[0]["text"] == words(number, "5")
+
+
+def test_notice_line_scrolls_the_opening_hours_or_a_notice_of_its_own(hall: Hall) -> None:
+    page = open_display(hall)
+    track = page.locator("#notice-track span").first
+    expect(track).to_have_text("办公时间：上午 08:30–12:00，下午 14:00–17:30。请留意叫号，过号请到导办台重新排队。")
+    assert page.eval_on_selector("#notice-track", "n => getComputedStyle(n).animationName") == "marquee"
+    assert page.locator("marquee").count() == 0
+
+    own = hall.open_page("/halls/{hall}/display?notice=今日下午系统升级，暂停办理不动产业务", role="display")
+    expect(own.locator("#notice-track span").first).to_have_text("今日下午系统升级，暂停办理不动产业务")
+
+
+def test_voice_gate_until_a_click_and_calls_are_spoken_meanwhile(hall: Hall) -> None:
+    hall.open_windows("1")
+    number = hall.issue("SOC")["number"]
+    page = open_display(hall, "?repeat=1")
+    # Whether headless Chromium lets sound start without a click varies; a stand-in AudioContext decides.
+    page.context.add_init_script(SUSPENDED_AUDIO)
+    page.reload()
+    expect(page.locator("#link")).to_have_attribute("data-status", "live")
+    gate = page.locator("#voice-gate")
+    expect(gate).to_be_visible()
+    expect(gate).to_contain_text("点击开启语音")
+    hall.window_op("1", "call-next")
+    assert wait_spoken(page, 1)[0]["text"] == words(number, "1")  # a suspended chime holds nothing up
+
+    page.mouse.click(400, 300)
+    expect(gate).to_be_hidden()
+
+
+def test_no_web_audio_at_all_still_announces(hall: Hall) -> None:
+    hall.open_windows("1")
+    number = hall.issue("SOC")["number"]
+    page = open_display(hall, "?repeat=1")
+    page.context.add_init_script(NO_AUDIO)
+    page.reload()
+    expect(page.locator("#link")).to_have_attribute("data-status", "live")
+
+    hall.window_op("1", "call-next")
+    assert wait_spoken(page, 1)[0]["text"] == words(number, "1")
+
+
+def busy_hall(hall: Hall) -> None:
+    """A mid-morning: eight windows open, 25 tickets over six services, calls and service under way, one pause."""
+    hall.open_windows(*(str(w) for w in range(1, 9)))
+    for service, count in (("SOC", 7), ("HUK", 5), ("TAX", 4), ("FUND", 3), ("BIZ", 2), ("PROP", 2), ("INFO", 2)):
+        for _ in range(count):
+            hall.issue(service)
+    for window in ("1", "2"):
+        hall.window_op(window, "call-next")
+        hall.window_op(window, "start")
+        hall.window_op(window, "finish", {"outcome": "done"})
+    for window in ("1", "2", "3", "4", "5", "6", "7"):
+        hall.window_op(window, "call-next")
+    for window in ("1", "3", "4"):
+        hall.window_op(window, "start")
+    hall.window_op("8", "pause", {"reason": "系统维护，请至其他窗口"})
+
+
+def settle(page: Page) -> None:
+    """Sound on (a click, as someone setting up the screen does once), the call flash finished (the marquee runs
+    for ever and is left alone)."""
+    page.mouse.click(960, 540)
+    expect(page.locator("#voice-gate")).to_be_hidden()
+    page.wait_for_function(
+        "document.getAnimations().every(a => a.effect.getComputedTiming().iterations === Infinity)")
+
+
+def test_screenshots_of_a_busy_hall(hall: Hall) -> None:
+    page = open_display(hall, "?chime=0&repeat=1", size=LANDSCAPE)
+    busy_hall(hall)  # arrives live on the open landscape screen
+
+    expect(page.locator("#recent li")).to_have_count(8)
+    expect(page.locator('.win[data-window="8"] .win-main')).to_have_text("暂停服务")
+    expect(page.locator('.win[data-window="7"]')).to_have_attribute("data-state", "calling")
+    expect(page.locator('#services [data-service="SOC"] .svc-waiting b')).not_to_have_text("7")
+    settle(page)
+    screenshot(page, "display-landscape")
+
+    tall = open_display(hall, "?chime=0", size=PORTRAIT)  # built from the snapshot alone
+    expect(tall.locator("#now-number")).to_have_text(page.locator("#now-number").inner_text())
+    expect(tall.locator("#recent li")).to_have_count(8)
+    settle(tall)
+    screenshot(tall, "display-portrait")
+
+
+def test_a_token_of_another_role_is_refused_with_the_reason(hall: Hall) -> None:
+    page = hall.open_page("/halls/{hall}/display", role="guide", size=LANDSCAPE)
+
+    expect(page.locator(".signin-problem")).to_have_text("此页面需要显示屏或管理员令牌。")
+    page.locator("#signin-token").fill(hall.token("display"))
+    page.locator("#signin-submit").click()
+    expect(page.locator("#link")).to_have_attribute("data-status", "live")
+    expect(page.locator(".signin-overlay")).to_have_count(0)

@@ -1,0 +1,448 @@
+"""The guide desk, the kiosk and the printed 58 mm ticket, in Chromium against the real server.
+
+What is checked is what a citizen or guide sees and what the server recorded: tickets found in GET /queue
+or GET /tickets/{id} with the right service, channel and priority, refusals shown in the server's words,
+and printing handed the ticket page (window.print is replaced by a recorder: headless Chromium has no
+printer).
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from typing import Any
+from urllib.parse import urlparse
+
+from playwright.sync_api import Page, Route, expect
+
+from tests.pages.conftest import Hall, screenshot
+from tests.server.conftest import id_check_digit, make_id_number, with_bad_check_digit
+
+GUIDE = "/halls/{hall}/guide"
+KIOSK = "/halls/{hall}/kiosk"
+GUIDE_SIZE = (1180, 820)
+KIOSK_SIZE = (1080, 1920)
+MM = 72 / 25.4  # PDF points per millimetre
+
+# Every frame's print() (the guide's and kiosk's hidden ticket frame included) leaves its page's path and
+# query in the top window's list instead of opening a print dialog: every page that issues uses it.
+PRINT_RECORDER = """
+window.print = () => { (window.top.__printed ||= []).push(location.pathname + location.search); };
+"""
+
+
+def record_printing(page: Page) -> None:
+    page.context.add_init_script(PRINT_RECORDER)
+
+
+def printed(page: Page, count: int = 1) -> list[str]:
+    page.wait_for_function(f"(window.__printed || []).length >= {count}")
+    result: list[str] = page.evaluate("window.__printed")
+    return result
+
+
+def printed_ticket_id(page: Page, count: int = 1) -> str:
+    """The ticket of the page's ``count``-th print, from the ticket page its frame loaded (/t/{id}/print)."""
+    done = printed(page, count)
+    match = re.fullmatch(r"/t/([^/]+)/print.*", done[count - 1])
+    assert match, done
+    return match.group(1)
+
+
+def forgive_lost_requests(hall: Hall) -> None:
+    """A request the test cut off on purpose is logged by Chromium as a failed load, not a page fault."""
+    hall.errors[:] = [e for e in hall.errors if "net::ERR_FAILED" not in e]
+
+
+def waiting_numbers(hall: Hall, service: str | None = None) -> list[str]:
+    query = f"?service={service}" if service else ""
+    return [t["number"] for t in hall.call("GET", f"/queue{query}", role="guide")["tickets"]]
+
+
+# -- guide desk ----------------------------------------------------------------------------------
+def test_guide_finds_services_by_pinyin_initials_and_issues_green_channel(hall: Hall) -> None:
+    hall.open_windows("1", "2")
+    hall.issue("SOC")
+    hall.issue("SOC")
+    page = hall.open_page(GUIDE, role="guide", size=GUIDE_SIZE)
+    record_printing(page)
+    expect(page.locator(".tile[data-code=SOC] .waiting b")).to_have_text("2")
+
+    page.keyboard.type("hj")  # typing anywhere goes to the search box
+    expect(page.locator("#search")).to_have_value("hj")
+    expect(page.locator(".tile:visible")).to_have_count(1)
+    expect(page.locator(".tile:visible .name")).to_have_text("户籍办理")
+
+    page.locator("#search").fill("sb")
+    expect(page.locator(".tile:visible .name")).to_have_text(["社保医保"])
+    page.keyboard.press("Enter")  # the single match is picked and the ID number field comes next
+    expect(page.locator("#chosen-name")).to_have_text("A · 社保医保")
+    expect(page.locator("#id-number")).to_be_focused()
+
+    page.locator("label.chip", has_text="孕妇").click()
+    page.locator("#issue").click()
+    expect(page.locator("#r-number")).to_have_text("A003")
+    expect(page.locator("#r-service")).to_have_text("社保医保")
+    expect(page.locator("#r-priority")).to_have_text("绿色通道 · 孕妇")
+    expect(page.locator("#r-ahead")).to_have_text("0 人")  # the green channel goes before both walk-ins
+
+    ticket = hall.call("GET", f"/tickets/{printed_ticket_id(page)}")
+    assert (ticket["number"], ticket["service"], ticket["priority"], ticket["channel"]) == \
+        ("A003", "SOC", "green", "guide")
+    assert waiting_numbers(hall, "SOC") == ["A003", "A001", "A002"]
+    # The frame that printed holds the ticket page of that very ticket.
+    frame = page.frame_locator("iframe.hallq-print-frame")
+    expect(frame.locator("#number")).to_have_text("A003")
+    expect(page.locator("#r-print-state")).to_have_text("已送打印机，请将号票交给办事人。")
+
+    # The next citizen: typing starts over (the card goes, the form is empty); a plain ticket has no priority.
+    page.keyboard.type("TAX")
+    expect(page.locator("#result")).to_be_hidden()
+    expect(page.locator("#search")).to_have_value("TAX")
+    expect(page.locator("input[name=priority][value='']")).to_be_checked()
+    page.keyboard.press("Enter")
+    page.keyboard.press("Enter")  # in the ID number field: submits the form
+    expect(page.locator("#r-number")).to_have_text("D001")
+    expect(page.locator("#r-priority")).to_be_hidden()
+    assert hall.call("GET", f"/tickets/{printed_ticket_id(page, 2)}")["priority"] is None
+
+
+def test_guide_checks_the_id_number_and_shows_the_servers_refusal(hall: Hall) -> None:
+    hall.open_windows("1")
+    page = hall.open_page(GUIDE, role="guide", size=GUIDE_SIZE)
+    record_printing(page)
+    posts: list[str] = []
+    page.on("request", lambda r: posts.append(r.url) if r.method == "POST" else None)
+    page.locator(".tile[data-code=SOC]").click()
+    id_field = page.locator("#id-number")
+
+    # A mistyped digit is caught on the tablet: nothing is sent.
+    id_field.fill(with_bad_check_digit(make_id_number(date(1985, 6, 1))))
+    page.locator("#issue").click()
+    expect(page.locator("#id-problem")).to_contain_text("校验位")
+    assert posts == []
+
+    # A check digit that fits a birth date that does not exist: only the server can tell.
+    first17 = "110105" + "19851340" + "123"
+    bad_date = first17 + id_check_digit(first17)
+    refusal = hall.call("POST", "/tickets", role="guide", json={"service": "SOC", "id_number": bad_date}, expect=422)
+    id_field.fill(bad_date)
+    page.keyboard.press("Tab")
+    expect(id_field).to_have_value("110***********" + bad_date[-4:])  # masked once entered, never shown again
+    page.locator("#issue").click()
+    expect(page.locator("#id-problem")).to_have_text(refusal["error"]["message"])
+    expect(page.locator("#result")).to_be_hidden()
+    assert waiting_numbers(hall) == []
+
+    # Re-entered correctly, the same desk issues; the ID number is not on the page afterwards.
+    good = make_id_number(date(1985, 6, 1))
+    page.locator("#id-clear").click()
+    id_field.fill(good)
+    page.locator("#issue").click()
+    expect(page.locator("#r-number")).to_have_text("A001")
+    assert good not in page.content()
+    assert waiting_numbers(hall) == ["A001"]
+
+    # The same person again for the same service: refused, in the server's words.
+    page.locator("#next").click()
+    page.locator(".tile[data-code=SOC]").click()
+    id_field.fill(good)
+    page.locator("#issue").click()
+    expect(page.locator("#issue-problem")).to_contain_text(re.compile("已持有.*A001号"))
+    assert waiting_numbers(hall) == ["A001"]
+    hall.forgive_refusals(409)
+    hall.forgive_refusals(422)
+
+
+def test_guide_retry_after_a_lost_reply_gets_the_same_ticket(hall: Hall) -> None:
+    hall.open_windows("1")
+    page = hall.open_page(GUIDE, role="guide", size=GUIDE_SIZE)
+    record_printing(page)
+    keys: list[str | None] = []
+
+    def lose_first_reply(route: Route) -> None:
+        keys.append(route.request.headers.get("idempotency-key"))
+        if len(keys) == 1:
+            route.fetch()  # the server issues the ticket ...
+            route.abort()  # ... but the reply never reaches the tablet
+        else:
+            route.continue_()
+
+    page.route("**/api/v1/halls/*/tickets", lose_first_reply)
+    page.locator(".tile[data-code=HUK]").click()
+    page.locator("#issue").click()
+    expect(page.locator("#issue-problem")).to_contain_text("网络")
+    assert waiting_numbers(hall) == ["B001"]  # it was issued, the desk just did not hear
+
+    page.locator("#issue").click()  # the guide tries again
+    expect(page.locator("#r-number")).to_have_text("B001")
+    assert waiting_numbers(hall) == ["B001"]
+    assert keys[0]
+    assert keys[1] == keys[0]
+
+    page.locator("#next").click()  # a new citizen is a new request, even for the same service
+    page.locator(".tile[data-code=HUK]").click()
+    page.locator("#issue").click()
+    expect(page.locator("#r-number")).to_have_text("B002")
+    assert keys[2] != keys[0]
+    assert waiting_numbers(hall) == ["B001", "B002"]
+    forgive_lost_requests(hall)
+
+
+def test_guide_disables_a_service_no_window_handles_and_cancels_a_ticket(hall: Hall) -> None:
+    hall.open_windows("1")  # window 1 handles everything but 不动产登记 (PROP)
+    page = hall.open_page(GUIDE, role="guide", size=GUIDE_SIZE)
+    record_printing(page)
+    prop = page.locator(".tile[data-code=PROP]")
+    expect(prop).to_be_disabled()
+    expect(prop.locator(".off-note")).to_have_text("暂无窗口办理")
+    expect(page.locator(".tile[data-code=SOC]")).to_be_enabled()
+    page.locator("#search").fill("bdc")
+    page.keyboard.press("Enter")
+    expect(page.locator("#issue-problem")).to_contain_text("暂无窗口办理")
+    expect(page.locator("#issue")).to_be_disabled()
+
+    # A window that takes PROP opens: within a poll the tile comes alive.
+    hall.open_windows("9")
+    expect(prop).to_be_enabled(timeout=8000)
+
+    page.locator("#search").fill("")
+    page.locator(".tile[data-code=FUND]").click()
+    page.locator("#issue").click()
+    expect(page.locator("#r-number")).to_have_text("E001")
+    ticket_id = printed_ticket_id_from_frame(page)
+    page.locator("#cancel").click()
+    expect(page.locator("#cancel-confirm")).to_be_visible()
+    expect(page.locator("#cancel-question")).to_have_text("确定取消 E001 号？")
+    page.locator("#cancel-no").click()  # second thoughts: nothing happens
+    expect(page.locator("#cancel-confirm")).to_be_hidden()
+    assert hall.call("GET", f"/tickets/{ticket_id}")["status"] == "waiting"
+
+    page.locator("#cancel").click()
+    page.locator("#cancel-yes").click()
+    expect(page.locator("#r-title")).to_have_text("此号已取消")
+    expect(page.locator("#cancel")).to_be_hidden()
+    assert hall.call("GET", f"/tickets/{ticket_id}")["status"] == "cancelled"
+    assert waiting_numbers(hall) == []
+
+
+def printed_ticket_id_from_frame(page: Page) -> str:
+    src = page.locator("iframe.hallq-print-frame").get_attribute("src") or ""
+    return urlparse(src).path.split("/")[2]
+
+
+def test_guide_speaks_english_and_refuses_other_roles(hall: Hall) -> None:
+    hall.open_windows("1")
+    page = hall.open_page(GUIDE, role="guide", size=GUIDE_SIZE)
+    record_printing(page)
+    expect(page.locator(".topbar .title")).to_have_text("导办台")
+    page.locator("#lang").click()
+    expect(page.locator(".topbar .title")).to_have_text("Guide desk")
+    expect(page.locator("#issue span")).to_have_text("Issue ticket")
+    expect(page.locator(".tile[data-code=SOC] .name")).to_have_text("Social security")
+    expect(page.locator(".tile[data-code=PROP] .off-note")).to_have_text("No window open for it")
+    expect(page.locator("#search")).to_have_attribute("placeholder", re.compile("pinyin"))
+    expect(page.locator("#lang")).to_have_text("中文")
+    page.locator(".tile[data-code=SOC]").click()
+    page.locator("#issue").click()
+    expect(page.locator("#r-title")).to_have_text("Ticket issued")
+    expect(page.locator("#next")).to_have_text("Next citizen")
+
+    kiosk_on_guide = hall.open_page(GUIDE, role="kiosk", size=GUIDE_SIZE)
+    expect(kiosk_on_guide.locator(".signin-problem")).to_contain_text("此页面需要导办员或管理员令牌")
+    expect(kiosk_on_guide.locator("#desk")).to_be_hidden()
+
+
+def test_guide_screenshot(hall: Hall) -> None:
+    hall.open_windows("1", "2", "3", "4")
+    for service, count in (("SOC", 14), ("HUK", 6), ("TAX", 3), ("FUND", 2), ("BIZ", 1), ("INFO", 4)):
+        for _ in range(count):
+            hall.issue(service)
+    page = hall.open_page(GUIDE, role="guide", size=GUIDE_SIZE)
+    record_printing(page)
+    expect(page.locator(".tile[data-code=SOC] .waiting b")).to_have_text("14")
+    page.keyboard.type("sb")
+    page.keyboard.press("Enter")
+    page.locator("label.chip", has_text="高龄").click()
+    page.locator("#search").fill("")
+    page.locator("#issue").click()
+    expect(page.locator("#r-number")).to_have_text("A015")
+    printed(page)
+    expect(page.locator(".tile[data-code=SOC] .waiting b")).to_have_text("15")
+    page.locator("#search").blur()
+    screenshot(page, "guide")
+
+
+# -- kiosk ---------------------------------------------------------------------------------------
+def tap_id_number(page: Page, id_number: str) -> None:
+    for ch in id_number:
+        page.locator(f".key[data-key='{ch}']").click()
+
+
+def test_kiosk_gives_someone_born_in_1950_the_green_channel(hall: Hall) -> None:
+    hall.open_windows("1", "2")
+    for _ in range(4):
+        hall.issue("SOC")
+    page = hall.open_page(KIOSK, role="kiosk", size=KIOSK_SIZE)
+    record_printing(page)
+    # The kiosk grants no priority by itself: nothing on it asks for one.
+    assert page.locator("input[name=priority], [data-priority]").count() == 0
+    expect(page.get_by_text(re.compile("VIP"))).to_have_count(0)
+
+    page.locator(".k-tile[data-code=SOC]").click()
+    expect(page.locator("#take")).to_have_text("不输入，直接取号")
+    elderly = make_id_number(date(1950, 3, 2))
+    tap_id_number(page, elderly[:10])
+    expect(page.locator("#id-display .slot.filled")).to_have_count(10)
+    assert elderly[6:10] not in page.locator("#id-display").inner_text().replace("\n", "")  # birth year hidden
+    tap_id_number(page, elderly[10:])
+    expect(page.locator("#take")).to_have_text("确认取号")
+    page.locator("#take").click()
+
+    expect(page.locator("#d-number")).to_have_text("A005")
+    expect(page.locator("#d-green")).to_have_text("已为您开通绿色通道")
+    expect(page.locator("#d-ahead")).to_have_text("0 人")
+    ticket = hall.call("GET", f"/tickets/{printed_ticket_id(page)}")
+    assert (ticket["number"], ticket["priority"], ticket["channel"]) == ("A005", "green", "kiosk")
+    expect(page.locator("#d-printing")).to_have_text("请取走打印的号票。")
+    expect(page.locator("#d-qr")).to_have_attribute("src", f"/t/{ticket['id']}/qr.svg")
+    screenshot(page, "kiosk-ticket")
+
+    # The same person again: the server's refusal, in large text.
+    page.locator("#finish").click()
+    page.locator(".k-tile[data-code=SOC]").click()
+    tap_id_number(page, elderly)
+    page.locator("#take").click()
+    expect(page.locator("#oops-text")).to_contain_text("A005")
+    assert waiting_numbers(hall, "SOC") == ["A005", "A001", "A002", "A003", "A004"]
+    hall.forgive_refusals(409)
+
+
+def test_kiosk_returns_to_the_start_by_itself(hall: Hall) -> None:
+    hall.open_windows("1")
+    page = hall.open_page(KIOSK + "?reset=2", role="kiosk", size=KIOSK_SIZE)
+    record_printing(page)
+    page.locator(".k-tile[data-code=HUK]").click()
+    page.locator("#take").click()  # no ID number: a plain ticket
+    expect(page.locator("#d-number")).to_have_text("B001")
+    expect(page.locator("#d-green")).to_be_hidden()
+    expect(page.locator("#done-countdown")).to_contain_text("秒后自动返回首页")
+    assert hall.call("GET", f"/tickets/{printed_ticket_id(page)}")["priority"] is None
+
+    expect(page.locator("#start")).to_be_visible(timeout=5000)
+    expect(page.locator("#done")).to_be_hidden()
+    assert "B001" not in page.locator("body").inner_text()
+
+    # Someone who walks off halfway through their ID number leaves nothing behind either.
+    page.locator(".k-tile[data-code=HUK]").click()
+    tap_id_number(page, "110105")
+    expect(page.locator("#start")).to_be_visible(timeout=9000)
+    page.locator(".k-tile[data-code=HUK]").click()
+    expect(page.locator("#id-display .slot.filled")).to_have_count(0)
+
+
+def test_kiosk_try_again_after_a_lost_reply_gets_the_same_ticket(hall: Hall) -> None:
+    hall.open_windows("1")
+    page = hall.open_page(KIOSK, role="kiosk", size=KIOSK_SIZE)
+    record_printing(page)
+    keys: list[str | None] = []
+
+    def lose_first_reply(route: Route) -> None:
+        keys.append(route.request.headers.get("idempotency-key"))
+        if len(keys) == 1:
+            route.fetch()
+            route.abort()
+        else:
+            route.continue_()
+
+    page.route("**/api/v1/halls/*/tickets", lose_first_reply)
+    page.locator(".k-tile[data-code=INFO]").click()
+    tap_id_number(page, make_id_number(date(1990, 1, 1)))
+    page.locator("#take").click()
+    expect(page.locator("#oops-text")).to_contain_text("网络")
+    page.locator("#oops-retry").click()
+    expect(page.locator("#d-number")).to_have_text("G001")
+    assert keys[0]
+    assert keys[1] == keys[0]
+    assert waiting_numbers(hall) == ["G001"]
+    forgive_lost_requests(hall)
+
+
+def test_kiosk_explains_a_service_no_window_handles(hall: Hall) -> None:
+    hall.open_windows("1", "2", "3")
+    for service, count in (("SOC", 9), ("HUK", 4), ("TAX", 2), ("INFO", 3), ("FUND", 1)):
+        for _ in range(count):
+            hall.issue(service)
+    page = hall.open_page(KIOSK, role="kiosk", size=KIOSK_SIZE)
+    record_printing(page)
+    expect(page.locator(".k-tile[data-code=SOC] .k-tile-line b")).to_have_text("9 人等候")
+    expect(page.locator(".k-tile[data-code=PROP] .k-tile-line")).to_have_text("暂无窗口办理")
+    screenshot(page, "kiosk")
+    page.locator(".k-tile[data-code=PROP]").click()
+    expect(page.locator("#oops-text")).to_have_text("当前没有窗口办理该业务，请前往导办台咨询")
+    expect(page.locator("#oops-retry")).to_be_hidden()  # trying again cannot help; the guide desk can
+    page.locator("#oops-home").click()
+    expect(page.locator("#start")).to_be_visible()
+    page.locator("#lang").click()
+    expect(page.locator(".k-tile[data-code=PROP] .k-tile-line")).to_have_text("No window open")
+    expect(page.locator("#start h1")).to_have_text("Please choose your service")
+
+
+# -- the printed ticket --------------------------------------------------------------------------
+def pdf_pages(pdf: bytes) -> list[tuple[float, float]]:
+    """(width, height) in points of every page's MediaBox."""
+    boxes = re.findall(rb"/MediaBox\s*\[\s*([\d.]+)\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)\s*\]", pdf)
+    return [(float(x1) - float(x0), float(y1) - float(y0)) for x0, y0, x1, y1 in boxes]
+
+
+def open_ticket_page(hall: Hall, ticket: dict[str, Any], query: str = "") -> Page:
+    page = hall.open_page(f"/t/{ticket['id']}/print{query}", size=(219, 400), device_scale=2)
+    # Printed from a desk, the browser holds the desk's token: the ticket then carries the hall's name.
+    page.evaluate("([key, token]) => localStorage.setItem(key, token)",
+                  [f"hallq.token.{hall.id}.guide", hall.token("guide")])
+    record_printing(page)
+    page.reload()
+    return page
+
+
+def test_ticket_prints_on_a_58mm_roll(hall: Hall) -> None:
+    hall.open_windows("1")
+    hall.issue("SOC")
+    ticket = hall.issue("SOC", priority="green")
+    hall.issue("SOC")
+    page = open_ticket_page(hall, ticket)
+    page.emulate_media(media="print")
+    expect(page.locator("#number")).to_have_text(ticket["number"])
+    expect(page.locator("#hall-name")).to_have_text("示范县政务服务中心")
+    expect(page.locator("#service")).to_have_text("社保医保")
+    expect(page.locator("#ahead")).to_have_text("前面还有 0 人")
+    expect(page.locator("#mark")).to_have_text("绿色通道")
+    expect(page.get_by_text("扫码查看排队进度")).to_be_visible()
+    expect(page.locator("#print-now")).to_be_hidden()  # a screen-only button
+    qr = page.locator("img#qr")
+    expect(qr).to_have_attribute("src", f"/t/{ticket['id']}/qr.svg")
+    page.wait_for_function("document.body.classList.contains('ready')")
+    assert qr.evaluate("img => img.naturalWidth") > 0
+    number_fits = page.locator("#number").evaluate("n => n.scrollWidth <= n.clientWidth")
+    assert number_fits
+    assert page.evaluate("window.__printed") is None  # only ?print=1 prints by itself
+
+    pdf = page.pdf(width="58mm")
+    pages = pdf_pages(pdf)
+    assert len(pages) == 1, pages
+    # 58 mm = 164.4 pt; Chromium rounds the sheet to whole CSS pixels (220 px = 165.1 pt).
+    assert abs(pages[0][0] - 58 * MM) < 1.5, pages
+    screenshot(page, "ticket-58mm", full_page=True)
+
+
+def test_ticket_page_prints_itself_with_print_1(hall: Hall) -> None:
+    hall.open_windows("1")
+    ticket = hall.issue("INFO")
+    page = open_ticket_page(hall, ticket, "?print=1")
+    assert printed(page) == [f"/t/{ticket['id']}/print?print=1"]
+    expect(page.locator("#number")).to_have_text("G001")
+    expect(page.locator("#mark")).to_be_hidden()
+    hall.call("POST", f"/tickets/{ticket['id']}/cancel", role="guide")
+    page.reload()
+    expect(page.locator("#mark")).to_have_text("已取消")  # a reprint never passes for a live ticket
+    expect(page.locator("#line")).to_be_hidden()
