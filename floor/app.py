@@ -20,7 +20,6 @@ from starlette.routing import Route
 from queue_engine.config import HallConfig, load_hall
 from queue_engine.engine import Engine
 
-from .archiver import Archiver
 from .db import make_sql_engine, migrate, sync_config
 from .hub import Hub
 from .openapi import document
@@ -106,9 +105,6 @@ def create_app(settings: Settings) -> Starlette:
         for engine in engines.values():
             await prepare_hall(engine, sql)
         runtime.tasks.append(asyncio.create_task(hub.run(), name="hub"))
-        archivers = [Archiver(engine, sql) for engine in engines.values()] if settings.archive else []
-        for archiver in archivers:
-            runtime.tasks.append(asyncio.create_task(archiver.run(), name=f"archiver-{archiver.engine.hall.id}"))
         app.state.runtime = runtime
         try:
             yield
@@ -116,8 +112,6 @@ def create_app(settings: Settings) -> Starlette:
             for task in runtime.tasks:
                 task.cancel()
             await asyncio.gather(*runtime.tasks, return_exceptions=True)
-            for archiver in archivers:
-                await archiver.close()
             await hub_redis.aclose()
             await redis.aclose()
             await pool.disconnect()

@@ -77,8 +77,23 @@ def cmd_serve(args: argparse.Namespace) -> None:
         raise CliError(f"cannot prepare the database {settings.database_url}: {str(exc).splitlines()[0]}") from None
     if args.demo:
         print(demo_banner(settings, args.host, args.port), flush=True)
-    uvicorn.run("floor.app:app_from_env", factory=True, host=args.host, port=args.port, workers=args.workers,
-                ws_max_size=64 * 1024, log_level=os.environ.get("HALLQ_LOG_LEVEL", "info"), access_log=False)
+    from .archive_process import ArchiveSupervisor
+
+    archiver = ArchiveSupervisor() if settings.archive else None
+    if archiver is not None:
+        archiver.start()
+    try:
+        uvicorn.run("floor.app:app_from_env", factory=True, host=args.host, port=args.port, workers=args.workers,
+                    ws_max_size=64 * 1024, log_level=os.environ.get("HALLQ_LOG_LEVEL", "info"), access_log=False)
+    finally:
+        if archiver is not None:
+            archiver.stop()
+
+
+def cmd_archive(args: argparse.Namespace) -> None:
+    from .archive_process import run
+
+    run(args.parent)
 
 
 def parser() -> argparse.ArgumentParser:
@@ -90,6 +105,9 @@ def parser() -> argparse.ArgumentParser:
     serve.add_argument("--workers", type=int, default=1)
     serve.add_argument("--demo", action="store_true", help="print tokens for every role and the URLs to open")
     serve.set_defaults(func=cmd_serve)
+    archive = sub.add_parser("archive", help="copy every hall's events into SQL (hallq serve runs this itself)")
+    archive.add_argument("--parent", type=int, help="stop when the process with this id is gone")
+    archive.set_defaults(func=cmd_archive)
     token = sub.add_parser("token", help="make a token; prints only the token")
     token.add_argument("--hall", required=True)
     token.add_argument("--role", required=True, choices=ROLES)

@@ -18,7 +18,7 @@ class Settings:
     database_url: str = "sqlite:///var/hallq.db"
     halls: tuple[Path, ...] = (DEMO_HALL,)
     key_prefix: str = "hq"
-    archive: bool = True  # copy every event into SQL (off only in tests of the live path alone)
+    archive: bool = True  # `hallq serve` runs the archiver process that copies every event into SQL
     heartbeat_s: float = 15.0
     # Where citizens' phones reach this server (the QR code on a printed ticket); by default the address
     # the guide desk itself used, which is right unless the hall sits behind a proxy or a public domain.

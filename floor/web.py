@@ -175,7 +175,8 @@ def as_route(ep: Endpoint) -> Route:
                                   headers={"Retry-After": "2"})
         if isinstance(result, Response):
             return result
-        content = result.model_dump(mode="json") if isinstance(result, BaseModel) else result
-        return JSONResponse(content, status_code=ep.status)
+        if isinstance(result, BaseModel):  # serialized in one pass by pydantic-core, no dict in between
+            return Response(result.model_dump_json(), status_code=ep.status, media_type="application/json")
+        return JSONResponse(result, status_code=ep.status)
 
     return Route(ep.full_path, handle, methods=[ep.method], name=f"{ep.method} {ep.path}")

@@ -7,7 +7,7 @@ from typing import Any
 from starlette.responses import Response
 
 from ..identity import InvalidIdentity, age_on, normalize_id_number, normalize_phone, person_key
-from ..web import ApiError, Ctx, JSONResponse, endpoint
+from ..web import ApiError, Ctx, endpoint
 from .schemas import IssueIn, ReasonIn, TicketOut
 
 ELDERLY_AGE = 60
@@ -56,7 +56,7 @@ async def issue(ctx: Ctx, body: IssueIn) -> Response:
     issued = await ctx.hall.engine.issue(body.service, channel=channel, priority=priority, person=person,
                                          idempotency_key=key)
     out = TicketOut.of(hall, issued.ticket, issued.ahead, issued.estimated_wait_s)
-    return JSONResponse(out.model_dump(mode="json"), status_code=200 if issued.replay else 201)
+    return Response(out.model_dump_json(), status_code=200 if issued.replay else 201, media_type="application/json")
 
 
 @endpoint("GET", "/tickets/{ticket}", roles=(), response=TicketOut)
