@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
+import resource
 import sys
 from collections.abc import Sequence
 
@@ -62,8 +64,19 @@ def demo_banner(settings: Settings, host: str, port: int) -> str:
     return "\n".join(lines)
 
 
+def raise_open_files_limit() -> None:
+    """Every lobby screen and phone page holds a socket: lift the soft limit (often 1,024) to the hard one."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = hard if hard != resource.RLIM_INFINITY else 1 << 20
+    if soft < wanted:
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+
+
 def cmd_serve(args: argparse.Namespace) -> None:
     import uvicorn
+
+    raise_open_files_limit()  # before the workers start: they inherit it
 
     settings = Settings.from_env()  # also creates the secret file once, before workers read it
     from .app import load_halls
