@@ -25,6 +25,15 @@ def archiver_pids(server: LiveServer) -> list[int]:
     return [int(pid) for pid in found.stdout.split()]
 
 
+def running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # A zombie, until whoever inherited it reaps it, has stopped running all the same.
+    return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
+
+
 async def archived(server: LiveServer) -> list[tuple[str, str]]:
     sql = make_sql_engine(f"sqlite:///{server.home / 'hallq.db'}")
     try:
@@ -86,11 +95,6 @@ async def test_the_archiver_ends_with_its_server(live_server: ServerFactory, how
     server.process.wait(timeout=15)
 
     async def gone() -> bool:
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return True
-        # A zombie until someone reaps it: as good as gone.
-        return Path(f"/proc/{pid}/stat").read_text().split()[2] == "Z"
+        return not running(pid)
 
     await wait_until(gone, within_s=10)
