@@ -1,0 +1,192 @@
+"""The Locust load suite: a smoke run of the opening surge end to end, and its locust-free parts.
+
+Locust is never imported here: it monkey-patches the standard library with gevent. The smoke run starts
+``python -m loadtest.run`` as a subprocess, which starts the server and Locust as subprocesses of its own.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import random
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from loadtest.calls import CallClock, Samples, merge_samples, percentile
+from loadtest.load_halls import write_halls
+from loadtest.load_report import Row, Run, history_table, previous_summaries, targets
+from loadtest.plan import Plan, day_schedule, handling_s, window_of
+from loadtest.pyspy import markdown, read_raw
+from loadtest.wsframes import OP_CLOSE, OP_PING, OP_TEXT, FrameReader, client_frame
+from queue_engine.config import load_hall
+from tests.conftest import ROOT
+
+SMOKE_TIMEOUT_S = 180
+COMMITTED = ROOT / "loadtest" / "results" / "opening-surge.md"
+
+
+def _digest(path: Path) -> str | None:
+    return hashlib.sha256(path.read_bytes()).hexdigest() if path.exists() else None
+
+
+def test_opening_surge_smoke(tmp_path: Path) -> None:
+    """Seconds at a low rate against a fresh server and both floors: no failure, and every measure has data."""
+    out, data = tmp_path / "smoke.md", tmp_path / "smoke.json"
+    before = _digest(COMMITTED)
+    proc = subprocess.run([sys.executable, "-m", "loadtest.run", "opening-surge", "--smoke", "--out", str(out),
+                           "--json", str(data)], cwd=ROOT, capture_output=True, text=True, timeout=SMOKE_TIMEOUT_S)
+    assert proc.returncode == 0, f"stdout:\n{proc.stdout[-4000:]}\nstderr:\n{proc.stderr[-4000:]}"
+    assert _digest(COMMITTED) == before, "--smoke must never write the committed results"
+    report = json.loads(data.read_text(encoding="utf-8"))
+    rows = {r["name"]: r for r in report["run"]["rows"]}
+    assert sum(r["failures"] for r in report["run"]["rows"]) == 0
+    assert not report["run"]["errors"]
+    assert rows["POST /tickets"]["requests"] > 0
+    assert rows["POST /windows/{w}/call-next"]["requests"] > 0
+    assert rows["call-to-screen display"]["samples"] > 0
+    assert rows["call-to-screen phone"]["samples"] > 0
+    floor_ws = {r["name"]: r for r in report["floor_ws"]["rows"]}
+    floor_json = {r["name"]: r for r in report["floor_json"]["rows"]}
+    assert floor_ws["call-to-screen floor"]["samples"] > 0
+    assert floor_json["GET /json (floor)"]["requests"] > 0
+    text = out.read_text(encoding="utf-8")
+    assert "| 0 failures | 0 failures | **met** |" in text
+    assert "hallq-load-summary" in text
+
+
+# -- websocket frames ---------------------------------------------------------------------------------
+def server_frame(opcode: int, payload: bytes, fin: bool = True) -> bytes:
+    n = len(payload)
+    head = bytes((0x80 * fin | opcode,))
+    if n < 126:
+        head += bytes((n,))
+    elif n < 1 << 16:
+        head += bytes((126,)) + n.to_bytes(2, "big")
+    else:
+        head += bytes((127,)) + n.to_bytes(8, "big")
+    return head + payload
+
+
+def test_frames_split_anywhere_and_joined() -> None:
+    messages = [b"x" * n for n in (0, 5, 125, 126, 300, 70_000)]
+    stream = b"".join(server_frame(OP_TEXT, m) for m in messages) + server_frame(OP_PING, b"hi")
+    stream += server_frame(OP_TEXT, b"part-", fin=False) + server_frame(0, b"two")
+    rng = random.Random(4)
+    reader, frames, pos = FrameReader(), [], 0
+    while pos < len(stream):
+        step = rng.randint(1, 400)
+        frames += reader.feed(stream[pos:pos + step])
+        pos += step
+    assert [(f.opcode, f.payload) for f in frames] == [
+        *((OP_TEXT, m) for m in messages), (OP_PING, b"hi"), (OP_TEXT, b"part-two")]
+
+
+def test_client_frames_are_masked() -> None:
+    frame = client_frame(OP_CLOSE, b"\x03\xe8bye")
+    assert frame[0] == 0x80 | OP_CLOSE
+    assert frame[1] & 0x80
+    key, body = frame[2:6], frame[6:]
+    assert bytes(c ^ key[i % 4] for i, c in enumerate(body)) == b"\x03\xe8bye"
+
+
+# -- calls and samples ----------------------------------------------------------------------------------
+def test_call_clock_pairs_receipts_with_calls() -> None:
+    clock = CallClock()
+    assert clock.screen_read("t1", 10.0, "display", 200) is None  # the screen was first
+    early = clock.call_read("t1", 10.002)
+    assert early == [("display", 200)]
+    assert clock.screen_read("t1", 10.005, "display", 200) == pytest.approx(3.0)
+    assert clock.screen_read("other", 10.0, "display", 200) is None  # a call of another Locust process
+
+
+def test_samples_merge_and_percentiles(tmp_path: Path) -> None:
+    a, b = Samples(), Samples()
+    for v in range(1, 51):
+        a.add("x", float(v))
+        b.add("x", float(v + 50))
+    a.count("calls", 3)
+    b.count("calls", 4)
+    a.dump(tmp_path / "a.json", 10.0)
+    b.dump(tmp_path / "b.json", 12.0)
+    merged = merge_samples([tmp_path / "a.json", tmp_path / "b.json"])
+    values = sorted(merged.values["x"])
+    assert merged.counters["calls"] == 7
+    assert merged.elapsed_s == 12.0
+    assert (percentile(values, 50), percentile(values, 99), percentile(values, 100)) == (50.0, 99.0, 100.0)
+    assert math.isnan(percentile([], 50))
+
+
+# -- plan, halls ---------------------------------------------------------------------------------------
+def test_windows_are_dealt_once_over_halls() -> None:
+    plan = Plan(halls=("h0", "h1", "h2"), windows_per_hall=2, counts={})
+    slots = [window_of(i, plan) for i in range(7)]
+    assert slots[:6] == [("h0", "1"), ("h1", "1"), ("h2", "1"), ("h0", "2"), ("h1", "2"), ("h2", "2")]
+    assert slots[6] is None
+
+
+def test_handling_times_follow_the_workload() -> None:
+    rng = random.Random(1)
+    prop = [handling_s(rng, "PROP", 60) for _ in range(4000)]
+    info = [handling_s(rng, "INFO", 60) for _ in range(4000)]
+    # 不动产 has a 35-minute mean: 35 s at 60x; 咨询取件 mixes 4- and 10-minute categories.
+    assert 32 < sum(prop) / len(prop) < 38
+    assert 4 < sum(info) / len(info) < 7
+
+
+def test_replayed_day_is_split_between_processes() -> None:
+    plan = Plan(halls=("h",), windows_per_hall=1, counts={}, day_tickets=300, processes=2)
+    first, second = day_schedule(plan, 0), day_schedule(plan, 1)
+    assert abs(len(first) - len(second)) <= 1
+    assert 250 < len(first) + len(second) < 350
+    assert first == sorted(first, key=lambda v: v.due_s)
+
+
+def test_load_halls_are_comprehensive(tmp_path: Path) -> None:
+    paths = write_halls(tmp_path, 2, 9)
+    hall = load_hall(paths[1])
+    assert hall.id == "load-001"
+    assert len(hall.windows) == 9
+    codes = {s.code for s in hall.services}
+    assert all(set(w.services) == codes for w in hall.windows)
+    assert len({w.primary for w in hall.windows}) == len(codes)
+
+
+# -- profile and report ----------------------------------------------------------------------------------
+def test_pyspy_collapsed_stacks_are_summarized() -> None:
+    raw = [
+        'process 1:"python hallq serve";main (floor/cli.py:10);handle (floor/web.py:5);dumps (json/encoder.py:3) 7',
+        'process 1:"python hallq serve";process 2:"python -m floor.cli archive";store (floor/projection.py:9) 3',
+    ]
+    profile = read_raw(raw)
+    assert profile.samples == 10
+    assert profile.by_process == {"hallq serve": 7, "archiver process": 3}
+    assert profile.by_area["json"] == 7
+    text = markdown(profile)
+    assert "`dumps (json/encoder.py)` | 7 | 70.0%" in text
+    assert "`handle (floor/web.py)` | 7 | 70.0%" in text
+
+
+def _row(name: str, p99: float, kind: str = "POST") -> Row:
+    return Row(kind, name, 100, 0, 10.0, p99 / 2, p99 * 0.9, p99, p99, 100)
+
+
+def test_targets_and_history(tmp_path: Path) -> None:
+    run = Run("hallq", [_row("POST /tickets", 20), _row("POST /windows/{w}/call-next", 30),
+                        _row("call-to-screen display", 9, "WS")], [], [], {}, 10.0, 0)
+    floor = Run("floor", [_row("call-to-screen floor", 4, "WS")], [], [], {}, 10.0, 0)
+    verdicts = {t.what.split(" p99")[0]: t.met for t in targets(run, floor, 1, rps_target=1000,
+                                                                 connections_target=None)}
+    # 20 req/s is far from the 1,000 req/s the latency target speaks of: not judged.
+    assert verdicts["ticket issue"] is None
+    assert verdicts["call-next"] is None
+    assert verdicts["call-to-screen display"] is False  # 9 ms > 1.5 x 4 ms
+    assert verdicts["0 failures"] is True
+    entry = {"date": "d", "commit": "c", "workers": 1, "http_rps": 10.0, "failures": 0}
+    path = tmp_path / "x.md"
+    path.write_text(f"# x\n<!-- hallq-load-summary {json.dumps({'current': entry, 'history': [entry]})} -->\n")
+    assert previous_summaries(path) == [entry, entry]
+    assert history_table([entry])[2].startswith("| d | c | 1 | 10.0 |")
