@@ -129,12 +129,17 @@ def targets(run: Run, floor: Run | None, workers: int, rps_target: float | None,
         row = run.row(name)
         if row is None:
             continue
-        at_load = rps_target is not None and workers == 1 and rps >= 0.95 * rps_target
-        where = f"at {rps:,.0f} req/s, {workers} worker(s)"
-        met: bool | None = row.p99 <= 25 if at_load else None
-        note = "" if at_load else f" (the target is stated at {rps_target or 1000:,.0f} req/s on one worker)"
-        out.append(Target(f"{label} p99 <= 25 ms at 1,000 req/s, one worker", f"{ms(row.p99)} ms {where}{note}",
-                          met))
+        if rps_target is None or workers != 1:
+            out.append(Target(f"{label} p99 <= 25 ms at 1,000 req/s, one worker",
+                              f"{ms(row.p99)} ms at {rps:,.0f} req/s, {workers} worker(s) (judged in the scenario "
+                              "built for 1,000 req/s on one worker)", None))
+        elif rps >= 0.95 * rps_target:
+            out.append(Target(f"{label} p99 <= 25 ms at 1,000 req/s, one worker",
+                              f"{ms(row.p99)} ms at {rps:,.0f} req/s", row.p99 <= 25))
+        else:  # Locust's users wait for answers: a saturated server gets fewer requests than the scenario offers
+            out.append(Target(f"{label} p99 <= 25 ms at 1,000 req/s, one worker",
+                              f"{ms(row.p99)} ms; the server sustained only {rps:,.0f} of the ~{rps_target:,.0f} "
+                              "req/s the scenario offers", False))
     if floor is not None:
         base = floor.row("call-to-screen floor")
         for kind in ("display", "phone"):

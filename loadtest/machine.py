@@ -28,12 +28,15 @@ def _first(path: str, prefix: str) -> str:
     return "?"
 
 
+SERVER_CODE = ("floor", "queue_engine", "displays", "staff_console", "pyproject.toml")
+
+
 def git_commit(root: Path) -> str:
-    """Short HEAD, with "+ uncommitted changes" when the working tree differs (the server code under test)."""
+    """Short HEAD, with "+ uncommitted changes" when the server code under test differs from it."""
     try:
         head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True, text=True,
                               check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
+        dirty = subprocess.run(["git", "status", "--porcelain", "--", *SERVER_CODE], cwd=root,
                                capture_output=True, text=True, check=True).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return "?"
