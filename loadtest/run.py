@@ -35,6 +35,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -328,9 +329,20 @@ def repin_archiver(server_pid: int, cpus: set[int]) -> int:
 
 
 def server_log_problems(text: str) -> list[str]:
-    lines = [ln for ln in text.splitlines() if "Traceback" in ln or ln.startswith(("ERROR", "CRITICAL"))
-             or " ERROR " in ln]
-    return lines[:10]
+    """Distinct errors in the server's log, most frequent first: for a traceback, the log line before it and the
+    exception it ends with."""
+    lines = text.splitlines()
+    found: Counter[str] = Counter()
+    for i, line in enumerate(lines):
+        if line.startswith("Traceback"):
+            before = lines[i - 1].strip() if i else ""
+            end = next((ln for ln in lines[i + 1:] if ln and not ln.startswith((" ", "Traceback"))
+                        and not ln.startswith("During handling") and not ln.startswith("The above exception")), "?")
+            found[f"{before} -> {end}"[:300]] += 1
+        elif line.startswith(("ERROR", "CRITICAL")) and not (i + 1 < len(lines) and
+                                                             lines[i + 1].startswith("Traceback")):
+            found[line[:300]] += 1
+    return [f"{n} x {problem}" for problem, n in found.most_common(8)]
 
 
 def start_profiler(pid: int, duration_s: float, out_stem: Path, work: Path) -> list[subprocess.Popen[bytes]]:
@@ -529,7 +541,8 @@ def make_report(opts: Options, run: Run, floor_json: Run | None, floor_ws: Run |
                      f"({meta['events'] / max(run.measured_s, 1e-9):,.1f}/s); calls {run.counters.get('calls', 0):,}.")
     problems = meta.get("server_log_problems") or []
     extra.append("Server log: no errors." if not problems else
-                 "Server log problems (first lines): " + " / ".join(f"`{p[:160]}`" for p in problems))
+                 "Server log problems (distinct, most frequent first): "
+                 + " / ".join(f"`{p}`" for p in problems))
     profile_md = None
     if meta.get("profile") is not None:
         svg = opts.out.with_suffix(".svg").name

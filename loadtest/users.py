@@ -106,6 +106,7 @@ def _sample(name: str, response_time: float, exception: BaseException | None, **
 
 def _dump(environment: Any, **_: Any) -> None:
     if PLAN.samples_dir and not isinstance(environment.runner, MasterRunner):
+        _flush(environment)
         SAMPLES.dump(Path(PLAN.samples_dir) / f"samples-{os.getpid()}.json", elapsed_s())
 
 
@@ -144,16 +145,19 @@ def report_later(name: str, ms: float, length: int) -> None:
     _pending.append((name, ms, length))
 
 
-def _flush_forever(environment: Any) -> None:
+def _flush(environment: Any) -> None:
+    batch = _pending[:]
+    del _pending[:]
     fire = environment.events.request.fire
+    for name, ms, length in batch:
+        fire(request_type="WS", name=name, response_time=ms, response_length=length, exception=None, context={})
+
+
+def _flush_forever(environment: Any) -> None:
     while True:
         gevent.sleep(FLUSH_EVERY_S)
-        if not _pending:
-            continue
-        batch = _pending[:]
-        del _pending[:]
-        for name, ms, length in batch:
-            fire(request_type="WS", name=name, response_time=ms, response_length=length, exception=None, context={})
+        if _pending:
+            _flush(environment)
 
 
 def _start_flusher(environment: Any, **_: Any) -> None:
