@@ -24,6 +24,7 @@ import argparse
 import contextlib
 import math
 import os
+import re
 import resource
 import secrets
 import shlex
@@ -64,6 +65,7 @@ START_TIMEOUT_S = 180.0  # 200 halls are prepared one by one at start-up
 STOP_TIMEOUT_S = 15.0
 FLOOR_S = 60.0  # how long each floor is measured (at most the scenario's own measured time)
 PER_USER_RPS = 20.0  # HTTP floor users each make at most this many requests per second
+NOISY_CORES = 0.25  # other people's CPU use above which a run is marked noisy in its history line
 
 
 def log(message: str) -> None:
@@ -328,20 +330,36 @@ def repin_archiver(server_pid: int, cpus: set[int]) -> int:
     return moved
 
 
+_CHAIN = ("Traceback", "During handling", "The above exception")
+
+
 def server_log_problems(text: str) -> list[str]:
-    """Distinct errors in the server's log, most frequent first: for a traceback, the log line before it and the
-    exception it ends with."""
+    """Distinct errors in the server's log, most frequent first: a traceback (with its chained ones) as the line
+    that introduced it and the exception it ends with; other ERROR lines as they are."""
     lines = text.splitlines()
     found: Counter[str] = Counter()
-    for i, line in enumerate(lines):
+    i = 0
+    while i < len(lines):
+        line = lines[i]
         if line.startswith("Traceback"):
-            before = lines[i - 1].strip() if i else ""
-            end = next((ln for ln in lines[i + 1:] if ln and not ln.startswith((" ", "Traceback"))
-                        and not ln.startswith("During handling") and not ln.startswith("The above exception")), "?")
-            found[f"{before} -> {end}"[:300]] += 1
-        elif line.startswith(("ERROR", "CRITICAL")) and not (i + 1 < len(lines) and
-                                                             lines[i + 1].startswith("Traceback")):
+            context = next((ln for ln in reversed(lines[max(0, i - 2):i]) if not ln.startswith("future:")), "")
+            j, last = i, "?"
+            while j < len(lines):
+                ln = lines[j]
+                if not ln or ln.startswith((" ", *_CHAIN)):
+                    j += 1
+                    continue
+                last = ln  # an exception line; the chain goes on if "During handling…" follows
+                if j + 2 < len(lines) and not lines[j + 1] and lines[j + 2].startswith(_CHAIN[1:]):
+                    j += 1
+                    continue
+                break
+            found[re.sub(r"Task-\d+", "Task-N", f"{context.strip()} -> {last}")[:300]] += 1
+            i = j + 1
+            continue
+        if line.startswith(("ERROR", "CRITICAL")) and lines[i + 1:i + 2] != ["Traceback (most recent call last):"]:
             found[line[:300]] += 1
+        i += 1
     return [f"{n} x {problem}" for problem, n in found.most_common(8)]
 
 
@@ -531,9 +549,12 @@ def make_report(opts: Options, run: Run, floor_json: Run | None, floor_ws: Run |
             f" for the first {s.issue_for_s:.0f} s" if s.issue_for_s else "")
     if opts.server_env:
         meta["pinning"] += "; server environment " + ", ".join(f"{k}={v}" for k, v in opts.server_env.items())
+    others = meta.get("cpu", {}).get("everything else", 0.0)
+    noisy = f"noisy: others used {others:.2f} cores" if others > NOISY_CORES else ""
     full_meta = {"date": date, "command": opts.command, "commit": git_commit(ROOT), "workers": opts.workers,
                  "locust_processes": s.locust_processes, "phase": phase, "machine": machine, **meta,
-                 "note": ("smoke" if opts.smoke else "profiled" if opts.profile else "")}
+                 "note": "; ".join(n for n in ("smoke" if opts.smoke else "profiled" if opts.profile else "", noisy)
+                                   if n)}
     full_meta.pop("profile", None)
     extra = []
     if meta.get("events"):
