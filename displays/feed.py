@@ -7,9 +7,9 @@ heartbeats carry the last id sent so an idle screen knows where it stands.
 
 from __future__ import annotations
 
-import asyncio
 import re
-from datetime import datetime
+from collections.abc import Mapping
+from datetime import datetime, tzinfo
 from typing import Any
 
 import orjson
@@ -19,7 +19,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from floor.auth import AuthError
 from floor.db import parse_stream_id
-from floor.hub import Subscriber
+from floor.outbox import Outbox
 from floor.runtime import Runtime
 from floor.web import ApiError, Ctx, authenticate, endpoint
 from queue_engine.config import HallConfig
@@ -35,6 +35,7 @@ CLOSE_AUTH = 4401
 CLOSE_FORBIDDEN = 4403
 CLOSE_NOT_FOUND = 4404
 CLOSE_BAD_REQUEST = 4400
+QUEUE_LIMIT = 2000  # texts a socket may fall behind before it is closed and resumes from the stream instead
 
 
 def render(hall: HallConfig, event_id: str, payload: dict[str, Any]) -> str:
@@ -51,9 +52,9 @@ def render(hall: HallConfig, event_id: str, payload: dict[str, Any]) -> str:
     return orjson.dumps(message).decode()
 
 
-def _heartbeat(last: str | None, hall: HallConfig) -> str:
+def _heartbeat(last: str | None, zone: tzinfo) -> str:
     return orjson.dumps({"event_id": last, "type": "heartbeat",
-                         "at": datetime.now(hall.zone).isoformat(timespec="milliseconds")}).decode()
+                         "at": datetime.now(zone).isoformat(timespec="milliseconds")}).decode()
 
 
 async def refuse(ws: WebSocket, code: int, message: str) -> None:
@@ -74,32 +75,43 @@ async def _send_backlog(ws: WebSocket, runtime: Runtime, hall: str, since: str) 
             return last
 
 
-async def _send_live(ws: WebSocket, sub: Subscriber, last: str | None, hall: HallConfig, heartbeat_s: float) -> None:
-    floor = parse_stream_id(last) if last else (0, 0)
-    while True:
-        get = asyncio.ensure_future(sub.queue.get())
-        overflow = asyncio.ensure_future(sub.overflowed.wait())
-        done, _ = await asyncio.wait({get, overflow}, timeout=heartbeat_s, return_when=asyncio.FIRST_COMPLETED)
-        for task in (get, overflow):
-            if task not in done:
-                task.cancel()
-        if overflow in done:
-            await ws.close(code=CLOSE_SLOW, reason="too slow; reconnect with since=<last event_id>")
-            return
-        if get not in done:
-            await ws.send_text(_heartbeat(last, hall))
-            continue
-        event_id, text = get.result()
-        if parse_stream_id(event_id) <= floor:  # already sent from the backlog
-            continue
-        await ws.send_text(text)
-        last = event_id
+class ScreenFeed:
+    """A display's, console's or dashboard's side of the hub: every event of its hall, then heartbeats when quiet."""
+
+    def __init__(self, hall: HallConfig, outbox: Outbox) -> None:
+        self.hall = hall.id
+        self.zone = hall.zone
+        self.outbox = outbox
+        self.last: str | None = None  # the last event id put to the socket, which heartbeats repeat
+        self.quiet = True  # nothing put since the last beat
+        self.sent_through: tuple[int, int] | None = None  # the backlog's last id, while the hub may still be behind it
+
+    def offer(self, event_id: str, text: str, payload: Mapping[str, Any]) -> None:
+        if self.sent_through is not None:
+            if parse_stream_id(event_id) <= self.sent_through:
+                return  # the backlog read the stream ahead of the hub: this one was sent already
+            self.sent_through = None
+        self.outbox.put(text, event_id)
+        self.last = event_id
+        self.quiet = False
+
+    def beat(self) -> None:
+        if self.quiet and not self.outbox.held:  # a held socket is still getting its backlog
+            self.outbox.put(_heartbeat(self.last, self.zone))
+        self.quiet = True
 
 
 async def drain_incoming(ws: WebSocket) -> None:
-    """Read and drop what clients send (keep-alives, text or binary garbage), so a disconnect is noticed at once."""
+    """Read and drop what clients send (keep-alives, text or binary garbage) until the socket closes."""
     while (await ws.receive())["type"] != "websocket.disconnect":
         pass
+
+
+def outbox_for(ws: WebSocket, *, held: bool = False) -> Outbox:
+    async def too_slow() -> None:
+        await ws.close(code=CLOSE_SLOW, reason="too slow; reconnect with since=<last event_id>")
+
+    return Outbox(ws.send_text, limit=QUEUE_LIMIT, give_up=too_slow, held=held)
 
 
 async def feed(ws: WebSocket) -> None:
@@ -120,19 +132,26 @@ async def feed(ws: WebSocket) -> None:
         return await refuse(ws, CLOSE_AUTH if exc.status == 401 else CLOSE_FORBIDDEN, exc.message)
     except ApiError as exc:
         return await refuse(ws, CLOSE_NOT_FOUND if exc.status == 404 else CLOSE_BAD_REQUEST, exc.message)
-    sub = runtime.hub.subscribe(hall.config.id)  # before the backlog: nothing can fall between the two
+    # Live events are held from before the backlog is read, so nothing can fall between the two.
+    outbox = outbox_for(ws, held=True)
+    screen = ScreenFeed(hall.config, outbox)
+    runtime.hub.subscribe(screen)
     try:
         await ws.accept()
-        last = await _send_backlog(ws, runtime, hall.config.id, since) if since else None
-        receiver = asyncio.ensure_future(drain_incoming(ws))
-        sender = asyncio.ensure_future(_send_live(ws, sub, last, hall.config, runtime.settings.heartbeat_s))
-        _, pending = await asyncio.wait({receiver, sender}, return_when=asyncio.FIRST_COMPLETED)
-        for task in pending:
-            task.cancel()
+        if since:
+            sent_through = await _send_backlog(ws, runtime, hall.config.id, since)
+            screen.sent_through = parse_stream_id(sent_through)
+            outbox.release(sent_through)
+            if screen.last is None or parse_stream_id(screen.last) < parse_stream_id(sent_through):
+                screen.last = sent_through  # no live event came while the backlog was read
+        else:
+            outbox.release(None)
+        await drain_incoming(ws)
     except (WebSocketDisconnect, RuntimeError):
         pass  # the client went away mid-send
     finally:
-        runtime.hub.unsubscribe(sub)
+        runtime.hub.unsubscribe(screen)
+        outbox.close()
 
 
 ROUTES = [WebSocketRoute("/api/v1/halls/{hall}/ws/{channel}", feed)]

@@ -98,7 +98,7 @@ def create_app(settings: Settings) -> Starlette:
         hub_redis = Redis.from_url(settings.redis_url)
         engines = {h: Engine(redis, cfg, prefix=settings.key_prefix) for h, cfg in halls.items()}
         hub = Hub(hub_redis, {h: e.keys.events for h, e in engines.items()},
-                  lambda hall, eid, payload: render(halls[hall], eid, payload))
+                  lambda hall, eid, payload: render(halls[hall], eid, payload), heartbeat_s=settings.heartbeat_s)
         sql = make_sql_engine(settings.database_url)
         await asyncio.to_thread(migrate, sql)  # a no-op when `hallq serve` has migrated already
         runtime = Runtime(settings, redis, {h: HallRuntime(halls[h], e) for h, e in engines.items()}, hub, sql)

@@ -1,9 +1,10 @@
-"""The realtime hub: one reader per process over every hall's event stream, fanned out to local sockets.
+"""The realtime hub: one reader per process over every hall's event stream, fanned out to local listeners.
 
-Each event is rendered to its websocket text once, then offered to every subscriber of its hall.
-Offering never waits: a subscriber whose queue is full (a slow or dead socket) is marked overflowed
-and its socket is closed by its own task, so one bad screen can never delay a call to the others.
-The closed client reconnects with ``since=<last id>`` and gets what it missed from the stream.
+Each event is rendered to its websocket text once, then offered to every listener of its hall. Offering
+never waits: a listener hands the text to its socket's ``Outbox``, which sends it at once when the socket
+can take it and otherwise queues it behind the send in flight, so one bad screen can never delay a call
+to the others. A socket too far behind is closed and reconnects with ``since=<last id>`` to get what it
+missed from the stream.
 
 Any number of processes can run behind a load balancer: each reads the streams itself, so nothing
 passes through process memory between workers.
@@ -13,9 +14,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import cast
+from collections.abc import Callable, Mapping
+from typing import Any, Protocol, cast
 
 import orjson
 from redis.asyncio import Redis
@@ -26,47 +26,47 @@ log = logging.getLogger("hallq.hub")
 
 Entries = list[tuple[bytes, dict[bytes, bytes]]]
 Render = Callable[[str, str, dict[str, object]], str]  # (hall, event id, payload) -> websocket text
-QUEUE_LIMIT = 2000  # a subscriber this far behind is disconnected and resumes from the stream instead
+SLICE = 100  # listeners offered an event between two turns of the event loop
 
 
-@dataclass(eq=False)
-class Subscriber:
+class Listener(Protocol):
+    """A socket's side of the hub; both methods run in the hub's loop and must never wait."""
+
     hall: str
-    queue: asyncio.Queue[tuple[str, str]] = field(default_factory=lambda: asyncio.Queue(QUEUE_LIMIT))
-    overflowed: asyncio.Event = field(default_factory=asyncio.Event)
 
-    def offer(self, event_id: str, text: str) -> None:
-        try:
-            self.queue.put_nowait((event_id, text))
-        except asyncio.QueueFull:
-            self.overflowed.set()
+    def offer(self, event_id: str, text: str, payload: Mapping[str, Any]) -> None:
+        """An event of the listener's hall: its id, rendered text and raw payload (private keys included)."""
+
+    def beat(self) -> None:
+        """Called every half heartbeat interval: send a heartbeat unless something was sent since the last call."""
 
 
 class Hub:
-    def __init__(self, redis: Redis, streams: dict[str, str], render: Render, *, block_ms: int = 2000) -> None:
+    def __init__(self, redis: Redis, streams: dict[str, str], render: Render, *, heartbeat_s: float = 15.0,
+                 block_ms: int = 2000) -> None:
         self.redis = redis  # a client of its own: XREAD BLOCK holds a connection
         self.streams = streams  # hall -> stream key
         self.render = render
+        self.heartbeat_s = heartbeat_s
         self.block_ms = block_ms
-        self.subscribers: dict[str, set[Subscriber]] = {hall: set() for hall in streams}
+        self.listeners: dict[str, set[Listener]] = {hall: set() for hall in streams}
         self.delivered = 0
 
-    def subscribe(self, hall: str) -> Subscriber:
-        sub = Subscriber(hall)
-        self.subscribers[hall].add(sub)
-        return sub
+    def subscribe(self, listener: Listener) -> None:
+        self.listeners[listener.hall].add(listener)
 
-    def unsubscribe(self, sub: Subscriber) -> None:
-        self.subscribers[sub.hall].discard(sub)
+    def unsubscribe(self, listener: Listener) -> None:
+        self.listeners[listener.hall].discard(listener)
 
     async def backlog(self, hall: str, since: str, count: int = 500) -> list[tuple[str, str]]:
         """Rendered events strictly after ``since``, oldest first, at most ``count``."""
         entries = cast(Entries, await self.redis.xrange(self.streams[hall], min=f"({since}", count=count))
-        return [self._rendered(hall, eid, fields) for eid, fields in entries]
+        return [(event_id, self.render(hall, event_id, payload))
+                for event_id, payload in (self._parsed(eid, fields) for eid, fields in entries)]
 
-    def _rendered(self, hall: str, eid: bytes | str, fields: dict[bytes, bytes]) -> tuple[str, str]:
-        event_id = eid.decode() if isinstance(eid, bytes) else eid
-        return event_id, self.render(hall, event_id, orjson.loads(fields[b"e"]))
+    @staticmethod
+    def _parsed(eid: bytes | str, fields: dict[bytes, bytes]) -> tuple[str, dict[str, Any]]:
+        return (eid.decode() if isinstance(eid, bytes) else eid), orjson.loads(fields[b"e"])
 
     async def _start_ids(self) -> dict[str, str]:
         ids = {}
@@ -76,7 +76,16 @@ class Hub:
         return ids
 
     async def run(self) -> None:
-        """Read every hall's stream from its current end and fan out, until cancelled."""
+        """Read every hall's stream from its current end and fan out, and keep idle sockets beating, until
+        cancelled."""
+        beats = asyncio.ensure_future(self._beat())
+        try:
+            await self._read()
+        finally:
+            beats.cancel()
+            await asyncio.gather(beats, return_exceptions=True)
+
+    async def _read(self) -> None:
         last = await self._start_ids()
         by_stream = {stream: hall for hall, stream in self.streams.items()}
         while True:
@@ -93,8 +102,26 @@ class Hub:
             for stream, entries in replies or []:
                 hall = by_stream[stream.decode()]
                 for eid, fields in entries:
-                    event_id, text = self._rendered(hall, eid, fields)
+                    event_id, payload = self._parsed(eid, fields)
+                    text = self.render(hall, event_id, payload)
                     last[hall] = event_id
-                    for sub in tuple(self.subscribers[hall]):
-                        sub.offer(event_id, text)
+                    await self._fan_out(hall, event_id, text, payload)
                     self.delivered += 1
+
+    async def _fan_out(self, hall: str, event_id: str, text: str, payload: dict[str, Any]) -> None:
+        # Offers to a thousand sockets take tens of milliseconds (a send syscall each): let the loop answer
+        # the windows' requests between slices rather than after the last screen.
+        for n, listener in enumerate(tuple(self.listeners[hall]), 1):
+            try:
+                listener.offer(event_id, text, payload)
+            except Exception:  # a bug in one listener must not stop the calls to the others
+                log.exception("listener failed on %s", event_id)
+            if n % SLICE == 0:
+                await asyncio.sleep(0)
+
+    async def _beat(self) -> None:
+        while True:
+            await asyncio.sleep(self.heartbeat_s / 2)
+            for listeners in self.listeners.values():
+                for listener in tuple(listeners):
+                    listener.beat()

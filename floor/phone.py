@@ -10,20 +10,26 @@ windows now. Bursts of events are coalesced into one status read.
 from __future__ import annotations
 
 import asyncio
+import logging
+from collections.abc import Mapping
 from typing import Any
 
 import orjson
 from starlette.routing import WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from displays.feed import CLOSE_NOT_FOUND, CLOSE_SLOW, drain_incoming, refuse
+from displays.feed import CLOSE_NOT_FOUND, drain_incoming, outbox_for, refuse
 from queue_engine.errors import DomainError
 
 from .api.schemas import TicketOut
+from .outbox import Outbox
 from .runtime import HallRuntime, Runtime
 from .web import ApiError
 
+log = logging.getLogger("hallq.phone")
+
 CALLS = ("ticket.called", "ticket.recalled")
+HEARTBEAT = orjson.dumps({"type": "heartbeat"}).decode()
 
 
 async def _status(hall: HallRuntime, ticket_id: str, event_id: str | None) -> tuple[str, str]:
@@ -34,9 +40,57 @@ async def _status(hall: HallRuntime, ticket_id: str, event_id: str | None) -> tu
     return status.ticket.service, orjson.dumps(message).decode()
 
 
-def _concerns(message: dict[str, Any], ticket_id: str, service: str) -> bool:
-    # A transfer's "service" is where the ticket went, so one into this line counts too.
-    return message.get("ticket") == ticket_id or message.get("service") == service
+class PhoneLine:
+    """A phone's side of the hub: calls of its service as they come, and a fresh status after each event that
+    moves its ticket or its line. Events that arrive while a status is being read are folded into one more read."""
+
+    def __init__(self, hall: HallRuntime, ticket_id: str, service: str, outbox: Outbox) -> None:
+        self.hall = hall.config.id
+        self.runtime = hall
+        self.ticket_id = ticket_id
+        self.service = service
+        self.outbox = outbox
+        self.due = False  # something moved since the last status read began
+        self.due_id: str | None = None  # the latest event the phone has not had a status for
+        self.reading: asyncio.Task[None] | None = None
+        self.quiet = True
+
+    def offer(self, event_id: str, text: str, payload: Mapping[str, Any]) -> None:
+        # A transfer's "service" is where the ticket went, so one into this line counts too.
+        if payload.get("ticket") != self.ticket_id and payload.get("service") != self.service:
+            return
+        if payload.get("type") in CALLS:
+            self.outbox.put(text)
+        self.quiet = False
+        self.refresh(event_id)
+
+    def refresh(self, event_id: str | None) -> None:
+        """Send a fresh status soon: at once if no read is running, else right after the running one."""
+        self.due, self.due_id = True, event_id
+        if self.reading is None:
+            self.reading = asyncio.ensure_future(self._read_status())
+
+    def beat(self) -> None:
+        if self.quiet:
+            self.outbox.put(HEARTBEAT)
+        self.quiet = True
+
+    def stop(self) -> None:
+        if self.reading is not None:
+            self.reading.cancel()
+
+    async def _read_status(self) -> None:
+        try:
+            while self.due:
+                self.due, event_id = False, self.due_id
+                self.service, text = await _status(self.runtime, self.ticket_id, event_id)
+                self.outbox.put(text)
+        except DomainError as exc:  # the ticket has left the day (purged): nothing more to tell
+            log.info("phone feed of %s stops: %s", self.ticket_id, exc.code)
+        except Exception as exc:  # Redis away for a moment: the next event tries again
+            log.warning("phone status read failed: %r", exc)
+        finally:
+            self.reading = None
 
 
 async def ticket_feed(ws: WebSocket) -> None:
@@ -44,48 +98,21 @@ async def ticket_feed(ws: WebSocket) -> None:
     ticket_id = ws.path_params["ticket"]
     try:
         hall = runtime.hall(ws.path_params["hall"])
-        service, text = await _status(hall, ticket_id, None)
+        service, _ = await _status(hall, ticket_id, None)
     except (ApiError, DomainError):
         return await refuse(ws, CLOSE_NOT_FOUND, "No such ticket in this hall.")
-    sub = runtime.hub.subscribe(hall.config.id)
-    receiver: asyncio.Future[None] | None = None
+    await ws.accept()
+    line = PhoneLine(hall, ticket_id, service, outbox_for(ws))
+    runtime.hub.subscribe(line)
+    line.refresh(None)  # read again now it is subscribed, so no move falls between the read and the feed
     try:
-        await ws.accept()
-        await ws.send_text(text)
-        receiver = asyncio.ensure_future(drain_incoming(ws))
-        while True:
-            get = asyncio.ensure_future(sub.queue.get())
-            done, _ = await asyncio.wait({get, receiver}, timeout=runtime.settings.heartbeat_s,
-                                         return_when=asyncio.FIRST_COMPLETED)
-            if receiver in done:
-                get.cancel()
-                return
-            if get not in done:
-                get.cancel()
-                await ws.send_text(orjson.dumps({"type": "heartbeat"}).decode())
-                continue
-            if sub.overflowed.is_set():
-                await ws.close(code=CLOSE_SLOW, reason="too slow; reconnect")
-                return
-            batch = [get.result()]
-            while not sub.queue.empty():
-                batch.append(sub.queue.get_nowait())
-            last = None
-            for event_id, event_text in batch:
-                message = orjson.loads(event_text)
-                if _concerns(message, ticket_id, service):
-                    last = event_id
-                    if message.get("type") in CALLS:
-                        await ws.send_text(event_text)
-            if last is not None:
-                service, text = await _status(hall, ticket_id, last)
-                await ws.send_text(text)
+        await drain_incoming(ws)
     except (WebSocketDisconnect, RuntimeError):
         pass
     finally:
-        if receiver is not None:
-            receiver.cancel()
-        runtime.hub.unsubscribe(sub)
+        runtime.hub.unsubscribe(line)
+        line.stop()
+        line.outbox.close()
 
 
 ROUTES = [WebSocketRoute("/api/v1/halls/{hall}/ws/ticket/{ticket}", ticket_feed)]

@@ -61,7 +61,7 @@ def serve_json(host: str, port: int, workers: int) -> None:
 
     # The same uvicorn options as `hallq serve` (floor/cli.py), so the two differ only in the app.
     uvicorn.run("loadtest.floors:json_app", factory=True, host=host, port=port, workers=workers,
-                ws_max_size=64 * 1024, log_level="info", access_log=False)
+                ws_max_size=64 * 1024, ws_per_message_deflate=False, log_level="info", access_log=False)
 
 
 # -- (b) the broadcast floor -----------------------------------------------------------------

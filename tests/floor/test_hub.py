@@ -1,13 +1,13 @@
-"""The hub fans every event out once per process; a subscriber that falls behind is cut loose, never waited on."""
+"""The hub reads each hall's stream once per process and offers every event to that hall's listeners, in order."""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
+from typing import Any
 
-import pytest
 from redis.asyncio import Redis
 
-from floor import hub as hub_module
 from floor.db import parse_stream_id
 from floor.hub import Hub
 
@@ -23,25 +23,46 @@ async def _add(redis: Redis, key: str, n: int) -> str:
     return eid.decode()
 
 
-async def test_a_slow_subscriber_is_marked_and_the_others_get_everything(
-    redis: Redis, key_prefix: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(hub_module, "QUEUE_LIMIT", 5)
-    key = f"{key_prefix}:{STREAM}"
-    await _add(redis, key, 0)  # before the hub starts: not delivered live
-    hub = Hub(redis, {"h": key}, render, block_ms=100)
-    fast, slow = hub.subscribe("h"), hub.subscribe("h")
+class Recorder:
+    def __init__(self, hall: str, expect: int = 1) -> None:
+        self.hall = hall
+        self.offers: list[tuple[str, str, Mapping[str, Any]]] = []
+        self.beats = 0
+        self.expect = expect
+        self.arrived = asyncio.Event()  # set once ``expect`` offers have come
+
+    def offer(self, event_id: str, text: str, payload: Mapping[str, Any]) -> None:
+        self.offers.append((event_id, text, payload))
+        if len(self.offers) >= self.expect:
+            self.arrived.set()
+
+    def beat(self) -> None:
+        self.beats += 1
+
+
+class Broken(Recorder):
+    def offer(self, event_id: str, text: str, payload: Mapping[str, Any]) -> None:
+        raise ValueError("a listener with a bug")
+
+
+async def test_every_listener_of_the_hall_gets_every_event_in_order_once(redis: Redis, key_prefix: str) -> None:
+    keys = {"h": f"{key_prefix}:{{h}}:events", "other": f"{key_prefix}:{{other}}:events"}
+    await _add(redis, keys["h"], 0)  # before the hub starts: for the backlog, not delivered live
+    hub = Hub(redis, keys, render, block_ms=100)
+    first, second, elsewhere, broken = Recorder("h", 20), Recorder("h", 20), Recorder("other"), Broken("h")
+    for listener in (broken, first, second, elsewhere):
+        hub.subscribe(listener)
     reader = asyncio.create_task(hub.run())
     try:
         await asyncio.sleep(0.2)
-        received: list[str] = []
-        for n in range(1, 21):
-            await _add(redis, key, n)
-            received.append((await asyncio.wait_for(fast.queue.get(), 5))[1])
-        assert [text.split("|")[2] for text in received] == [str(n) for n in range(1, 21)]
-        assert slow.overflowed.is_set()
-        assert slow.queue.qsize() == 5  # it kept what fitted; the socket resumes from the stream for the rest
-        assert not fast.overflowed.is_set()
+        ids = [await _add(redis, keys["h"], n) for n in range(1, 21)]
+        await asyncio.wait_for(asyncio.gather(first.arrived.wait(), second.arrived.wait()), 5)
+        for listener in (first, second):
+            assert [eid for eid, _, _ in listener.offers] == ids
+            assert [text for _, text, _ in listener.offers] == [f"h|{eid}|{n}" for n, eid in enumerate(ids, 1)]
+            assert [payload["n"] for _, _, payload in listener.offers] == list(range(1, 21))
+        assert elsewhere.offers == []  # another hall's listener hears nothing of this one
+        assert hub.delivered == 20
     finally:
         reader.cancel()
         await asyncio.gather(reader, return_exceptions=True)
@@ -57,18 +78,33 @@ async def test_backlog_is_strictly_after_since_and_in_order(redis: Redis, key_pr
     assert parse_stream_id(ids[9]) > parse_stream_id(ids[8])
 
 
-async def test_unsubscribed_sockets_get_nothing_more(redis: Redis, key_prefix: str) -> None:
+async def test_unsubscribed_listeners_get_nothing_more(redis: Redis, key_prefix: str) -> None:
     key = f"{key_prefix}:{STREAM}"
     hub = Hub(redis, {"h": key}, render, block_ms=100)
-    sub = hub.subscribe("h")
-    hub.unsubscribe(sub)
+    gone, staying = Recorder("h"), Recorder("h")
+    hub.subscribe(gone)
+    hub.subscribe(staying)
+    hub.unsubscribe(gone)
     reader = asyncio.create_task(hub.run())
     try:
         await asyncio.sleep(0.2)
         await _add(redis, key, 1)
-        await asyncio.sleep(0.3)
-        assert sub.queue.empty()
+        await asyncio.wait_for(staying.arrived.wait(), 5)
+        assert gone.offers == []
         assert hub.delivered == 1
     finally:
         reader.cancel()
         await asyncio.gather(reader, return_exceptions=True)
+
+
+async def test_listeners_are_asked_to_beat_twice_per_heartbeat_interval(redis: Redis, key_prefix: str) -> None:
+    hub = Hub(redis, {"h": f"{key_prefix}:{STREAM}"}, render, heartbeat_s=0.2, block_ms=100)
+    listener = Recorder("h")
+    hub.subscribe(listener)
+    reader = asyncio.create_task(hub.run())
+    try:
+        await asyncio.sleep(1.05)
+    finally:
+        reader.cancel()
+        await asyncio.gather(reader, return_exceptions=True)
+    assert 8 <= listener.beats <= 10  # every 0.1 s for a second, give or take the loop's timing

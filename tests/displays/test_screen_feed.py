@@ -1,0 +1,60 @@
+"""A screen's side of the hub: each event once and in order around a backlog, heartbeats only when quiet."""
+
+from __future__ import annotations
+
+import asyncio
+
+import orjson
+
+from displays.feed import ScreenFeed
+from floor.db import parse_stream_id
+from floor.outbox import Outbox
+from queue_engine.config import HallConfig
+
+
+class Socket:
+    def __init__(self) -> None:
+        self.sent: list[str] = []
+
+    async def send_text(self, text: str) -> None:
+        self.sent.append(text)
+
+    async def give_up(self) -> None:
+        raise AssertionError("not in these tests")
+
+
+def screen(hall: HallConfig, *, held: bool) -> tuple[ScreenFeed, Socket]:
+    sock = Socket()
+    return ScreenFeed(hall, Outbox(sock.send_text, limit=100, give_up=sock.give_up, held=held)), sock
+
+
+async def test_events_the_backlog_sent_ahead_of_the_hub_are_not_sent_twice(demo_hall: HallConfig) -> None:
+    feed, sock = screen(demo_hall, held=True)
+    feed.offer("100-0", "e100", {})  # held while the backlog is read
+    sock.sent += ["e100", "e101", "e102"]  # the backlog: the stream had two more than the hub had offered
+    feed.sent_through = parse_stream_id("102-0")
+    feed.outbox.release("102-0")
+    for eid in ("101-0", "102-0", "103-0", "104-0"):  # the hub catches up
+        feed.offer(eid, f"e{eid.split('-')[0]}", {})
+    await asyncio.sleep(0)
+    assert sock.sent == ["e100", "e101", "e102", "e103", "e104"]
+
+
+async def test_a_heartbeat_only_after_a_quiet_interval_and_with_the_last_event_id(demo_hall: HallConfig) -> None:
+    feed, sock = screen(demo_hall, held=False)
+    feed.beat()  # nothing happened yet: a heartbeat with no id
+    feed.offer("7-1", "e7", {})
+    feed.beat()  # something was sent since the last beat: no heartbeat
+    feed.beat()
+    beats = [orjson.loads(text) for text in sock.sent if text != "e7"]
+    assert sock.sent[1] == "e7"
+    assert [(b["type"], b["event_id"]) for b in beats] == [("heartbeat", None), ("heartbeat", "7-1")]
+
+
+async def test_a_held_screen_sends_no_heartbeat_into_its_backlog(demo_hall: HallConfig) -> None:
+    feed, sock = screen(demo_hall, held=True)
+    feed.beat()
+    feed.beat()
+    feed.outbox.release(None)
+    await asyncio.sleep(0)
+    assert sock.sent == []
