@@ -24,13 +24,14 @@ from redis.asyncio import Redis
 
 from queue_engine.engine import Engine
 
-from .archiver import Archiver
+from .archiver import Archiver, SqlWriter
 from .db import make_sql_engine
 from .settings import Settings
 
 log = logging.getLogger("hallq.archiver")
 BATCH = 1000
 PACE_S = 0.2  # the record trails the live hall by about this much under load
+LINGER_S = 0.05  # the first hall's batch waits this long for other halls' batches to share its transaction
 RESTART_DELAY_S = 1.0
 
 
@@ -42,8 +43,9 @@ async def archive_halls(settings: Settings, parent: int | None = None) -> None:
     # Each archiver blocks a connection of its own in XREADGROUP, and redis-py's default pool stops at 100.
     redis = Redis.from_url(settings.redis_url, max_connections=2 * len(halls) + 8)
     sql = make_sql_engine(settings.database_url)
-    archivers = [Archiver(Engine(redis, hall, prefix=settings.key_prefix), sql, batch_size=BATCH, pace_s=PACE_S)
-                 for hall in halls.values()]
+    writer = SqlWriter(sql, linger_s=LINGER_S)
+    archivers = [Archiver(Engine(redis, hall, prefix=settings.key_prefix), sql, batch_size=BATCH, pace_s=PACE_S,
+                          writer=writer) for hall in halls.values()]
     tasks = [asyncio.create_task(a.run(), name=f"archiver-{a.engine.hall.id}") for a in archivers]
     if parent is not None:
         tasks.append(asyncio.create_task(_parent_gone(parent), name="parent-watch"))

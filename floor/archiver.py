@@ -26,11 +26,12 @@ import orjson
 from redis.exceptions import RedisError, ResponseError
 from sqlalchemy import Engine as SqlEngine
 
+from queue_engine.config import HallConfig
 from queue_engine.engine import Engine
 from queue_engine.records import Event
 
 from .cancellation import raise_if_cancelled
-from .projection import StreamEvent, store_events
+from .projection import Batch, StreamEvent, store_batches
 
 log = logging.getLogger("hallq.archiver")
 
@@ -38,6 +39,64 @@ Entry = tuple[bytes | str, dict[bytes, bytes] | None]  # a stream entry; no fiel
 
 GROUP = "archiver"
 T = TypeVar("T")
+
+
+class SqlWriter:
+    """Writes the batches of many halls' archivers in shared transactions.
+
+    A city platform's 200 halls each bring an event or two at a time; a transaction per hall batch made the
+    archive process busier than the server. Batches handed in while a write runs (or within ``linger_s`` of
+    the first) go into the next transaction together. If that transaction fails, each batch is tried again
+    on its own, so one hall's failure never holds back the others.
+    """
+
+    def __init__(self, sql_engine: SqlEngine, *, linger_s: float = 0.0) -> None:
+        self.sql_engine = sql_engine  # read at each write, so it may be replaced while running
+        self.linger_s = linger_s
+        self.waiting: list[tuple[Batch, asyncio.Future[int]]] = []
+        self.task: asyncio.Task[None] | None = None
+
+    async def store(self, hall: HallConfig, events: list[StreamEvent]) -> int:
+        """Write one hall's batch; how many events were new. Raises what the write raised."""
+        done: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        self.waiting.append(((hall, events), done))
+        if self.task is None:
+            self.task = asyncio.create_task(self._write_all())
+        return await done
+
+    async def _write_all(self) -> None:
+        try:
+            if self.linger_s:
+                await asyncio.sleep(self.linger_s)
+            while self.waiting:
+                taken, self.waiting = self.waiting, []
+                await self._write([batch for batch, _ in taken], [done for _, done in taken])
+        finally:
+            self.task = None
+
+    async def _write(self, batches: list[Batch], futures: list[asyncio.Future[int]]) -> None:
+        # SQL is blocking: a worker thread keeps the event loop free. If the caller is cancelled the thread still
+        # finishes its transaction; the batch, unacknowledged, comes back later.
+        try:
+            counts = await asyncio.to_thread(store_batches, self.sql_engine, batches)
+        except Exception as exc:
+            if len(batches) == 1:
+                _settle(futures[0], exc=exc)
+                return
+            for batch, done in zip(batches, futures, strict=True):
+                await self._write([batch], [done])
+            return
+        for done, count in zip(futures, counts, strict=True):
+            _settle(done, result=count)
+
+
+def _settle(done: asyncio.Future[int], *, result: int = 0, exc: Exception | None = None) -> None:
+    if done.done():  # its archiver was cancelled meanwhile
+        return
+    if exc is None:
+        done.set_result(result)
+    else:
+        done.set_exception(exc)
 
 
 def consumer_name() -> str:
@@ -59,9 +118,10 @@ class Archiver:
         claim_every_s: float = 30.0,
         backoff_s: tuple[float, float] = (0.5, 10.0),
         pace_s: float = 0.0,
+        writer: SqlWriter | None = None,
     ) -> None:
         self.engine = engine
-        self.sql_engine = sql_engine  # read at each write, so it may be replaced while running
+        self.writer = writer or SqlWriter(sql_engine)  # shared by the halls of one archive process
         self.stream = engine.keys.events
         self.group = group
         self.consumer = consumer or consumer_name()
@@ -179,9 +239,7 @@ class Archiver:
             self._recheck_own = True
 
     async def _store(self, events: list[StreamEvent]) -> None:
-        # SQL is blocking: a worker thread keeps the event loop (and the live hall) free. If this task is
-        # cancelled the thread still finishes its transaction; the batch, unacknowledged, comes back later.
-        self.archived += await asyncio.to_thread(store_events, self.sql_engine, self.engine.hall, events)
+        self.archived += await self.writer.store(self.engine.hall, events)
 
     def _parse(self, stream_id: bytes | str, fields: dict[bytes, bytes] | None) -> StreamEvent | None:
         if not fields or b"e" not in fields:

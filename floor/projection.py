@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, Engine, select, update
+from sqlalchemy import CursorResult, Engine, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from queue_engine import policy
@@ -46,38 +46,54 @@ class StreamEvent:
         return str(self.payload["type"])
 
 
+Batch = tuple[HallConfig, Sequence[StreamEvent]]  # one hall's events
+
+
 def store_events(sql_engine: Engine, hall: HallConfig, events: Sequence[StreamEvent]) -> int:
     """Insert the events and bring their tickets up to date, in one transaction; how many were new."""
+    return store_batches(sql_engine, [(hall, events)])[0]
+
+
+def store_batches(sql_engine: Engine, batches: Sequence[Batch]) -> list[int]:
+    """``store_events`` for several halls in one transaction, a handful of statements whatever the number of
+    halls (a city platform's 200 halls each bring an event or two at a time); how many were new, per batch."""
+    events = [(hall.id, e) for hall, batch in batches for e in batch]
     if not events:
-        return 0
+        return [0] * len(batches)
+    halls = {hall.id: hall for hall, batch in batches if batch}
     with Session(sql_engine) as session, session.begin():
-        _lock_hall(session, hall)
-        new = _insert_events(session, hall.id, events)
-        project_tickets(session, hall, [e for e in events if e.key in new])
-    return len(new)
+        _lock_halls(session, list(halls.values()))
+        new = _insert_events(session, events)
+        _project(session, halls, [(hall_id, e) for hall_id, e in events if (hall_id, e.key) in new])
+    return [sum((hall.id, e.key) in new for e in batch) for hall, batch in batches]
 
 
-def _lock_hall(session: Session, hall: HallConfig) -> None:
-    """Take the hall's row for this transaction, creating the configuration if this hall has none yet."""
-    stmt = update(HallRow).where(HallRow.id == hall.id).values(archived_at=datetime.now(UTC))
+def _lock_halls(session: Session, halls: list[HallConfig]) -> None:
+    """Take the halls' rows for this transaction, creating the configuration of any hall that has none yet."""
+    ids = sorted(hall.id for hall in halls)
+    stmt = update(HallRow).where(HallRow.id.in_(ids)).values(archived_at=datetime.now(UTC))
     result = cast(CursorResult[Any], session.execute(stmt))
-    if result.rowcount == 0:
-        sync_hall(session, hall)
+    if result.rowcount < len(ids):
+        known = set(session.scalars(select(HallRow.id).where(HallRow.id.in_(ids))))
+        for hall in halls:
+            if hall.id not in known:
+                sync_hall(session, hall)
 
 
-def _insert_events(session: Session, hall_id: str, events: Sequence[StreamEvent]) -> set[StreamKey]:
+def _insert_events(session: Session, events: Sequence[tuple[str, StreamEvent]]) -> set[tuple[str, StreamKey]]:
     rows = [
-        {"hall": hall_id, "stream_ms": e.key[0], "stream_seq": e.key[1], "type": e.type, "at": from_ms(e.payload["at"]),
+        {"hall": hall_id, "stream_ms": e.key[0], "stream_seq": e.key[1], "type": e.type,
+         "at": from_ms(e.payload["at"]), "ticket": e.payload.get("ticket"),
          # A transfer names the window it leaves as from_window; index it under that window too.
-         "ticket": e.payload.get("ticket"), "window": e.payload.get("window") or e.payload.get("from_window"),
+         "window": e.payload.get("window") or e.payload.get("from_window"),
          "actor": _bounded(e.payload.get("by"), 200), "payload": e.payload}
-        for e in events
+        for hall_id, e in events
     ]
     table = TicketEventRow.__table__
     stmt = insert_for(session, table).on_conflict_do_nothing(index_elements=["hall", "stream_ms", "stream_seq"])
     # RETURNING gives only the rows really inserted: duplicates of an earlier delivery are left out.
-    result = session.connection().execute(stmt.returning(table.c.stream_ms, table.c.stream_seq), rows)
-    return {(ms, seq) for ms, seq in result}
+    result = session.connection().execute(stmt.returning(table.c.hall, table.c.stream_ms, table.c.stream_seq), rows)
+    return {(hall, (ms, seq)) for hall, ms, seq in result}
 
 
 def _bounded(value: Any, length: int) -> str | None:
@@ -87,40 +103,41 @@ def _bounded(value: Any, length: int) -> str | None:
 
 
 # -- the tickets projection ----------------------------------------------------------------------
-def project_tickets(session: Session, hall: HallConfig, events: Iterable[StreamEvent]) -> None:
-    by_ticket: dict[str, list[StreamEvent]] = {}
-    for e in sorted(events, key=lambda e: e.key):
+def _project(session: Session, halls: dict[str, HallConfig], events: Iterable[tuple[str, StreamEvent]]) -> None:
+    by_ticket: dict[tuple[str, str], list[StreamEvent]] = {}
+    for hall_id, e in sorted(events, key=lambda he: he[1].key):
         if e.type in _HANDLERS and "ticket" in e.payload:
-            by_ticket.setdefault(e.payload["ticket"], []).append(e)
+            by_ticket.setdefault((hall_id, e.payload["ticket"]), []).append(e)
     if not by_ticket:
         return
-    found = session.scalars(select(TicketRow).where(TicketRow.hall == hall.id, TicketRow.id.in_(list(by_ticket))))
-    rows = {row.id: row for row in found}
+    found = session.scalars(select(TicketRow).where(tuple_(TicketRow.hall, TicketRow.id).in_(list(by_ticket))))
+    rows = {(row.hall, row.id): row for row in found}
     # A new row, or one that has seen later events than this batch brings, is folded from everything stored:
     # an earlier-committed batch may hold later events of a ticket whose issue only arrives now.
     refold = {t for t, evs in by_ticket.items() if t not in rows or evs[0].key <= rows[t].last_event}
-    stored = _stored_events(session, hall.id, sorted(refold)) if refold else {}
-    for ticket_id, evs in by_ticket.items():
-        if ticket_id in refold:
-            evs = stored.get(ticket_id, [])
+    stored = _stored_events(session, sorted(refold)) if refold else {}
+    for (hall_id, ticket_id), evs in by_ticket.items():
+        if (hall_id, ticket_id) in refold:
+            evs = stored.get((hall_id, ticket_id), [])
             if not evs or evs[0].type != "ticket.issued":
                 continue  # its issue is in a batch not committed yet, which will fold this event in
-        row = rows.get(ticket_id)
+        row = rows.get((hall_id, ticket_id))
         if row is None:
-            row = TicketRow(hall=hall.id, id=ticket_id)
+            row = TicketRow(hall=hall_id, id=ticket_id)
             session.add(row)
         for e in evs:
-            apply_event(row, e, hall)
+            apply_event(row, e, halls[hall_id])
 
 
-def _stored_events(session: Session, hall_id: str, ticket_ids: list[str]) -> dict[str, list[StreamEvent]]:
-    stmt = (select(TicketEventRow.stream_ms, TicketEventRow.stream_seq, TicketEventRow.payload)
-            .where(TicketEventRow.hall == hall_id, TicketEventRow.ticket.in_(ticket_ids))
+def _stored_events(session: Session, tickets: list[tuple[str, str]]) -> dict[tuple[str, str], list[StreamEvent]]:
+    """Every stored event of these (hall, ticket) pairs, in stream order."""
+    stmt = (select(TicketEventRow.hall, TicketEventRow.stream_ms, TicketEventRow.stream_seq, TicketEventRow.payload)
+            .where(tuple_(TicketEventRow.hall, TicketEventRow.ticket).in_(tickets))
             .order_by(TicketEventRow.stream_ms, TicketEventRow.stream_seq))
-    stored: dict[str, list[StreamEvent]] = {}
-    for ms, seq, payload in session.execute(stmt):
+    stored: dict[tuple[str, str], list[StreamEvent]] = {}
+    for hall_id, ms, seq, payload in session.execute(stmt):
         if payload["type"] in _HANDLERS:
-            stored.setdefault(payload["ticket"], []).append(StreamEvent((ms, seq), payload))
+            stored.setdefault((hall_id, payload["ticket"]), []).append(StreamEvent((ms, seq), payload))
     return stored
 
 

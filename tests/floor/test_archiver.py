@@ -12,7 +12,7 @@ from sqlalchemy import Engine as SqlEngine
 
 import floor.archiver
 from floor.db import TicketRow, to_ms
-from floor.projection import StreamEvent, store_events
+from floor.projection import StreamEvent, store_batches, store_events
 from queue_engine.actor import ACTOR
 from queue_engine.clock import ManualClock
 from queue_engine.config import HallConfig
@@ -165,7 +165,7 @@ async def test_while_sql_is_down_the_hall_works_and_the_archiver_catches_up(
         assert "OperationalError" in (archiver.last_error or "")
         assert stored_events(sql_engine) == []
         assert await pending(engine) > 0
-        archiver.sql_engine = sql_engine  # SQL is back
+        archiver.writer.sql_engine = sql_engine  # SQL is back
         total = len(await stream_ids(engine))
         await eventually(lambda: archiver.archived == total)
         assert archiver.failures == 0
@@ -182,15 +182,15 @@ async def test_a_write_that_fails_after_commit_is_retried_harmlessly(
     await busy_morning(engine, clock)
     calls = 0
 
-    def commit_then_lose_the_connection(*args: Any) -> int:
+    def commit_then_lose_the_connection(*args: Any) -> list[int]:
         nonlocal calls
         calls += 1
-        written = store_events(*args)
+        written = store_batches(*args)
         if calls <= 2:
             raise sa.exc.OperationalError("COMMIT", {}, Exception("server closed the connection unexpectedly"))
         return written
 
-    monkeypatch.setattr(floor.archiver, "store_events", commit_then_lose_the_connection)
+    monkeypatch.setattr(floor.archiver, "store_batches", commit_then_lose_the_connection)
     archiver = fast_archiver(engine, sql_engine)
     await archiver.drain()
     assert calls == 3
@@ -274,3 +274,46 @@ async def test_the_archiver_stops_even_if_redis_swallows_the_cancellation(
     task.cancel()
     done, _ = await asyncio.wait([task], timeout=3)
     assert done, "the archiver ran on after it was cancelled"
+
+
+async def test_halls_handed_in_together_share_one_transaction(
+    engine: Engine, sql_engine: SqlEngine, clock: ManualClock, demo_hall: HallConfig
+) -> None:
+    ids = await busy_morning(engine, clock)
+    events = [StreamEvent.from_stream(e.id, e.data) for e in await engine.events()]
+    halls = [demo_hall.model_copy(update={"id": f"demo-{n}"}) for n in range(3)]
+    commits = 0
+
+    def count(_: Any) -> None:
+        nonlocal commits
+        commits += 1
+
+    sa.event.listen(sql_engine, "commit", count)
+    try:
+        writer = floor.archiver.SqlWriter(sql_engine, linger_s=0.05)
+        written = await asyncio.gather(*(writer.store(hall, events) for hall in halls))
+    finally:
+        sa.event.remove(sql_engine, "commit", count)
+    assert commits == 1
+    assert written == [len(events)] * 3
+    for hall in halls:
+        assert [e.stream_id for e in stored_events(sql_engine, hall.id)] == [e.id for e in events]
+        rows = stored_tickets(sql_engine, hall.id)
+        assert set(rows) == set(ids.values())
+        for ticket_id, row in rows.items():
+            assert_row_is(row, (await engine.ticket(ticket_id)).ticket)
+
+
+async def test_one_halls_bad_batch_does_not_hold_back_the_others(
+    engine: Engine, sql_engine: SqlEngine, clock: ManualClock, demo_hall: HallConfig
+) -> None:
+    await busy_morning(engine, clock)
+    events = [StreamEvent.from_stream(e.id, e.data) for e in await engine.events()]
+    broken = [StreamEvent(events[0].key, {k: v for k, v in events[0].payload.items() if k != "at"})]
+    good, bad = (demo_hall.model_copy(update={"id": name}) for name in ("demo-good", "demo-bad"))
+    writer = floor.archiver.SqlWriter(sql_engine, linger_s=0.05)
+    results = await asyncio.gather(writer.store(good, events), writer.store(bad, broken), return_exceptions=True)
+    assert results[0] == len(events)
+    assert isinstance(results[1], KeyError)
+    assert len(stored_events(sql_engine, "demo-good")) == len(events)
+    assert stored_events(sql_engine, "demo-bad") == []

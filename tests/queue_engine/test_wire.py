@@ -49,6 +49,23 @@ async def test_concurrent_calls_each_get_their_own_reply(redis: Redis) -> None:
     assert replies == [f"call-{i}".encode() for i in range(500)]
 
 
+async def test_the_calls_of_one_turn_of_the_loop_go_out_in_one_write(redis: Redis) -> None:
+    pipe = Pipe(redis)
+    assert await pipe.call(command("ECHO", "connect")) == b"connect"
+    writer = pipe._conn._writer
+    writes: list[bytes] = []
+    real_write = writer.write
+
+    def counted(data: bytes) -> None:
+        writes.append(data)
+        real_write(data)
+
+    writer.write = counted
+    replies = await asyncio.gather(*(pipe.call(command("ECHO", f"call-{i}")) for i in range(100)))
+    assert replies == [f"call-{i}".encode() for i in range(100)]
+    assert writes == [b"".join(command("ECHO", f"call-{i}") for i in range(100))]
+
+
 async def test_a_reply_error_is_raised_and_the_pipe_goes_on(redis: Redis) -> None:
     pipe = Pipe(redis)
     with pytest.raises(ResponseError, match="unknown command"):
