@@ -199,6 +199,19 @@ async def test_heartbeats_carry_the_last_event_id(live_server: ServerFactory) ->
         assert beat["event_id"] == opened[0]["event_id"]
 
 
+async def test_screens_get_plain_frames_even_when_they_ask_for_compression(hall: HallApi) -> None:
+    """Browsers offer permessage-deflate; the server declines it (its zlib state per screen costs more than
+    compressing 300-byte frames on a LAN saves)."""
+    await hall.open("5")
+    async with ws_connect(display_url(hall), compression="deflate") as ws:
+        assert ws.request is not None
+        assert "permessage-deflate" in ws.request.headers["Sec-WebSocket-Extensions"]
+        assert ws.protocol.extensions == []
+        await hall.issue("SOC")
+        events = await recv_events(ws, 1)
+    assert events[0]["type"] == "ticket.issued"
+
+
 async def test_a_client_that_sends_something_stays_connected(hall: HallApi) -> None:
     """Screens may send keep-alives, text or binary: the feed drops what it reads and keeps sending."""
     await hall.open("5")
