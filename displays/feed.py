@@ -95,6 +95,16 @@ class ScreenFeed:
         self.last = event_id
         self.quiet = False
 
+    def caught_up(self, sent_through: str | None) -> None:
+        """The backlog was sent through ``sent_through`` (None: there was none): go live, never sending an
+        event twice, whether it came to the hold or the hub offers it later."""
+        self.outbox.release(sent_through)
+        if sent_through is None:
+            return
+        self.sent_through = parse_stream_id(sent_through)
+        if self.last is None or parse_stream_id(self.last) < self.sent_through:
+            self.last = sent_through  # no live event came while the backlog was read
+
     def beat(self) -> None:
         if self.quiet and not self.outbox.held:  # a held socket is still getting its backlog
             self.outbox.put(_heartbeat(self.last, self.zone))
@@ -138,14 +148,7 @@ async def feed(ws: WebSocket) -> None:
     runtime.hub.subscribe(screen)
     try:
         await ws.accept()
-        if since:
-            sent_through = await _send_backlog(ws, runtime, hall.config.id, since)
-            screen.sent_through = parse_stream_id(sent_through)
-            outbox.release(sent_through)
-            if screen.last is None or parse_stream_id(screen.last) < parse_stream_id(sent_through):
-                screen.last = sent_through  # no live event came while the backlog was read
-        else:
-            outbox.release(None)
+        screen.caught_up(await _send_backlog(ws, runtime, hall.config.id, since) if since else None)
         await drain_incoming(ws)
     except (WebSocketDisconnect, RuntimeError):
         pass  # the client went away mid-send

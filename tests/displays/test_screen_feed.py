@@ -7,7 +7,6 @@ import asyncio
 import orjson
 
 from displays.feed import ScreenFeed
-from floor.db import parse_stream_id
 from floor.outbox import Outbox
 from queue_engine.config import HallConfig
 
@@ -32,12 +31,12 @@ async def test_events_the_backlog_sent_ahead_of_the_hub_are_not_sent_twice(demo_
     feed, sock = screen(demo_hall, held=True)
     feed.offer("100-0", "e100", {})  # held while the backlog is read
     sock.sent += ["e100", "e101", "e102"]  # the backlog: the stream had two more than the hub had offered
-    feed.sent_through = parse_stream_id("102-0")
-    feed.outbox.release("102-0")
+    feed.caught_up("102-0")
     for eid in ("101-0", "102-0", "103-0", "104-0"):  # the hub catches up
         feed.offer(eid, f"e{eid.split('-')[0]}", {})
     await asyncio.sleep(0)
     assert sock.sent == ["e100", "e101", "e102", "e103", "e104"]
+    assert feed.last == "104-0"
 
 
 async def test_a_heartbeat_only_after_a_quiet_interval_and_with_the_last_event_id(demo_hall: HallConfig) -> None:
@@ -55,6 +54,6 @@ async def test_a_held_screen_sends_no_heartbeat_into_its_backlog(demo_hall: Hall
     feed, sock = screen(demo_hall, held=True)
     feed.beat()
     feed.beat()
-    feed.outbox.release(None)
+    feed.caught_up(None)
     await asyncio.sleep(0)
     assert sock.sent == []
