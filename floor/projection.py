@@ -103,6 +103,13 @@ def _bounded(value: Any, length: int) -> str | None:
 
 
 # -- the tickets projection ----------------------------------------------------------------------
+# Rows are plain dicts of the ``tickets`` columns: ORM objects (identity map, change tracking, a flush per row)
+# cost the archive process more than the rest of its work together under a city platform's load.
+TicketFields = dict[str, Any]
+_TICKETS = TicketRow.__table__
+_KEY = ("hall", "id")
+
+
 def _project(session: Session, halls: dict[str, HallConfig], events: Iterable[tuple[str, StreamEvent]]) -> None:
     by_ticket: dict[tuple[str, str], list[StreamEvent]] = {}
     for hall_id, e in sorted(events, key=lambda he: he[1].key):
@@ -110,23 +117,30 @@ def _project(session: Session, halls: dict[str, HallConfig], events: Iterable[tu
             by_ticket.setdefault((hall_id, e.payload["ticket"]), []).append(e)
     if not by_ticket:
         return
-    found = session.scalars(select(TicketRow).where(tuple_(TicketRow.hall, TicketRow.id).in_(list(by_ticket))))
-    rows = {(row.hall, row.id): row for row in found}
+    found = session.execute(select(_TICKETS).where(tuple_(_TICKETS.c.hall, _TICKETS.c.id).in_(list(by_ticket))))
+    rows: dict[tuple[str, str], TicketFields] = {(row.hall, row.id): dict(row._mapping) for row in found}
     # A new row, or one that has seen later events than this batch brings, is folded from everything stored:
     # an earlier-committed batch may hold later events of a ticket whose issue only arrives now.
-    refold = {t for t, evs in by_ticket.items() if t not in rows or evs[0].key <= rows[t].last_event}
+    refold = {t for t, evs in by_ticket.items() if t not in rows or evs[0].key <= _last_event(rows[t])}
     stored = _stored_events(session, sorted(refold)) if refold else {}
+    changed: list[TicketFields] = []
     for (hall_id, ticket_id), evs in by_ticket.items():
         if (hall_id, ticket_id) in refold:
             evs = stored.get((hall_id, ticket_id), [])
             if not evs or evs[0].type != "ticket.issued":
                 continue  # its issue is in a batch not committed yet, which will fold this event in
-        row = rows.get((hall_id, ticket_id))
-        if row is None:
-            row = TicketRow(hall=hall_id, id=ticket_id)
-            session.add(row)
+        row = rows.get((hall_id, ticket_id)) or {"hall": hall_id, "id": ticket_id}
         for e in evs:
             apply_event(row, e, halls[hall_id])
+        changed.append(row)
+    if changed:
+        upsert = insert_for(session, _TICKETS)
+        columns = {c.name: upsert.excluded[c.name] for c in _TICKETS.columns if c.name not in _KEY}
+        session.connection().execute(upsert.on_conflict_do_update(index_elements=list(_KEY), set_=columns), changed)
+
+
+def _last_event(row: TicketFields) -> StreamKey:
+    return row["last_event_ms"], row["last_event_seq"]
 
 
 def _stored_events(session: Session, tickets: list[tuple[str, str]]) -> dict[tuple[str, str], list[StreamEvent]]:
@@ -141,10 +155,10 @@ def _stored_events(session: Session, tickets: list[tuple[str, str]]) -> dict[tup
     return stored
 
 
-def apply_event(row: TicketRow, event: StreamEvent, hall: HallConfig) -> None:
+def apply_event(row: TicketFields, event: StreamEvent, hall: HallConfig) -> None:
     """Change a ticket row as ``queue_engine.model.HallModel`` changes its ticket for this event."""
     _HANDLERS[event.type](row, event.payload, _at(event.payload), hall)
-    row.last_event_ms, row.last_event_seq = event.key
+    row["last_event_ms"], row["last_event_seq"] = event.key
 
 
 def _at(payload: Json) -> datetime:
@@ -153,61 +167,56 @@ def _at(payload: Json) -> datetime:
     return at
 
 
-def _issued(row: TicketRow, e: Json, at: datetime, _hall: HallConfig) -> None:
+def _issued(row: TicketFields, e: Json, at: datetime, _hall: HallConfig) -> None:
     # Sets every field: a re-fold starts again from here.
-    row.day, row.number, row.service, row.status = e["day"], e["number"], e["service"], "waiting"
-    row.tier, row.channel, row.priority = e["tier"], e["channel"], e.get("priority")
-    row.appointment_at = from_ms(e.get("appointment_ms"))
-    row.issued_at, row.called_at, row.serving_at, row.finished_at = at, None, None, None
-    row.window = row.outcome = row.pinned = None
-    row.handling_ms = None
-    row.recalls = row.transfers = 0
+    row.update(day=e["day"], number=e["number"], service=e["service"], status="waiting", tier=e["tier"],
+               channel=e["channel"], priority=e.get("priority"), appointment_at=from_ms(e.get("appointment_ms")),
+               issued_at=at, called_at=None, serving_at=None, finished_at=None, window=None, outcome=None,
+               pinned=None, handling_ms=None, recalls=0, transfers=0)
 
 
-def _called(row: TicketRow, e: Json, at: datetime, _hall: HallConfig) -> None:
-    row.status, row.window, row.called_at, row.recalls = "called", e["window"], at, 0
-    row.finished_at = None  # a late arrival served straight from the window's misses
+def _called(row: TicketFields, e: Json, at: datetime, _hall: HallConfig) -> None:
+    # finished_at cleared: a late arrival served straight from the window's misses
+    row.update(status="called", window=e["window"], called_at=at, recalls=0, finished_at=None)
 
 
-def _recalled(row: TicketRow, e: Json, _at: datetime, _hall: HallConfig) -> None:
-    row.recalls = e["recalls"]
+def _recalled(row: TicketFields, e: Json, _at: datetime, _hall: HallConfig) -> None:
+    row["recalls"] = e["recalls"]
 
 
-def _serving(row: TicketRow, _e: Json, at: datetime, _hall: HallConfig) -> None:
-    row.status, row.serving_at = "serving", at
+def _serving(row: TicketFields, _e: Json, at: datetime, _hall: HallConfig) -> None:
+    row.update(status="serving", serving_at=at)
 
 
-def _finished(row: TicketRow, e: Json, at: datetime, _hall: HallConfig) -> None:
-    row.status, row.outcome, row.finished_at = "done", e["outcome"], at
-    row.handling_ms = e.get("handling_ms")
+def _finished(row: TicketFields, e: Json, at: datetime, _hall: HallConfig) -> None:
+    row.update(status="done", outcome=e["outcome"], finished_at=at, handling_ms=e.get("handling_ms"))
 
 
-def _missed(row: TicketRow, _e: Json, at: datetime, _hall: HallConfig) -> None:
-    row.status, row.finished_at = "missed", at
+def _missed(row: TicketFields, _e: Json, at: datetime, _hall: HallConfig) -> None:
+    row.update(status="missed", finished_at=at)
 
 
-def _transferred(row: TicketRow, e: Json, _at: datetime, _hall: HallConfig) -> None:
-    row.status, row.service, row.tier, row.window = "waiting", e["service"], policy.TIER_TRANSFERRED, None
-    row.transfers += 1
+def _transferred(row: TicketFields, e: Json, _at: datetime, _hall: HallConfig) -> None:
+    row.update(status="waiting", service=e["service"], tier=policy.TIER_TRANSFERRED, window=None,
+               transfers=row["transfers"] + 1)
 
 
-def _cancelled(row: TicketRow, _e: Json, at: datetime, _hall: HallConfig) -> None:
-    row.status, row.finished_at = "cancelled", at
+def _cancelled(row: TicketFields, _e: Json, at: datetime, _hall: HallConfig) -> None:
+    row.update(status="cancelled", finished_at=at)
 
 
-def _pinned(row: TicketRow, e: Json, _at: datetime, _hall: HallConfig) -> None:
+def _pinned(row: TicketFields, e: Json, _at: datetime, _hall: HallConfig) -> None:
     # VIP and green-channel tickets already come first; pinning leaves their tier alone, as in the model.
-    row.tier = min(row.tier, policy.TIER_PINNED)
-    row.pinned = e["reason"]
+    row.update(tier=min(row["tier"], policy.TIER_PINNED), pinned=e["reason"])
 
 
-def _requeued(row: TicketRow, _e: Json, _at: datetime, hall: HallConfig) -> None:
+def _requeued(row: TicketFields, _e: Json, _at: datetime, hall: HallConfig) -> None:
     if hall.policy.requeue == "end":
-        row.tier = policy.TIER_WALK_IN
-    row.status, row.window, row.finished_at = "waiting", None, None
+        row["tier"] = policy.TIER_WALK_IN
+    row.update(status="waiting", window=None, finished_at=None)
 
 
-_HANDLERS: dict[str, Callable[[TicketRow, Json, datetime, HallConfig], None]] = {
+_HANDLERS: dict[str, Callable[[TicketFields, Json, datetime, HallConfig], None]] = {
     "ticket.issued": _issued,
     "ticket.called": _called,
     "ticket.recalled": _recalled,
