@@ -31,6 +31,7 @@ import shlex
 import shutil
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -295,6 +296,32 @@ def stream_lengths(client: redis_pkg.Redis, prefix: str, halls: Sequence[str]) -
     return sum(int(n) for n in pipe.execute())
 
 
+def archived_count(database: Path) -> int:
+    """Events the archive process has committed to the server's SQLite record so far."""
+    with contextlib.closing(sqlite3.connect(f"file:{database}?mode=ro", uri=True, timeout=10)) as db:
+        return int(db.execute("SELECT count(*) FROM ticket_events").fetchone()[0])
+
+
+@dataclass(frozen=True)
+class ArchiveLag:
+    behind: int  # events in the streams but not yet in SQL when the load stopped
+    caught_up_s: float | None  # how long after the load the record held every event; None: not within the wait
+
+
+def archive_lag(client: redis_pkg.Redis, prefix: str, halls: Sequence[str], database: Path,
+                wait_s: float = 180.0) -> ArchiveLag:
+    """How far the SQL record trailed the halls' streams when the load stopped, and how long it took to catch up.
+    The archive process runs at a lower priority than the web workers, so under saturation it falls behind."""
+    total = stream_lengths(client, prefix, halls)
+    start = time.monotonic()
+    behind = total - archived_count(database)
+    while archived_count(database) < total:
+        if time.monotonic() - start > wait_s:
+            return ArchiveLag(behind, None)
+        time.sleep(0.5)
+    return ArchiveLag(behind, time.monotonic() - start if behind > 0 else 0.0)
+
+
 def delete_prefix(client: redis_pkg.Redis, prefix: str) -> None:
     batch: list[bytes] = []
     for key in client.scan_iter(match=f"{prefix}:*", count=2000):
@@ -425,6 +452,7 @@ def run_hallq(opts: Options, work: Path, redis_client: redis_pkg.Redis) -> tuple
                 spy.wait(timeout=30)
         events = stream_lengths(redis_client, prefix, halls) - events_before
         meta["events"] = events
+        meta["archive"] = archive_lag(redis_client, prefix, halls, home / "hallq.db")
         if server.process.poll() is not None:
             run.errors.append({"Count": "1", "Message": f"the server exited with {server.process.returncode}"})
     finally:
@@ -560,6 +588,14 @@ def make_report(opts: Options, run: Run, floor_json: Run | None, floor_ws: Run |
     if meta.get("events"):
         extra.append(f"Events written to the halls' streams: {meta['events']:,} "
                      f"({meta['events'] / max(run.measured_s, 1e-9):,.1f}/s); calls {run.counters.get('calls', 0):,}.")
+    lag: ArchiveLag | None = full_meta.pop("archive", None)
+    if lag is not None:
+        caught_up = (f"it caught up {lag.caught_up_s:.1f} s later" if lag.caught_up_s is not None
+                     else "it had not caught up 180 s later")
+        extra.append(f"SQL record (archive process, niceness 10): when the load stopped it trailed the streams by "
+                     f"{lag.behind:,} events; {caught_up}.")
+        full_meta["archive_behind"] = lag.behind
+        full_meta["archive_caught_up_s"] = lag.caught_up_s
     problems = meta.get("server_log_problems") or []
     extra.append("Server log: no errors." if not problems else
                  "Server log problems (distinct, most frequent first): "

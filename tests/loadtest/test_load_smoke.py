@@ -53,7 +53,11 @@ def test_opening_surge_smoke(tmp_path: Path) -> None:
     floor_json = {r["name"]: r for r in report["floor_json"]["rows"]}
     assert floor_ws["call-to-screen floor"]["samples"] > 0
     assert floor_json["GET /json (floor)"]["requests"] > 0
+    # The SQL record holds every event of the run once the archive process has caught up.
+    assert report["meta"]["archive_caught_up_s"] is not None
+    assert report["meta"]["archive_behind"] >= 0
     text = out.read_text(encoding="utf-8")
+    assert "SQL record (archive process, niceness 10): when the load stopped it trailed the streams by" in text
     assert "| 0 failures | 0 failures | **met** |" in text
     assert "hallq-load-summary" in text
 
