@@ -21,14 +21,15 @@ from floor.auth import AuthError
 from floor.db import parse_stream_id
 from floor.outbox import Outbox
 from floor.runtime import Runtime
-from floor.web import ApiError, Ctx, authenticate, endpoint
+from floor.web import ApiError, Ctx, Param, authenticate, endpoint
 from queue_engine.config import HallConfig
 
 from .announce import announcement, led_line
 
 PRIVATE = ("person", "idempotency_key")  # never leave the server on a socket
 CHANNEL_ROLES = {"display": ("display", "manager"), "console": ("staff", "manager"), "dashboard": ("manager",)}
-_SINCE = re.compile(r"^\d{1,20}-\d{1,20}$")
+_SINCE = re.compile(r"^[0-9]{1,20}-[0-9]{1,20}$")  # not \d, which matches the digits of every script
+MAX_ID_PART = 2**64 - 1  # Redis refuses a stream id part beyond 64 bits
 # Websocket close codes (4000-4999 are the application's): the client's next move depends on them.
 CLOSE_SLOW = 4008  # fell too far behind: reconnect with since=<last event_id>
 CLOSE_AUTH = 4401
@@ -136,7 +137,7 @@ async def feed(ws: WebSocket) -> None:
         if channel == "console" and (window is None or hall.config.window(window) is None):
             raise ApiError(400, "unknown_window", "The console feed needs ?window=<an id of this hall>.", "")
         authenticate(ws, runtime, hall.config.id, CHANNEL_ROLES[channel], window)
-        if since is not None and not _SINCE.match(since):
+        if since is not None and not (_SINCE.match(since) and max(parse_stream_id(since)) <= MAX_ID_PART):
             raise ApiError(400, "bad_since", "since must be an event id like 1795393000000-0.", "")
     except AuthError as exc:
         return await refuse(ws, CLOSE_AUTH if exc.status == 401 else CLOSE_FORBIDDEN, exc.message)
@@ -160,7 +161,8 @@ async def feed(ws: WebSocket) -> None:
 ROUTES = [WebSocketRoute("/api/v1/halls/{hall}/ws/{channel}", feed)]
 
 
-@endpoint("GET", "/led", roles=("display", "manager"))
+@endpoint("GET", "/led", roles=("display", "manager"),
+          params=(Param("width", "query", "Characters per line (default 12).", {"type": "integer", "enum": [8, 12]}),))
 async def led(ctx: Ctx, _: Any) -> PlainTextResponse:
     """Each window's line for an LED strip, fixed width (?width=8 or 12), one line per window."""
     width = ctx.request.query_params.get("width", "12")

@@ -73,7 +73,8 @@ def _verified(secret: bytes, token: str) -> tuple[Principal, float | None]:
     """A token's principal and expiry, once its signature checks out. Cached: a hall's screens and windows send
     the same few tokens all day, and only tokens that verified are kept (a refusal raises, which is not cached)."""
     parts = token.split(".")
-    if len(parts) != 3 or parts[0] != _PREFIX:
+    # Tokens are ASCII; compare_digest raises on anything else, which would answer 500.
+    if len(parts) != 3 or parts[0] != _PREFIX or not token.isascii():
         raise AuthError(401, "bad_token", "The token is not a hallq token; ask for a new one with `hallq token`.",
                         "令牌格式不正确，请用 hallq token 重新生成。")
     if not hmac.compare_digest(_sign(secret, parts[1]), parts[2]):

@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from .web import ENDPOINTS
+from .web import ENDPOINTS, Endpoint
 
 ERROR_SCHEMA = {
     "type": "object",
@@ -26,24 +26,44 @@ def _schema(model: type[BaseModel], components: dict[str, Any]) -> dict[str, Any
     return {"$ref": f"#/components/schemas/{model.__name__}"}
 
 
+def _parameters(ep: Endpoint) -> list[dict[str, Any]]:
+    path = [{"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+            for name in re.findall(r"{(\w+)}", ep.full_path)]
+    return path + [{"name": p.name, "in": p.where, "required": False, "description": p.description,
+                    "schema": p.schema} for p in ep.params]
+
+
+def _responses(ep: Endpoint, components: dict[str, Any]) -> dict[str, Any]:
+    error = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+    ok: dict[str, Any] = {"description": "OK"}
+    if ep.response is not None:
+        ok["content"] = {"application/json": {"schema": _schema(ep.response, components)}}
+    responses: dict[str, Any] = {str(ep.status): ok}
+    if ep.status == 201 and any(p.name.lower() == "idempotency-key" for p in ep.params):
+        responses["200"] = {**ok, "description": "The same request again (same Idempotency-Key): what it made"}
+    refusals = [("401", "no or bad token"), ("403", "not allowed for this token"),
+                ("404", "unknown hall, ticket, window or service"), ("409", "refused in this state"),
+                ("413", "request body over 64 KiB"), ("422", "invalid request"),
+                ("503", "briefly unavailable; retry after Retry-After")]
+    refusals += [(str(status), why) for status, why in ep.refusals]
+    for status, why in sorted(refusals):
+        if (status in ("401", "403") and not ep.roles) or (status == "413" and ep.body is None):
+            continue
+        responses[status] = {"description": why, **error}
+    return responses
+
+
 def document(version: str) -> dict[str, Any]:
     components: dict[str, Any] = {"Error": ERROR_SCHEMA}
     paths: dict[str, dict[str, Any]] = {}
+    operation_ids: set[str] = set()
     for ep in ENDPOINTS:
-        params = [{"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
-                  for name in re.findall(r"{(\w+)}", ep.full_path)]
-        error = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
-        responses: dict[str, Any] = {str(ep.status): {"description": "OK"}}
-        if ep.response is not None:
-            responses[str(ep.status)]["content"] = {"application/json": {"schema": _schema(ep.response, components)}}
-        for status, why in (("401", "no or bad token"), ("403", "not allowed for this token"),
-                            ("404", "unknown hall, ticket, window or service"), ("409", "refused in this state"),
-                            ("422", "invalid request"), ("503", "briefly unavailable; retry after Retry-After")):
-            if status in ("401", "403") and not ep.roles:
-                continue
-            responses[status] = {"description": why, **error}
-        op: dict[str, Any] = {"summary": ep.summary, "operationId": ep.handler.__name__, "parameters": params,
-                              "responses": responses}
+        operation_id = ep.handler.__name__
+        if operation_id in operation_ids:  # clients generate one function per id: a repeat breaks them
+            raise ValueError(f"two endpoints are named {operation_id!r}; rename one handler")
+        operation_ids.add(operation_id)
+        op: dict[str, Any] = {"summary": ep.summary, "operationId": operation_id, "parameters": _parameters(ep),
+                              "responses": _responses(ep, components)}
         if ep.roles:
             op["security"] = [{"bearer": []}]
             op["description"] = "Roles: " + ", ".join(ep.roles)

@@ -11,13 +11,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import orjson
 from pydantic import BaseModel, ValidationError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
-from starlette.requests import HTTPConnection, Request
+from starlette.requests import ClientDisconnect, HTTPConnection, Request
 from starlette.responses import Response
 from starlette.routing import Route
 
@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from .runtime import HallRuntime, Runtime
 
 log = logging.getLogger("hallq.web")
+RETRY_AFTER_S = "2"  # a 503's advice: Redis restarting, or a hall being rebuilt, is back within seconds
 MAX_BODY = 64 * 1024  # no legitimate request comes near this; a bigger one is refused before parsing
 
 
@@ -82,6 +83,16 @@ Handler = Callable[[Ctx, Any], Awaitable[Any]]
 
 
 @dataclass(frozen=True)
+class Param:
+    """A query parameter or request header an endpoint reads, declared so the document tells clients about it."""
+
+    name: str
+    where: Literal["query", "header"]
+    description: str
+    schema: dict[str, Any]
+
+
+@dataclass(frozen=True)
 class Endpoint:
     method: str
     path: str  # below /api/v1/halls/{hall}
@@ -92,6 +103,8 @@ class Endpoint:
     status: int
     summary: str
     window_param: bool  # staff may act only for the window named in the path
+    params: tuple[Param, ...]
+    refusals: tuple[tuple[int, str], ...]  # (status, why) this endpoint adds to the ones every endpoint may give
 
     @property
     def full_path(self) -> str:
@@ -103,21 +116,37 @@ ENDPOINTS: list[Endpoint] = []
 
 def endpoint(
     method: str, path: str, *, roles: tuple[str, ...], body: type[BaseModel] | None = None,
-    response: type[BaseModel] | None = None, status: int = 200,
+    response: type[BaseModel] | None = None, status: int = 200, params: tuple[Param, ...] = (),
+    refusals: tuple[tuple[int, str], ...] = (),
 ) -> Callable[[Handler], Handler]:
     def register(handler: Handler) -> Handler:
         summary = (handler.__doc__ or handler.__name__).strip().splitlines()[0]
-        ENDPOINTS.append(Endpoint(method, path, handler, roles, body, response, status, summary, "{w}" in path))
+        ENDPOINTS.append(Endpoint(method, path, handler, roles, body, response, status, summary, "{w}" in path,
+                                  params, refusals))
         return handler
 
     return register
 
 
+def _too_large() -> ApiError:
+    return ApiError(413, "body_too_large", f"The request body is over {MAX_BODY // 1024} KiB; send less.",
+                    f"请求体超过 {MAX_BODY // 1024} KiB，请精简后重试。")
+
+
+async def _read_body(request: Request) -> bytes:
+    """The body, refused as soon as it passes MAX_BODY: a client sending a gigabyte must not make us hold it."""
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY:
+            raise _too_large()
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
 async def _parse_body(request: Request, model: type[BaseModel]) -> BaseModel:
-    raw = await request.body()
-    if len(raw) > MAX_BODY:
-        raise ApiError(413, "body_too_large", f"The request body is over {MAX_BODY // 1024} KiB.",
-                       f"请求体超过 {MAX_BODY // 1024} KiB。")
+    raw = await _read_body(request)
     try:
         return model.model_validate_json(raw or b"{}")
     except ValidationError as exc:
@@ -125,6 +154,18 @@ async def _parse_body(request: Request, model: type[BaseModel]) -> BaseModel:
         names = ", ".join(f["field"] for f in fields)
         raise ApiError(422, "invalid_request", f"Please correct these fields: {names}.",
                        f"请修正以下字段：{names}。", fields=fields) from None
+
+
+def _check_query(request: Request, ep: Endpoint) -> None:
+    """Refuse query parameters the endpoint does not read: a typo such as ?limt=5 must not pass for a default."""
+    known = {p.name for p in ep.params if p.where == "query"}
+    unknown = sorted(set(request.query_params) - known)
+    if unknown:
+        names = ", ".join(name[:40] for name in unknown[:5])
+        expected = ", ".join(sorted(known)) or "none"
+        raise ApiError(422, "invalid_request", f"Unknown query parameter: {names}. This address reads: {expected}.",
+                       f"不认识的查询参数：{names}。此地址可用的参数：{expected}。",
+                       fields=[{"field": name, "problem": "unknown query parameter"} for name in unknown])
 
 
 def _principal(request: HTTPConnection, runtime: Runtime) -> Principal:
@@ -155,6 +196,7 @@ def as_route(ep: Endpoint) -> Route:
             if ep.roles:
                 window = request.path_params.get("w") if ep.window_param else None
                 principal = authenticate(request, runtime, hall.config.id, ep.roles, window)
+            _check_query(request, ep)
             body = await _parse_body(request, ep.body) if ep.body else None
             acting = ACTOR.set(actor(principal)) if principal else None
             try:
@@ -164,15 +206,20 @@ def as_route(ep: Endpoint) -> Route:
                     ACTOR.reset(acting)
         except DomainError as exc:
             names = hall.service_names(lang) if hall else None
-            return error_response(exc.status, exc.code, exc.message(lang, names))
+            # hall_not_ready: the hall is being rebuilt after Redis lost it; a moment later it answers.
+            retry = {"Retry-After": RETRY_AFTER_S} if exc.status == 503 else None
+            return error_response(exc.status, exc.code, exc.message(lang, names), headers=retry)
         except (ApiError, AuthError) as exc:
             extra = getattr(exc, "extra", {})
             return error_response(exc.status, exc.code, exc.message_zh if lang == "zh" else exc.message, **extra)
+        except ClientDisconnect:  # gone before its body ended: nobody reads this answer, and nothing was done
+            return error_response(400, "body_cut_off", "请求体未发送完整，请重新发送。" if lang == "zh" else
+                                  "The request body ended early; send the request again.")
         except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
             log.warning("redis unavailable for %s %s: %s", request.method, request.url.path, exc)
             return error_response(503, "unavailable", "服务暂时不可用，请稍后重试。" if lang == "zh" else
                                   "The queue service is briefly unavailable; try again in a few seconds.",
-                                  headers={"Retry-After": "2"})
+                                  headers={"Retry-After": RETRY_AFTER_S})
         if isinstance(result, Response):
             return result
         if isinstance(result, BaseModel):  # serialized in one pass by pydantic-core, no dict in between

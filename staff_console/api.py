@@ -20,6 +20,7 @@ from floor.api.schemas import (
 )
 from floor.stats import figures, load_day
 from floor.web import Ctx, endpoint
+from queue_engine.errors import UnknownWindow
 from queue_engine.records import Ticket, WindowState
 
 STAFF = ("staff", "manager")
@@ -61,9 +62,11 @@ async def waiting(ctx: Ctx, _: Any) -> WaitingOut:
 
 
 @endpoint("GET", "/windows/{w}/today", roles=STAFF)
-async def today(ctx: Ctx, _: Any) -> dict[str, Any]:
+async def window_today(ctx: Ctx, _: Any) -> dict[str, Any]:
     """This window's own counts today (served, outcomes, no-shows, average wait and handling), from the record."""
     hall = ctx.hall.config
+    if hall.window(ctx.path("w")) is None:  # the record would answer zeros for a window that does not exist
+        raise UnknownWindow(window=ctx.path("w"))
     day = hall.business_day(ctx.hall.engine.clock())
     tickets = await asyncio.to_thread(load_day, ctx.runtime.sql, hall.id, day, ctx.path("w"))
     return {"window": ctx.path("w"), "day": day, **figures(tickets)}

@@ -6,7 +6,7 @@ import time
 from typing import Any
 
 from ..search_terms import search_terms
-from ..web import ApiError, Ctx, endpoint
+from ..web import ApiError, Ctx, Param, endpoint
 from .schemas import (
     CallLine,
     EndDayOut,
@@ -64,7 +64,14 @@ async def whoami(ctx: Ctx, _: Any) -> dict[str, Any]:
             "window": window.id if window else None, "window_name": window.name if window else None}
 
 
-@endpoint("GET", "/queue", roles=("manager", "guide"), response=QueueOut)
+QUEUE_PARAMS = (
+    Param("service", "query", "Only this service's line (its code, e.g. SOC).", {"type": "string", "maxLength": 8}),
+    Param("limit", "query", "At most this many tickets (default 100).",
+          {"type": "integer", "minimum": 1, "maximum": MAX_QUEUE_LIMIT}),
+)
+
+
+@endpoint("GET", "/queue", roles=("manager", "guide"), response=QueueOut, params=QUEUE_PARAMS)
 async def queue(ctx: Ctx, _: Any) -> QueueOut:
     """Waiting tickets in calling order: the whole hall's, or one service's (?service=CODE); ?limit= up to 500."""
     params = ctx.request.query_params
@@ -76,7 +83,8 @@ async def queue(ctx: Ctx, _: Any) -> QueueOut:
 def _limit(raw: str | None) -> int:
     if raw is None:
         return 100
-    if not raw.isdigit() or not 1 <= int(raw) <= MAX_QUEUE_LIMIT:
+    # ASCII digits only: str.isdigit() also passes "²", which int() refuses, and a 5,000-digit number int() refuses.
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= 3 and 1 <= int(raw) <= MAX_QUEUE_LIMIT):
         raise ApiError(422, "invalid_request", f"limit must be a number from 1 to {MAX_QUEUE_LIMIT}.",
                        f"limit 须为 1 到 {MAX_QUEUE_LIMIT} 之间的数字。")
     return int(raw)

@@ -2,18 +2,31 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from queue_engine.config import HallConfig
 from queue_engine.policy import TIER_TRANSFERRED
 from queue_engine.records import Ticket
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
 
 class _In(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    @field_validator("*")
+    @classmethod
+    def _no_control_characters(cls, value: object) -> object:
+        # Every text here ends up on one line of a screen and in the SQL record, and PostgreSQL refuses NUL:
+        # one such reason would stop the hall's archive, so it is refused at the door.
+        texts = value if isinstance(value, list) else [value]
+        if any(isinstance(text, str) and _CONTROL.search(text) for text in texts):
+            raise ValueError("must not contain control characters (NUL, line breaks, tabs)")
+        return value
 
 
 class IssueIn(_In):
@@ -47,9 +60,12 @@ class CallTicketIn(_In):
     reason: str = Field(min_length=1, max_length=200)
 
 
+ServiceCode = Annotated[str, Field(min_length=1, max_length=8)]
+
+
 class ServicesIn(_In):
-    services: list[str] = Field(min_length=1, max_length=64)
-    primary: list[str] = Field(default_factory=list, max_length=64)
+    services: list[ServiceCode] = Field(min_length=1, max_length=64)
+    primary: list[ServiceCode] = Field(default_factory=list, max_length=64)
 
 
 class TicketOut(BaseModel):

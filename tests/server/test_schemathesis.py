@@ -1,0 +1,255 @@
+"""Schemathesis over the live server's whole OpenAPI document (issue 7): whatever arrives, no 5xx, every 4xx in
+api.md's error shape with a message a person can act on, and every answer as the document says.
+
+Each operation is fuzzed with a token of a role that may call it (so the cases get past auth into path, query and
+body validation), then without a token and with wrong ones, then with hall, window and ticket ids of every sort.
+Bounded and deterministic: a fixed number of examples per operation, derandomized, no deadline, no shrinking
+database; requests go to 127.0.0.1 only.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Callable, Iterator
+
+import pytest
+import requests
+import schemathesis
+from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import strategies as st
+from schemathesis import Case, CheckContext, GenerationMode
+from schemathesis.checks import CheckFunction
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    negative_data_rejection,
+    response_schema_conformance,
+    status_code_conformance,
+)
+
+import floor.app
+from floor.auth import make_token
+from floor.web import ENDPOINTS
+from tests.server.conftest import LiveServer, delete_prefix_sync, start_server, stop_server
+
+HALL = "demo"
+WINDOW = "1"
+EXAMPLES = 12  # per operation and pass: 28 operations x 4 passes stay well under a minute
+SNAKE_CASE = re.compile(r"^[a-z][a-z0-9]*(_[a-z0-9]+)*$")
+FUZZ = settings(max_examples=EXAMPLES, deadline=None, derandomize=True, database=None,
+                phases=(Phase.explicit, Phase.generate),  # a failure is reported as found: shrinking costs minutes
+                suppress_health_check=list(HealthCheck))
+
+
+@schemathesis.check
+def error_shape(ctx: CheckContext, response: schemathesis.Response, case: Case) -> bool | None:
+    """api.md: every refusal is {"error": {"code": snake_case, "message": non-empty}}."""
+    if not 400 <= response.status_code < 500:
+        return None
+    body = response.json()
+    assert isinstance(body, dict), f"not the error shape: {response.text[:300]}"
+    assert set(body) == {"error"}, f"not the error shape: {response.text[:300]}"
+    error = body["error"]
+    assert isinstance(error, dict), response.text[:300]
+    assert isinstance(error.get("code"), str), response.text[:300]
+    assert SNAKE_CASE.match(error["code"]), response.text[:300]
+    assert isinstance(error.get("message"), str), response.text[:300]
+    assert error["message"].strip(), response.text[:300]
+    return True
+
+
+def no_server_error(ctx: CheckContext, response: schemathesis.Response, case: Case) -> bool | None:
+    assert response.status_code < 500, f"{response.status_code}: {response.text[:500]}"
+    return True
+
+
+CHECKS: list[CheckFunction] = [no_server_error, error_shape, status_code_conformance, content_type_conformance,
+                               response_schema_conformance]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    prefix = f"hqtest-{uuid.uuid4().hex[:10]}"
+    live = start_server(tmp_path_factory.mktemp("fuzz") / "server", prefix)
+    try:
+        yield live
+    finally:
+        stop_server(live)
+        delete_prefix_sync(prefix)
+
+
+@pytest.fixture(scope="module")
+def schema(server: LiveServer) -> schemathesis.BaseSchema:
+    no_proxy = {"http": None, "https": None}  # 127.0.0.1 only, whatever the environment says
+    loaded = schemathesis.openapi.from_url(f"{server.base_url}/api/v1/openapi.json", proxies=no_proxy)
+    loaded.config.update(base_url=server.base_url)
+    return loaded
+
+
+@pytest.fixture(scope="module")
+def session() -> Iterator[requests.Session]:
+    with requests.Session() as s:
+        s.trust_env = False  # no proxy from the environment: 127.0.0.1 only
+        yield s
+
+
+STAGES = ("waiting", "called", "serving")
+
+
+def set_stage(server: LiveServer, session: requests.Session, stage: str) -> str:
+    """Window 1 open and free, and a fresh SOC ticket in ``stage`` (at window 1 unless waiting): whatever the
+    cases before did (end the day, close, pause), each case meets a hall where its operation can succeed."""
+    base, manager = f"{server.base_url}/api/v1/halls/{HALL}", server.auth("manager")
+    for op in ("open", "resume", "finish", "no-show"):  # each refused (409) when not needed
+        session.post(f"{base}/windows/{WINDOW}/{op}", headers=manager, timeout=20)
+    issued = session.post(f"{base}/tickets", json={"service": "SOC"}, headers=server.auth("guide"), timeout=20)
+    assert issued.status_code == 201, issued.text
+    ticket: str = issued.json()["id"]
+    if stage != "waiting":
+        called = session.post(f"{base}/windows/{WINDOW}/call", json={"ticket": ticket, "reason": "fuzz"},
+                              headers=manager, timeout=20)
+        assert called.status_code == 200, called.text
+    if stage == "serving":
+        started = session.post(f"{base}/windows/{WINDOW}/start", headers=manager, timeout=20)
+        assert started.status_code == 200, started.text
+    return ticket
+
+
+def roles_of(method: str, path: str) -> tuple[str, ...]:
+    floor.app._rooms()  # registers every endpoint, as the app does
+    found = [ep.roles for ep in ENDPOINTS if ep.method == method.upper() and ep.full_path == path]
+    assert found, f"{method} {path} is in the document but not declared with @endpoint"
+    return found[0]
+
+
+def token_for(server: LiveServer, role: str, window: str | None) -> str:
+    return server.token(role, window if role == "staff" else None, HALL)
+
+
+Fuzz = Callable[[schemathesis.APIOperation], None]
+
+
+def operations_of(schema: schemathesis.BaseSchema) -> list[schemathesis.APIOperation]:
+    operations = [result.ok() for result in schema.get_all_operations()]
+    assert len(operations) >= 25, "the document lost operations"
+    return operations
+
+
+def has_input(operation: schemathesis.APIOperation) -> bool:
+    """A body or a query parameter: something negative generation can break (path ids are any string)."""
+    return bool(operation.body) or bool(list(operation.query))
+
+
+def run_everywhere(operations: list[schemathesis.APIOperation], fuzz: Fuzz) -> None:
+    """Fuzz every operation, then report every operation that failed (not only the first)."""
+    failures: list[str] = []
+    for operation in operations:
+        try:
+            fuzz(operation)
+        except (Exception, BaseExceptionGroup) as exc:  # schemathesis groups the distinct failures of a case
+            failures.append(f"{operation.method.upper()} {operation.path}:\n{exc!r}\n{_details(exc)}")
+    assert not failures, "\n\n".join(failures)
+
+
+def _details(exc: BaseException) -> str:
+    if isinstance(exc, BaseExceptionGroup):
+        return "\n".join(_details(sub) for sub in exc.exceptions)
+    return str(exc)
+
+
+def call(case: Case, session: requests.Session, headers: dict[str, str], checks: list[CheckFunction]) -> int:
+    return case.call_and_validate(session=session, headers=headers, checks=checks, timeout=20).status_code
+
+
+@pytest.mark.parametrize("mode", [GenerationMode.POSITIVE, GenerationMode.NEGATIVE])
+def test_every_operation_with_a_token_that_may_call_it(
+    server: LiveServer, schema: schemathesis.BaseSchema, session: requests.Session,
+    mode: GenerationMode,
+) -> None:
+    checks = [*CHECKS, negative_data_rejection] if mode is GenerationMode.NEGATIVE else CHECKS
+    answered: set[str] = set()  # operations that said yes at least once: the cases got past auth and validation
+
+    def fuzz(operation: schemathesis.APIOperation) -> None:
+        roles = roles_of(operation.method, operation.path)
+        fixed = {"hall": HALL, "w": WINDOW}
+        strategy = operation.as_strategy(generation_mode=mode, path_parameters={
+            name: value for name, value in fixed.items() if "{" + name + "}" in operation.path})
+
+        @FUZZ
+        @given(case=strategy, role=st.sampled_from(roles or ("manager",)), stage=st.sampled_from(STAGES),
+               real_ticket=st.booleans())
+        def one(case: Case, role: str, stage: str, real_ticket: bool) -> None:
+            ticket = set_stage(server, session, stage)
+            if real_ticket and "ticket" in (case.path_parameters or {}):
+                case.path_parameters["ticket"] = ticket  # type: ignore[index]
+            status = call(case, session, {"Authorization": f"Bearer {token_for(server, role, WINDOW)}"}, checks)
+            if status < 300:
+                answered.add(operation.label)
+
+        one()
+
+    operations = operations_of(schema)
+    if mode is GenerationMode.NEGATIVE:
+        operations = [op for op in operations if has_input(op)]
+        assert len(operations) >= 9, [f"{op.method} {op.path}" for op in operations]
+    run_everywhere(operations, fuzz)
+    if mode is GenerationMode.POSITIVE:
+        missed = sorted({op.label for op in operations} - answered)
+        # Some cannot succeed with random input (a service code or ticket id in the body, open an open window):
+        # eight of 29 at the time of writing. Many more would mean the cases stop at auth or the path.
+        assert len(missed) <= len(operations) // 3, f"never got past validation: {missed}"
+
+
+def wrong_tokens(server: LiveServer, roles: tuple[str, ...]) -> list[str | None]:
+    """Authorization headers that must not pass for an operation open to ``roles``."""
+    forged = server.token("manager").rsplit(".", 1)[0] + ".AAAA"
+    expired = make_token(server.secret, HALL, "manager", ttl_s=-60)
+    allowed = (*roles, "admin") if "manager" in roles else roles
+    refused_roles = [role for role in ("display", "kiosk", "guide") if role not in allowed]
+    return [None, "", "Bearer", "Bearer not-a-token", "Basic dXNlcjpwYXNz", f"Bearer {forged}", f"Bearer {expired}",
+            f"Bearer {server.token('manager', hall='other')}", "Bearer hq1.é.ü", "Bearer " + "x" * 5000,
+            *(f"Bearer {server.token(role)}" for role in refused_roles[:1])]
+
+
+def test_every_operation_without_a_token_or_with_a_wrong_one(
+    server: LiveServer, schema: schemathesis.BaseSchema, session: requests.Session,
+) -> None:
+    def fuzz(operation: schemathesis.APIOperation) -> None:
+        roles = roles_of(operation.method, operation.path)
+        fixed = {"hall": HALL, "w": WINDOW}
+        strategy = operation.as_strategy(path_parameters={
+            name: value for name, value in fixed.items() if "{" + name + "}" in operation.path})
+
+        @FUZZ
+        @given(case=strategy, authorization=st.sampled_from(wrong_tokens(server, roles)))
+        def one(case: Case, authorization: str | None) -> None:
+            headers = {} if authorization is None else {"Authorization": authorization}
+            response = case.call(session=session, headers=headers, timeout=20)
+            case.validate_response(response, checks=CHECKS)
+            if roles:
+                assert response.status_code in (401, 403), (authorization, response.status_code, response.text)
+
+        one()
+
+    run_everywhere(operations_of(schema), fuzz)
+
+
+def test_unknown_halls_windows_and_tickets(
+    server: LiveServer, schema: schemathesis.BaseSchema, session: requests.Session,
+) -> None:
+    def fuzz(operation: schemathesis.APIOperation) -> None:
+        roles = roles_of(operation.method, operation.path)
+
+        @FUZZ
+        @given(case=operation.as_strategy(), hall=st.sampled_from([None, HALL]))
+        def one(case: Case, hall: str | None) -> None:
+            if hall is not None:
+                case.path_parameters["hall"] = hall  # type: ignore[index]
+            role = "manager" if "manager" in roles or not roles else roles[0]
+            window = (case.path_parameters or {}).get("w")
+            token = token_for(server, role, str(window) if window is not None else None)
+            call(case, session, {"Authorization": f"Bearer {token}"}, CHECKS)
+
+        one()
+
+    run_everywhere(operations_of(schema), fuzz)
