@@ -35,12 +35,13 @@ VERSION = "1.0.0"
 def _rooms() -> list[Any]:
     """Import every module that declares endpoints, so they register themselves."""
     import displays.feed
+    import floor.api.audit
     import floor.api.hall
     import floor.api.stats
     import floor.api.tickets
     import staff_console.api
 
-    return [floor.api.tickets, floor.api.hall, floor.api.stats, staff_console.api, displays.feed]
+    return [floor.api.tickets, floor.api.hall, floor.api.stats, floor.api.audit, staff_console.api, displays.feed]
 
 
 class RedactTokens(logging.Filter):

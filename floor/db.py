@@ -1,8 +1,8 @@
 """The SQL record: hall configuration, every event, a projection of tickets, and the audit log.
 
 Redis holds the live day; SQL holds the history (design section 3). The archiver fills
-``ticket_events`` and ``tickets`` from the event stream; the server writes ``audit_log`` and
-syncs the configuration tables at start-up. One schema, one code path, SQLite or PostgreSQL.
+``ticket_events``, ``tickets`` and ``audit_log`` from the event stream; the server syncs the
+configuration tables at start-up. One schema, one code path, SQLite or PostgreSQL.
 
 Times are timezone-aware UTC datetimes in Python whatever the database keeps. Stream ids
 ("<ms>-<seq>") are stored as two BIGINTs so they sort and compare as numbers.
@@ -10,7 +10,6 @@ Times are timezone-aware UTC datetimes in Python whatever the database keeps. St
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -31,9 +30,9 @@ from sqlalchemy import (
     SmallInteger,
     String,
     Text,
+    UniqueConstraint,
     create_engine,
     event,
-    select,
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
@@ -209,8 +208,14 @@ class TicketEventRow(Base):
 
 
 class AuditRow(Base):
+    """Who did what, when: one row per event that names who acted (written by the archiver, see floor.audit)."""
+
     __tablename__ = "audit_log"
-    __table_args__ = (Index("ix_audit_log_hall_at", "hall", "at"),)
+    __table_args__ = (
+        Index("ix_audit_log_hall_at", "hall", "at"),
+        # The event a row came from, once: a batch archived twice adds no row. NULL for rows written directly.
+        UniqueConstraint("hall", "stream_ms", "stream_seq", name="uq_audit_log_stream"),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     hall: Mapped[str] = mapped_column(ForeignKey("halls.id"))
@@ -221,6 +226,8 @@ class AuditRow(Base):
     action: Mapped[str] = mapped_column(String(64))
     ticket: Mapped[str | None] = mapped_column(String(40))
     details: Mapped[Json | None] = mapped_column(JsonType)
+    stream_ms: Mapped[int | None] = mapped_column(BigInteger)
+    stream_seq: Mapped[int | None] = mapped_column(BigInteger)
 
 
 # -- engine and migrations ----------------------------------------------------------------------
@@ -306,32 +313,3 @@ def sync_config(sql_engine: Engine, hall: HallConfig) -> None:
     """Write a hall's configuration to SQL; running it again with the same hall changes nothing."""
     with Session(sql_engine) as session, session.begin():
         sync_hall(session, hall)
-
-
-# -- audit ----------------------------------------------------------------------------------------
-def record_audit(
-    sql_engine: Engine,
-    *,
-    hall: str,
-    actor_role: str,
-    actor_token: str,
-    action: str,
-    window: str | None = None,
-    ticket: str | None = None,
-    details: Mapping[str, Any] | None = None,
-    at: datetime | None = None,
-) -> int:
-    """Record who did what (blocking: call it from a worker thread in async code); the new row's id."""
-    row = AuditRow(hall=hall, at=at or datetime.now(UTC), actor_role=actor_role, actor_token=actor_token,
-                   window=window, action=action, ticket=ticket, details=dict(details) if details else None)
-    with Session(sql_engine) as session, session.begin():
-        session.add(row)
-        session.flush()
-        return row.id
-
-
-def audit_entries(sql_engine: Engine, hall: str, *, limit: int = 100) -> list[AuditRow]:
-    """A hall's latest audit rows, newest first."""
-    with Session(sql_engine, expire_on_commit=False) as session:
-        return list(session.scalars(
-            select(AuditRow).where(AuditRow.hall == hall).order_by(AuditRow.id.desc()).limit(limit)))

@@ -2,6 +2,8 @@
 
 One batch is one transaction. Events are inserted with ON CONFLICT DO NOTHING on their stream id,
 so a batch delivered twice (a crash after commit, before XACK) changes nothing the second time.
+Each new event that names who acted also becomes an ``audit_log`` row (``floor.audit``), in the same
+transaction.
 The ``tickets`` projection follows ``queue_engine.model`` field by field and only ever moves
 forward: an event is applied to a row only if its stream id is greater than the row's last one.
 
@@ -25,6 +27,7 @@ from sqlalchemy.orm import Session
 from queue_engine import policy
 from queue_engine.config import HallConfig
 
+from .audit import audit_rows, store_audit
 from .db import HallRow, Json, StreamKey, TicketEventRow, TicketRow, from_ms, insert_for, parse_stream_id, sync_hall
 
 
@@ -64,7 +67,9 @@ def store_batches(sql_engine: Engine, batches: Sequence[Batch]) -> list[int]:
     with Session(sql_engine) as session, session.begin():
         _lock_halls(session, list(halls.values()))
         new = _insert_events(session, events)
-        _project(session, halls, [(hall_id, e) for hall_id, e in events if (hall_id, e.key) in new])
+        fresh = [(hall_id, e) for hall_id, e in events if (hall_id, e.key) in new]
+        _project(session, halls, fresh)
+        store_audit(session, audit_rows((hall_id, e.key, e.payload) for hall_id, e in fresh))
     return [sum((hall.id, e.key) in new for e in batch) for hall, batch in batches]
 
 

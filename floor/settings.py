@@ -23,6 +23,10 @@ class Settings:
     # Where citizens' phones reach this server (the QR code on a printed ticket); by default the address
     # the guide desk itself used, which is right unless the hall sits behind a proxy or a public domain.
     public_url: str | None = None
+    # A kiosk may issue this many tickets at once, then one every kiosk_window_s / kiosk_limit seconds (0: no limit).
+    # A busy kiosk serves a person every several seconds; a finger on the button or a script is stopped.
+    kiosk_limit: int = 5
+    kiosk_window_s: float = 20.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -39,6 +43,8 @@ class Settings:
             archive=env.get("HALLQ_ARCHIVE", "1") != "0",
             heartbeat_s=float(env.get("HALLQ_HEARTBEAT_S", cls.heartbeat_s)),
             public_url=env.get("HALLQ_PUBLIC_URL", "").rstrip("/") or None,
+            kiosk_limit=int(env.get("HALLQ_KIOSK_LIMIT", cls.kiosk_limit)),
+            kiosk_window_s=float(env.get("HALLQ_KIOSK_WINDOW_S", cls.kiosk_window_s)),
         )
 
 

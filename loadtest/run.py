@@ -415,7 +415,10 @@ def run_hallq(opts: Options, work: Path, redis_client: redis_pkg.Redis) -> tuple
     server_cpus, locust_cpus, pin_text = pinning(opts.workers)
     env = {**clean_env(), "HALLQ_HOME": str(home), "HALLQ_KEY_PREFIX": prefix, "HALLQ_SECRET": secret,
            "HALLQ_REDIS_URL": REDIS_URL, "HALLQ_HALLS": os.pathsep.join(str(p) for p in paths),
-           "HALLQ_DATABASE_URL": f"sqlite:///{home / 'hallq.db'}", "PYTHONUNBUFFERED": "1", **opts.server_env}
+           "HALLQ_DATABASE_URL": f"sqlite:///{home / 'hallq.db'}", "PYTHONUNBUFFERED": "1",
+           # A simulated kiosk issues a hall's share of the rate (a ticket every ~2 s), faster than a person
+           # at a real one; the per-device limit is tested in tests/server/test_rate_limit.py.
+           "HALLQ_KIOSK_LIMIT": "0", **opts.server_env}
     port = free_port()
     cmd = pinned([str(VENV_BIN / "hallq"), "serve", "--host", "127.0.0.1", "--port", str(port),
                   "--workers", str(opts.workers)], server_cpus)

@@ -7,7 +7,8 @@ from typing import Any
 from starlette.responses import Response
 
 from ..identity import InvalidIdentity, age_on, normalize_id_number, normalize_phone, person_key
-from ..web import ApiError, Ctx, endpoint
+from ..rate_limit import KioskLimit
+from ..web import ApiError, Ctx, Param, endpoint, error_response
 from .schemas import IssueIn, ReasonIn, TicketOut
 
 ELDERLY_AGE = 60
@@ -23,7 +24,14 @@ def _invalid(field: str, exc: InvalidIdentity) -> ApiError:
                     fields=[{"field": field, "problem": str(exc)}])
 
 
-@endpoint("POST", "/tickets", roles=("guide", "kiosk", "manager"), body=IssueIn, response=TicketOut, status=201)
+IDEMPOTENCY_KEY = Param("Idempotency-Key", "header",
+                        "The same key within the business day returns the same ticket (200) instead of a new one.",
+                        {"type": "string", "minLength": 1, "maxLength": MAX_IDEMPOTENCY_KEY})
+
+
+@endpoint("POST", "/tickets", roles=("guide", "kiosk", "manager"), body=IssueIn, response=TicketOut, status=201,
+          params=(IDEMPOTENCY_KEY,),
+          refusals=((429, "this kiosk issued several tickets just now; retry after Retry-After"),))
 async def issue(ctx: Ctx, body: IssueIn) -> Response:
     """Issue a ticket (取号) for a service."""
     assert ctx.principal is not None
@@ -53,10 +61,33 @@ async def issue(ctx: Ctx, body: IssueIn) -> Response:
     if key is not None and not 0 < len(key) <= MAX_IDEMPOTENCY_KEY:
         raise ApiError(422, "invalid_request", f"Idempotency-Key must be 1-{MAX_IDEMPOTENCY_KEY} characters.",
                        f"Idempotency-Key 长度须为 1-{MAX_IDEMPOTENCY_KEY} 个字符。")
+    if ctx.principal.role == "kiosk" and (refusal := await _kiosk_too_fast(ctx, key)) is not None:
+        return refusal
     issued = await ctx.hall.engine.issue(body.service, channel=channel, priority=priority, person=person,
                                          idempotency_key=key)
     out = TicketOut.of(hall, issued.ticket, issued.ahead, issued.estimated_wait_s)
     return Response(out.model_dump_json(), status_code=200 if issued.replay else 201, media_type="application/json")
+
+
+async def _kiosk_too_fast(ctx: Ctx, idempotency_key: str | None) -> Response | None:
+    """429 once this kiosk (its token's id is the device) has issued its burst; counted last, so a request
+    refused for its body costs the kiosk nothing, nor does a retry of a press that made its ticket.
+    Guides and managers are never limited."""
+    assert ctx.principal is not None
+    settings = ctx.runtime.settings
+    limit = KioskLimit(settings.kiosk_limit, settings.kiosk_window_s)
+    if not limit.enabled:
+        return None
+    engine = ctx.hall.engine
+    wait_s = await limit.wait_s(ctx.runtime.redis, engine.keys, ctx.principal.token_id,
+                                ctx.hall.config.business_day(engine.clock()), idempotency_key)
+    if not wait_s:
+        return None
+    message = (f"本机取号过于频繁，请 {wait_s} 秒后再试；如需帮助，请到导办台。" if ctx.lang == "zh" else
+               f"This kiosk has issued several tickets just now. Please try again in {wait_s} seconds, "
+               "or ask at the guide desk.")
+    return error_response(429, "too_many_tickets", message, headers={"Retry-After": str(wait_s)},
+                          retry_after_s=wait_s)
 
 
 @endpoint("GET", "/tickets/{ticket}", roles=(), response=TicketOut)

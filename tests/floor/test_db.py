@@ -14,19 +14,18 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Engine as SqlEngine
 from sqlalchemy.orm import Session
 
+from floor.audit import AuditQuery, audit_rows, read_audit, store_audit
 from floor.db import (
     Base,
     HallRow,
     ServiceRow,
     WindowRow,
     alembic_config,
-    audit_entries,
     format_stream_id,
     from_ms,
     make_sql_engine,
     migrate,
     parse_stream_id,
-    record_audit,
     sync_config,
     to_ms,
 )
@@ -75,8 +74,10 @@ def test_times_come_back_aware_in_utc(sql_engine: SqlEngine, demo_hall: HallConf
     sync_config(sql_engine, demo_hall)
     shanghai = timezone(timedelta(hours=8))
     at = datetime(2026, 11, 23, 9, 30, 15, 123000, tzinfo=shanghai)
-    record_audit(sql_engine, hall="demo", actor_role="manager", actor_token="t1", action="pin", at=at)
-    (row,) = audit_entries(sql_engine, "demo")
+    with Session(sql_engine) as session, session.begin():
+        store_audit(session, audit_rows([("demo", (to_ms(at) or 0, 0), {"type": "ticket.pinned", "at": to_ms(at),
+                                                                       "by": "manager@t1"})]))
+    (row,) = read_audit(sql_engine, "demo", AuditQuery())
     assert row.at == at
     assert row.at.tzinfo == UTC
     assert from_ms(to_ms(at)) == at
@@ -111,21 +112,7 @@ def test_sync_config_is_idempotent_and_retires_what_the_file_dropped(
     assert [(w[1], w[7]) for w in windows][-2:] == [("11", True), ("12", False)]
 
 
-def test_audit_rows_round_trip(sql_engine: SqlEngine, demo_hall: HallConfig) -> None:
-    sync_config(sql_engine, demo_hall)
-    first = record_audit(sql_engine, hall="demo", actor_role="staff", actor_token="tok-5", action="call_next",
-                         window="5", ticket="20261123-a1b2c3d4e5f6")
-    second = record_audit(sql_engine, hall="demo", actor_role="manager", actor_token="tok-m", action="pin",
-                          ticket="20261123-a1b2c3d4e5f6", details={"reason": "陪同老人", "tier": [3, 2]})
-    assert second > first
-    newest, oldest = audit_entries(sql_engine, "demo")
-    assert (newest.id, newest.actor_role, newest.actor_token, newest.action, newest.window, newest.ticket,
-            newest.details) == (second, "manager", "tok-m", "pin", None, "20261123-a1b2c3d4e5f6",
-                                {"reason": "陪同老人", "tier": [3, 2]})
-    assert (oldest.id, oldest.window, oldest.details) == (first, "5", None)
-    assert audit_entries(sql_engine, "another-hall") == []
-
-
 def test_audit_refuses_a_hall_it_does_not_know(sql_engine: SqlEngine) -> None:
-    with pytest.raises(sa.exc.IntegrityError):
-        record_audit(sql_engine, hall="nowhere", actor_role="admin", actor_token="t", action="config")
+    rows = audit_rows([("nowhere", (1, 0), {"type": "window.opened", "at": 1, "by": "admin@t"})])
+    with pytest.raises(sa.exc.IntegrityError), Session(sql_engine) as session, session.begin():
+        store_audit(session, rows)

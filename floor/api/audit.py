@@ -1,0 +1,92 @@
+"""The audit trail of a hall: who did what, when (managers and admins read it)."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import BaseModel
+from starlette.datastructures import QueryParams
+
+from ..audit import MAX_LIMIT, AuditQuery, read_audit
+from ..db import AuditRow
+from ..web import ApiError, Ctx, Param, endpoint
+
+MAX_FILTER = 64  # a role, a token id or a window id is far shorter
+
+
+class AuditEntry(BaseModel):
+    at: datetime
+    role: str
+    token_id: str  # which token acted: a device or a person's sign-in, never the token itself
+    window: str | None
+    action: str  # the event's type, e.g. ticket.called
+    ticket: str | None
+    details: dict[str, Any]
+    event_id: str | None  # the stream id of the event it records
+
+
+class AuditOut(BaseModel):
+    hall: str
+    entries: list[AuditEntry]
+
+
+_TIME = {"type": "string", "format": "date-time"}
+AUDIT_PARAMS = (
+    Param("limit", "query", "At most this many entries, newest first (default 100).",
+          {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT}),
+    Param("since", "query", "Only entries at or after this time (ISO 8601; without an offset, the hall's time).",
+          _TIME),
+    Param("until", "query", "Only entries before this time (ISO 8601; without an offset, the hall's time).", _TIME),
+    Param("actor", "query", "Only this role's entries (e.g. staff), or this token id's.",
+          {"type": "string", "maxLength": MAX_FILTER}),
+    Param("window", "query", "Only entries at this window.", {"type": "string", "maxLength": MAX_FILTER}),
+)
+
+
+@endpoint("GET", "/audit", roles=("manager",), response=AuditOut, params=AUDIT_PARAMS)
+async def audit(ctx: Ctx, _: Any) -> AuditOut:
+    """Who did what, newest first: ?limit= (up to 1000), ?since= and ?until= (ISO 8601), ?actor= (a role or a
+    token id), ?window=. Written by the archiver, so the last second or so may not be there yet."""
+    query = _query(ctx, ctx.request.query_params)
+    rows = await asyncio.to_thread(read_audit, ctx.runtime.sql, ctx.hall.config.id, query)
+    zone = ctx.hall.config.zone
+    return AuditOut(hall=ctx.hall.config.id, entries=[_entry(row, zone) for row in rows])
+
+
+def _entry(row: AuditRow, zone: Any) -> AuditEntry:
+    event_id = None if row.stream_ms is None else f"{row.stream_ms}-{row.stream_seq}"
+    return AuditEntry(at=row.at.astimezone(zone), role=row.actor_role, token_id=row.actor_token, window=row.window,
+                      action=row.action, ticket=row.ticket, details=row.details or {}, event_id=event_id)
+
+
+def _query(ctx: Ctx, params: QueryParams) -> AuditQuery:
+    raw_limit = params.get("limit", "100")
+    # isdigit() alone lets "²" through to int(), which refuses it; a number this small has at most four digits.
+    if not (raw_limit.isascii() and raw_limit.isdigit() and len(raw_limit) <= 4 and 1 <= int(raw_limit) <= MAX_LIMIT):
+        raise ApiError(422, "invalid_request", f"limit must be a number from 1 to {MAX_LIMIT}.",
+                       f"limit 须为 1 到 {MAX_LIMIT} 之间的数字。")
+    filters = {name: params.get(name) or None for name in ("actor", "window")}
+    for name, value in filters.items():
+        # Control characters match no role, token or window, and PostgreSQL refuses a NUL outright.
+        if value is not None and (len(value) > MAX_FILTER or not value.isprintable()):
+            raise ApiError(422, "invalid_request", f"{name} must be at most {MAX_FILTER} printable characters.",
+                           f"{name} 须为不超过 {MAX_FILTER} 个可打印字符。")
+    return AuditQuery(limit=int(raw_limit), since=_time(ctx, params, "since"), until=_time(ctx, params, "until"),
+                      **filters)
+
+
+def _time(ctx: Ctx, params: QueryParams, name: str) -> datetime | None:
+    raw = params.get(name)
+    if not raw:
+        return None
+    if "T" in raw:
+        raw = raw.replace(" ", "+")  # an offset's "+" left unencoded in the query string arrives as a space
+    try:
+        value = datetime.fromisoformat(raw)
+        # A time without an offset is the hall's own clock time, as its managers read it.
+        return (value if value.tzinfo is not None else value.replace(tzinfo=ctx.hall.config.zone)).astimezone(UTC)
+    except (ValueError, OverflowError):  # OverflowError: year 1 or 9999 moved across an offset
+        raise ApiError(422, "invalid_request", f"{name} must be a time like 2026-11-23T09:00:00+08:00.",
+                       f"{name} 须为时间，例如 2026-11-23T09:00:00+08:00。") from None

@@ -1,0 +1,303 @@
+"""Every endpoint and feed x every role x own hall / other hall x own window / other window, against a policy
+written here by hand from api.md and design.md section 7 (never read from the endpoints' own ``roles``).
+
+A forbidden cell is refused with 401/403 in the error shape and changes nothing (no event in either hall's
+stream); an allowed cell is not refused. Requests are real ones that succeed when allowed (each endpoint's first
+allowed cell must get a 2xx), so "nothing changed" on a forbidden cell means the refusal stopped a real change.
+An endpoint or feed channel without a row in POLICY fails ``test_every_endpoint_and_channel_has_a_policy``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import pytest
+from websockets.exceptions import ConnectionClosed
+
+import floor.app
+from displays.feed import CHANNEL_ROLES
+from floor.settings import Settings
+from floor.web import ENDPOINTS
+from tests.server.conftest import HallApi, SharedServer, assert_error, recv_json, ws_connect
+
+ROLES = ("guide", "kiosk", "staff", "manager", "admin", "display")
+OWN_WINDOW, OTHER_WINDOW = "5", "3"  # every window route is exercised on window 5
+PUBLIC = None  # no token needed: the unguessable ticket id is the capability (api.md: also the phone page)
+
+
+@dataclass(frozen=True)
+class Rule:
+    """Who may, in their own hall: ``staff`` on a window route means staff of that window only."""
+
+    roles: frozenset[str] | None
+    body: dict[str, Any] | None = None  # a valid body, "{ticket}" standing for the ticket the cell acts on
+    setup: str = "idle"  # the state window 5 and the ticket are put in so that an allowed request succeeds
+
+
+def may(*roles: str, body: dict[str, Any] | None = None, setup: str = "idle") -> Rule:
+    return Rule(frozenset(roles), body, setup)
+
+
+HALL_ROLES = ROLES  # reading the hall's configuration and state: every token of the hall
+WINDOW = ("staff", "manager", "admin")  # api.md: "staff of that window, or manager"; admin is above manager
+MANAGE = ("manager", "admin")
+POLICY: dict[str, Rule] = {
+    # Hall (api.md "Hall"; design.md 7: display is a read-only feed)
+    "GET /snapshot": may(*HALL_ROLES),
+    "GET /config": may(*HALL_ROLES),
+    "GET /whoami": may(*HALL_ROLES),
+    "GET /led": may("display", *MANAGE),
+    "GET /queue": may("guide", *MANAGE),
+    "GET /stats/today": may(*MANAGE),
+    "GET /audit": may(*MANAGE),
+    "POST /end-day": may(*MANAGE),
+    "POST /windows/{w}/services": may(*MANAGE, body={"services": ["SOC", "TAX"]}),
+    # Tickets (api.md "Tickets")
+    "POST /tickets": may("guide", "kiosk", *MANAGE, body={"service": "SOC"}),
+    "GET /tickets/{ticket}": Rule(PUBLIC),
+    "POST /tickets/{ticket}/cancel": may("guide", *MANAGE),
+    "POST /tickets/{ticket}/pin": may(*MANAGE, body={"reason": "matrix"}),
+    "POST /tickets/{ticket}/requeue": may("guide", *MANAGE, setup="missed"),
+    # Windows (api.md "Windows": staff of that window, or manager)
+    "GET /windows/{w}": may(*WINDOW),
+    "GET /windows/{w}/waiting": may(*WINDOW),
+    "GET /windows/{w}/today": may(*WINDOW),
+    "POST /windows/{w}/open": may(*WINDOW, setup="closed"),
+    "POST /windows/{w}/close": may(*WINDOW),
+    "POST /windows/{w}/pause": may(*WINDOW, body={"reason": "matrix"}),
+    "POST /windows/{w}/resume": may(*WINDOW, setup="paused"),
+    "POST /windows/{w}/call-next": may(*WINDOW),
+    "POST /windows/{w}/call": may(*WINDOW, body={"ticket": "{ticket}", "reason": "matrix"}),
+    "POST /windows/{w}/recall": may(*WINDOW, setup="called"),
+    "POST /windows/{w}/start": may(*WINDOW, setup="called"),
+    "POST /windows/{w}/finish": may(*WINDOW, body={"outcome": "done"}, setup="serving"),
+    "POST /windows/{w}/no-show": may(*WINDOW, setup="called"),
+    "POST /windows/{w}/transfer": may(*WINDOW, body={"to_service": "TAX", "reason": "matrix"}, setup="serving"),
+}
+CHANNELS: dict[str, Rule] = {  # the realtime feeds (api.md "Realtime")
+    "display": may("display", *MANAGE),
+    "console": may(*WINDOW),
+    "dashboard": may(*MANAGE),
+    "ticket/{ticket}": Rule(PUBLIC),  # the citizen's phone
+}
+
+
+# Routes outside the API that need no token, and why: none of them reads or changes a hall's live state.
+PUBLIC_ROUTES = {
+    "/": "the list of halls and their pages",
+    "/favicon.ico": "an icon",
+    "/halls/{hall}/{page}": "a page's HTML; its token stays in the URL fragment and the page calls the API with it",
+    "/t/{ticket}": "the citizen's phone page, by unguessable ticket id",
+    "/t/{ticket}/print": "the printed ticket, by unguessable ticket id",
+    "/t/{ticket}/qr.svg": "the printed ticket's QR code, by unguessable ticket id",
+    "/assets/floor": "static files",
+    "/assets/displays": "static files",
+    "/assets/console": "static files",
+    "/api/v1/openapi.json": "the API's description",
+    "/api/v1/docs": "the API's description",
+    "/healthz": "liveness, naming the halls served",
+}
+
+
+def declared() -> list[str]:
+    floor.app._rooms()  # every room's module, so ENDPOINTS is complete
+    return [f"{ep.method} {ep.path}" for ep in ENDPOINTS]
+
+
+# -- the cells --------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Cell:
+    role: str | None  # None: no token
+    other_hall: bool
+    window: str | None  # a staff token's window
+
+    def __str__(self) -> str:
+        who = self.role or "no token"
+        if self.window:
+            who += f"@{'own' if self.window == OWN_WINDOW else 'other'} window"
+        return f"{who} of {'another' if self.other_hall else 'this'} hall"
+
+
+def cells(window_route: bool) -> Iterator[Cell]:
+    for role in ROLES:
+        for other_hall in (False, True):
+            if role == "staff":
+                windows = (OWN_WINDOW, OTHER_WINDOW) if window_route else (OWN_WINDOW,)
+                for window in windows:
+                    yield Cell(role, other_hall, window)
+            else:
+                yield Cell(role, other_hall, None)
+    yield Cell(None, False, None)
+
+
+def allowed(rule: Rule, cell: Cell, window_route: bool) -> bool:
+    if rule.roles is PUBLIC:
+        return True
+    if cell.role is None or cell.other_hall or cell.role not in rule.roles:
+        return False
+    return not (window_route and cell.role == "staff" and cell.window != OWN_WINDOW)
+
+
+@dataclass
+class Verdicts:
+    wrong: list[str] = field(default_factory=list)
+
+    def check(self, ok: bool, what: str) -> None:
+        if not ok:
+            self.wrong.append(what)
+
+
+# -- the hall each endpoint is tried on ---------------------------------------------------------------
+async def prepare(api: HallApi, setup: str) -> str:
+    """Put window 5 (and the ticket the cell acts on) in the state an allowed request needs; that ticket's id."""
+    await api.open(OTHER_WINDOW)  # so SOC can be issued whatever the time of day, even with window 5 closed
+    if setup != "closed":
+        await api.open(OWN_WINDOW)
+    first, second = (await api.issue("SOC"), await api.issue("SOC"))
+    if setup in ("called", "serving", "missed"):
+        await api.window_op(OWN_WINDOW, "call-next")
+    if setup == "serving":
+        await api.window_op(OWN_WINDOW, "start")
+    if setup == "missed":
+        await api.window_op(OWN_WINDOW, "no-show")
+        return str(first["id"])
+    if setup == "paused":
+        await api.window_op(OWN_WINDOW, "pause", {"reason": "matrix"})
+    return str(second["id"])  # still waiting in every setup
+
+
+def headers_for(api: HallApi, cell: Cell, other: str) -> dict[str, str]:
+    if cell.role is None:
+        return {}
+    return api.server.auth(cell.role, cell.window, other if cell.other_hall else api.hall)
+
+
+def fill(value: Any, ticket: str) -> Any:
+    if isinstance(value, str):
+        return value.replace("{ticket}", ticket)
+    if isinstance(value, list):
+        return [fill(v, ticket) for v in value]
+    if isinstance(value, dict):
+        return {k: fill(v, ticket) for k, v in value.items()}
+    return value
+
+
+REFUSALS = {401: {"no_token"}, 403: {"wrong_hall", "wrong_role", "wrong_window"}}
+
+
+def refused_properly(reply: httpx.Response) -> str | None:
+    """Why a forbidden cell's reply is not a proper refusal (401/403 in the error shape), or None."""
+    if reply.status_code not in REFUSALS:
+        return f"got {reply.status_code}"
+    body = reply.json()
+    error = body.get("error") if isinstance(body, dict) and set(body) == {"error"} else None
+    if not isinstance(error, dict) or not isinstance(error.get("message"), str) or not error["message"].strip():
+        return f"not the error shape: {body}"
+    return None if error.get("code") in REFUSALS[reply.status_code] else f"code {error.get('code')}"
+
+
+# -- the tests ------------------------------------------------------------------------------------------
+def test_every_endpoint_and_channel_has_a_policy() -> None:
+    endpoints = declared()
+    missing = sorted(set(endpoints) - set(POLICY))
+    assert not missing, f"endpoints without a row in POLICY (say who may call them): {missing}"
+    stale = sorted(set(POLICY) - set(endpoints))
+    assert not stale, f"POLICY rows for endpoints that no longer exist: {stale}"
+    assert len(endpoints) == len(set(endpoints))
+    assert set(CHANNEL_ROLES) | {"ticket/{ticket}"} == set(CHANNELS), "a feed channel without a row in CHANNELS"
+
+
+def test_every_route_of_the_server_is_an_endpoint_a_feed_or_known_public() -> None:
+    """A route added outside ``@endpoint`` (so outside the matrix) must be named here, with the reason it is open."""
+    app = floor.app.create_app(Settings(secret=b"matrix"))
+    api_paths = {ep.full_path for ep in ENDPOINTS}
+    feeds = {f"/api/v1/halls/{{hall}}/ws/{c}" for c in ("{channel}", *(c for c in CHANNELS if "/" in c))}
+    unknown = sorted(path for route in app.routes
+                     if (path := str(getattr(route, "path", ""))) not in api_paths | feeds | set(PUBLIC_ROUTES))
+    assert not unknown, f"routes the security matrix does not cover: {unknown}"
+
+
+@pytest.mark.parametrize("route", sorted(POLICY))
+async def test_endpoint_matrix(route: str, api: HallApi, shared_server: SharedServer) -> None:
+    method, path = route.split(" ", 1)
+    rule = POLICY[route]
+    window_route = "{w}" in path
+    other = shared_server.other_hall
+    ticket = await prepare(api, rule.setup)
+    url = api.path(path.replace("{w}", OWN_WINDOW).replace("{ticket}", ticket))
+    body = fill(rule.body, ticket)
+    verdicts = Verdicts()
+    all_cells = list(cells(window_route))
+
+    # Forbidden cells first, while the hall is in the state where each request would change something.
+    for cell in (c for c in all_cells if not allowed(rule, c, window_route)):
+        before = (api.server.events(api.hall), api.server.events(other))
+        reply = await api.client.request(method, url, json=body, headers=headers_for(api, cell, other))
+        why = refused_properly(reply)
+        verdicts.check(why is None, f"{cell} should be refused: {why}; {reply.text[:200]}")
+        after = (api.server.events(api.hall), api.server.events(other))
+        verdicts.check(after == before, f"{cell} changed the hall: {after[0][len(before[0]):]}")
+
+    first = True
+    for cell in (c for c in all_cells if allowed(rule, c, window_route)):
+        reply = await api.client.request(method, url, json=body, headers=headers_for(api, cell, other))
+        verdicts.check(reply.status_code not in (401, 403), f"{cell} should be allowed: {reply.status_code} "
+                       f"{reply.text[:200]}")
+        if first:  # the request itself works: a refusal above did stop a real change
+            verdicts.check(reply.is_success, f"{cell}, the first allowed cell, did not succeed: {reply.status_code} "
+                           f"{reply.text[:200]}")
+            first = False
+    assert not verdicts.wrong, f"{route}:\n" + "\n".join(verdicts.wrong)
+
+
+async def ws_first_message(url: str) -> tuple[dict[str, Any], int | None]:
+    """The first message of a feed, and its close code if the server closed it right after."""
+    async with ws_connect(url) as ws:
+        message = await recv_json(ws)
+        if message.get("type") != "error":
+            return message, None
+        with pytest.raises(ConnectionClosed) as closed:
+            await asyncio.wait_for(ws.recv(), 10)
+    rcvd = closed.value.rcvd
+    return message, rcvd.code if rcvd else None
+
+
+@pytest.mark.parametrize("channel", sorted(CHANNELS))
+async def test_feed_matrix(channel: str, api: HallApi, shared_server: SharedServer) -> None:
+    rule = CHANNELS[channel]
+    window_route = channel == "console"
+    other = shared_server.other_hall
+    ticket = await prepare(api, "idle")
+    verdicts = Verdicts()
+    for cell in cells(window_route):
+        token = None
+        if cell.role is not None:
+            token = api.server.token(cell.role, cell.window, other if cell.other_hall else api.hall)
+        params = {"since": "0-0"} | ({"window": OWN_WINDOW} if window_route else {})
+        url = api.server.ws_url(channel.replace("{ticket}", ticket), token, hall=api.hall, **params)
+        message, code = await ws_first_message(url)
+        if allowed(rule, cell, window_route):
+            verdicts.check(message.get("type") != "error", f"{cell} should be allowed: {message}")
+        else:
+            verdicts.check(message.get("type") == "error" and code in (4401, 4403),
+                           f"{cell} should be refused with 4401/4403: {message}, close code {code}")
+    assert not verdicts.wrong, f"ws/{channel}:\n" + "\n".join(verdicts.wrong)
+
+
+async def test_display_tokens_are_read_only(api: HallApi) -> None:
+    """Straight from design.md 7, whatever POLICY says: a display token changes nothing, on any endpoint."""
+    declared()
+    writes = [ep for ep in ENDPOINTS if ep.method != "GET"]
+    assert writes
+    ticket = await prepare(api, "called")
+    for ep in writes:
+        before = api.server.events(api.hall)
+        path = ep.path.replace("{w}", OWN_WINDOW).replace("{ticket}", ticket)
+        rule = POLICY.get(f"{ep.method} {ep.path}")
+        reply = await api.request(ep.method, path, role="display", json=fill(rule.body if rule else None, ticket))
+        assert_error(reply, 403, "wrong_role")
+        assert api.server.events(api.hall) == before, f"{ep.method} {ep.path} changed the hall for a display"
