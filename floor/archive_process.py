@@ -26,6 +26,7 @@ from queue_engine.engine import Engine
 
 from .archiver import Archiver, SqlWriter
 from .db import make_sql_engine
+from .logs import redact_root_handlers
 from .settings import Settings
 
 log = logging.getLogger("hallq.archiver")
@@ -84,6 +85,7 @@ def run(parent: int | None) -> None:
 
     logging.basicConfig(level=os.environ.get("HALLQ_LOG_LEVEL", "info").upper(),
                         format="%(levelname)s:     %(name)s %(message)s")
+    redact_root_handlers()
     # A saturated core is shared with the server: the scheduler then serves the windows first.
     with contextlib.suppress(OSError):
         os.nice(NICENESS)

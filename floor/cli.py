@@ -91,6 +91,7 @@ def cmd_serve(args: argparse.Namespace) -> None:
     if args.demo:
         print(demo_banner(settings, args.host, args.port), flush=True)
     from .archive_process import ArchiveSupervisor
+    from .logs import uvicorn_log_config
 
     archiver = ArchiveSupervisor() if settings.archive else None
     if archiver is not None:
@@ -98,9 +99,10 @@ def cmd_serve(args: argparse.Namespace) -> None:
     try:
         # No permessage-deflate: browsers ask for it, and it would cost each screen its zlib state (~40 KiB,
         # 400 MB over 10,000 screens) and triple the CPU of every send, to shrink ~300-byte frames on a LAN.
+        level = os.environ.get("HALLQ_LOG_LEVEL", "info")
         uvicorn.run("floor.app:app_from_env", factory=True, host=args.host, port=args.port, workers=args.workers,
                     ws_max_size=64 * 1024, ws_per_message_deflate=False,
-                    log_level=os.environ.get("HALLQ_LOG_LEVEL", "info"), access_log=False)
+                    log_level=level, log_config=uvicorn_log_config(level), access_log=False)
     finally:
         if archiver is not None:
             archiver.stop()

@@ -73,3 +73,16 @@ def mask_name(name: str) -> str:
     if len(name) == 2:
         return name[0] + "*"
     return name[0] + "*" * (len(name) - 2) + name[-1]
+
+
+# What a person's number looks like anywhere in a line of text: an ID number (15 digits for the old cards,
+# 18 now, and longer runs, which are mistyped ones) and a mobile number, bare or +86 and spaced. Bounded by
+# anything but a letter or digit, so stream ids (13-digit milliseconds), hashes and ticket ids are left alone.
+_ID_SHAPED = re.compile(r"(?<![0-9A-Za-z])\d{14,}[\dXx](?![0-9A-Za-z])")
+_MOBILE_SHAPED = re.compile(r"(?<![0-9A-Za-z+])(?:\+?86[\s-]?)?1[3-9]\d(?:[\s-]?\d){8}(?![0-9A-Za-z])")
+
+
+def redact(text: str) -> str:
+    """The text with every ID-number-shaped and mobile-number-shaped string masked: what a log may keep of a
+    line that might hold one (a ticket id typed as an ID number, a path a citizen's phone mangled)."""
+    return _MOBILE_SHAPED.sub("<phone>", _ID_SHAPED.sub("<id-number>", text))

@@ -178,8 +178,8 @@ class Engine:
             for (day, service), seq in model.sequences.items():
                 pipe.hset(k.sequence(day), service, seq)
                 pipe.expire(k.sequence(day), DAY_SCOPED_TTL_S)
-            for (day, key), tid in model.idempotency.items():
-                pipe.hset(k.idempotency(day), key, tid)
+            for (day, key), (tid, request) in model.idempotency.items():
+                pipe.hset(k.idempotency(day), key, f"{tid}|{request}")
                 pipe.expire(k.idempotency(day), DAY_SCOPED_TTL_S)
             event = orjson.dumps({"type": "hall.restored", "at": now_ms, "events": len(model.events)})
             pipe.xadd(k.events, {"e": event}, id=_id_after(after_event, now_ms))

@@ -9,6 +9,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+ECHOED = ("service", "window", "ticket")  # details that come straight from the request
+ECHO_MAX = 40
+
 
 class DomainError(Exception):
     """A refused operation. Nothing was changed."""
@@ -28,6 +31,9 @@ class DomainError(Exception):
         details = self.details
         if service_names and details.get("service") in service_names:
             details = {**details, "service": service_names[details["service"]]}
+        # An id echoed back from the request is cut short: a 3,000-character window id needs no 3,000-character reply.
+        details = {k: v[:ECHO_MAX] + "…" if k in ECHOED and isinstance(v, str) and len(v) > ECHO_MAX else v
+                   for k, v in details.items()}
         try:
             return template.format_map(details)
         except (KeyError, IndexError, ValueError):
@@ -40,8 +46,9 @@ _TABLE: dict[str, tuple[int, str, str]] = {
                         "本大厅没有业务 {service!r}，请核对业务代码。"),
     "unknown_window": (404, "There is no window {window!r} in this hall; check the window number.",
                        "本大厅没有 {window!r} 号窗口，请核对窗口编号。"),
-    "unknown_ticket": (404, "No ticket {ticket!r} in this hall; check the ticket id.",
-                       "本大厅没有号票 {ticket!r}，请核对。"),
+    # Not echoed: what was sent as a ticket id can be a citizen's ID or phone number typed in the wrong box.
+    "unknown_ticket": (404, "There is no such ticket in this hall; check the ticket's link or id.",
+                       "本大厅没有这张号票，请核对号票链接或编号。"),
     "no_window_for_service": (409, "No open window handles {service} right now; please send the citizen to the "
                               "guide desk (请前往人工导引台咨询).",
                               "当前没有开放的窗口办理{service}业务，请前往人工导引台咨询。"),
@@ -68,6 +75,10 @@ _TABLE: dict[str, tuple[int, str, str]] = {
     "not_for_this_window": (403, "Window {window} cannot serve ticket {number}.", "{window}号窗口不能办理{number}号。"),
     "requeue_not_allowed": (409, "Ticket {number} cannot go back in the queue ({why}); please take a new number.",
                             "{number}号不能重新排队（{why}），请重新取号。"),
+    "idempotency_key_reused": (422, "This Idempotency-Key was used today for ticket {number} with a different "
+                               "request; send a new key for a new ticket, or repeat that request to get {number} "
+                               "again.", "该 Idempotency-Key 今天已用于{number}号，但请求内容不同；新取号请换用新的 "
+                               "Key，原样重发原请求可再次取回{number}号。"),
     "invalid_request": (422, "{why}", "{why_zh}"),
 }
 MESSAGES: dict[str, tuple[str, str]] = {code: (en, zh) for code, (_, en, zh) in _TABLE.items()}
@@ -99,6 +110,7 @@ TicketNotWaiting = BY_CODE["ticket_not_waiting"]
 TicketNotMissed = BY_CODE["ticket_not_missed"]
 NotForThisWindow = BY_CODE["not_for_this_window"]
 RequeueNotAllowed = BY_CODE["requeue_not_allowed"]
+IdempotencyKeyReused = BY_CODE["idempotency_key_reused"]
 InvalidRequest = BY_CODE["invalid_request"]
 
 

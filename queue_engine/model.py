@@ -40,7 +40,7 @@ class HallModel:
         self.ages: dict[str, dict[str, int]] = {s.code: {} for s in hall.services}
         self.sequences: dict[tuple[str, str], int] = {}
         self.people: dict[str, str] = {}
-        self.idempotency: dict[tuple[str, str], str] = {}
+        self.idempotency: dict[tuple[str, str], tuple[str, str]] = {}  # (day, key) -> (ticket id, issue_request)
         self.able: dict[str, int] = {s.code: 0 for s in hall.services}
         self.ewma: dict[str, int] = {s.code: s.handling_s * 1000 for s in hall.services}
         self.active: set[str] = set()
@@ -78,7 +78,8 @@ class HallModel:
         self._enqueue(t, f"q:{t['service']}", policy.score(t["tier"], at))
         self._revive(t)
         if "idempotency_key" in e:
-            self.idempotency[(t["day"], e["idempotency_key"])] = t["id"]
+            request = issue_request(e["service"], e.get("priority"), e.get("person"), e.get("appointment_ms"))
+            self.idempotency[(t["day"], e["idempotency_key"])] = (t["id"], request)
         seq = policy.sequence_of(t["number"])
         self.sequences[(t["day"], t["service"])] = max(seq, self.sequences.get((t["day"], t["service"]), 0))
 
@@ -274,7 +275,10 @@ class HallModel:
     ) -> Json:
         svc = check_issue(self.hall, service, channel, priority)
         if idempotency_key is not None and (day, idempotency_key) in self.idempotency:
-            earlier = self.tickets[self.idempotency[(day, idempotency_key)]]
+            ticket_id, request = self.idempotency[(day, idempotency_key)]
+            earlier = self.tickets[ticket_id]
+            if request != issue_request(service, priority, person, appointment_ms):
+                raise errors.IdempotencyKeyReused(number=earlier["number"])
             return self._issued(earlier, service, replay=True)
         if person is not None and f"{person}|{service}" in self.people:
             held = self.tickets[self.people[f"{person}|{service}"]]
@@ -480,6 +484,13 @@ class HallModel:
                 entry["reason"] = w["reason"]
             windows.append(entry)
         return {"services": services, "windows": windows, "recent_calls": [dict(c) for c in self.calls]}
+
+
+def issue_request(service: str, priority: str | None, person: str | None, appointment_ms: int | None) -> str:
+    """What an issue asked for, as kept with its Idempotency-Key: a retry must ask for the same, or it is
+    a different request reusing the key (it would otherwise silently get another service's ticket).
+    ``lua/issue.lua`` builds the same string."""
+    return f"{service}|{priority or ''}|{person or ''}|{'' if appointment_ms is None else appointment_ms}"
 
 
 def initial_window(services: Iterable[str], primary: Iterable[str]) -> Json:

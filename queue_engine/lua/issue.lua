@@ -22,10 +22,18 @@ local function issued(t, replay, event_id)
   return reply(out, event_id)
 end
 
+-- model.issue_request: what this issue asks for, kept with its idempotency key as "ticket id|request".
+local request = service .. '|' .. priority .. '|' .. person .. '|' .. appt
 if idem ~= '' then
   local existing = redis.call('HGET', KEYS[12], idem)
   if existing then
-    return issued(get_json(K_TICKETS, existing), true, nil)
+    -- A key stored before requests were kept with it is the bare ticket id: it replays as it did then.
+    local bar = string.find(existing, '|', 1, true)
+    local earlier = get_json(K_TICKETS, bar and string.sub(existing, 1, bar - 1) or existing)
+    if bar and string.sub(existing, bar + 1) ~= request then
+      return refuse('idempotency_key_reused', {number = earlier.number})
+    end
+    return issued(earlier, true, nil)
   end
 end
 if person ~= '' then
@@ -64,7 +72,7 @@ put_json(K_TICKETS, id, t)
 redis.call('SADD', K_ACTIVE, id)
 if person ~= '' then redis.call('HSET', K_PEOPLE, person .. '|' .. service, id) end
 if idem ~= '' then
-  redis.call('HSET', KEYS[12], idem, id)
+  redis.call('HSET', KEYS[12], idem, id .. '|' .. request)
   redis.call('EXPIRE', KEYS[12], ARGV[14])
 end
 local idem_field = nil

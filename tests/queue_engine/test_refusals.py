@@ -551,3 +551,10 @@ async def test_pause_busy_or_paused_window_refused(impl: Any) -> None:
 async def test_resume_window_not_paused_refused(impl: Any) -> None:
     await impl.open_window("1")
     await assert_refused(impl, lambda: impl.resume("1"), errors.WindowNotPaused, "window_not_paused")
+
+
+def test_an_id_echoed_from_the_request_is_cut_short_but_a_reason_is_not() -> None:
+    long_window = errors.UnknownWindow(window="9" * 3000)
+    assert len(long_window.message("en")) < 120
+    assert "9" * errors.ECHO_MAX + "…" in long_window.message("zh")
+    assert errors.InvalidRequest(why="w" * 300, why_zh="z").message("en") == "w" * 300
