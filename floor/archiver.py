@@ -245,12 +245,11 @@ class Archiver:
         if not fields or b"e" not in fields:
             return None  # trimmed from the stream before we got to it: nothing left to copy
         try:
-            event = Event.from_stream(stream_id, orjson.loads(fields[b"e"]))
+            return stream_event(stream_id, orjson.loads(fields[b"e"]))
         except (orjson.JSONDecodeError, KeyError, TypeError) as exc:
             # Retrying cannot fix a malformed entry; holding it back would stop the whole archive.
             log.error("archiver skips malformed event %r: %s", stream_id, exc)
             return None
-        return StreamEvent.from_stream(event.id, event.data)
 
     async def _retrying(self, what: str, attempt: Callable[[], Awaitable[T]]) -> T:
         """Run ``attempt`` until it succeeds, backing off (doubling, capped) after each failure."""
@@ -274,6 +273,12 @@ class Archiver:
             self.failures, self.last_error = 0, None
             return result
 
+
+
+def stream_event(stream_id: bytes | str, payload: dict[str, Any]) -> StreamEvent:
+    """A stream entry's event as the record stores it."""
+    event = Event.from_stream(stream_id, payload)
+    return StreamEvent.from_stream(event.id, event.data)
 
 
 def _entries(reply: Any) -> list[Entry]:

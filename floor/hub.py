@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Mapping
+from collections import deque
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Protocol, cast
 
 import orjson
@@ -27,6 +28,8 @@ log = logging.getLogger("hallq.hub")
 Entries = list[tuple[bytes, dict[bytes, bytes]]]
 Render = Callable[[str, str, dict[str, object]], str]  # (hall, event id, payload) -> websocket text
 SLICE = 100  # listeners offered an event between two turns of the event loop
+RECENT_MS = 60_000  # events kept per hall, by age: far more than the archiver trails by (a fraction of a second)
+RECENT_MAX = 2000  # and by count, for a hall busier than any
 
 
 class Listener(Protocol):
@@ -51,6 +54,13 @@ class Hub:
         self.block_ms = block_ms
         self.listeners: dict[str, set[Listener]] = {hall: set() for hall in streams}
         self.delivered = 0
+        # The events read in the last minute per hall, as stored (JSON): the record may trail the stream by a fraction
+        # of a second, and if Redis is lost meanwhile these are the only copy of that tail (see Runtime.record_tails).
+        self.recent: dict[str, deque[tuple[str, bytes]]] = {hall: deque(maxlen=RECENT_MAX) for hall in streams}
+        # Run when the hub loses Redis (``on_outage``), and when Redis answers again (``after_outage``): it may have
+        # come back empty, and nothing else would notice before a window's next call (the citizens' phones only read).
+        self.on_outage: Callable[[], Awaitable[None]] | None = None
+        self.after_outage: Callable[[], Awaitable[None]] | None = None
 
     def subscribe(self, listener: Listener) -> None:
         self.listeners[listener.hall].add(listener)
@@ -88,15 +98,22 @@ class Hub:
     async def _read(self) -> None:
         last = await self._start_ids()
         by_stream = {stream: hall for hall, stream in self.streams.items()}
+        outage = False
         while True:
             raise_if_cancelled()
             try:
+                if outage and self.after_outage is not None:
+                    await self.after_outage()
+                outage = False
                 replies = cast(list[tuple[bytes, Entries]], await self.redis.xread(
                     {self.streams[h]: i for h, i in last.items()}, block=self.block_ms, count=500))
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # Redis restarting: keep trying, sockets stay open meanwhile
                 log.warning("hub read failed, retrying: %s", exc)
+                if not outage and self.on_outage is not None:
+                    await self.on_outage()
+                outage = True
                 await asyncio.sleep(0.5)
                 continue
             for stream, entries in replies or []:
@@ -105,8 +122,16 @@ class Hub:
                     event_id, payload = self._parsed(eid, fields)
                     text = self.render(hall, event_id, payload)
                     last[hall] = event_id
+                    self._keep(hall, event_id, fields[b"e"])
                     await self._fan_out(hall, event_id, text, payload)
                     self.delivered += 1
+
+    def _keep(self, hall: str, event_id: str, raw: bytes) -> None:
+        recent = self.recent[hall]
+        recent.append((event_id, raw))
+        oldest_ms = int(event_id.partition("-")[0]) - RECENT_MS
+        while int(recent[0][0].partition("-")[0]) < oldest_ms:
+            recent.popleft()
 
     async def _fan_out(self, hall: str, event_id: str, text: str, payload: dict[str, Any]) -> None:
         # Offers to a thousand sockets take tens of milliseconds (a send syscall each): let the loop answer

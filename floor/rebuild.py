@@ -17,6 +17,7 @@ Tickets of closed days are not put back in Redis; they stay in SQL.
 from __future__ import annotations
 
 import asyncio
+import logging
 import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -34,6 +35,8 @@ from queue_engine.model import HallModel
 
 from .cancellation import raise_if_cancelled
 from .db import Json, StreamKey, TicketEventRow, TicketRow, format_stream_id
+
+log = logging.getLogger("hallq")
 
 # A handling-time estimate forgets geometrically (by 1 - alpha per ticket): after this many
 # finished tickets the starting value no longer shows, so folding these gives the live value.
@@ -81,8 +84,19 @@ async def restore_if_lost(engine: Engine, sql_engine: SqlEngine, *, lock_ttl_s: 
         record = await asyncio.to_thread(load_record, sql_engine, engine.hall)
         if record is None:
             return False
-        await engine.load_state(record.rebuild(engine.hall), record.last_id)
+        # Replaying a busy day takes a second or more of Python: in the event loop it would stall every request
+        # of this process meanwhile (a server rebuilding while it serves, after Redis restarted under it).
+        model = await asyncio.to_thread(record.rebuild, engine.hall)
+        await engine.load_state(model, record.last_id)
         return True
+
+
+async def bring_back(engine: Engine, sql_engine: SqlEngine) -> None:
+    """A hall Redis may have lost is live again: its day rebuilt from the record if there is one, then seeded
+    with what a hall new to Redis lacks (``engine.setup`` changes nothing that is there)."""
+    if await restore_if_lost(engine, sql_engine):
+        log.warning("hall %s: Redis had lost the live day; restored it from the SQL record", engine.hall.id)
+    await engine.setup()
 
 
 @asynccontextmanager

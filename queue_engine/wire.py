@@ -18,7 +18,7 @@ import asyncio
 import time
 import weakref
 from collections import deque
-from collections.abc import Coroutine, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,6 +29,8 @@ from redis.exceptions import ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 REPLY_TIMEOUT_S = 5.0  # a reply this late means a hung connection: drop it, fail its calls, reconnect
+CONNECT_TIMEOUT_S = 2.0  # a local Redis connects in milliseconds
+RECOVERY_WAIT_S = 2.0  # a call waits this long for the rebuild of a Redis that lost its data, then fails (503)
 
 
 def bulk(value: str | bytes | int | float) -> bytes:
@@ -71,7 +73,9 @@ class Pipe:
 
     async def call(self, packed: bytes) -> Any:
         """Send one packed command and return its reply (a reply error is raised as ResponseError)."""
-        if self._conn is None or not self._conn.is_connected:
+        # A loop: the connection just made may be dropped before this task resumes (Redis shutting down), and a
+        # call queued on a dropped connection would wait for a reply that never comes.
+        while self._conn is None or not self._conn.is_connected:
             await self._connected()
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self._pending.append((future, time.monotonic() + self._timeout_s))
@@ -98,22 +102,36 @@ class Pipe:
                 self._connecting = None
 
     async def _connect(self) -> None:
+        try:
+            conn = await asyncio.wait_for(self._lend(), CONNECT_TIMEOUT_S)
+        except TimeoutError:
+            # Seen while Redis shuts down: the connection is taken in but never answered. Every call waiting for
+            # this connection would wait with it.
+            raise RedisTimeoutError(f"could not connect to Redis within {CONNECT_TIMEOUT_S:g} s") from None
+        # Each connection has its own list of calls awaiting replies, and its reader its own stream: a reader still
+        # running on a dropped connection (late replies, or a Connection object the pool lends again) can then
+        # never hand a reply to a call made on the next one.
+        self._conn, self._pending = conn, deque()
+        # The connection's own stream reader (redis-py keeps it as _reader): from here on this pipe is its only user,
+        # reading every reply in order.
+        self._spawn(self._read_replies(conn, conn._reader, self._pending))
+
+    async def _lend(self) -> Any:
         conn = await self._pool.get_connection()  # type: ignore[no-untyped-call]
         if not conn.is_connected:
             await conn.connect()
-        self._conn = conn
-        # The connection's own stream reader and writer (redis-py keeps them as _reader and _writer): from here
-        # on this pipe is their only user, reading every reply in order.
-        self._spawn(self._read_replies(conn))
+        return conn
 
-    async def _read_replies(self, conn: Any) -> None:
+    async def _read_replies(self, conn: Any, stream: Any, pending: deque[tuple[asyncio.Future[Any], float]]) -> None:
         reader = hiredis.Reader(replyError=ResponseError)
         error: Exception = RedisConnectionError("the connection to Redis was closed")
         try:
-            while data := await conn._reader.read(65536):
+            while data := await stream.read(65536):
                 reader.feed(data)
                 while (reply := reader.gets()) is not False:
-                    future, _ = self._pending.popleft()
+                    if not pending:  # the calls of this connection were failed when it was dropped
+                        return
+                    future, _ = pending.popleft()
                     if future.done():
                         continue  # its caller gave up (cancelled): the reply still had to be read, in order
                     if isinstance(reply, ResponseError):
@@ -123,13 +141,13 @@ class Pipe:
         except (OSError, AttributeError, asyncio.CancelledError) as exc:  # AttributeError: closed under us
             error = RedisConnectionError(f"lost the connection to Redis: {exc}")
         finally:
-            self._drop(conn, error)
+            self._drop(conn, error, pending)
 
-    def _drop(self, conn: Any, error: Exception) -> None:
-        if self._conn is conn:
+    def _drop(self, conn: Any, error: Exception, pending: deque[tuple[asyncio.Future[Any], float]]) -> None:
+        _fail(pending, error)
+        if self._pending is pending:  # still our connection (the pool may lend the same object again later)
             self._conn = None
             self._outgoing.clear()  # their calls fail with the rest: never send them down a new connection
-            self._fail(error)
             # Back to the pool, closed: it will reconnect if it is ever lent again.
             self._spawn(self._release(conn))
 
@@ -148,17 +166,23 @@ class Pipe:
         self._watchdog = None
         if not self._pending:
             return
-        if self._pending[0][1] <= time.monotonic():
+        late_in = self._pending[0][1] - time.monotonic()
+        if late_in <= 0:
+            error = RedisTimeoutError(f"Redis did not answer within {self._timeout_s:g} s")
             if self._conn is not None:
-                self._drop(self._conn, RedisTimeoutError(f"Redis did not answer within {self._timeout_s:g} s"))
+                self._drop(self._conn, error, self._pending)
+            else:
+                _fail(self._pending, error)
             return
-        self._watchdog = asyncio.get_running_loop().call_later(self._timeout_s, self._check_late)
+        # At the oldest call's own deadline, not a whole timeout later: no call waits up to twice the timeout.
+        self._watchdog = asyncio.get_running_loop().call_later(late_in, self._check_late)
 
-    def _fail(self, error: Exception) -> None:
-        while self._pending:
-            future, _ = self._pending.popleft()
-            if not future.done():
-                future.set_exception(error)
+
+def _fail(pending: deque[tuple[asyncio.Future[Any], float]], error: Exception) -> None:
+    while pending:
+        future, _ = pending.popleft()
+        if not future.done():
+            future.set_exception(error)
 
 
 _PIPES: weakref.WeakKeyDictionary[Redis, Pipe] = weakref.WeakKeyDictionary()
@@ -170,6 +194,38 @@ def pipe_for(redis: Redis) -> Pipe:
     if pipe is None:
         pipe = _PIPES[redis] = Pipe(redis)
     return pipe
+
+
+Recovery = Callable[[], Awaitable[None]]
+_RECOVERIES: weakref.WeakKeyDictionary[Redis, Recovery] = weakref.WeakKeyDictionary()
+_RECOVERING: weakref.WeakKeyDictionary[Redis, asyncio.Future[None]] = weakref.WeakKeyDictionary()
+
+
+def when_functions_lost(redis: Redis, recovery: Recovery) -> None:
+    """Run ``recovery`` before the library is loaded again into a Redis that has lost it.
+
+    A Redis that lost its functions was restarted without persistence: it lost the halls' live state too.
+    Until the library is back no script can run, so nothing can issue a number from an empty hall: the
+    recovery (a rebuild from the SQL record) has Redis to itself. The library is loaded only once it is done.
+    """
+    _RECOVERIES[redis] = recovery
+
+
+async def _recover(redis: Redis) -> None:
+    """The registered recovery, run once however many calls found the library gone at the same time. A call waits
+    for it at most ``RECOVERY_WAIT_S``, then fails as if Redis were down (503, try again): rebuilding a busy day
+    takes seconds, and a request must not hang meanwhile."""
+    recovery = _RECOVERIES.get(redis)
+    if recovery is None:
+        return
+    running = _RECOVERING.get(redis)
+    if running is None:
+        running = _RECOVERING[redis] = asyncio.ensure_future(recovery())
+        running.add_done_callback(lambda _: _RECOVERING.pop(redis, None))
+    try:
+        await asyncio.wait_for(asyncio.shield(running), RECOVERY_WAIT_S)
+    except TimeoutError:
+        raise RedisTimeoutError("Redis lost its data; the halls are being rebuilt from the record") from None
 
 
 class FunctionCaller:
@@ -195,7 +251,8 @@ class FunctionCaller:
         except ResponseError as exc:
             if "Function not found" not in str(exc):
                 raise
-            await self.load()  # Redis restarted without persistence, or this version is new to it
+            await _recover(self.redis)  # Redis restarted without persistence, or this version is new to it
+            await self.load()
             return await self._send(packed)
 
     async def _send(self, packed: bytes) -> Any:

@@ -40,7 +40,7 @@ from tests.conftest import REDIS_URL, ROOT
 DEMO_TOML = ROOT / "floor" / "halls" / "demo.toml"
 HALLQ = Path(sys.executable).parent / "hallq"
 SECRET = "server-test-secret-0123456789abcdef"
-START_TIMEOUT_S = 15.0
+START_TIMEOUT_S = 30.0  # two workers on a busy 2-core machine take 12-14 s to start
 STOP_TIMEOUT_S = 10.0
 POOL_SIZE = 120  # halls a shared server serves; more than the tests of any module that uses it
 

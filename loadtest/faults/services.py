@@ -1,0 +1,258 @@
+"""Private Redis and PostgreSQL instances a fault run owns and may kill.
+
+The machine's Redis (6379) and PostgreSQL (5432) are shared with other people's tests: a fault is never injected
+there. Each instance here runs on a free port with its files in a directory of its own, and is gone at ``close``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+
+import redis as redis_sync
+
+PG_BIN = Path("/usr/lib/postgresql/15/bin")
+START_TIMEOUT_S = 20.0
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def wait_until(ready: Callable[[], bool], what: str, timeout_s: float = START_TIMEOUT_S) -> None:
+    """Poll ``ready()`` until it is true; raise after ``timeout_s``."""
+    deadline = time.monotonic() + timeout_s
+    while not ready():
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{what} not ready within {timeout_s:g} s")
+        time.sleep(0.05)
+
+
+class PrivateRedis:
+    """``redis-server`` without persistence on a port of its own. ``restart_empty`` is the fault: SHUTDOWN NOSAVE,
+    then a new server on the same port, with nothing in it."""
+
+    def __init__(self, directory: Path | None = None) -> None:
+        self.directory = directory or Path(tempfile.mkdtemp(prefix="hallq-redis-"))
+        self.port = free_port()
+        self.process: subprocess.Popen[bytes] | None = None
+        self.restarts = 0
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def client(self) -> redis_sync.Redis:
+        return redis_sync.Redis.from_url(self.url, socket_timeout=5)
+
+    def start(self) -> PrivateRedis:
+        log = (self.directory / "redis.log").open("ab")
+        self.process = subprocess.Popen(
+            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+             "--dir", str(self.directory), "--daemonize", "no"],
+            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        log.close()
+        wait_until(self._answers, f"redis-server on port {self.port}")
+        return self
+
+    def _answers(self) -> bool:
+        assert self.process is not None
+        if self.process.poll() is not None:
+            raise RuntimeError(f"redis-server on port {self.port} exited with {self.process.returncode}; "
+                               f"see {self.directory / 'redis.log'}")
+        client = self.client()
+        try:
+            return bool(client.ping())
+        except redis_sync.RedisError:
+            return False
+        finally:
+            client.close()
+
+    def shutdown_nosave(self) -> None:
+        """Stop without writing anything: every key is gone."""
+        client = self.client()
+        with contextlib.suppress(redis_sync.ConnectionError):  # the server closes the connection as it exits
+            client.shutdown(nosave=True)
+        client.close()
+        if self.process is not None:
+            self.process.wait(timeout=10)
+
+    def restart_empty(self, down_s: float = 0.0) -> None:
+        self.shutdown_nosave()
+        time.sleep(down_s)
+        self.start()
+        self.restarts += 1
+
+    def close(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        shutil.rmtree(self.directory, ignore_errors=True)
+
+
+class PrivatePostgres:
+    """A throwaway PostgreSQL 15 cluster on a port of its own, its socket in its own directory. ``stop`` and
+    ``start`` are the fault (``pg_ctl stop -m fast``: clients are disconnected, nothing is lost)."""
+
+    def __init__(self, directory: Path | None = None) -> None:
+        self.directory = directory or Path(tempfile.mkdtemp(prefix="hallq-pg-"))
+        self.data = self.directory / "data"
+        self.port = free_port()
+        self.outages = 0
+
+    @property
+    def url(self) -> str:
+        return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/postgres"
+
+    def _as_postgres(self, *args: str, timeout_s: float = 60.0) -> None:
+        subprocess.run(["runuser", "-u", "postgres", "--", *args], check=True, capture_output=True, timeout=timeout_s)
+
+    def init(self) -> PrivatePostgres:
+        shutil.chown(self.directory, "postgres")
+        self.directory.chmod(0o700)
+        self._as_postgres(str(PG_BIN / "initdb"), "-D", str(self.data), "-A", "trust", "-U", "postgres",
+                          "--no-sync", "-E", "UTF8")
+        return self
+
+    def start(self) -> PrivatePostgres:
+        options = f"-p {self.port} -k {self.directory} -h 127.0.0.1 -c fsync=off -c full_page_writes=off"
+        self._as_postgres(str(PG_BIN / "pg_ctl"), "-D", str(self.data), "-o", options,
+                          "-l", str(self.directory / "postgres.log"), "-w", "-t", str(int(START_TIMEOUT_S)), "start")
+        return self
+
+    def stop(self) -> None:
+        self._as_postgres(str(PG_BIN / "pg_ctl"), "-D", str(self.data), "-m", "fast", "-w", "stop")
+
+    def outage(self, down_s: float) -> None:
+        self.stop()
+        time.sleep(down_s)
+        self.start()
+        self.outages += 1
+
+    def running(self) -> bool:
+        return (self.data / "postmaster.pid").exists()
+
+    def close(self) -> None:
+        if self.data.exists() and self.running():
+            with contextlib.suppress(subprocess.SubprocessError):
+                self._as_postgres(str(PG_BIN / "pg_ctl"), "-D", str(self.data), "-m", "immediate", "-w", "stop")
+        shutil.rmtree(self.directory, ignore_errors=True)
+
+
+# -- the server under test ----------------------------------------------------------------------
+ROOT = Path(__file__).resolve().parents[2]
+_NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # the server is local, whatever the env says
+HALLQ = Path(sys.executable).parent / "hallq"
+
+
+def children(pid: int) -> list[int]:
+    """The direct children of ``pid``, from /proc."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        with contextlib.suppress(OSError):
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            if int(fields[1]) == pid:
+                found.append(int(entry.name))
+    return found
+
+
+def cmdline(pid: int) -> str:
+    try:
+        return (Path("/proc") / str(pid) / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return ""
+
+
+class HallqServer:
+    """``hallq serve --workers N`` in a process group of its own, on a free port, against the given Redis and SQL."""
+
+    def __init__(self, home: Path, *, redis_url: str, database_url: str, key_prefix: str, secret: str,
+                 workers: int = 2, halls: tuple[Path, ...] = ()) -> None:
+        self.home = home
+        self.port = free_port()
+        self.workers = workers
+        self.secret = secret
+        self.env = {k: v for k, v in os.environ.items() if not k.startswith("HALLQ_")}
+        self.env.update({"HALLQ_HOME": str(home), "HALLQ_REDIS_URL": redis_url, "HALLQ_DATABASE_URL": database_url,
+                         "HALLQ_KEY_PREFIX": key_prefix, "HALLQ_SECRET": secret, "HALLQ_HEARTBEAT_S": "1",
+                         "PYTHONUNBUFFERED": "1"})
+        if halls:
+            self.env["HALLQ_HALLS"] = os.pathsep.join(str(p) for p in halls)
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def log_path(self) -> Path:
+        return self.home / "server.log"
+
+    def log(self) -> str:
+        return self.log_path.read_text(encoding="utf-8", errors="replace")
+
+    def start(self) -> HallqServer:
+        self.home.mkdir(parents=True, exist_ok=True)
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen(
+                [str(HALLQ), "serve", "--host", "127.0.0.1", "--port", str(self.port), "--workers", str(self.workers)],
+                cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                start_new_session=True)
+        wait_until(self._up, f"hallq serve on port {self.port}", timeout_s=30)
+        return self
+
+    def _up(self) -> bool:
+        assert self.process is not None
+        if self.process.poll() is not None:
+            raise RuntimeError(f"hallq serve exited with {self.process.returncode}:\n{self.log()[-3000:]}")
+        if self.log().count("Application startup complete") < self.workers:
+            return False
+        try:
+            with _NO_PROXY.open(f"{self.base_url}/healthz", timeout=1) as reply:
+                return bool(reply.status == 200)
+        except OSError:
+            return False
+
+    def worker_pids(self) -> list[int]:
+        """The uvicorn workers (multiprocessing children), not the archive process."""
+        assert self.process is not None
+        return sorted(p for p in children(self.process.pid) if "multiprocessing.spawn" in cmdline(p))
+
+    def kill_worker(self) -> int:
+        """The worker-kill fault: SIGKILL one worker; its id."""
+        victim = self.worker_pids()[0]
+        os.kill(victim, signal.SIGKILL)
+        return victim
+
+    def wait_for_workers(self, timeout_s: float = 30.0) -> None:
+        wait_until(lambda: len(self.worker_pids()) == self.workers, "replacement worker", timeout_s)
+
+    def stop(self) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, signal.SIGKILL)  # the group we started: server, workers, archiver
+            self.process.wait(timeout=10)
