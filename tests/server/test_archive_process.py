@@ -63,7 +63,13 @@ async def test_a_killed_archiver_is_started_again_and_the_record_catches_up(live
         async def one_archiver() -> bool:
             return len(archiver_pids(server)) == 1
 
+        async def caught_up() -> bool:
+            return await archived(server) == server.events()
+
         await wait_until(one_archiver)
+        # Killed with nothing pending: entries a dead consumer had read but not acknowledged wait claim_idle_ms
+        # (60 s) for another (tests/floor/test_archiver.py); this test is about the events issued while it is down.
+        await wait_until(caught_up)
         (first,) = archiver_pids(server)
         os.kill(first, signal.SIGKILL)
         for _ in range(5):  # issued while no archiver runs: the stream keeps them
@@ -74,10 +80,6 @@ async def test_a_killed_archiver_is_started_again_and_the_record_catches_up(live
             return len(pids) == 1 and pids[0] != first
 
         await wait_until(replaced)
-
-        async def caught_up() -> bool:
-            return await archived(server) == server.events()
-
         await wait_until(caught_up)
         assert len(server.events()) == 1 + 8  # window opened, eight tickets
 
