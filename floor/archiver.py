@@ -3,8 +3,9 @@
 It reads through a Redis consumer group, so any number of server processes may each run one for
 the same hall: Redis hands every entry to one of them, and an entry stays pending until its
 batch is committed and XACKed. What a crashed process had pending is claimed by another after
-it has sat idle for ``claim_idle_ms``; a restarted process first re-reads its own pending
-entries. A batch that reaches SQL twice is harmless (see ``floor.projection``).
+it has sat idle for ``claim_idle_ms``, or at once by an archiver starting on the same host, which
+can see that the process is gone; a restarted process first re-reads its own pending entries.
+A batch that reaches SQL twice is harmless (see ``floor.projection``).
 
 When SQL is down the archiver keeps the batch, backs off and tries again; the live hall never
 waits for it, and the stream (kept for days, see ``queue_engine.keys.EVENTS_MAXLEN``) holds
@@ -104,6 +105,24 @@ def consumer_name() -> str:
     return f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(3)}"
 
 
+def _process_gone(consumer: str) -> bool:
+    """Whether ``consumer`` (a ``consumer_name``) belonged to a process of this host that has ended."""
+    host, pid, token = [*consumer.rsplit("-", 2), "", ""][:3]
+    if host != socket.gethostname() or not pid.isdigit() or not token or int(pid) == os.getpid():
+        return False
+    try:
+        os.kill(int(pid), 0)  # signal 0: only asks whether the process exists
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # it exists, run by someone else
+        return False
+    return False
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
 class Archiver:
     def __init__(
         self,
@@ -146,6 +165,7 @@ class Archiver:
         """Archive until cancelled (then call ``close``). A batch cut short is not acknowledged: this consumer
         re-reads it when it starts again, or another claims it once it has been idle ``claim_idle_ms``."""
         await self._retrying("create the consumer group", self.ensure_group)
+        await self._retrying("adopt what a dead process left", self.adopt_orphans)
         while True:
             raise_if_cancelled()
             entries = await self._retrying("read the event stream", lambda: self._read(self.block_ms))
@@ -157,6 +177,7 @@ class Archiver:
     async def drain(self) -> int:
         """Archive everything there is now: own pending, claimable and new entries; how many were handled."""
         await self.ensure_group()
+        await self.adopt_orphans()
         self._recheck_own, self._claim_cursor, self._next_claim = True, "0-0", 0.0
         handled = 0
         while True:
@@ -175,6 +196,28 @@ class Archiver:
         except ResponseError as exc:
             if "BUSYGROUP" not in str(exc):
                 raise
+
+    async def adopt_orphans(self) -> int:
+        """Take over at once what consumers of this host left pending when their process died (an archive process
+        killed and started again): waiting ``claim_idle_ms`` for them would leave the record a minute behind. A
+        consumer of another host, or of a process still running, is left to the idle claim. How many were taken."""
+        redis = self.engine.redis
+        adopted = 0
+        for info in await redis.xinfo_consumers(self.stream, self.group):
+            name = _text(info["name"])
+            if name == self.consumer or not int(info["pending"]) or not _process_gone(name):
+                continue
+            entries = await redis.xpending_range(self.stream, self.group, "-", "+", self.batch_size * 100, name)
+            ids: list[Any] = [entry["message_id"] for entry in entries]
+            if ids:
+                await redis.xclaim(self.stream, self.group, self.consumer, 0, ids, justid=True)
+                adopted += len(ids)
+            if len(ids) == int(info["pending"]):  # all of it is ours now: the dead consumer can go
+                await redis.xgroup_delconsumer(self.stream, self.group, name)
+        if adopted:
+            log.info("archiver %s adopted %d events a dead process had read", self.consumer, adopted)
+            self._recheck_own = True
+        return adopted
 
     async def close(self) -> None:
         """Leave the group on a clean shutdown, if nothing is pending for us (pending entries would be lost)."""

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import random
+import socket
 from typing import Any
 
 import pytest
@@ -317,3 +319,27 @@ async def test_one_halls_bad_batch_does_not_hold_back_the_others(
     assert isinstance(results[1], KeyError)
     assert len(stored_events(sql_engine, "demo-good")) == len(events)
     assert stored_events(sql_engine, "demo-bad") == []
+
+
+async def test_a_restarted_archive_process_adopts_at_once_what_a_dead_process_of_its_host_left_pending(
+    engine: Engine, sql_engine: SqlEngine, clock: ManualClock
+) -> None:
+    await busy_morning(engine, clock)
+    ids = await stream_ids(engine)
+    gone = await asyncio.create_subprocess_exec("true")  # a pid that no longer runs
+    await gone.wait()
+    dead = f"{socket.gethostname()}-{gone.pid}-abc123"
+    living = f"{socket.gethostname()}-{os.getpid()}-def456"  # this very process: alive
+    elsewhere = f"another-host-{gone.pid}-0a0a0a"  # another host's process may well be alive
+    await engine.redis.xgroup_create(engine.keys.events, "archiver", id="0", mkstream=True)
+    for consumer, count in ((dead, 4), (living, 3), (elsewhere, 2)):
+        await engine.redis.xreadgroup("archiver", consumer, {engine.keys.events: ">"}, count=count)
+
+    restarted = fast_archiver(engine, sql_engine, batch_size=50, claim_idle_ms=60_000)
+    await restarted.drain()
+    # The dead process' 4 are archived now, not a minute later; the others wait for their owners or the idle claim.
+    assert [e.stream_id for e in stored_events(sql_engine)] == ids[:4] + ids[9:]
+    names = {c["name"].decode() for c in await engine.redis.xinfo_consumers(engine.keys.events, "archiver")}
+    assert dead not in names
+    assert {living, elsewhere} <= names
+    assert await pending(engine) == 5
