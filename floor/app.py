@@ -23,7 +23,7 @@ from queue_engine.engine import Engine
 from .db import make_sql_engine, migrate, sync_config
 from .hub import Hub
 from .openapi import document
-from .rebuild import restore_if_lost
+from .rebuild import bring_back
 from .runtime import HallRuntime, Runtime
 from .settings import Settings
 from .web import ENDPOINTS, JSONResponse, as_route, error_response, language
@@ -76,9 +76,7 @@ async def prepare_hall(engine: Engine, sql: SqlEngine) -> None:
     """Before the first request: the hall's configuration is in SQL, and Redis holds its live day,
     rebuilt from the SQL record if Redis lost it (a restart without persistence)."""
     await asyncio.to_thread(sync_config, sql, engine.hall)
-    if await restore_if_lost(engine, sql):
-        log.warning("hall %s: Redis had lost the live day; restored it from the SQL record", engine.hall.id)
-    await engine.setup()  # seeds what a hall new to Redis lacks; changes nothing that is there
+    await bring_back(engine, sql)
 
 
 def create_app(settings: Settings) -> Starlette:

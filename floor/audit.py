@@ -12,13 +12,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from .auth import ROLES
-from .db import AuditRow, Json, StreamKey, from_ms, insert_for
+from .db import AuditRow, Json, StreamKey, bounded, from_ms, insert_for
 
 MAX_LIMIT = 1000
 # Not the audit's business: a person's keyed hash and a client's retry key say nothing about who acted, and the
@@ -53,16 +52,11 @@ def audit_rows(events: Iterable[tuple[str, StreamKey, Json]]) -> list[Json]:
             "hall": hall, "stream_ms": key[0], "stream_seq": key[1], "at": from_ms(payload["at"]),
             "actor_role": actor.role[:16], "actor_token": actor.token[:64],
             # Staff act only at their own window; a manager's window is the one acted on (a transfer leaves it).
-            "window": _bounded(actor.window or payload.get("window") or payload.get("from_window"), 8),
-            "action": str(payload["type"])[:64], "ticket": _bounded(payload.get("ticket"), 40),
+            "window": bounded(actor.window or payload.get("window") or payload.get("from_window"), 8),
+            "action": str(payload["type"])[:64], "ticket": bounded(payload.get("ticket"), 40),
             "details": {k: v for k, v in payload.items() if k not in _NOT_DETAILS} or None,
         })
     return rows
-
-
-def _bounded(value: Any, length: int) -> str | None:
-    # PostgreSQL refuses an over-long value, and one refused row would hold back the whole archive.
-    return None if value is None else str(value)[:length]
 
 
 def store_audit(session: Session, rows: list[Json]) -> None:

@@ -63,6 +63,12 @@ def from_ms(ms: int | None) -> datetime | None:
     return None if ms is None else datetime.fromtimestamp(ms / 1000, UTC)
 
 
+def bounded(value: Any, length: int) -> str | None:
+    """A value for a length-limited column: PostgreSQL refuses an over-long one, and one refused row would hold
+    back the whole archive (the event's payload keeps the value whole)."""
+    return None if value is None else str(value)[:length]
+
+
 def to_ms(at: datetime | None) -> int | None:
     return None if at is None else round(at.timestamp() * 1000)
 

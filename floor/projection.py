@@ -28,7 +28,18 @@ from queue_engine import policy
 from queue_engine.config import HallConfig
 
 from .audit import audit_rows, store_audit
-from .db import HallRow, Json, StreamKey, TicketEventRow, TicketRow, from_ms, insert_for, parse_stream_id, sync_hall
+from .db import (
+    HallRow,
+    Json,
+    StreamKey,
+    TicketEventRow,
+    TicketRow,
+    bounded,
+    from_ms,
+    insert_for,
+    parse_stream_id,
+    sync_hall,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,7 +102,7 @@ def _insert_events(session: Session, events: Sequence[tuple[str, StreamEvent]]) 
          "at": from_ms(e.payload["at"]), "ticket": e.payload.get("ticket"),
          # A transfer names the window it leaves as from_window; index it under that window too.
          "window": e.payload.get("window") or e.payload.get("from_window"),
-         "actor": _bounded(e.payload.get("by"), 200), "payload": e.payload}
+         "actor": bounded(e.payload.get("by"), 200), "payload": e.payload}
         for hall_id, e in events
     ]
     table = TicketEventRow.__table__
@@ -99,12 +110,6 @@ def _insert_events(session: Session, events: Sequence[tuple[str, StreamEvent]]) 
     # RETURNING gives only the rows really inserted: duplicates of an earlier delivery are left out.
     result = session.connection().execute(stmt.returning(table.c.hall, table.c.stream_ms, table.c.stream_seq), rows)
     return {(hall, (ms, seq)) for hall, ms, seq in result}
-
-
-def _bounded(value: Any, length: int) -> str | None:
-    # PostgreSQL refuses an over-long value, and one refused event would hold back the whole archive;
-    # the payload keeps it whole.
-    return None if value is None else str(value)[:length]
 
 
 # -- the tickets projection ----------------------------------------------------------------------

@@ -168,6 +168,17 @@ def _check_query(request: Request, ep: Endpoint) -> None:
                        fields=[{"field": name, "problem": "unknown query parameter"} for name in unknown])
 
 
+def query_limit(raw: str | None, maximum: int, default: int = 100) -> int:
+    """A ``limit`` query parameter: 1 to ``maximum``, ``default`` when absent."""
+    if raw is None:
+        return default
+    # ASCII digits only: str.isdigit() also passes "²", which int() refuses, and a 5,000-digit number int() refuses.
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= len(str(maximum)) and 1 <= int(raw) <= maximum):
+        raise ApiError(422, "invalid_request", f"limit must be a number from 1 to {maximum}.",
+                       f"limit 须为 1 到 {maximum} 之间的数字。")
+    return int(raw)
+
+
 def _principal(request: HTTPConnection, runtime: Runtime) -> Principal:
     token = request.query_params.get("token") if request.scope["type"] == "websocket" else None
     return read_token(runtime.settings.secret, token or bearer(request.headers.get("authorization")))

@@ -11,7 +11,7 @@ from starlette.datastructures import QueryParams
 
 from ..audit import MAX_LIMIT, AuditQuery, read_audit
 from ..db import AuditRow
-from ..web import ApiError, Ctx, Param, endpoint
+from ..web import ApiError, Ctx, Param, endpoint, query_limit
 
 MAX_FILTER = 64  # a role, a token id or a window id is far shorter
 
@@ -62,18 +62,14 @@ def _entry(row: AuditRow, zone: Any) -> AuditEntry:
 
 
 def _query(ctx: Ctx, params: QueryParams) -> AuditQuery:
-    raw_limit = params.get("limit", "100")
-    # isdigit() alone lets "²" through to int(), which refuses it; a number this small has at most four digits.
-    if not (raw_limit.isascii() and raw_limit.isdigit() and len(raw_limit) <= 4 and 1 <= int(raw_limit) <= MAX_LIMIT):
-        raise ApiError(422, "invalid_request", f"limit must be a number from 1 to {MAX_LIMIT}.",
-                       f"limit 须为 1 到 {MAX_LIMIT} 之间的数字。")
+    limit = query_limit(params.get("limit"), MAX_LIMIT)
     filters = {name: params.get(name) or None for name in ("actor", "window")}
     for name, value in filters.items():
         # Control characters match no role, token or window, and PostgreSQL refuses a NUL outright.
         if value is not None and (len(value) > MAX_FILTER or not value.isprintable()):
             raise ApiError(422, "invalid_request", f"{name} must be at most {MAX_FILTER} printable characters.",
                            f"{name} 须为不超过 {MAX_FILTER} 个可打印字符。")
-    return AuditQuery(limit=int(raw_limit), since=_time(ctx, params, "since"), until=_time(ctx, params, "until"),
+    return AuditQuery(limit=limit, since=_time(ctx, params, "since"), until=_time(ctx, params, "until"),
                       **filters)
 
 

@@ -6,7 +6,7 @@ import time
 from typing import Any
 
 from ..search_terms import search_terms
-from ..web import ApiError, Ctx, Param, endpoint
+from ..web import Ctx, Param, endpoint, query_limit
 from .schemas import (
     CallLine,
     EndDayOut,
@@ -75,19 +75,9 @@ QUEUE_PARAMS = (
 async def queue(ctx: Ctx, _: Any) -> QueueOut:
     """Waiting tickets in calling order: the whole hall's, or one service's (?service=CODE); ?limit= up to 500."""
     params = ctx.request.query_params
-    limit = _limit(params.get("limit"))
+    limit = query_limit(params.get("limit"), MAX_QUEUE_LIMIT)
     tickets = await ctx.hall.engine.waiting(service=params.get("service") or None, limit=limit)
     return QueueOut.of(ctx.hall.config, tickets, ctx.hall.engine.clock())
-
-
-def _limit(raw: str | None) -> int:
-    if raw is None:
-        return 100
-    # ASCII digits only: str.isdigit() also passes "²", which int() refuses, and a 5,000-digit number int() refuses.
-    if not (raw.isascii() and raw.isdigit() and len(raw) <= 3 and 1 <= int(raw) <= MAX_QUEUE_LIMIT):
-        raise ApiError(422, "invalid_request", f"limit must be a number from 1 to {MAX_QUEUE_LIMIT}.",
-                       f"limit 须为 1 到 {MAX_QUEUE_LIMIT} 之间的数字。")
-    return int(raw)
 
 
 @endpoint("POST", "/windows/{w}/services", roles=("manager",), body=ServicesIn, response=WindowOut)
