@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 import re
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -20,6 +21,7 @@ from starlette.routing import Route
 from queue_engine.config import HallConfig, load_hall
 from queue_engine.engine import Engine
 
+from .clock import FileClock
 from .db import make_sql_engine, migrate, sync_config
 from .hub import Hub
 from .openapi import document
@@ -35,10 +37,16 @@ VERSION = "1.0.0"
 def _rooms() -> list[Any]:
     """Import every module that declares endpoints, so they register themselves."""
     import displays.feed
+    import floor.api.appointments
     import floor.api.audit
+    import floor.api.cases
+    import floor.api.catalog
     import floor.api.hall
+    import floor.api.ratings
+    import floor.api.reports
     import floor.api.stats
     import floor.api.tickets
+    import floor.api.webhooks
     import staff_console.api
 
     return [floor.api.tickets, floor.api.hall, floor.api.stats, floor.api.audit, staff_console.api, displays.feed]
@@ -95,7 +103,8 @@ def create_app(settings: Settings) -> Starlette:
         pool = BlockingConnectionPool.from_url(settings.redis_url, max_connections=256, timeout=5)
         redis = Redis(connection_pool=pool)
         hub_redis = Redis.from_url(settings.redis_url)
-        engines = {h: Engine(redis, cfg, prefix=settings.key_prefix) for h, cfg in halls.items()}
+        clock = FileClock(settings.clock_file) if settings.clock_file else time.time
+        engines = {h: Engine(redis, cfg, prefix=settings.key_prefix, clock=clock) for h, cfg in halls.items()}
         hub = Hub(hub_redis, {h: e.keys.events for h, e in engines.items()},
                   lambda hall, eid, payload: render(halls[hall], eid, payload), heartbeat_s=settings.heartbeat_s)
         sql = make_sql_engine(settings.database_url)

@@ -27,6 +27,7 @@ from queue_engine.engine import Engine
 from .archiver import Archiver, SqlWriter
 from .db import make_sql_engine
 from .logs import redact_root_handlers
+from .notifier import run_notifications
 from .settings import Settings
 
 log = logging.getLogger("hallq.archiver")
@@ -49,6 +50,7 @@ async def archive_halls(settings: Settings, parent: int | None = None) -> None:
     archivers = [Archiver(Engine(redis, hall, prefix=settings.key_prefix), sql, batch_size=BATCH, pace_s=PACE_S,
                           writer=writer) for hall in halls.values()]
     tasks = [asyncio.create_task(a.run(), name=f"archiver-{a.engine.hall.id}") for a in archivers]
+    tasks.append(asyncio.create_task(run_notifications(settings, halls, sql), name="notifications"))  # SMS, 好差评
     if parent is not None:
         tasks.append(asyncio.create_task(_parent_gone(parent), name="parent-watch"))
     try:

@@ -30,13 +30,16 @@ class Actor:
     role: str
     token: str
     window: str | None
+    staff: str | None = None  # the member of staff a staff token names (issue 8); None on older events
 
 
 def parse_actor(by: str) -> Actor:
-    """``role:window@token`` or ``role@token`` (floor.web.actor) back into its parts."""
+    """``role:window/staff@token``, ``role:window@token`` or ``role@token`` (floor.web.actor) back into its parts.
+    Events recorded before tokens named staff have no ``/staff`` and read as before."""
     who, _, token = by.rpartition("@") if "@" in by else (by, "", "")
-    role, _, window = who.partition(":")
-    return Actor(role, token, window or None)
+    role, _, at = who.partition(":")
+    window, _, staff = at.partition("/")
+    return Actor(role, token, window or None, staff or None)
 
 
 def audit_rows(events: Iterable[tuple[str, StreamKey, Json]]) -> list[Json]:
@@ -48,13 +51,16 @@ def audit_rows(events: Iterable[tuple[str, StreamKey, Json]]) -> list[Json]:
         if not by:
             continue
         actor = parse_actor(str(by))
+        details = {k: v for k, v in payload.items() if k not in _NOT_DETAILS}
+        if actor.staff:  # who served, by staff id: the audit log has no column of its own for it
+            details["staff"] = actor.staff
         rows.append({
             "hall": hall, "stream_ms": key[0], "stream_seq": key[1], "at": from_ms(payload["at"]),
             "actor_role": actor.role[:16], "actor_token": actor.token[:64],
             # Staff act only at their own window; a manager's window is the one acted on (a transfer leaves it).
             "window": bounded(actor.window or payload.get("window") or payload.get("from_window"), 8),
             "action": str(payload["type"])[:64], "ticket": bounded(payload.get("ticket"), 40),
-            "details": {k: v for k, v in payload.items() if k not in _NOT_DETAILS} or None,
+            "details": details or None,
         })
     return rows
 

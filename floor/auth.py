@@ -1,4 +1,5 @@
-"""Bearer tokens: signed, bound to one hall, one role and (for staff) one window.
+"""Bearer tokens: signed, bound to one hall, one role and (for staff) one window, and optionally naming the member
+of staff who signs in with it (``hallq token --staff S05``), so the record knows who served.
 
 A token is ``hq1.<payload>.<signature>``: the payload is base64url JSON, the signature an
 HMAC-SHA256 over it with the server's secret. Nothing is stored; a leaked secret is rotated by
@@ -33,6 +34,7 @@ class Principal:
     role: str
     window: str | None
     token_id: str  # a kiosk's device id for rate limits; who acted, in the audit log
+    staff: str | None = None  # the member of staff (HallConfig.staff) a staff token names, if it names one
 
 
 def _b64(data: bytes) -> str:
@@ -47,14 +49,19 @@ def _sign(secret: bytes, payload: str) -> str:
     return _b64(hmac.new(secret, payload.encode(), hashlib.sha256).digest())
 
 
-def make_token(secret: bytes, hall: str, role: str, window: str | None = None, ttl_s: int | None = None) -> str:
+def make_token(secret: bytes, hall: str, role: str, window: str | None = None, ttl_s: int | None = None,
+               staff: str | None = None) -> str:
     if role not in ROLES:
         raise ValueError(f"role must be one of {', '.join(ROLES)}")
     if (role == "staff") != (window is not None):
         raise ValueError("a staff token needs --window, and only a staff token takes one")
+    if staff is not None and role != "staff":
+        raise ValueError("only a staff token names a member of staff (--staff)")
     claims: dict[str, object] = {"h": hall, "r": role, "j": secrets.token_hex(6), "iat": int(time.time())}
     if window is not None:
         claims["w"] = window
+    if staff is not None:
+        claims["s"] = staff
     if ttl_s is not None:
         claims["exp"] = int(time.time()) + ttl_s
     payload = _b64(orjson.dumps(claims))
@@ -81,7 +88,7 @@ def _verified(secret: bytes, token: str) -> tuple[Principal, float | None]:
         raise AuthError(401, "bad_token", "The token's signature does not match this server; ask for a new token.",
                         "令牌签名无效，请重新获取令牌。")
     claims = orjson.loads(_unb64(parts[1]))
-    return Principal(claims["h"], claims["r"], claims.get("w"), claims["j"]), claims.get("exp")
+    return Principal(claims["h"], claims["r"], claims.get("w"), claims["j"], claims.get("s")), claims.get("exp")
 
 
 def bearer(authorization: str | None) -> str:

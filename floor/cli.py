@@ -28,8 +28,11 @@ def cmd_token(args: argparse.Namespace) -> None:
     if args.window is not None and hall.window(args.window) is None:
         raise CliError(f"hall {args.hall!r} has no window {args.window!r}; its windows: "
                        f"{', '.join(w.id for w in hall.windows)}")
+    if args.staff is not None and hall.staff_member(args.staff) is None:
+        known = ", ".join(m.id for m in hall.staff) or "none (the hall file lists no [[staff]])"
+        raise CliError(f"hall {args.hall!r} has no member of staff {args.staff!r}; its staff: {known}")
     try:
-        print(make_token(settings.secret, args.hall, args.role, args.window, args.ttl))
+        print(make_token(settings.secret, args.hall, args.role, args.window, args.ttl, staff=args.staff))
     except ValueError as exc:
         raise CliError(str(exc)) from None
 
@@ -42,8 +45,9 @@ def demo_banner(settings: Settings, host: str, port: int) -> str:
     lines = []
     base = f"http://{host}:{port}"
     for hall in load_halls(settings).values():
-        def page(name: str, role: str, window: str | None = None, hall_id: str = hall.id) -> str:
-            return f"{base}/halls/{hall_id}/{name}#token={make_token(settings.secret, hall_id, role, window)}"
+        def page(name: str, role: str, window: str | None = None, hall_id: str = hall.id, query: str = "") -> str:
+            address = f"{base}/halls/{hall_id}/{name}" + (f"?{query}" if query else "")
+            return f"{address}#token={make_token(settings.secret, hall_id, role, window)}"
 
         first = hall.windows[0].id
         lines += [
@@ -53,8 +57,12 @@ def demo_banner(settings: Settings, host: str, port: int) -> str:
             f"  lobby display   {page('display', 'display')}",
             f"  staff console   {page('console', 'staff', first)}   (window {first})",
             f"  dashboard       {page('dashboard', 'manager')}",
+            f"  reports         {page('reports', 'manager')}",
+            f"  差评 cases       {page('cases', 'manager')}",
+            f"  rating pad      {page('rate', 'display', query=f'window={first}')}   (beside window {first})",
+            f"  booking         {page('book', 'kiosk')}   (the hall's portal for appointments)",
             "  a citizen's phone page: scan the QR code on a printed ticket, or open /t/<ticket id>",
-            f"  more staff tokens: hallq token --hall {hall.id} --role staff --window <id>",
+            f"  more staff tokens: hallq token --hall {hall.id} --role staff --window <id> [--staff <staff id>]",
         ]
         for role in ("guide", "kiosk", "manager", "admin", "display"):
             lines.append(f"  {role:8} token: {make_token(settings.secret, hall.id, role)}")
@@ -130,6 +138,8 @@ def parser() -> argparse.ArgumentParser:
     token.add_argument("--hall", required=True)
     token.add_argument("--role", required=True, choices=ROLES)
     token.add_argument("--window", help="the window a staff token acts for")
+    token.add_argument("--staff", help="the member of staff signing in with a staff token (an id of the hall's "
+                                       "[[staff]], e.g. S05), so the record and reports know who served")
     token.add_argument("--ttl", type=int, help="seconds until the token expires (default: never)")
     token.set_defaults(func=cmd_token)
     return p

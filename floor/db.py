@@ -181,6 +181,9 @@ class TicketRow(Base):
     recalls: Mapped[int] = mapped_column(Integer)
     transfers: Mapped[int] = mapped_column(Integer)
     pinned: Mapped[str | None] = mapped_column(Text)  # the manager's reason
+    item: Mapped[str | None] = mapped_column(String(16))  # the sub-item (事项) of its service
+    green_reason: Mapped[str | None] = mapped_column(String(16))  # elderly | disabled | pregnant | military
+    holder: Mapped[str | None] = mapped_column(String(16))  # the citizen's name, masked (张*三); never the full name
     last_event_ms: Mapped[int] = mapped_column(BigInteger)
     last_event_seq: Mapped[int] = mapped_column(BigInteger)
 

@@ -20,17 +20,21 @@ ERROR_SCHEMA = {
 
 def _schema(model: type[BaseModel], components: dict[str, Any]) -> dict[str, Any]:
     schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
-    for name, sub in schema.pop("$defs", {}).items():
+    for name, sub in [*schema.pop("$defs", {}).items(), (model.__name__, schema)]:
+        # Components are named by class: two models of one name would silently document one of them twice.
+        if components.get(name, sub) != sub:
+            raise ValueError(f"two response or body models are both named {name}; rename one")
         components[name] = sub
-    components[model.__name__] = schema
     return {"$ref": f"#/components/schemas/{model.__name__}"}
 
 
 def _parameters(ep: Endpoint) -> list[dict[str, Any]]:
-    path = [{"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+    declared = {p.name: p for p in ep.params if p.where == "path"}  # a path parameter with a schema of its own
+    path = [{"name": name, "in": "path", "required": True,
+             "schema": declared[name].schema if name in declared else {"type": "string"}}
             for name in re.findall(r"{(\w+)}", ep.full_path)]
     return path + [{"name": p.name, "in": p.where, "required": False, "description": p.description,
-                    "schema": p.schema} for p in ep.params]
+                    "schema": p.schema} for p in ep.params if p.where != "path"]
 
 
 def _responses(ep: Endpoint, components: dict[str, Any]) -> dict[str, Any]:
@@ -45,7 +49,10 @@ def _responses(ep: Endpoint, components: dict[str, Any]) -> dict[str, Any]:
                 ("404", "unknown hall, ticket, window or service"), ("409", "refused in this state"),
                 ("413", "request body over 64 KiB"), ("422", "invalid request"),
                 ("503", "briefly unavailable; retry after Retry-After")]
-    refusals += [(str(status), why) for status, why in ep.refusals]
+    for also, why in ep.refusals:
+        if also < 400:  # another success in the same shape (a repeated check-in answers 200 with the first one's)
+            responses[str(also)] = {**ok, "description": why}
+    refusals += [(str(status), why) for status, why in ep.refusals if status >= 400]
     for status, why in sorted(refusals):
         if (status in ("401", "403") and not ep.roles) or (status == "413" and ep.body is None):
             continue

@@ -31,7 +31,12 @@ ROOT = Path(__file__).resolve().parent.parent
 PAGES: dict[str, Path] = {
     "guide": ROOT / "floor" / "pages" / "guide.html",
     "kiosk": ROOT / "floor" / "pages" / "kiosk.html",
+    "notice": ROOT / "floor" / "pages" / "notice.html",
     "dashboard": ROOT / "floor" / "pages" / "dashboard.html",
+    "book": ROOT / "floor" / "pages" / "book.html",
+    "rate": ROOT / "floor" / "pages" / "rate.html",
+    "cases": ROOT / "floor" / "pages" / "cases.html",
+    "reports": ROOT / "floor" / "pages" / "reports.html",
     "display": ROOT / "displays" / "pages" / "display.html",
     "console": ROOT / "staff_console" / "pages" / "console.html",
 }
@@ -134,7 +139,8 @@ async def index(request: Request) -> Response:
     for hall_id, hall in runtime.halls.items():
         links = " · ".join(f'<a href="/halls/{hall_id}/{page}">{label}</a>' for page, label in (
             ("guide", "导办台 Guide desk"), ("kiosk", "自助取号 Kiosk"), ("display", "大厅显示屏 Lobby display"),
-            ("console", "窗口工作台 Staff console"), ("dashboard", "管理看板 Dashboard")))
+            ("console", "窗口工作台 Staff console"), ("dashboard", "管理看板 Dashboard"),
+            ("reports", "统计报表 Reports"), ("book", "预约办理 Booking")))
         rows.append(f"<li><h2>{html.escape(hall.config.name)} <small>{hall_id}</small></h2><p>{links}</p></li>")
     body = ('<!doctype html><html lang="zh-CN"><meta charset="utf-8"><meta name="viewport" '
             'content="width=device-width,initial-scale=1"><title>hallq</title>'

@@ -40,6 +40,7 @@ from .db import (
     parse_stream_id,
     sync_hall,
 )
+from .ratings_store import store_ratings
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +82,7 @@ def store_batches(sql_engine: Engine, batches: Sequence[Batch]) -> list[int]:
         fresh = [(hall_id, e) for hall_id, e in events if (hall_id, e.key) in new]
         _project(session, halls, fresh)
         store_audit(session, audit_rows((hall_id, e.key, e.payload) for hall_id, e in fresh))
+        store_ratings(session, halls, ((hall_id, e.key, e.payload) for hall_id, e in fresh))  # 好差评 and 差评 cases
     return [sum((hall.id, e.key) in new for e in batch) for hall, batch in batches]
 
 
@@ -182,7 +184,8 @@ def _issued(row: TicketFields, e: Json, at: datetime, _hall: HallConfig) -> None
     row.update(day=e["day"], number=e["number"], service=e["service"], status="waiting", tier=e["tier"],
                channel=e["channel"], priority=e.get("priority"), appointment_at=from_ms(e.get("appointment_ms")),
                issued_at=at, called_at=None, serving_at=None, finished_at=None, window=None, outcome=None,
-               pinned=None, handling_ms=None, recalls=0, transfers=0)
+               pinned=None, handling_ms=None, recalls=0, transfers=0, item=bounded(e.get("item"), 16),
+               green_reason=bounded(e.get("green_reason"), 16), holder=bounded(e.get("holder"), 16))
 
 
 def _called(row: TicketFields, e: Json, at: datetime, _hall: HallConfig) -> None:
@@ -207,6 +210,8 @@ def _missed(row: TicketFields, _e: Json, at: datetime, _hall: HallConfig) -> Non
 
 
 def _transferred(row: TicketFields, e: Json, _at: datetime, _hall: HallConfig) -> None:
+    if e["service"] != e.get("from_service", e["service"]):
+        row["item"] = None  # a sub-item of the service it left, as in the model
     row.update(status="waiting", service=e["service"], tier=policy.TIER_TRANSFERRED, window=None,
                transfers=row["transfers"] + 1)
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import os
 import secrets
 from collections.abc import Mapping
@@ -27,6 +29,23 @@ class Settings:
     # A busy kiosk serves a person every several seconds; a finger on the button or a script is stopped.
     kiosk_limit: int = 5
     kiosk_window_s: float = 20.0
+    # Tests only: the engines' clock reads the time from this file (floor.clock.FileClock), not from the system.
+    clock_file: Path | None = None
+    # Outgoing webhooks (floor.webhooks): signed with this key. Unset, it is derived from ``secret`` (see
+    # ``webhook_key``); set it to share a key with the receivers that does not reveal the server's own secret.
+    webhook_secret: bytes | None = None
+    webhook_attempts: int = 8  # tries of one delivery, the first included, before it is marked failed
+    webhook_backoff_s: float = 1.0  # wait after the first failed try; doubled after each further one
+    webhook_backoff_cap_s: float = 600.0  # the longest wait between two tries
+    webhook_timeout_s: float = 10.0  # a receiver that has not answered by then has failed that try
+
+    @property
+    def webhook_key(self) -> bytes:
+        """The key that signs outgoing webhooks: HALLQ_WEBHOOK_SECRET, or else the hex of
+        HMAC-SHA256(server secret, "hallq webhook signing key"), so receivers never learn the server's secret."""
+        if self.webhook_secret:
+            return self.webhook_secret
+        return hmac.new(self.secret, b"hallq webhook signing key", hashlib.sha256).hexdigest().encode()
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -45,6 +64,12 @@ class Settings:
             public_url=env.get("HALLQ_PUBLIC_URL", "").rstrip("/") or None,
             kiosk_limit=int(env.get("HALLQ_KIOSK_LIMIT", cls.kiosk_limit)),
             kiosk_window_s=float(env.get("HALLQ_KIOSK_WINDOW_S", cls.kiosk_window_s)),
+            clock_file=Path(env["HALLQ_CLOCK_FILE"]) if env.get("HALLQ_CLOCK_FILE") else None,
+            webhook_secret=env.get("HALLQ_WEBHOOK_SECRET", "").encode() or None,
+            webhook_attempts=int(env.get("HALLQ_WEBHOOK_ATTEMPTS", cls.webhook_attempts)),
+            webhook_backoff_s=float(env.get("HALLQ_WEBHOOK_BACKOFF_S", cls.webhook_backoff_s)),
+            webhook_backoff_cap_s=float(env.get("HALLQ_WEBHOOK_BACKOFF_CAP_S", cls.webhook_backoff_cap_s)),
+            webhook_timeout_s=float(env.get("HALLQ_WEBHOOK_TIMEOUT_S", cls.webhook_timeout_s)),
         )
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime, tzinfo
 from typing import TYPE_CHECKING, Any, Literal
 
 import orjson
@@ -84,10 +85,11 @@ Handler = Callable[[Ctx, Any], Awaitable[Any]]
 
 @dataclass(frozen=True)
 class Param:
-    """A query parameter or request header an endpoint reads, declared so the document tells clients about it."""
+    """A query parameter or request header an endpoint reads, declared so the document tells clients about it (or a
+    path parameter's schema, when it is narrower than any string)."""
 
     name: str
-    where: Literal["query", "header"]
+    where: Literal["query", "header", "path"]
     description: str
     schema: dict[str, Any]
 
@@ -168,6 +170,22 @@ def _check_query(request: Request, ep: Endpoint) -> None:
                        fields=[{"field": name, "problem": "unknown query parameter"} for name in unknown])
 
 
+def query_time(raw: str | None, name: str, zone: tzinfo) -> datetime | None:
+    """A time query parameter (``since``, ``until``) as aware UTC; a time without an offset is the hall's own
+    clock time, as its managers read it."""
+    if not raw:
+        return None
+    if "T" in raw:
+        raw = raw.replace(" ", "+")  # an offset's "+" left unencoded in the query string arrives as a space
+    try:
+        value = datetime.fromisoformat(raw)
+        return (value if value.tzinfo is not None else value.replace(tzinfo=zone)).astimezone(UTC)
+    except (ValueError, OverflowError):  # OverflowError: year 1 or 9999 moved across an offset
+        raise ApiError(422, "invalid_request", f"{name} must be a time like 2026-11-23T09:00:00+08:00.",
+                       f"{name} 须为时间，例如 2026-11-23T09:00:00+08:00。",
+                       fields=[{"field": name, "problem": "not a time"}]) from None
+
+
 def query_limit(raw: str | None, maximum: int, default: int = 100) -> int:
     """A ``limit`` query parameter: 1 to ``maximum``, ``default`` when absent."""
     if raw is None:
@@ -185,8 +203,12 @@ def _principal(request: HTTPConnection, runtime: Runtime) -> Principal:
 
 
 def actor(p: Principal) -> str:
-    """How the audit trail names who acted: role, window for staff, and the token's id."""
-    return f"{p.role}:{p.window}@{p.token_id}" if p.window else f"{p.role}@{p.token_id}"
+    """How the audit trail names who acted: role, window for staff, the member of staff if the token names one,
+    and the token's id: ``staff:5/S05@<token id>``, ``staff:5@<token id>``, ``manager@<token id>``
+    (``floor.audit.parse_actor`` reads them back)."""
+    if not p.window:
+        return f"{p.role}@{p.token_id}"
+    return f"{p.role}:{p.window}/{p.staff}@{p.token_id}" if p.staff else f"{p.role}:{p.window}@{p.token_id}"
 
 
 def authenticate(request: HTTPConnection, runtime: Runtime, hall: str, roles: tuple[str, ...],

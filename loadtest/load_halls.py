@@ -11,6 +11,8 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
+from .workload import CATEGORIES
+
 DEMO_TOML = Path(__file__).resolve().parent.parent / "floor" / "halls" / "demo.toml"
 
 
@@ -19,8 +21,11 @@ def hall_id(index: int) -> str:
 
 
 def demo_services() -> list[dict[str, Any]]:
+    """The demo's services that the synthetic workload draws from, without their catalog: sub-items, bundles and
+    the services only they use are not part of the load, so figures stay comparable across runs."""
+    drawn = {c.service for c in CATEGORIES}
     services: list[dict[str, Any]] = tomllib.loads(DEMO_TOML.read_text(encoding="utf-8"))["services"]
-    return services
+    return [{k: v for k, v in s.items() if k != "items"} for s in services if s["code"] in drawn]
 
 
 def _toml_value(value: Any) -> str:

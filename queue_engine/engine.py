@@ -18,11 +18,12 @@ from redis.asyncio import Redis
 
 from . import errors, policy
 from .actor import ACTOR
+from .checks import check_archived, check_issue, check_outcome, check_rating, check_skills, check_transfer_target
 from .config import HallConfig
 from .keys import DAY_SCOPED_TTL_S, EVENTS_MAXLEN, HallKeys
 from .library import FUNCTION_NAMES, LIBRARY
-from .model import HallModel, check_issue, check_outcome, check_skills, check_transfer_target, initial_window
-from .records import Event, Issued, Json, Ticket, TicketStatus, WindowState, normalize_snapshot
+from .model import HallModel, initial_window, item_services
+from .records import Event, Issued, Json, Rating, Ticket, TicketStatus, WindowState, normalize_snapshot
 from .wire import EMPTY, FunctionCaller, Packed
 
 Clock = Callable[[], float]  # seconds since the epoch, like time.time
@@ -78,7 +79,13 @@ class Engine:
         self._all_queues = Packed.of([k.queue(c) for c in codes] + [k.age(c) for c in codes])
         self._all_ages = Packed.of([k.age(c) for c in codes])
         self._call_next_keys = {w: Packed.of([k.window_queue(w)]) + self._all_queues for w in self._window_ids}
-        self._call_next_tail = Packed.of([len(codes), *codes, *(s.target_wait_s for s in hall.services)])
+        item_service = item_services(hall)
+        self._items_of = {s.code: [i.code for i in s.items] for s in hall.services}
+        # Sub-item -> service, for the scripts that apply sub-item skills (policy rule 6).
+        item_map: list[str | int] = [len(item_service), *item_service, *item_service.values()]
+        self._item_map = Packed.of(item_map)
+        self._item_service = item_service
+        self._call_next_tail = Packed.of([len(codes), *codes, *(s.target_wait_s for s in hall.services), *item_map])
         self._issue_keys: dict[tuple[str, str], Packed] = {}
         self._day_cache: tuple[int, str, bool] = (-1, "", False)
 
@@ -137,7 +144,7 @@ class Engine:
         """Seed windows and estimates for a hall Redis does not know yet; live state wins over the file."""
         async with self.redis.pipeline(transaction=True) as pipe:
             for w in self.hall.windows:
-                pipe.hsetnx(self.keys.windows, w.id, orjson.dumps(initial_window(w.services, w.primary)))
+                pipe.hsetnx(self.keys.windows, w.id, orjson.dumps(initial_window(w.services, w.primary, w.items)))
             for s in self.hall.services:
                 pipe.hsetnx(self.keys.ewma, s.code, s.handling_s * 1000)
             await pipe.execute()
@@ -181,6 +188,9 @@ class Engine:
             for (day, key), (tid, request) in model.idempotency.items():
                 pipe.hset(k.idempotency(day), key, f"{tid}|{request}")
                 pipe.expire(k.idempotency(day), DAY_SCOPED_TTL_S)
+            for (day, tid), rated_at in model.late_ratings.items():
+                pipe.hset(k.late_ratings(day), tid, rated_at)
+                pipe.expire(k.late_ratings(day), max(1, self.hall.ratings.late_s))
             event = orjson.dumps({"type": "hall.restored", "at": now_ms, "events": len(model.events)})
             pipe.xadd(k.events, {"e": event}, id=_id_after(after_event, now_ms))
             result = await pipe.execute()
@@ -197,8 +207,13 @@ class Engine:
         person: str | None = None,
         appointment_ms: int | None = None,
         idempotency_key: str | None = None,
+        item: str | None = None,
+        green_reason: str | None = None,
+        holder: str | None = None,
     ) -> Issued:
-        svc = check_issue(self.hall, service, channel, priority)
+        """Issue a ticket. ``item`` is a sub-item of the service, ``green_reason`` why a green-channel ticket has
+        it, ``holder`` the citizen's name already masked (张*三): the engine never sees a full name."""
+        svc = check_issue(self.hall, service, channel, priority, item=item, green_reason=green_reason, holder=holder)
         now_s, now_ms = self._now()
         day, early = self._day(now_s)
         keys = self._issue_keys.get((service, day))
@@ -213,6 +228,7 @@ class Engine:
                 day, self.new_id(day), service, svc.letter, channel, priority or "", person or "",
                 "" if appointment_ms is None else appointment_ms, idempotency_key or "",
                 "1" if early else "0", self._handling[service], DAY_SCOPED_TTL_S, self._planned[service],
+                item or "", green_reason or "", holder or "",
             ]
             try:
                 result, event_id = await self._run("issue", keys, args, now_ms)
@@ -276,7 +292,9 @@ class Engine:
         def build(t: Json) -> tuple[list[str], list[Any]]:
             queue = t.get("queue") if t["status"] == "waiting" else None
             queue_key = self._queue_key(queue) if queue else self.keys.queue(t["service"])
-            return [queue_key, self.keys.age(t["service"])], [window, ticket_id, queue or "", reason]
+            items = self._items_of.get(t["service"], [])
+            args = [window, ticket_id, queue or "", reason, len(items), *items, *([t["service"]] * len(items))]
+            return [queue_key, self.keys.age(t["service"])], args
 
         return await self._on_ticket("call_ticket", ticket_id, build)
 
@@ -306,7 +324,8 @@ class Engine:
         target = self.keys.queue(to_service) if to_service else self.keys.window_queue(to_window or "")
         codes = self._codes
         args = [window, to_service or "", to_window or "", reason, len(codes), *codes]
-        result, _ = await self._run("transfer", Packed.of([target]) + self._all_ages, args, self._now()[1])
+        result, _ = await self._run("transfer", Packed.of([target]) + self._all_ages, args, self._now()[1],
+                                    self._item_map)
         return Ticket.from_json(result)
 
     # -- windows --------------------------------------------------------------------------
@@ -327,11 +346,16 @@ class Engine:
     async def resume(self, window: str) -> WindowState:
         return await self._window_state(window, "resume")
 
-    async def set_services(self, window: str, services: Sequence[str], primary: Sequence[str] = ()) -> WindowState:
+    async def set_services(self, window: str, services: Sequence[str], primary: Sequence[str] = (),
+                           items: Sequence[str] | None = None) -> WindowState:
+        """Change a window's skills: its services, those it calls first, and (``items``) the only sub-items it
+        serves of some of them. Without ``items`` it keeps those of its sub-item skills whose service it still
+        serves."""
         self._check_window(window)
-        check_skills(self.hall, window, list(services), list(primary))
-        args = [window, orjson.dumps(list(services)), orjson.dumps(list(primary))]
-        result, _ = await self._run("set_services", EMPTY, args, self._now()[1])
+        check_skills(self.hall, window, list(services), list(primary), None if items is None else list(items))
+        args = [window, orjson.dumps(list(services)), orjson.dumps(list(primary)),
+                "" if items is None else orjson.dumps(list(items))]
+        result, _ = await self._run("set_services", EMPTY, args, self._now()[1], self._item_map)
         return WindowState.from_json(result)
 
     async def window(self, window: str) -> WindowState:
@@ -346,9 +370,10 @@ class Engine:
         """Waiting tickets in calling order: those a window would call (its own queue and its services'),
         one service's line, or (neither given) the whole hall's. Reads only; at most ``limit``."""
         primary: list[str] = []
+        items: list[str] = []
         if window is not None:
             state = await self.window(window)
-            queues, primary = [f"wq:{window}"] + [f"q:{s}" for s in state.services], state.primary
+            queues, primary, items = [f"wq:{window}"] + [f"q:{s}" for s in state.services], state.primary, state.items
         elif service is not None:
             if service not in self._handling:
                 raise errors.UnknownService(service=service)
@@ -364,10 +389,43 @@ class Engine:
             return []
         tickets = {t.id: t for t in (Ticket.from_json(orjson.loads(raw))
                                      for raw in await self.redis.hmget(self.keys.tickets, ids) if raw is not None)}
-        lines = [[policy.Candidate(tid.decode(), tickets[tid.decode()].service, score)
-                  for tid, score in entries if tid.decode() in tickets] for entries in heads]
+        restricted = policy.restricted_services(items, self._item_service)
+        lines = []
+        for queue, entries in zip(queues, heads, strict=True):
+            service = queue.partition(":")[2] if queue.startswith("q:") else None
+            if service in restricted:  # rule 6: what call-next would look at of this line, and may take
+                entries = [(tid, score) for tid, score in entries[:policy.ITEM_SCAN] if tid.decode() in tickets
+                           and policy.serves_item(service, tickets[tid.decode()].item, items, restricted)]
+            lines.append([policy.Candidate(tid.decode(), tickets[tid.decode()].service, score)
+                          for tid, score in entries if tid.decode() in tickets])
         order = policy.call_order(lines, primary, self._targets, self._now()[1])
         return [tickets[c.ticket] for c in order[:limit]]
+
+    # -- ratings (好差评) -------------------------------------------------------------------
+    def _rating_args(self, ticket_id: str, score: int, source: str, comment: str | None) -> list[Any]:
+        check_rating(score, source, comment)
+        return [ticket_id, score, source, comment or "", self.hall.ratings.late_s * 1000, self._day(self.clock())[0]]
+
+    async def rate(self, ticket_id: str, score: int, source: str, comment: str | None = None) -> Rating:
+        """The citizen rates a finished ticket the live day holds (5 非常满意 … 1 非常不满意), once: on its own day
+        or within the hall's rating period (``ratings.late_s``) after it was finished. Emits ``ticket.rated``."""
+        args = self._rating_args(ticket_id, score, source, comment)
+        result, _ = await self._run("rate", EMPTY, args, self._now()[1])
+        return Rating.from_json(result)
+
+    async def rate_archived(
+        self, ticket_id: str, *, number: str, service: str, window: str | None, day: str, score: int, source: str,
+        comment: str | None = None,
+    ) -> Rating:
+        """A late rating of a ticket the live day no longer holds, described by its SQL record; the caller has
+        checked from the record that it was finished within the rating period. Once per ticket (kept in Redis for
+        that period); emits ``ticket.rated`` with ``late`` true and changes no live state. A ticket still live is
+        rated as by ``rate``."""
+        args = self._rating_args(ticket_id, score, source, comment)
+        check_archived(number, day)
+        args += [number, service, window or "", day, self.hall.ratings.late_s]
+        result, _ = await self._run("rate_archived", Packed.of([self.keys.late_ratings(day)]), args, self._now()[1])
+        return Rating.from_json(result)
 
     # -- the day --------------------------------------------------------------------------
     async def end_day(self, day: str | None = None) -> Json:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-ECHOED = ("service", "window", "ticket")  # details that come straight from the request
+ECHOED = ("service", "window", "ticket", "item")  # details that come straight from the request
 ECHO_MAX = 40
 
 
@@ -79,6 +79,14 @@ _TABLE: dict[str, tuple[int, str, str]] = {
                                "request; send a new key for a new ticket, or repeat that request to get {number} "
                                "again.", "该 Idempotency-Key 今天已用于{number}号，但请求内容不同；新取号请换用新的 "
                                "Key，原样重发原请求可再次取回{number}号。"),
+    "unknown_item": (422, "There is no sub-item {item!r} of {service} in this hall; choose one of the service's "
+                     "sub-items, or none.", "{service}业务下没有事项 {item!r}，请从该业务的事项中选择，或不选事项。"),
+    "not_finished": (409, "Ticket {number} is {status}; only a finished ticket can be rated.",
+                     "{number}号当前状态为{status}，办结后才能评价。"),
+    "already_rated": (409, "Ticket {number} has been rated already; each ticket is rated once.",
+                      "{number}号已评价过，每张号票只能评价一次。"),
+    "rating_closed": (409, "Ticket {number} was finished too long ago to be rated; the hall's rating period for it "
+                      "has ended.", "{number}号办结已超过评价期限，不能再评价。"),
     "invalid_request": (422, "{why}", "{why_zh}"),
 }
 MESSAGES: dict[str, tuple[str, str]] = {code: (en, zh) for code, (_, en, zh) in _TABLE.items()}
@@ -111,6 +119,10 @@ TicketNotMissed = BY_CODE["ticket_not_missed"]
 NotForThisWindow = BY_CODE["not_for_this_window"]
 RequeueNotAllowed = BY_CODE["requeue_not_allowed"]
 IdempotencyKeyReused = BY_CODE["idempotency_key_reused"]
+UnknownItem = BY_CODE["unknown_item"]
+NotFinished = BY_CODE["not_finished"]
+AlreadyRated = BY_CODE["already_rated"]
+RatingClosed = BY_CODE["rating_closed"]
 InvalidRequest = BY_CODE["invalid_request"]
 
 

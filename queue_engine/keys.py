@@ -95,3 +95,8 @@ class HallKeys:
     def idempotency(self, day: str) -> str:
         """Hash: client Idempotency-Key -> ticket id, for one business day."""
         return f"{self.base}:idem:{day}"
+
+    def late_ratings(self, day: str) -> str:
+        """Hash: id of a ticket of that day rated after it left the live day -> when (ms). It expires the hall's
+        rating period (``ratings.late_s``) after its latest rating: by then no ticket of the day may be rated."""
+        return f"{self.base}:rated:{day}"

@@ -19,7 +19,8 @@ from typing import Any
 
 from . import errors, policy
 from .actor import ACTOR
-from .config import HallConfig, Service
+from .checks import check_archived, check_issue, check_outcome, check_rating, check_skills, check_transfer_target
+from .config import HallConfig
 
 Json = dict[str, Any]
 
@@ -35,7 +36,7 @@ class HallModel:
     def __init__(self, hall: HallConfig) -> None:
         self.hall = hall
         self.tickets: dict[str, Json] = {}
-        self.windows: dict[str, Json] = {w.id: initial_window(w.services, w.primary) for w in hall.windows}
+        self.windows: dict[str, Json] = {w.id: initial_window(w.services, w.primary, w.items) for w in hall.windows}
         self.queues: dict[str, list[tuple[float, str]]] = {}  # "q:SOC" / "wq:5" -> sorted (score, id)
         self.ages: dict[str, dict[str, int]] = {s.code: {} for s in hall.services}
         self.sequences: dict[tuple[str, str], int] = {}
@@ -45,6 +46,8 @@ class HallModel:
         self.ewma: dict[str, int] = {s.code: s.handling_s * 1000 for s in hall.services}
         self.active: set[str] = set()
         self.calls: list[Json] = []
+        self.late_ratings: dict[tuple[str, str], int] = {}  # (day, ticket id) -> when a ticket no longer live was rated
+        self.item_service = item_services(hall)
         self.events: list[Json] = []
 
     @classmethod
@@ -70,7 +73,7 @@ class HallModel:
     def _on_ticket_issued(self, e: Json) -> None:
         t: Json = {"id": e["ticket"], "day": e["day"], "service": e["service"], "channel": e["channel"],
                    "tier": e["tier"], "number": e["number"], "issued_at": e["at"]}
-        for key in ("priority", "person", "appointment_ms"):
+        for key in ("priority", "person", "appointment_ms", "item", "green_reason", "holder"):
             if key in e:
                 t[key] = e[key]
         self.tickets[t["id"]] = t
@@ -78,7 +81,8 @@ class HallModel:
         self._enqueue(t, f"q:{t['service']}", policy.score(t["tier"], at))
         self._revive(t)
         if "idempotency_key" in e:
-            request = issue_request(e["service"], e.get("priority"), e.get("person"), e.get("appointment_ms"))
+            request = issue_request(e["service"], e.get("priority"), e.get("person"), e.get("appointment_ms"),
+                                    e.get("item"), e.get("green_reason"))
             self.idempotency[(t["day"], e["idempotency_key"])] = (t["id"], request)
         seq = policy.sequence_of(t["number"])
         self.sequences[(t["day"], t["service"])] = max(seq, self.sequences.get((t["day"], t["service"]), 0))
@@ -93,7 +97,10 @@ class HallModel:
             t.pop("finished_at", None)
         t.update(status="called", window=e["window"], called_at=e["at"], recalls=0)
         w.update(state="calling", ticket=t["id"])
-        self.calls.insert(0, {"ticket": t["id"], "number": t["number"], "window": e["window"], "at": e["at"]})
+        call = {"ticket": t["id"], "number": t["number"], "window": e["window"], "at": e["at"]}
+        if "holder" in e:  # the lobby shows the masked name beside a real-name ticket's number
+            call["holder"] = e["holder"]
+        self.calls.insert(0, call)
         del self.calls[10:]
 
     def _on_ticket_recalled(self, e: Json) -> None:
@@ -130,6 +137,8 @@ class HallModel:
             self.people.pop(f"{t['person']}|{e['from_service']}", None)
             self.people[f"{t['person']}|{e['service']}"] = t["id"]
         t.pop("window", None)
+        if e["service"] != e["from_service"]:
+            t.pop("item", None)  # a sub-item of the service it leaves says nothing of what it waits for now
         t.update(service=e["service"], tier=policy.TIER_TRANSFERRED)
         queue = f"wq:{e['to_window']}" if "to_window" in e else f"q:{e['service']}"
         self._enqueue(t, queue, policy.score(policy.TIER_TRANSFERRED, e["at"]))
@@ -191,7 +200,17 @@ class HallModel:
                 self.able[s] -= 1
             for s in e["services"]:
                 self.able[s] += 1
-        w.update(services=list(e["services"]), primary=list(e["primary"]))
+        # Events stored before windows had sub-item skills carry none.
+        w.update(services=list(e["services"]), primary=list(e["primary"] or []), items=list(e.get("items") or []))
+
+    def _on_ticket_rated(self, e: Json) -> None:
+        t = self.tickets.get(e["ticket"])
+        if e.get("late") or t is None:
+            # A ticket the live day does not hold (a rebuild puts back only the days still open): remembered only,
+            # so it is not rated twice.
+            self.late_ratings[(e["day"], e["ticket"])] = e["at"]
+        else:
+            t["rating"] = {"score": e["score"], "at": e["at"], "source": e["source"]}
 
     def _on_hall_restored(self, e: Json) -> None:
         """Redis lost the day and it was rebuilt from the record: a marker in the stream, no change."""
@@ -271,13 +290,14 @@ class HallModel:
     def issue(
         self, now: int, *, day: str, ticket_id: str, service: str, channel: str = "guide",
         priority: str | None = None, person: str | None = None, appointment_ms: int | None = None,
-        idempotency_key: str | None = None, early: bool = False,
+        idempotency_key: str | None = None, early: bool = False, item: str | None = None,
+        green_reason: str | None = None, holder: str | None = None,
     ) -> Json:
-        svc = check_issue(self.hall, service, channel, priority)
+        svc = check_issue(self.hall, service, channel, priority, item=item, green_reason=green_reason, holder=holder)
         if idempotency_key is not None and (day, idempotency_key) in self.idempotency:
             ticket_id, request = self.idempotency[(day, idempotency_key)]
             earlier = self.tickets[ticket_id]
-            if request != issue_request(service, priority, person, appointment_ms):
+            if request != issue_request(service, priority, person, appointment_ms, item, green_reason):
                 raise errors.IdempotencyKeyReused(number=earlier["number"])
             return self._issued(earlier, service, replay=True)
         if person is not None and f"{person}|{service}" in self.people:
@@ -288,7 +308,8 @@ class HallModel:
         number = policy.format_number(svc.letter, self.sequences.get((day, service), 0) + 1, priority, appointment_ms)
         self._emit("ticket.issued", now, ticket=ticket_id, number=number, service=service,
                    tier=policy.entry_tier(priority, appointment_ms), channel=channel, priority=priority,
-                   appointment_ms=appointment_ms, day=day, person=person, idempotency_key=idempotency_key)
+                   appointment_ms=appointment_ms, day=day, person=person, idempotency_key=idempotency_key,
+                   item=item, green_reason=green_reason, holder=holder)
         return self._issued(self.tickets[ticket_id], service, replay=False)
 
     def _issued(self, t: Json, service: str, *, replay: bool) -> Json:
@@ -325,16 +346,29 @@ class HallModel:
         w = self._window(window_id)
         self._ready_to_call(window_id, w)
         heads: list[policy.Candidate] = []
-        for queue in [f"wq:{window_id}"] + [f"q:{s}" for s in w["services"]]:
-            entries = self.queues.get(queue)
+        own = self.queues.get(f"wq:{window_id}")
+        if own:
+            score, tid = own[0]
+            heads.append(policy.Candidate(tid, self.tickets[tid]["service"], score))
+        restricted = policy.restricted_services(w["items"], self.item_service)
+        for s in w["services"]:
+            entries = self.queues.get(f"q:{s}") or []
+            if s in restricted:  # rule 6: the first ticket it may serve, among the first ITEM_SCAN
+                entries = [(score, tid) for score, tid in entries[:policy.ITEM_SCAN]
+                           if policy.serves_item(s, self.tickets[tid].get("item"), w["items"], restricted)]
             if entries:
                 score, tid = entries[0]
-                heads.append(policy.Candidate(tid, self.tickets[tid]["service"], score))
+                heads.append(policy.Candidate(tid, s, score))
         targets = {s.code: s.target_wait_s for s in self.hall.services}
         chosen = policy.choose(heads, w["primary"], targets, now)
         if chosen is None:
             return None
-        return self._ticket_event("ticket.called", now, self.tickets[chosen.ticket], window=window_id)
+        return self._called(now, self.tickets[chosen.ticket], window_id)
+
+    def _called(self, now: int, t: Json, window_id: str, reason: str | None = None) -> Json:
+        # The console shows what the citizen comes for and whom to expect; the lobby shows the masked name.
+        return self._ticket_event("ticket.called", now, t, window=window_id, reason=reason, holder=t.get("holder"),
+                                  item=t.get("item"))
 
     def call_ticket(self, now: int, window_id: str, ticket_id: str, reason: str) -> Json:
         w = self._window(window_id)
@@ -343,9 +377,12 @@ class HallModel:
         missed_here = t["status"] == "missed" and ticket_id in w["misses"]
         if not missed_here and t["status"] != "waiting":
             raise errors.TicketNotWaiting(number=t["number"], status=t["status"])
-        if not missed_here and t["queue"] != f"wq:{window_id}" and t["queue"] not in [f"q:{s}" for s in w["services"]]:
-            raise errors.NotForThisWindow(window=window_id, number=t["number"])
-        return self._ticket_event("ticket.called", now, t, window=window_id, reason=reason)
+        if not missed_here and t["queue"] != f"wq:{window_id}":
+            restricted = policy.restricted_services(w["items"], self.item_service)
+            if (t["queue"] not in [f"q:{s}" for s in w["services"]]
+                    or not policy.serves_item(t["service"], t.get("item"), w["items"], restricted)):
+                raise errors.NotForThisWindow(window=window_id, number=t["number"])
+        return self._called(now, t, window_id, reason)
 
     def recall(self, now: int, window_id: str) -> Json:
         w = self._window(window_id)
@@ -356,7 +393,8 @@ class HallModel:
         t = self.tickets[w["ticket"]]
         if t["recalls"] >= self.hall.policy.recall_limit:
             raise errors.RecallLimit(number=t["number"], recalls=t["recalls"])
-        return self._ticket_event("ticket.recalled", now, t, window=window_id, recalls=t["recalls"] + 1)
+        return self._ticket_event("ticket.recalled", now, t, window=window_id, recalls=t["recalls"] + 1,
+                                  holder=t.get("holder"), item=t.get("item"))
 
     def start(self, now: int, window_id: str) -> Json:
         w = self._window(window_id)
@@ -393,7 +431,9 @@ class HallModel:
             target = self.windows[to_window]
             if target["state"] == "closed":
                 raise errors.WindowClosed(window=to_window)
-            if from_service not in target["services"]:
+            restricted = policy.restricted_services(target["items"], self.item_service)
+            if (from_service not in target["services"]
+                    or not policy.serves_item(from_service, t.get("item"), target["items"], restricted)):
                 raise errors.NotForThisWindow(window=to_window, number=t["number"])
         self._emit("ticket.transferred", now, ticket=t["id"], number=t["number"], service=to_service or from_service,
                    from_service=from_service, from_window=window_id, to_window=to_window, reason=reason)
@@ -431,11 +471,57 @@ class HallModel:
             raise errors.WindowNotPaused(window=window_id)
         return self._window_event("window.resumed", now, window_id)
 
-    def set_services(self, now: int, window_id: str, services: Iterable[str], primary: Iterable[str]) -> Json:
-        self._window(window_id)
+    def set_services(self, now: int, window_id: str, services: Iterable[str], primary: Iterable[str],
+                     items: Iterable[str] | None = None) -> Json:
+        """Change a window's skills. Without ``items`` the window keeps those of its sub-item skills whose
+        service it still serves."""
+        w = self._window(window_id)
         services, primary = list(services), list(primary)
-        check_skills(self.hall, window_id, services, primary)
-        return self._window_event("window.services_changed", now, window_id, services=services, primary=primary)
+        check_skills(self.hall, window_id, services, primary, None if items is None else list(items))
+        kept = list(items) if items is not None else [i for i in w["items"] if self.item_service[i] in services]
+        return self._window_event("window.services_changed", now, window_id, services=services, primary=primary,
+                                  items=kept)
+
+    # -- ratings (好差评) -------------------------------------------------------------------
+    def rate(self, now: int, ticket_id: str, score: int, source: str, comment: str | None = None, *,
+             today: str) -> Json:
+        """A citizen's rating (好差评) of a finished ticket the live day holds, once: on its own day, or later
+        within the hall's rating period after it was finished. Its event (``ticket.rated``) is what the
+        dashboard, the 差评 cases and the provincial system are fed."""
+        check_rating(score, source, comment)
+        t = self._ticket(ticket_id)
+        return self._rate_live(now, t, score, source, comment or None, today)
+
+    def _rate_live(self, now: int, t: Json, score: int, source: str, comment: str | None, today: str) -> Json:
+        if t["status"] != "done":
+            raise errors.NotFinished(number=t["number"], status=t["status"])
+        if "rating" in t:
+            raise errors.AlreadyRated(number=t["number"])
+        if t["day"] != today and now - t["finished_at"] > self.hall.ratings.late_s * 1000:
+            raise errors.RatingClosed(number=t["number"])
+        return self._emit("ticket.rated", now, ticket=t["id"], number=t["number"], service=t["service"],
+                          window=t.get("window"), day=t["day"], score=score, bad=policy.is_bad(score), source=source,
+                          comment=comment, late=False)
+
+    def rate_archived(
+        self, now: int, ticket_id: str, *, number: str, service: str, window: str | None, day: str, score: int,
+        source: str, comment: str | None = None, today: str,
+    ) -> Json:
+        """A late rating of a ticket the live day no longer holds (it is in the SQL record only, whose caller
+        has checked it was finished within the rating period): once per ticket, remembered for that period.
+        It emits ``ticket.rated`` with ``late`` true and changes no live state. A ticket still live is rated
+        as by ``rate``."""
+        check_rating(score, source, comment)
+        check_archived(number, day)
+        comment = comment or None
+        if ticket_id in self.tickets:
+            return self._rate_live(now, self.tickets[ticket_id], score, source, comment, today)
+        if self.hall.ratings.late_s == 0:  # the hall takes no late ratings
+            raise errors.RatingClosed(number=number)
+        if (day, ticket_id) in self.late_ratings:
+            raise errors.AlreadyRated(number=number)
+        return self._emit("ticket.rated", now, ticket=ticket_id, number=number, service=service, window=window,
+                          day=day, score=score, bad=policy.is_bad(score), source=source, comment=comment, late=True)
 
     # -- the day --------------------------------------------------------------------------
     def end_day(self, now: int, day: str) -> Json:
@@ -476,7 +562,7 @@ class HallModel:
         for window_id in (w.id for w in self.hall.windows):
             w = self.windows[window_id]
             entry: Json = {"id": window_id, "state": w["state"], "services": list(w["services"]),
-                           "primary": list(w["primary"])}
+                           "primary": list(w["primary"]), "items": list(w["items"])}
             if "ticket" in w:
                 entry["ticket"] = self.tickets[w["ticket"]]["number"]
                 entry["ticket_id"] = w["ticket"]
@@ -486,67 +572,30 @@ class HallModel:
         return {"services": services, "windows": windows, "recent_calls": [dict(c) for c in self.calls]}
 
 
-def issue_request(service: str, priority: str | None, person: str | None, appointment_ms: int | None) -> str:
+def issue_request(
+    service: str, priority: str | None, person: str | None, appointment_ms: int | None, item: str | None = None,
+    green_reason: str | None = None,
+) -> str:
     """What an issue asked for, as kept with its Idempotency-Key: a retry must ask for the same, or it is
     a different request reusing the key (it would otherwise silently get another service's ticket).
-    ``lua/issue.lua`` builds the same string."""
-    return f"{service}|{priority or ''}|{person or ''}|{'' if appointment_ms is None else appointment_ms}"
+    The sub-item and green-channel reason are appended only when given, so a key kept before tickets had
+    them still replays. ``lua/issue.lua`` builds the same string."""
+    request = f"{service}|{priority or ''}|{person or ''}|{'' if appointment_ms is None else appointment_ms}"
+    if item is not None or green_reason is not None:
+        request += f"|{item or ''}|{green_reason or ''}"
+    return request
 
 
-def initial_window(services: Iterable[str], primary: Iterable[str]) -> Json:
-    return {"state": "closed", "services": list(services), "primary": list(primary), "misses": []}
+def initial_window(services: Iterable[str], primary: Iterable[str], items: Iterable[str] = ()) -> Json:
+    return {"state": "closed", "services": list(services), "primary": list(primary), "items": list(items),
+            "misses": []}
+
+
+def item_services(hall: HallConfig) -> dict[str, str]:
+    """Sub-item code -> the service it belongs to."""
+    return {i.code: s.code for s in hall.services for i in s.items}
 
 
 def _free(w: Json) -> None:
     w.pop("ticket", None)
     w["state"] = "idle"
-
-
-def check_issue(hall: HallConfig, service: str, channel: str, priority: str | None) -> Service:
-    """The checks of an issue that need only the configuration; the service issued for."""
-    svc = hall.service(service)
-    if svc is None:
-        raise errors.UnknownService(service=service)
-    if channel not in policy.CHANNELS:
-        raise errors.InvalidRequest(why=f"channel must be one of {', '.join(policy.CHANNELS)}",
-                                    why_zh=f"取号渠道须为 {'、'.join(policy.CHANNELS)} 之一")
-    if priority is not None and priority not in policy.PRIORITIES:
-        raise errors.InvalidRequest(why=f"priority must be empty or one of {', '.join(policy.PRIORITIES)}",
-                                    why_zh=f"优先类别须为空或 {'、'.join(policy.PRIORITIES)} 之一")
-    return svc
-
-
-def check_outcome(outcome: str) -> None:
-    if outcome not in policy.OUTCOMES:
-        raise errors.InvalidRequest(why=f"outcome must be one of {', '.join(policy.OUTCOMES)}",
-                                    why_zh=f"办结结果须为 {'、'.join(policy.OUTCOMES)} 之一")
-
-
-def check_transfer_target(hall: HallConfig, window_id: str, to_service: str | None, to_window: str | None) -> None:
-    """The checks of a transfer that need only the configuration."""
-    if (to_service is None) == (to_window is None):
-        raise errors.InvalidRequest(why="name either a service or a window to transfer to",
-                                    why_zh="转办须指定一个业务或一个窗口，二者选一")
-    if to_service is not None and hall.service(to_service) is None:
-        raise errors.UnknownService(service=to_service)
-    if to_window is not None:
-        if hall.window(to_window) is None:
-            raise errors.UnknownWindow(window=to_window)
-        if to_window == window_id:
-            raise errors.InvalidRequest(why="a ticket cannot be transferred to the window it is at",
-                                        why_zh="不能转到当前所在的窗口")
-
-
-def check_skills(hall: HallConfig, window_id: str, services: list[str], primary: list[str]) -> None:
-    if not services:
-        raise errors.InvalidRequest(why=f"window {window_id} must serve at least one service",
-                                    why_zh=f"{window_id}号窗口至少要办理一项业务")
-    for s in services:
-        if hall.service(s) is None:
-            raise errors.UnknownService(service=s)
-    stray = sorted(set(primary) - set(services))
-    if stray:
-        raise errors.InvalidRequest(why=f"primary services {', '.join(stray)} are not among the window's services",
-                                    why_zh=f"优先业务 {'、'.join(stray)} 不在该窗口的业务范围内")
-    if len(set(services)) != len(services):
-        raise errors.InvalidRequest(why="a service is listed twice", why_zh="业务重复列出")

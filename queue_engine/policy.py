@@ -15,6 +15,14 @@ Rules, in the order they decide:
    before walk-ins.
 5. Then the ticket that has waited longest relative to its service's target wait; ties go to
    the window's own queue, then to services in the order the window lists them.
+6. Sub-item skills: a window that lists some of a service's sub-items (事项, e.g. only mortgages
+   of real estate) calls, of that service, only tickets for one of those sub-items or for none in
+   particular. Its candidate from that service is the first such ticket among the first
+   ``ITEM_SCAN`` of the service's line, in the line's own order (rules 2-5 unchanged); a line whose
+   first ``ITEM_SCAN`` are all for other sub-items gives it no candidate until other windows take
+   some. Tickets transferred to the window in particular, and its own latest no-shows, are its to
+   serve whatever their sub-item. Calling a chosen ticket and transferring to a window follow the
+   same rule.
 
 Within one service the waiting tickets sit in one sorted set whose score is
 ``tier * TIER_SPAN + time`` (time of issue, pin, transfer or appointment slot, in ms), so the
@@ -23,7 +31,7 @@ head of each set is that service's best candidate and a window compares only the
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 TIER_VIP = 0
@@ -40,6 +48,18 @@ TIER_SPAN = 10**13
 OUTCOMES = ("done", "consult", "pickup", "other")
 PRIORITIES = ("vip", "green")
 CHANNELS = ("guide", "kiosk", "appointment", "api")
+GREEN_REASONS = ("elderly", "disabled", "pregnant", "military")  # 绿色通道: 高龄、残疾、孕妇、军人
+HOLDER_MAX = 16  # a masked name on a ticket (张*三), in characters
+
+# Rule 6: how far into a service's line a window with sub-item skills looks for a ticket it may serve. Bounded so a
+# call stays O(1) in the length of the line, like the rest of call-next (each look is a ticket read in Redis).
+ITEM_SCAN = 50
+
+# 好差评: 5 非常满意, 4 满意, 3 基本满意, 2 不满意, 1 非常不满意; the last two are 差评.
+SCORES = (1, 2, 3, 4, 5)
+BAD_SCORE = 2
+RATING_SOURCES = ("pad", "qr", "phone", "guide")
+COMMENT_MAX = 200
 
 
 def score(tier: int, at_ms: int) -> int:
@@ -127,6 +147,21 @@ def call_order(
         order.append(chosen)
         which = next(n for n, (q, i) in enumerate(zip(queues, positions, strict=True)) if i < len(q) and q[i] is chosen)
         positions[which] += 1
+
+
+def restricted_services(window_items: Iterable[str], item_service: Mapping[str, str]) -> set[str]:
+    """Rule 6: the services a window serves only some sub-items of (those its listed sub-items belong to)."""
+    return {item_service[i] for i in window_items if i in item_service}
+
+
+def serves_item(service: str, item: str | None, window_items: Collection[str], restricted: Collection[str]) -> bool:
+    """Rule 6: whether a window with these sub-item skills may serve a ticket of ``service`` for ``item``."""
+    return service not in restricted or item is None or item in window_items
+
+
+def is_bad(score: int) -> bool:
+    """差评: 不满意 or 非常不满意."""
+    return score <= BAD_SCORE
 
 
 def estimated_wait_ms(ahead: int, handling_ms: int, able_windows: int, planned_windows: int) -> int:

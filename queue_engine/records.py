@@ -35,6 +35,10 @@ class Ticket:
     recalls: int | None = None
     outcome: str | None = None
     pinned: str | None = None
+    item: str | None = None  # the sub-item (事项) of its service the citizen comes for
+    green_reason: str | None = None  # why it has the green channel: elderly | disabled | pregnant | military
+    holder: str | None = None  # the citizen's name, masked (张*三), for appointment and real-name tickets
+    rating: Json | None = None  # {"score", "at", "source"} once the citizen has rated it
 
     @classmethod
     def from_json(cls, data: Json) -> Ticket:
@@ -74,15 +78,39 @@ class WindowState:
     ticket: str | None = None
     reason: str | None = None
     since: int | None = None
+    items: list[str] = field(default_factory=list)  # sub-item skills (policy rule 6)
 
     @classmethod
     def from_json(cls, data: Json) -> WindowState:
         return cls(state=data["state"], services=_list(data["services"]), primary=_list(data.get("primary")),
                    misses=_list(data.get("misses")), ticket=data.get("ticket"), reason=data.get("reason"),
-                   since=data.get("since"))
+                   since=data.get("since"), items=_list(data.get("items")))
 
 
-_EVENT_LISTS = ("services", "primary")  # the list-valued fields events carry
+@dataclass(frozen=True, slots=True)
+class Rating:
+    """A rating (好差评) as its ``ticket.rated`` event tells it."""
+
+    ticket: str
+    number: str
+    service: str
+    day: str
+    score: int
+    bad: bool  # 差评: 不满意 or 非常不满意
+    source: str  # pad | qr | phone | guide
+    late: bool  # the ticket was no longer in the live day (Engine.rate_archived)
+    at: int
+    window: str | None = None
+    comment: str | None = None
+
+    @classmethod
+    def from_json(cls, data: Json) -> Rating:
+        return cls(ticket=data["ticket"], number=data["number"], service=data["service"], day=data["day"],
+                   score=data["score"], bad=bool(data["bad"]), source=data["source"], late=bool(data["late"]),
+                   at=data["at"], window=data.get("window"), comment=data.get("comment"))
+
+
+_EVENT_LISTS = ("services", "primary", "items")  # the list-valued fields events carry
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +132,6 @@ class Event:
 def normalize_snapshot(data: Json) -> Json:
     """Give empty lists back their shape (see ``_list``)."""
     for w in data["windows"]:
-        w["services"], w["primary"] = _list(w["services"]), _list(w.get("primary"))
+        w["services"], w["primary"], w["items"] = _list(w["services"]), _list(w.get("primary")), _list(w.get("items"))
     data["recent_calls"] = _list(data.get("recent_calls"))
     return data

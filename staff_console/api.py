@@ -34,7 +34,8 @@ async def window_out(ctx: Ctx, window_id: str, state: WindowState) -> WindowOut:
     if state.ticket:
         ticket = TicketOut.of(hall, (await ctx.hall.engine.ticket(state.ticket)).ticket)
     return WindowOut(id=window_id, name=window.name, state=state.state,
-                     services=state.services, primary=state.primary, reason=state.reason, ticket=ticket,
+                     services=state.services, primary=state.primary, items=state.items, reason=state.reason,
+                     ticket=ticket,
                      since=at(hall, state.since))
 
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from queue_engine.checks import check_issue
 from queue_engine.config import HallConfig
 from queue_engine.engine import Clock, IdMaker, random_ticket_id
 from queue_engine.model import HallModel
-from queue_engine.records import Event, Issued, Json, Ticket, TicketStatus, WindowState
+from queue_engine.records import Event, Issued, Json, Rating, Ticket, TicketStatus, WindowState
 
 
 class ModelDriver:
@@ -29,13 +30,16 @@ class ModelDriver:
 
     async def issue(
         self, service: str, *, channel: str = "guide", priority: str | None = None, person: str | None = None,
-        appointment_ms: int | None = None, idempotency_key: str | None = None,
+        appointment_ms: int | None = None, idempotency_key: str | None = None, item: str | None = None,
+        green_reason: str | None = None, holder: str | None = None,
     ) -> Issued:
+        # As the engine does: the configuration's checks come before a ticket id is drawn.
+        check_issue(self.hall, service, channel, priority, item=item, green_reason=green_reason, holder=holder)
         day = self._day()
         result = self.model.issue(
             self._now(), day=day, ticket_id=self.new_id(day), service=service, channel=channel, priority=priority,
             person=person, appointment_ms=appointment_ms, idempotency_key=idempotency_key,
-            early=self.hall.accepts_early_tickets(self.clock()),
+            early=self.hall.accepts_early_tickets(self.clock()), item=item, green_reason=green_reason, holder=holder,
         )
         return Issued.from_json(result)
 
@@ -92,8 +96,20 @@ class ModelDriver:
     async def resume(self, window: str) -> WindowState:
         return WindowState.from_json(dict(self.model.resume(self._now(), window)))
 
-    async def set_services(self, window: str, services: Sequence[str], primary: Sequence[str] = ()) -> WindowState:
-        return WindowState.from_json(dict(self.model.set_services(self._now(), window, services, primary)))
+    async def set_services(self, window: str, services: Sequence[str], primary: Sequence[str] = (),
+                           items: Sequence[str] | None = None) -> WindowState:
+        return WindowState.from_json(dict(self.model.set_services(self._now(), window, services, primary, items)))
+
+    async def rate(self, ticket_id: str, score: int, source: str, comment: str | None = None) -> Rating:
+        return Rating.from_json(self.model.rate(self._now(), ticket_id, score, source, comment, today=self._day()))
+
+    async def rate_archived(
+        self, ticket_id: str, *, number: str, service: str, window: str | None, day: str, score: int, source: str,
+        comment: str | None = None,
+    ) -> Rating:
+        return Rating.from_json(self.model.rate_archived(
+            self._now(), ticket_id, number=number, service=service, window=window, day=day, score=score,
+            source=source, comment=comment, today=self._day()))
 
     async def window(self, window: str) -> WindowState:
         return WindowState.from_json(dict(self.model._window(window)))

@@ -99,7 +99,7 @@ function onEvent(event) {
 function onCall(event) {
   const call = {
     number: event.number, window: String(event.window), window_name: event.window_name, at: event.at,
-    recall: event.type === "ticket.recalled",
+    recall: event.type === "ticket.recalled", holder: event.holder ?? null,
   };
   state.calls = [call, ...state.calls.filter((c) => c.number !== call.number)].slice(0, RECENT + 1);
   renderCalls();
@@ -193,11 +193,16 @@ function renderCalls() {
   if (now) {
     const where = windowLabel(now.window_name, now.window);
     $("now-number").textContent = now.number;
+    // The masked name only: the voice and the LED strip keep to the number (no name is ever spoken).
+    $("now-holder").hidden = !now.holder;
+    panel.classList.toggle("has-holder", Boolean(now.holder));
+    $("now-holder").textContent = now.holder ?? "";
     $("now-window").textContent = where;
     $("now-words").textContent = t(`请${now.number}号到${now.window_name}`, `Number ${now.number}, please go to ${where}`);
   }
   $("recent").replaceChildren(...earlier.slice(0, RECENT).map((c) => el("li", {},
     el("span", { class: "recent-number" }, c.number),
+    ...(c.holder ? [el("span", { class: "recent-holder" }, c.holder)] : []),
     el("span", { class: "recent-window" }, windowLabel(c.window_name, c.window)))));
   $("recent-empty").hidden = earlier.length > 0;
 }

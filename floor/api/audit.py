@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel
@@ -11,7 +11,7 @@ from starlette.datastructures import QueryParams
 
 from ..audit import MAX_LIMIT, AuditQuery, read_audit
 from ..db import AuditRow
-from ..web import ApiError, Ctx, Param, endpoint, query_limit
+from ..web import ApiError, Ctx, Param, endpoint, query_limit, query_time
 
 MAX_FILTER = 64  # a role, a token id or a window id is far shorter
 
@@ -69,20 +69,6 @@ def _query(ctx: Ctx, params: QueryParams) -> AuditQuery:
         if value is not None and (len(value) > MAX_FILTER or not value.isprintable()):
             raise ApiError(422, "invalid_request", f"{name} must be at most {MAX_FILTER} printable characters.",
                            f"{name} 须为不超过 {MAX_FILTER} 个可打印字符。")
-    return AuditQuery(limit=limit, since=_time(ctx, params, "since"), until=_time(ctx, params, "until"),
+    return AuditQuery(limit=limit, since=query_time(params.get("since"), "since", ctx.hall.config.zone),
+                      until=query_time(params.get("until"), "until", ctx.hall.config.zone),
                       **filters)
-
-
-def _time(ctx: Ctx, params: QueryParams, name: str) -> datetime | None:
-    raw = params.get(name)
-    if not raw:
-        return None
-    if "T" in raw:
-        raw = raw.replace(" ", "+")  # an offset's "+" left unencoded in the query string arrives as a space
-    try:
-        value = datetime.fromisoformat(raw)
-        # A time without an offset is the hall's own clock time, as its managers read it.
-        return (value if value.tzinfo is not None else value.replace(tzinfo=ctx.hall.config.zone)).astimezone(UTC)
-    except (ValueError, OverflowError):  # OverflowError: year 1 or 9999 moved across an offset
-        raise ApiError(422, "invalid_request", f"{name} must be a time like 2026-11-23T09:00:00+08:00.",
-                       f"{name} 须为时间，例如 2026-11-23T09:00:00+08:00。") from None

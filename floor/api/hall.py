@@ -36,10 +36,11 @@ async def snapshot(ctx: Ctx, _: Any) -> SnapshotOut:
                                     target_wait_s=svc.target_wait_s, **line))
     names = {w.id: w.name for w in hall.windows}
     windows = [WindowLine(id=w["id"], name=names[w["id"]], state=w["state"], ticket=w.get("ticket"),
-                          services=w["services"], primary=w["primary"], reason=w.get("reason"))
+                          services=w["services"], primary=w["primary"], items=w.get("items", []),
+                          reason=w.get("reason"))
                for w in snap["windows"]]
     calls = [CallLine(number=c["number"], window=c["window"], window_name=names[c["window"]],
-                      at=at(hall, c["at"])) for c in snap["recent_calls"]]
+                      at=at(hall, c["at"]), holder=c.get("holder")) for c in snap["recent_calls"]]
     return SnapshotOut(hall=hall.id, name=hall.name, at=at(hall, int(time.time() * 1000)), services=services,
                        windows=windows, recent_calls=calls, event_id=snap["event_id"])
 
@@ -82,10 +83,10 @@ async def queue(ctx: Ctx, _: Any) -> QueueOut:
 
 @endpoint("POST", "/windows/{w}/services", roles=("manager",), body=ServicesIn, response=WindowOut)
 async def set_services(ctx: Ctx, body: ServicesIn) -> WindowOut:
-    """Change what a window serves and calls first (move staff to where the queue is)."""
+    """Change what a window serves, calls first, and which sub-items only (move staff to where the queue is)."""
     from staff_console.api import window_out
 
-    state = await ctx.hall.engine.set_services(ctx.path("w"), body.services, body.primary)
+    state = await ctx.hall.engine.set_services(ctx.path("w"), body.services, body.primary, body.items)
     return await window_out(ctx, ctx.path("w"), state)
 
 

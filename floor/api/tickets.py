@@ -6,7 +6,8 @@ from typing import Any
 
 from starlette.responses import Response
 
-from ..identity import InvalidIdentity, age_on, normalize_id_number, normalize_phone, person_key
+from ..contacts import keep_contact
+from ..identity import InvalidIdentity, age_on, mask_name, normalize_id_number, normalize_phone, person_key
 from ..rate_limit import KioskLimit
 from ..web import ApiError, Ctx, Param, endpoint, error_response
 from .schemas import IssueIn, ReasonIn, TicketOut
@@ -36,7 +37,7 @@ async def issue(ctx: Ctx, body: IssueIn) -> Response:
     """Issue a ticket (取号) for a service."""
     assert ctx.principal is not None
     hall = ctx.hall.config
-    priority, channel = body.priority, body.channel
+    priority, channel, green_reason = body.priority, body.channel, body.green_reason
     person = None
     if body.id_number:
         try:
@@ -45,8 +46,10 @@ async def issue(ctx: Ctx, body: IssueIn) -> Response:
             raise _invalid("id_number", exc) from None
         person = person_key(ctx.runtime.settings.secret, id_number)
         today = hall.local(ctx.hall.engine.clock()).date()
-        if priority is None and age_on(id_number, today) >= ELDERLY_AGE:
-            priority = "green"  # 60+ go by the green channel without having to ask
+        unexplained = priority is None or (priority == "green" and not green_reason)
+        if unexplained and age_on(id_number, today) >= ELDERLY_AGE:
+            # 60+ go by the green channel without having to ask, as elderly
+            priority, green_reason = "green", green_reason or "elderly"
     if body.phone:
         try:
             normalize_phone(body.phone)
@@ -63,8 +66,13 @@ async def issue(ctx: Ctx, body: IssueIn) -> Response:
                        f"Idempotency-Key 长度须为 1-{MAX_IDEMPOTENCY_KEY} 个字符。")
     if ctx.principal.role == "kiosk" and (refusal := await _kiosk_too_fast(ctx, key)) is not None:
         return refusal
+    # The name is masked here and only the masked form goes on: the full name is never kept, shown or logged.
+    holder = mask_name(body.name) if body.name else None
     issued = await ctx.hall.engine.issue(body.service, channel=channel, priority=priority, person=person,
-                                         idempotency_key=key)
+                                         idempotency_key=key, item=body.item, green_reason=green_reason,
+                                         holder=holder or None)
+    if body.phone:  # kept sealed for the day, for the SMS when the turn nears (floor.contacts)
+        await keep_contact(ctx, issued.ticket, body.phone)
     out = TicketOut.of(hall, issued.ticket, issued.ahead, issued.estimated_wait_s)
     return Response(out.model_dump_json(), status_code=200 if issued.replay else 201, media_type="application/json")
 

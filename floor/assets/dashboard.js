@@ -9,6 +9,7 @@ import {
   toast, WINDOW_STATE_TEXT,
 } from "./hallq.js";
 import { barChart, lineChart } from "./charts.js";
+import { onRatingEvent, redrawRatings, startRatings } from "./dashboard-ratings.js";
 
 const $ = (id) => document.getElementById(id);
 const AMBER_AT = 0.75; // share of the target where a queue turns amber: time to move staff before it is late
@@ -335,6 +336,7 @@ const soonQueue = debounce(refreshQueue, 200);
 const soonStats = debounce(refreshStats, 1000); // the record trails the events by a moment
 
 function onEvent(event) {
+  onRatingEvent(event); // a 差评 shows at once, before anything is re-read
   soonSnapshot();
   if (event.type.startsWith("ticket.") || event.type === "hall.restored" || event.type === "day.closed") {
     soonQueue();
@@ -351,6 +353,7 @@ function redraw() {
   renderAlerts();
   renderQueue();
   if (state.stats) renderStats();
+  redrawRatings();
   $("updated").textContent = t(`更新于 ${state.snapshot.at.slice(11, 19)}`, `Updated ${state.snapshot.at.slice(11, 19)}`);
 }
 
@@ -378,6 +381,7 @@ async function main() {
   renderQueueChoices();
   refreshQueue();
   refreshStats();
+  startRatings({ token, config: state.config });
 
   follow("dashboard", {
     token, since: state.snapshot.event_id, onEvent,

@@ -23,9 +23,38 @@ export async function loadConfig(token) {
   return api("/config", { token });
 }
 
+/**
+ * The hall's catalog (受理事典, GET /catalog): every service (bundles among them) with its pinyin, sub-items,
+ * materials and promised time, and the bundles with their members and the union of their materials.
+ */
+export async function loadCatalog(token) {
+  return api("/catalog", { token });
+}
+
+/** A sub-item's or bundle member's name in the page's language. */
+export function itemName(item) {
+  return t(item.name, item.name_en || item.name);
+}
+
+/** 即办件 / 承诺件（N 个工作日） in the page's language. */
+export function promisedLabel(entry) {
+  return t(entry.promised, entry.promised_en);
+}
+
+/** Why a ticket is in the green channel, as the guide desk and the ticket say it. */
+export const GREEN_REASONS = {
+  elderly: ["老年人", "elderly"], disabled: ["残疾人", "disabled"], pregnant: ["孕妇", "pregnant"],
+  military: ["军人", "military"],
+};
+
 /** A ticket's service in the page's language (the ticket carries both names). */
 export function ticketServiceName(ticket) {
   return t(ticket.service_name, ticket.service_name_en ?? ticket.service_name);
+}
+
+/** A ticket's sub-item in the page's language, or "" (the ticket carries both names). */
+export function ticketItemName(ticket) {
+  return ticket.item ? t(ticket.item_name ?? ticket.item, ticket.item_name_en ?? ticket.item_name ?? ticket.item) : "";
 }
 
 /** The service's name in the page's language. */
@@ -86,6 +115,35 @@ export function checkPhone(raw) {
   if (value.startsWith("+86")) value = value.slice(3);
   const ok = /^1[3-9]\d{9}$/.test(value);
   return { value, problem: ok ? "" : t("手机号应为 11 位，以 1 开头。", "A mobile number has 11 digits and starts with 1.") };
+}
+
+/** Age in whole years on ``today`` of a checked 18-digit ID number (its birth date is digits 7-14). */
+export function ageFromId(value, today = new Date()) {
+  const year = Number(value.slice(6, 10));
+  const month = Number(value.slice(10, 12));
+  const day = Number(value.slice(12, 14));
+  const before = today.getMonth() + 1 < month || (today.getMonth() + 1 === month && today.getDate() < day);
+  return today.getFullYear() - year - (before ? 1 : 0);
+}
+
+// -- appointments -----------------------------------------------------------------------------------
+/**
+ * What was typed in a check-in box: a 6-digit voucher code, or an 18-character ID number (checked here first).
+ * Returns { body, problem }: body for POST /appointments/check-in, problem a sentence or "".
+ */
+export function readCheckIn(raw) {
+  const value = (raw ?? "").replace(/\s+/g, "").toUpperCase();
+  if (/^\d{6}$/.test(value)) return { body: { code: value }, problem: "" };
+  if (value.length >= 15) {
+    const { value: id, problem } = checkIdNumber(value);
+    return problem ? { body: null, problem } : { body: { id_number: id }, problem: "" };
+  }
+  return { body: null, problem: t("请输入 6 位预约码或 18 位身份证号。", "Enter the 6-digit voucher code or the 18-character ID number.") };
+}
+
+/** Check a booking in (POST /appointments/check-in): resolves to { appointment, ticket }, the Y ticket to print. */
+export async function checkIn(token, body) {
+  return api("/appointments/check-in", { method: "POST", body, token });
 }
 
 // -- issuing --------------------------------------------------------------------------------------
@@ -151,7 +209,7 @@ export function pollSnapshot(token, { onSnapshot, statusNode = null, everyMs = 5
 }
 
 // -- printing -------------------------------------------------------------------------------------
-let printFrame = null;
+const printFrames = new Map(); // class -> the frame last printed from: a ticket and a notice never share one
 
 /**
  * Print a ticket: load /t/{id}/print in an invisible frame, wait until it has drawn the ticket (and
@@ -159,12 +217,27 @@ let printFrame = null;
  * Resolves once the print has been handed to the browser; rejects with the reason it could not.
  */
 export function printTicket(ticketId) {
-  printFrame?.remove();
-  const frame = el("iframe", { class: "hallq-print-frame", title: "print", "aria-hidden": "true", tabindex: "-1",
-    src: `/t/${encodeURIComponent(ticketId)}/print?lang=${lang()}` });
+  return printInFrame("hallq-print-frame", `/t/${encodeURIComponent(ticketId)}/print?lang=${lang()}`);
+}
+
+/**
+ * Print the 一次性告知书 of a sub-item (``item``) or a bundle (``service``), marking the documents numbered in
+ * ``missing`` (1-based, as the notice numbers them) as still to bring. It is the notice page, printed from a frame.
+ */
+export function printNotice({ item = null, service = null, missing = [], paper = null }) {
+  const query = new URLSearchParams(item ? { item } : { service });
+  if (missing.length) query.set("missing", missing.join(","));
+  if (paper) query.set("paper", paper);
+  query.set("lang", lang());
+  return printInFrame("hallq-notice-frame", `/halls/${hall}/notice?${query}`);
+}
+
+function printInFrame(kind, src) {
+  printFrames.get(kind)?.remove();
+  const frame = el("iframe", { class: kind, title: "print", "aria-hidden": "true", tabindex: "-1", src });
   // Not display:none: a frame without layout prints blank in some browsers.
   frame.style.cssText = "position:fixed;right:0;bottom:0;width:0;height:0;border:0;opacity:0;pointer-events:none";
-  printFrame = frame;
+  printFrames.set(kind, frame);
   return new Promise((resolve, reject) => {
     frame.addEventListener("load", async () => {
       try {
@@ -230,6 +303,8 @@ function fillTicket(ticket, name) {
   number.textContent = ticket.number;
   fitWidth(number, 18);
   set("service", ticketServiceName(ticket));
+  set("item", ticketItemName(ticket)); // the sub-item, so the window knows what the citizen came for
+  document.getElementById("item").hidden = !ticket.item;
   set("issued", `${ticket.issued_at.slice(0, 10)} ${clock(ticket.issued_at)}`);
   const waiting = ticket.status === "waiting";
   document.getElementById("line").hidden = !waiting;
@@ -238,10 +313,12 @@ function fillTicket(ticket, name) {
     set("wait", t(`预计等候 ${minutes(ticket.estimated_wait_s)}`, `Estimated wait ${minutes(ticket.estimated_wait_s)}`));
   }
   const mark = document.getElementById("mark");
-  const marks = { green: t("绿色通道", "Green channel"), vip: t("优先", "Priority") };
+  const marks = { green: t("绿色通道", "Green channel"), vip: t("优先", "Priority"),
+    appointment: t("预约", "Booked") };
   const status = { cancelled: t("已取消", "Cancelled"), missed: t("已过号", "Missed"), done: t("已办结", "Done"),
     called: t("已叫号", "Called"), serving: t("办理中", "Being served") };
-  mark.textContent = status[ticket.status] ?? marks[ticket.priority] ?? "";
+  mark.textContent = status[ticket.status] ?? marks[ticket.priority] ??
+    (ticket.channel === "appointment" ? marks.appointment : "");
   mark.hidden = !mark.textContent;
   document.getElementById("qr").src = `/t/${encodeURIComponent(ticket.id)}/qr.svg`;
 }

@@ -4,9 +4,10 @@
 //
 // Live through the ticket's own feed (a `ticket.status` with the whole ticket at every change, plus the calls
 // of its service). While that feed is down the page polls GET /tickets/{id} every 10 s, so a phone on a
-// flaky hall Wi-Fi still learns its turn.
+// flaky hall Wi-Fi still learns its turn. Once done, the page offers the 好差评 rating (phone-rating.js).
 import { api, ApiError, applyLanguage, clock, follow, languageSwitch, minutes, showLink, STATUS_TEXT, label, t }
   from "./hallq.js";
+import { initRating, redrawRating, showRating } from "./phone-rating.js";
 
 const $ = (id) => document.getElementById(id);
 const ticketId = document.querySelector('meta[name="hallq-ticket"]')?.content ?? "";
@@ -133,6 +134,7 @@ function apply(ticket) {
   buzz(ticket);
   stamp();
   render();
+  showRating(ticket);
 }
 
 function remember(call) {
@@ -186,7 +188,8 @@ function onStatus(status) {
 
 function main() {
   applyLanguage();
-  languageSwitch($("lang"), render);
+  languageSwitch($("lang"), () => { render(); redrawRating(); });
+  initRating(ticketId);
   const tip = $("tip-vibrate");
   tip.hidden = !(typeof navigator.vibrate === "function" && navigator.userActivation
     && !navigator.userActivation.hasBeenActive);

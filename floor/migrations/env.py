@@ -5,6 +5,10 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import Connection
 
+# Row classes kept outside floor.db register themselves on Base.metadata when imported: each module is imported
+# here, so the schema the migrations are compared with is whole.
+import floor.appointment_store
+import floor.webhooks  # noqa: F401
 from floor.db import Base, make_sql_engine
 
 

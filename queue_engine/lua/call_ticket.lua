@@ -2,6 +2,7 @@
 -- latest no-shows who came back late.
 -- KEYS[9] the queue the ticket was read in  KEYS[10] age(ticket's service)
 -- ARGV[3] window id  ARGV[4] ticket id  ARGV[5] queue name as read ('' if it was not waiting)  ARGV[6] reason
+-- ARGV[7] m  ARGV[8..7+m] the sub-items of the ticket's service as read  ARGV[8+m..7+2m] that service, m times
 local window_id, id, seen_queue, reason = ARGV[3], ARGV[4], ARGV[5], ARGV[6]
 local w = get_json(K_WINDOWS, window_id)
 if not w then return refuse('hall_not_ready', {}) end
@@ -27,6 +28,10 @@ else
   local allowed = t.queue == 'wq:' .. window_id
   for _, s in ipairs(w.services) do
     if t.queue == 'q:' .. s then allowed = true end
+  end
+  -- policy rule 6; a ticket sent to this window in particular is its to serve whatever its sub-item.
+  if allowed and t.queue ~= 'wq:' .. window_id then
+    allowed = serves_item(t.service, t.item, w, restricted_services(w, item_service_map(7)))
   end
   if not allowed then return refuse('not_for_this_window', {window = window_id, number = t.number}) end
   dequeue(t, KEYS[9], KEYS[10])

@@ -23,6 +23,7 @@ end
 
 local SPAN = 10000000000000  -- policy.TIER_SPAN
 local T_PINNED, T_TRANSFERRED, T_APPOINTMENT, T_WALK_IN = 2, 3, 4, 5
+local ITEM_SCAN = 50  -- policy.ITEM_SCAN
 
 local function get_json(hash, field)
   local raw = redis.call('HGET', hash, field)
@@ -119,15 +120,62 @@ local function free(w)
   w.state = 'idle'
 end
 
+-- policy rule 6: the services a window serves only some sub-items of. item_service maps sub-item -> service.
+local function restricted_services(w, item_service)
+  local restricted = {}
+  for _, i in ipairs(w.items or {}) do
+    if item_service[i] then restricted[item_service[i]] = true end
+  end
+  return restricted
+end
+
+-- policy.serves_item
+local function serves_item(service, item, w, restricted)
+  if not restricted[service] or not item then return true end
+  for _, i in ipairs(w.items) do
+    if i == item then return true end
+  end
+  return false
+end
+
+-- The sub-item -> service map passed as ARGV[first] = m, then m sub-items, then their m services.
+local function item_service_map(first)
+  local m = tonumber(CALL_ARGV[first])
+  local map = {}
+  for i = 1, m do map[CALL_ARGV[first + i]] = CALL_ARGV[first + m + i] end
+  return map
+end
+
+-- The event of a call or recall carries whom to expect (the masked name) and what they come for.
 local function call_ticket(window_id, w, t, reason)
   t.status, t.window, t.called_at, t.recalls = 'called', window_id, NOW, 0
   w.state, w.ticket = 'calling', t.id
   put_json(K_TICKETS, t.id, t)
   put_json(K_WINDOWS, window_id, w)
-  redis.call('LPUSH', K_CALLS, cjson.encode({ticket = t.id, number = t.number, window = window_id, at = NOW}))
+  redis.call('LPUSH', K_CALLS, cjson.encode({ticket = t.id, number = t.number, window = window_id, at = NOW,
+                                             holder = t.holder}))
   redis.call('LTRIM', K_CALLS, 0, 9)
-  local id = ticket_event('ticket.called', t, {window = window_id, reason = reason})
+  local id = ticket_event('ticket.called', t, {window = window_id, reason = reason, holder = t.holder, item = t.item})
   return reply(t, id)
+end
+
+-- A rating (好差评) of a ticket the live day holds: finished, not rated yet, and on its own day or within the
+-- rating period after it was finished (model.HallModel._rate_live). ARGV from ARGV[3] on, as rate.lua's.
+local function rate_live(t)
+  local score, source, comment, period_ms, today = tonumber(CALL_ARGV[4]), CALL_ARGV[5], CALL_ARGV[6],
+                                                   tonumber(CALL_ARGV[7]), CALL_ARGV[8]
+  if t.status ~= 'done' then return refuse('not_finished', {number = t.number, status = t.status}) end
+  if t.rating then return refuse('already_rated', {number = t.number}) end
+  if t.day ~= today and NOW - t.finished_at > period_ms then
+    return refuse('rating_closed', {number = t.number})
+  end
+  if comment == '' then comment = nil end
+  t.rating = {score = score, at = NOW, source = source}
+  put_json(K_TICKETS, t.id, t)
+  local event = {type = 'ticket.rated', ticket = t.id, number = t.number, service = t.service, window = t.window,
+                 day = t.day, score = score, bad = score <= 2, source = source, comment = comment, late = false}
+  local id = emit(event)
+  return reply(event, id)
 end
 
 -- Maps service codes to the queue and age keys passed from KEYS[first] on: n queues, then n ages,

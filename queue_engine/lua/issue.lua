@@ -4,9 +4,11 @@
 -- ARGV[8] priority ('' | vip | green)  ARGV[9] person key ('' = none)  ARGV[10] appointment slot ms ('' = none)
 -- ARGV[11] idempotency key ('' = none)  ARGV[12] '1' if tickets are accepted before opening
 -- ARGV[13] default handling ms  ARGV[14] ttl of day-scoped keys in s  ARGV[15] windows configured for the service
+-- ARGV[16] sub-item ('' = none)  ARGV[17] green-channel reason ('' = none)  ARGV[18] masked holder name ('' = none)
 -- Returns {ticket, replay, ahead, estimated_wait_s}.
 local day, id, service, letter, channel = ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7]
 local priority, person, appt, idem = ARGV[8], ARGV[9], ARGV[10], ARGV[11]
+local item, green_reason, holder = ARGV[16], ARGV[17], ARGV[18]
 
 local function issued(t, replay, event_id)
   local out = {ticket = t, replay = replay}
@@ -24,6 +26,7 @@ end
 
 -- model.issue_request: what this issue asks for, kept with its idempotency key as "ticket id|request".
 local request = service .. '|' .. priority .. '|' .. person .. '|' .. appt
+if item ~= '' or green_reason ~= '' then request = request .. '|' .. item .. '|' .. green_reason end
 if idem ~= '' then
   local existing = redis.call('HGET', KEYS[12], idem)
   if existing then
@@ -67,6 +70,9 @@ local t = {id = id, day = day, service = service, channel = channel, tier = tier
 if priority ~= '' then t.priority = priority end
 if person ~= '' then t.person = person end
 if appt ~= '' then t.appointment_ms = at end
+if item ~= '' then t.item = item end
+if green_reason ~= '' then t.green_reason = green_reason end
+if holder ~= '' then t.holder = holder end
 enqueue(t, 'q:' .. service, KEYS[9], KEYS[10], tier * SPAN + at)
 put_json(K_TICKETS, id, t)
 redis.call('SADD', K_ACTIVE, id)
@@ -79,5 +85,6 @@ local idem_field = nil
 if idem ~= '' then idem_field = idem end
 local event_id = emit({type = 'ticket.issued', ticket = id, number = t.number, service = service, tier = tier,
                        channel = channel, priority = t.priority, appointment_ms = t.appointment_ms, day = day,
-                       person = t.person, idempotency_key = idem_field})
+                       person = t.person, idempotency_key = idem_field, item = t.item,
+                       green_reason = t.green_reason, holder = t.holder})
 return issued(t, false, event_id)

@@ -11,4 +11,5 @@ local t = get_json(K_TICKETS, w.ticket)
 if t.recalls >= limit then return refuse('recall_limit', {number = t.number, recalls = t.recalls}) end
 t.recalls = t.recalls + 1
 put_json(K_TICKETS, t.id, t)
-return reply(t, ticket_event('ticket.recalled', t, {window = window_id, recalls = t.recalls}))
+return reply(t, ticket_event('ticket.recalled', t, {window = window_id, recalls = t.recalls, holder = t.holder,
+                                                    item = t.item}))

@@ -24,7 +24,8 @@ for j = 1, m do
   local window_id = ARGV[4 + 3 * n + j]
   local w = get_json(K_WINDOWS, window_id)
   if not w then return refuse('hall_not_ready', {}) end
-  local entry = {id = window_id, state = w.state, services = w.services, primary = w.primary, reason = w.reason}
+  local entry = {id = window_id, state = w.state, services = w.services, primary = w.primary, items = w.items,
+                 reason = w.reason}
   if w.ticket then
     entry.ticket_id = w.ticket
     entry.ticket = get_json(K_TICKETS, w.ticket).number

@@ -3,6 +3,8 @@
 -- KEYS[9] target queue  KEYS[10..9+n] age(service_i)
 -- ARGV[3] window id  ARGV[4] to service ('' = none)  ARGV[5] to window ('' = none)  ARGV[6] reason
 -- ARGV[7] n  ARGV[8..7+n] service codes
+-- ARGV[8+n] m  ARGV[9+n..8+n+m] the hall's sub-items  ARGV[9+n+m..8+n+2m] the service of each
+-- A ticket moving to another service leaves its sub-item behind (it belongs to the service it leaves).
 local window_id, to_service, to_window, reason = ARGV[3], ARGV[4], ARGV[5], ARGV[6]
 local n = tonumber(ARGV[7])
 local AGE = {}
@@ -25,6 +27,9 @@ else
   for _, s in ipairs(target.services) do
     if s == from_service then skilled = true end
   end
+  if skilled then
+    skilled = serves_item(from_service, t.item, target, restricted_services(target, item_service_map(8 + n)))
+  end
   if not skilled then return refuse('not_for_this_window', {window = to_window, number = t.number}) end
   queue_name, service = 'wq:' .. to_window, from_service
 end
@@ -33,6 +38,7 @@ if t.person then
   redis.call('HSET', K_PEOPLE, t.person .. '|' .. service, t.id)
 end
 t.window = nil
+if service ~= from_service then t.item = nil end
 t.service, t.tier = service, T_TRANSFERRED
 enqueue(t, queue_name, KEYS[9], AGE[service], T_TRANSFERRED * SPAN + NOW)
 free(w)

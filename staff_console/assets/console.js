@@ -34,6 +34,8 @@ const SHORTCUTS = { F1: "call-next", F2: "recall", F3: "start", F4: "finish" };
 const OUTCOME_TEXT = { done: ["办结", "Done"], consult: ["咨询", "Consult"], pickup: ["取件", "Pick-up"],
   other: ["其他", "Other"] };
 const ROLE_TEXT = { staff: ["窗口工作人员", "Window staff"], manager: ["管理员", "Manager"] };
+const GREEN_REASON_TEXT = { elderly: ["高龄", "Elderly"], disabled: ["残疾", "Disabled"], pregnant: ["孕妇", "Pregnant"],
+  military: ["军人", "Military"] };
 
 const PAUSE_REASONS = [["午休", "Lunch break"], ["临时离岗", "Away briefly"], ["系统故障", "System fault"],
   ["业务培训", "Training"]];
@@ -47,6 +49,29 @@ const MISS_REASONS = [["过号群众返回", "Came back after the call"], ["群�
 const service = (code) => S.config?.services.find((s) => s.code === code);
 const serviceName = (code) => { const s = service(code); return s ? t(s.name_zh, s.name_en) : code; };
 const windowConf = (id) => S.config?.windows.find((w) => w.id === id);
+/** A sub-item (事项) of a service by its code, from the hall's catalog. */
+const itemConf = (code) => S.config?.services.flatMap((s) => s.items ?? []).find((i) => i.code === code);
+const itemName = (code) => { const i = itemConf(code); return i ? t(i.name_zh, i.name_en || i.name_zh) : code; };
+/** "绿色通道 · 高龄": the priority, with the green channel's reason when the ticket has one. */
+function priorityText(priority, greenReason) {
+  const text = label(PRIORITY_TEXT, priority);
+  return greenReason ? `${text} · ${label(GREEN_REASON_TEXT, greenReason)}` : text;
+}
+/** The services of the window, each with the only sub-items it serves of it if its skills name some. */
+function skillText(codes, items) {
+  return codes.map((code) => {
+    const own = (service(code)?.items ?? []).filter((i) => items.includes(i.code));
+    return own.length ? `${serviceName(code)}${t("（仅", " (only ")}${own.map((i) => itemName(i.code))
+      .join(t("、", ", "))}${t("）", ")")}` : serviceName(code);
+  });
+}
+/** Whether window ``w`` (a snapshot line) may take this ticket: skilled for its service, and its sub-item. */
+function windowTakes(w, ticket) {
+  if (!w.services.includes(ticket.service)) return false;
+  const items = w.items ?? [];
+  const restricted = (service(ticket.service)?.items ?? []).some((i) => items.includes(i.code));
+  return !restricted || !ticket.item || items.includes(ticket.item);
+}
 const windowName = (id) => t(windowConf(id)?.name ?? `${id}号窗口`, `Window ${id}`);
 const now = () => Date.now() + S.offset;
 const since = (iso) => (iso ? (now() - Date.parse(iso)) / 1000 : 0);
@@ -263,8 +288,9 @@ async function openTransfer() {
   $("transfer-service").replaceChildren(...others.map((s) => el("option", {
     value: s.code, disabled: !able.get(s.code),
   }, `${s.letter} ${t(s.name_zh, s.name_en)}${able.get(s.code) ? "" : t("（暂无开放窗口）", " (no window open)")}`)));
-  // Only windows that handle the ticket's service can take it (their current skills, from the snapshot).
-  const windows = S.snapshot.windows.filter((w) => w.id !== S.window && w.services.includes(ticket.service));
+  // Only windows that handle the ticket's service (and its sub-item) can take it: their current skills, from the
+  // snapshot.
+  const windows = S.snapshot.windows.filter((w) => w.id !== S.window && windowTakes(w, ticket));
   $("transfer-window").replaceChildren(...windows.map((w) => el("option", {
     value: w.id, disabled: w.state === "closed",
   }, `${windowName(w.id)} · ${label(WINDOW_STATE_TEXT, w.state)}`)));
@@ -350,8 +376,9 @@ function render() {
     serving: t(`正在办理 ${w.ticket?.number ?? ""} 号`, `Serving ${w.ticket?.number ?? ""}`),
     paused: t(`原因：${w.reason ?? ""} · ${clock(w.since)} 起`, `Reason: ${w.reason ?? ""} · since ${clock(w.since)}`),
   }[state];
-  const primary = w.primary.map(serviceName);
-  const rest = w.services.filter((s) => !w.primary.includes(s)).map(serviceName);
+  const items = w.items ?? [];
+  const primary = skillText(w.primary, items);
+  const rest = skillText(w.services.filter((s) => !w.primary.includes(s)), items);
   $("services-line").textContent = t(`优先叫号：${primary.join("、") || "—"}　兼办：${rest.join("、") || "—"}`,
     `First: ${primary.join(", ") || "—"} · Also: ${rest.join(", ") || "—"}`);
 
@@ -406,12 +433,17 @@ function renderTicket() {
   }
   $("t-number").textContent = ticket.number;
   $("t-service").textContent = serviceName(ticket.service);
+  $("t-item").hidden = !ticket.item;
+  $("t-item").textContent = ticket.item ? `${t("事项：", "Item: ")}${itemName(ticket.item)}` : "";
+  $("t-holder").hidden = !ticket.holder;
+  $("t-holder").textContent = ticket.holder ?? "";
+  $("t-holder").title = t("办事人（已脱敏）", "Citizen (name masked)");
   const status = $("t-status");
   status.textContent = label(STATUS_TEXT, ticket.status);
   status.className = `badge status-${ticket.status}`;
   const priority = $("t-priority");
   priority.hidden = !ticket.priority;
-  priority.textContent = ticket.priority ? label(PRIORITY_TEXT, ticket.priority) : "";
+  priority.textContent = ticket.priority ? priorityText(ticket.priority, ticket.green_reason) : "";
   priority.className = `badge ${ticket.priority === "green" ? "green" : "vip"}`;
   $("t-timer-label").textContent = ticket.status === "serving"
     ? t(`办理用时（${clock(ticket.serving_at)} 开始）`, `Serving for (since ${clock(ticket.serving_at)})`)
@@ -427,7 +459,7 @@ function badges(line) {
   const out = [];
   if (line.priority) {
     out.push(el("span", { class: `badge ${line.priority === "green" ? "green" : "vip"}` },
-      label(PRIORITY_TEXT, line.priority)));
+      priorityText(line.priority, line.green_reason)));
   }
   if (line.pinned) out.push(el("span", { class: "badge amber", title: line.pinned }, t("置顶", "Pinned")));
   if (line.transferred) out.push(el("span", { class: "badge" }, t("转入", "Transferred")));
@@ -445,7 +477,9 @@ function renderLines() {
     el("span", { class: "l-order" }, String(i + 1)),
     el("span", { class: "l-number" }, line.number),
     el("span", { class: "l-main" },
-      el("span", { class: "l-service" }, serviceName(line.service)), ...badges(line)),
+      el("span", { class: "l-service" }, serviceName(line.service)),
+      ...(line.item ? [el("span", { class: "l-item", title: itemName(line.item) }, itemName(line.item))] : []),
+      ...badges(line)),
     el("span", { class: "l-waited", dataset: { waited: line.waited_s } }, waited(line.waited_s)),
     el("button", { class: "btn small", type: "button", disabled: !canCall, onclick: () => openCall(line, false) },
       t("叫此号", "Call")))));

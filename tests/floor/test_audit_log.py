@@ -112,3 +112,25 @@ def test_actors_are_read_back_into_role_window_and_token() -> None:
     assert parse_actor("staff:5@a1b2c3") == Actor("staff", "a1b2c3", "5")
     assert parse_actor("manager@ffee00") == Actor("manager", "ffee00", None)
     assert parse_actor("kiosk") == Actor("kiosk", "", None)
+
+
+def test_actors_naming_a_member_of_staff_are_read_back_with_the_staff_id() -> None:
+    assert parse_actor("staff:5/S05@a1b2c3") == Actor("staff", "a1b2c3", "5", "S05")
+    assert parse_actor("staff:5@a1b2c3").staff is None  # recorded before tokens named staff: read as before
+    assert parse_actor("staff:12/S-ab@ff") == Actor("staff", "ff", "12", "S-ab")
+
+
+async def test_the_audit_names_the_member_of_staff_who_acted(
+    engine: Engine, sql_engine: SqlEngine, clock: ManualClock
+) -> None:
+    await as_actor("staff:5/S05@tok5", engine.open_window("5"))
+    await as_actor("guide@tokg", engine.issue("SOC"))
+    clock.advance(30)
+    await as_actor("staff:5/S05@tok5", engine.call_next("5"))
+    await fast_archiver(engine, sql_engine).drain()
+    rows = audit_rows(sql_engine)
+    assert [(r.action, r.actor_role, r.actor_token, r.window) for r in rows] == [
+        ("window.opened", "staff", "tok5", "5"), ("ticket.issued", "guide", "tokg", None),
+        ("ticket.called", "staff", "tok5", "5")]
+    assert [(r.details or {}).get("staff") for r in rows] == ["S05", None, "S05"]
+    assert [e.actor for e in stored_events(sql_engine)] == ["staff:5/S05@tok5", "guide@tokg", "staff:5/S05@tok5"]

@@ -32,6 +32,9 @@ from floor.db import (
 from queue_engine.config import HallConfig
 
 TABLES = {"halls", "services", "windows", "tickets", "ticket_events", "audit_log"}
+TABLES |= {"appointments", "appointment_slots", "appointment_lifts"}  # floor.appointment_store
+TABLES |= {"webhook_deliveries"}  # floor.webhooks
+TABLES |= {"ratings", "cases"}  # floor.ratings_store
 
 
 def test_migrations_create_every_table_and_run_again_harmlessly(sql_url: str) -> None:

@@ -122,6 +122,8 @@ def test_no_show_then_call_it_back_from_the_misses(hall: Hall) -> None:
     page.locator("#miss-list .line button").click()
     expect(page.locator("#call-reason")).to_have_value("过号群众返回")
     page.click("#call-submit")
+    # #t-number still holds the number from before the no-show: the window's state says the call went through
+    expect(page.locator("#state")).to_have_text("叫号中")
     expect(page.locator("#t-number")).to_have_text(t["number"])
     back = ticket(hall, t["id"])
     assert back["status"] == "called"
@@ -318,8 +320,8 @@ def test_screenshot_while_serving(hall: Hall) -> None:
     hall.window_op("3", "call-next")
     hall.window_op("3", "no-show")
     # now waiting: the next for window 3, a green-channel, a VIP, a pinned and a transferred ticket
-    current = hall.issue("HUK")
-    hall.issue("SOC", priority="green")
+    current = hall.issue("HUK", item="HUK-MOVE", name="张小三")
+    hall.issue("SOC", priority="green", green_reason="elderly", item="SOC-RETIRE")
     hall.issue("TAX", priority="vip")
     pinned = hall.issue("FUND")
     hall.call("POST", f"/tickets/{pinned['id']}/pin", json={"reason": "行动不便"})
@@ -338,6 +340,7 @@ def test_screenshot_while_serving(hall: Hall) -> None:
     expect(page.locator("#state")).to_have_text("办理中")
     expect(page.locator("#t-timer")).not_to_have_text("0:00", timeout=3000)
     expect(page.locator("#waiting-list .line")).to_have_count(9)
+    expect(page.locator("#t-holder")).to_have_text("张*三")
     screenshot(page, "console")
 
 
@@ -358,3 +361,50 @@ def test_sign_in_refuses_other_roles_and_sign_out_forgets(hall: Hall) -> None:
     page.click("#sign-out")
     expect(page.locator(".signin-overlay")).to_be_visible()
     assert page.evaluate("Object.keys(localStorage).filter(k => k.startsWith('hallq.token'))") == []
+
+
+def test_the_called_ticket_shows_its_sub_item_masked_holder_and_green_reason(hall: Hall) -> None:
+    hall.open_windows("3")
+    t = hall.issue("HUK", item="HUK-MOVE", name="欧阳小明", priority="green", green_reason="pregnant")
+    plain = hall.issue("HUK")
+    page = open_console(hall)
+    line = page.locator(f'#waiting-list .line[data-ticket="{t["id"]}"]')
+    expect(line.locator(".l-item")).to_have_text("户口迁入")
+    expect(line.locator(".badge.green")).to_have_text("绿色通道 · 孕妇")
+
+    page.keyboard.press("F1")
+    expect(page.locator("#t-number")).to_have_text(t["number"])
+    expect(page.locator("#t-item")).to_have_text("事项：户口迁入")
+    expect(page.locator("#t-holder")).to_have_text("欧**明")
+    expect(page.locator("#t-priority")).to_have_text("绿色通道 · 孕妇")
+    expect(page.locator("body")).not_to_contain_text("欧阳小明")  # the full name never reached the server
+    page.click("#lang")
+    expect(page.locator("#t-item")).to_have_text("Item: Household registration move-in")
+    expect(page.locator("#t-priority")).to_have_text("Green channel · Pregnant")
+    page.click("#lang")
+
+    page.keyboard.press("F4")
+    expect(page.locator("#state")).to_have_text("空闲")
+    page.keyboard.press("F1")
+    expect(page.locator("#t-number")).to_have_text(plain["number"])
+    expect(page.locator("#t-item")).to_be_hidden()
+    expect(page.locator("#t-holder")).to_be_hidden()
+    expect(page.locator("#t-priority")).to_be_hidden()
+
+
+def test_sub_item_skills_shown_and_transfer_offers_only_windows_serving_the_sub_item(hall: Hall) -> None:
+    hall.open_windows("8", "9", "11")
+    t = hall.issue("PROP", item="PROP-TRANSFER")
+    page = open_console(hall, window="8")
+    page.keyboard.press("F1")
+    expect(page.locator("#t-number")).to_have_text(t["number"])
+    page.click("#act-transfer")
+    page.check('input[name="transfer-to"][value="window"]')
+    # 7, 9 and 10 handle 不动产 transfers; 11 takes only mortgages of 不动产
+    options = page.locator("#transfer-window option")
+    expect(options).to_have_count(3)
+    assert [o.get_attribute("value") for o in options.all()] == ["7", "9", "10"]
+    page.click("#dlg-transfer [data-close]")
+
+    mortgage_desk = open_console(hall, window="11")
+    expect(mortgage_desk.locator("#services-line")).to_contain_text("不动产登记（仅抵押权首次登记）")

@@ -23,6 +23,7 @@ from sqlalchemy import create_engine
 from sqlalchemy.orm import Session
 
 from floor.db import TicketRow
+from floor.ratings_store import CaseRow, RatingRow
 from queue_engine.policy import TIER_WALK_IN
 from tests.pages.conftest import Hall, screenshot
 from tests.server.conftest import LiveServer, delete_prefix_sync, start_server, stop_server, write_hall_copy
@@ -198,8 +199,9 @@ def test_dashboard_refuses_other_roles_and_says_why(hall: Hall) -> None:
     page.fill("#signin-token", hall.token("manager"))
     page.click("#signin-submit")
     expect(page.locator(".signin-overlay")).to_have_count(0)
-    expect(page.locator("#service-rows tr")).to_have_count(7)
-    expect(page.locator("#windows .win")).to_have_count(12)
+    config = hall.call("GET", "/config")
+    expect(page.locator("#service-rows tr")).to_have_count(len(config["services"]))
+    expect(page.locator("#windows .win")).to_have_count(len(config["windows"]))
 
 
 def test_dashboard_alerts_once_per_crossing_until_acknowledged(tight_hall: Callable[[str], Hall]) -> None:
@@ -414,3 +416,147 @@ def test_phone_unknown_ticket_gets_the_friendly_404(hall: Hall) -> None:
     assert reply.status == 404
     expect(page.locator("h1")).to_have_text("号票不存在")
     expect(page.locator("main")).to_contain_text("导办台")
+
+
+# -- 好差评: the dashboard's 差评 alert and cases panel, the phone's rating -----------------------------
+ALERT_WITHIN_MS = 1000  # issue 8: a 差评 raises an alert on the manager dashboard within a second
+
+
+def rate(hall: Hall, ticket_id: str, score: int, source: str = "pad", **extra: Any) -> Any:
+    return hall.call("POST", f"/tickets/{ticket_id}/rating", json={"score": score, "source": source, **extra},
+                     expect=201)
+
+
+def served_ticket(hall: Hall, window: str) -> dict[str, Any]:
+    hall.issue("SOC")
+    return serve(hall, window)
+
+
+def overdue_case_in_record(server: LiveServer, hall_id: str, ticket_id: str, days_ago: int) -> None:
+    """A 差评 and its case put straight into the record, rated ``days_ago`` days ago: past both deadlines."""
+    rated_at = datetime.now(ZONE) - timedelta(days=days_ago)
+    day = rated_at.strftime("%Y%m%d")
+    engine = create_engine(f"sqlite:///{server.home / 'hallq.db'}")
+    try:
+        with Session(engine) as session:
+            session.add(RatingRow(hall=hall_id, ticket=ticket_id, day=day, number="A901", service="SOC", window="2",
+                                  score=1, bad=True, source="qr", comment=None, late=False, rated_at=rated_at,
+                                  stream_ms=1, stream_seq=0))
+            session.flush()
+            session.add(CaseRow(hall=hall_id, ticket=ticket_id, day=day, number="A901", service="SOC", window="2",
+                                score=1, status="awaiting_callback", opened_at=rated_at,
+                                callback_due=rated_at + timedelta(days=1), fix_due=rated_at + timedelta(days=5)))
+            session.commit()
+    finally:
+        engine.dispose()
+
+
+def test_a_bad_rating_alerts_the_dashboard_within_a_second(hall: Hall) -> None:
+    hall.open_windows("5")
+    good, bad, worse = served_ticket(hall, "5"), served_ticket(hall, "5"), served_ticket(hall, "5")
+    page = hall.open_page(DASHBOARD, role="manager", size=FULL_HD)
+    expect(page.locator("#link")).to_have_attribute("data-status", "live")
+    expect(page.locator("#cases-empty")).to_be_visible()
+
+    rate(hall, good["id"], 4, "qr")  # not a 差评: no alert
+    delays = []
+    for ticket, score in ((bad, 2), (worse, 1)):
+        sent_ms = time.time() * 1000
+        rate(hall, ticket["id"], score, comment="等了很久" if score == 1 else None)
+        banner = page.locator(f'#bad-list li[data-ticket="{ticket["id"]}"]')
+        expect(banner).to_be_visible(timeout=ALERT_WITHIN_MS)
+        expect(banner).not_to_have_attribute("data-shown-at", "")
+        delays.append(float(banner.get_attribute("data-shown-at") or "inf") - sent_ms)
+    assert max(delays) < ALERT_WITHIN_MS, f"差评 reached the dashboard after {delays} ms"
+
+    banners = page.locator("#bad-list li")
+    expect(banners).to_have_count(2)  # the good rating raised none; the newest is on top
+    top = banners.first
+    for text in ("差评", worse["number"], "5号窗口", "非常不满意", "等了很久"):
+        expect(top).to_contain_text(text)
+    expect(banners.nth(1)).to_contain_text("不满意")
+    assert page.locator("#bad-ratings").evaluate("e => getComputedStyle(e.querySelector('li')).backgroundColor") == (
+        "rgb(192, 38, 45)")
+
+    # The archiver opens a case for each; the panel lists them, with the way to the cases page.
+    rows = page.locator("#case-rows tr")
+    expect(rows).to_have_count(2, timeout=5000)
+    expect(page.locator(f'#case-rows tr[data-case="{worse["id"]}"]')).to_contain_text("待回访核实")
+    expect(page.locator("#cases-count")).to_have_text("2 件未办结")
+    assert "cases#token=" in (page.locator("#cases-link").get_attribute("href") or "")
+    screenshot(page, "dashboard-bad-rating")
+
+    with page.context.expect_page() as opened:
+        top.get_by_role("link", name="处理").click()
+    case_page = opened.value
+    expect(case_page.locator("#d-title")).to_contain_text(worse["number"])
+    expect(case_page.locator("#sf-title")).to_have_text("登记回访核实")
+    case_page.close()
+
+    top.get_by_role("button", name="知道了").click()
+    expect(banners).to_have_count(1)
+    expect(banners.first).to_have_attribute("data-ticket", bad["id"])
+
+
+def test_the_dashboard_marks_overdue_cases(hall: Hall) -> None:
+    overdue_case_in_record(hall.server, hall.id, f"{datetime.now(ZONE):%Y%m%d}-00000000abcd", days_ago=8)
+    hall.open_windows("5")
+    fresh = served_ticket(hall, "5")
+    rate(hall, fresh["id"], 2)
+    page = hall.open_page(DASHBOARD, role="manager", size=FULL_HD)
+    rows = page.locator("#case-rows tr")
+    expect(rows).to_have_count(2, timeout=5000)
+    expect(rows.first).to_have_class("overdue")  # overdue first, in red
+    expect(rows.first).to_contain_text("A901")
+    expect(rows.first).to_contain_text("超期")
+    expect(rows.nth(1)).not_to_have_class("overdue")
+    expect(page.locator("#cases-overdue")).to_have_text("1 件超期")
+
+
+def test_phone_rates_its_ticket_once_it_is_done(hall: Hall) -> None:
+    hall.open_windows("1")
+    mine = hall.issue("SOC")
+    page = open_phone(hall, mine["id"])
+    expect(page.locator("#number")).to_have_text("A001")
+    expect(page.locator("#rate")).to_be_hidden()
+    serve(hall, "1")
+    form = page.locator("#rate")
+    expect(form).to_be_visible()
+    expect(form.locator("h2")).to_have_text("请为本次服务评价")
+    expect(page.locator("#rate-more")).to_be_hidden()
+    form.locator('button[data-score="4"]').tap()
+    expect(form.locator('button[data-score="4"]')).to_have_attribute("aria-checked", "true")
+    page.fill("#rate-comment", "窗口服务\n很耐心")
+    screenshot(page, "phone-rate")
+    page.click("#rate-submit")
+    expect(page.locator("#rated")).to_be_visible()
+    expect(page.locator("#rated-level")).to_have_text("满意")
+    expect(form).to_be_hidden()
+    state = hall.call("GET", f"/tickets/{mine['id']}/rating")
+    assert (state["rated"], state["rating"]["score"]) == (True, 4)
+    stored = [r for r in hall.call("GET", "/ratings")["ratings"] if r["ticket"] == mine["id"]]
+    deadline = time.monotonic() + 10
+    while not stored and time.monotonic() < deadline:
+        time.sleep(0.1)
+        stored = [r for r in hall.call("GET", "/ratings")["ratings"] if r["ticket"] == mine["id"]]
+    assert [(r["source"], r["comment"]) for r in stored] == [("qr", "窗口服务 很耐心")]
+
+    page.reload()  # once rated, always "already rated": never a second form
+    expect(page.locator("#rated")).to_be_visible()
+    expect(page.locator("#rate")).to_be_hidden()
+    page.click("#lang")
+    expect(page.locator("#rated-level")).to_have_text("Satisfied")
+
+
+def test_phone_says_already_rated_when_the_pad_was_used(hall: Hall) -> None:
+    hall.open_windows("1")
+    mine = hall.issue("SOC")
+    page = open_phone(hall, mine["id"])
+    serve(hall, "1")
+    expect(page.locator("#rate")).to_be_visible()
+    rate(hall, mine["id"], 5, "pad")  # the citizen tapped the pad beside the window instead
+    page.locator('#rate button[data-score="1"]').tap()
+    page.click("#rate-submit")
+    expect(page.locator("#rated")).to_be_visible()
+    expect(page.locator("#rated-level")).to_have_text("非常满意")
+    hall.forgive_refusals(409)  # the refused second rating, logged by Chromium as any 4xx is

@@ -238,7 +238,8 @@ def test_no_web_audio_at_all_still_announces(hall: Hall) -> None:
 def busy_hall(hall: Hall) -> None:
     """A mid-morning: eight windows open, 25 tickets over six services, calls and service under way, one pause."""
     hall.open_windows(*(str(w) for w in range(1, 9)))
-    for service, count in (("SOC", 7), ("HUK", 5), ("TAX", 4), ("FUND", 3), ("BIZ", 2), ("PROP", 2), ("INFO", 2)):
+    hall.issue("BIZ", name="王小明")  # a real-name ticket, window 7's call at the end: shown as 王*明 by its number
+    for service, count in (("SOC", 7), ("HUK", 5), ("TAX", 4), ("FUND", 3), ("BIZ", 1), ("PROP", 2), ("INFO", 2)):
         for _ in range(count):
             hall.issue(service)
     for window in ("1", "2"):
@@ -268,6 +269,7 @@ def test_screenshots_of_a_busy_hall(hall: Hall) -> None:
     expect(page.locator("#recent li")).to_have_count(8)
     expect(page.locator('.win[data-window="8"] .win-main')).to_have_text("暂停服务")
     expect(page.locator('.win[data-window="7"]')).to_have_attribute("data-state", "calling")
+    expect(page.locator("#now-holder")).to_have_text("王*明")
     expect(page.locator('#services [data-service="SOC"] .svc-waiting b')).not_to_have_text("7")
     settle(page)
     screenshot(page, "display-landscape")
@@ -277,6 +279,30 @@ def test_screenshots_of_a_busy_hall(hall: Hall) -> None:
     expect(tall.locator("#recent li")).to_have_count(8)
     settle(tall)
     screenshot(tall, "display-portrait")
+
+
+def test_a_real_name_call_shows_the_masked_holder_but_announces_only_the_number(hall: Hall) -> None:
+    hall.open_windows("5", "6")
+    named = hall.issue("SOC", name="欧阳小明", item="SOC-RETIRE")
+    plain = hall.issue("SOC")
+    page = open_display(hall, "?repeat=1")
+
+    hall.window_op("5", "call-next")
+    expect(page.locator("#now-number")).to_have_text(named["number"])
+    expect(page.locator("#now-holder")).to_have_text("欧**明")
+    expect(page.locator("#now-words")).to_have_text(words(named["number"], "5"))
+    assert wait_spoken(page, 1)[0]["text"] == words(named["number"], "5")  # no name is ever spoken
+
+    hall.window_op("6", "call-next")
+    expect(page.locator("#now-number")).to_have_text(plain["number"])
+    expect(page.locator("#now-holder")).to_be_hidden()
+    expect(page.locator("#recent li").first).to_contain_text("欧**明")
+    led = hall.http.get(f"/api/v1/halls/{hall.id}/led", headers={"Authorization": f"Bearer {hall.token('display')}"})
+    assert "*" not in led.text  # the LED strip keeps to numbers
+
+    fresh = open_display(hall)  # built from the snapshot alone: the recent call keeps its holder
+    expect(fresh.locator("#recent li").first).to_contain_text("欧**明")
+    expect(page.locator("body")).not_to_contain_text("欧阳小明")
 
 
 def test_a_token_of_another_role_is_refused_with_the_reason(hall: Hall) -> None:

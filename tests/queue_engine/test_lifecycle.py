@@ -620,7 +620,8 @@ async def test_snapshot_fields(impl: Any, clock: ManualClock) -> None:
     await impl.issue("TAX")
     clock.advance(200)
     snap = await impl.snapshot()
-    assert [s["code"] for s in snap["services"]] == ["SOC", "HUK", "PROP", "TAX", "FUND", "BIZ", "INFO"]
+    assert [s["code"] for s in snap["services"]] == [
+        "SOC", "HUK", "PROP", "TAX", "FUND", "BIZ", "INFO", "FOOD", "RESTO"]
     soc = service_row(snap, "SOC")
     # 3 waiting + the one at the window, 480 s each, shared by 2 windows.
     assert soc == {"code": "SOC", "waiting": 3, "longest_wait_s": 500, "estimated_wait_s": 960, "able_windows": 2}

@@ -32,19 +32,38 @@ HALL = HallConfig.model_validate({
     "id": "prop",
     "name": "property test hall",
     "services": [
-        {"code": "SOC", "letter": "A", "name_zh": "社保", "name_en": "Social", "target_wait_s": 600},
-        {"code": "HUK", "letter": "B", "name_zh": "户籍", "name_en": "Hukou", "target_wait_s": 900},
+        {"code": "SOC", "letter": "A", "name_zh": "社保", "name_en": "Social", "target_wait_s": 600,
+         "items": [{"code": "SOC-A", "name_zh": "参保"}, {"code": "SOC-B", "name_zh": "退休"}]},
+        {"code": "HUK", "letter": "B", "name_zh": "户籍", "name_en": "Hukou", "target_wait_s": 900,
+         "items": [{"code": "HUK-X", "name_zh": "迁入"}]},
         {"code": "TAX", "letter": "D", "name_zh": "税务", "name_en": "Tax", "target_wait_s": 1500},
+        # A bundle: windows 1 and 2 serve both members, so they are given it.
+        {"code": "PACK", "letter": "K", "name_zh": "一件事", "name_en": "Bundle", "bundle": ["SOC", "HUK"]},
     ],
     "windows": [
         {"id": "1", "name": "1号窗口", "services": ["SOC", "HUK", "TAX"], "primary": ["SOC"]},
-        {"id": "2", "name": "2号窗口", "services": ["SOC", "HUK"], "primary": ["HUK"]},
+        {"id": "2", "name": "2号窗口", "services": ["SOC", "HUK"], "primary": ["HUK"], "items": ["SOC-A"]},
         {"id": "3", "name": "3号窗口", "services": ["TAX"], "primary": ["TAX"], "kind": "special"},
-        {"id": "4", "name": "4号窗口", "services": ["HUK", "TAX"]},
+        {"id": "4", "name": "4号窗口", "services": ["HUK", "TAX"], "items": ["HUK-X"]},
     ],
     "policy": {"recall_limit": 2, "missed_serve_direct": 2, "requeue": "original"},
+    "ratings": {"late_s": 3600},
 })
-SERVICES = st.sampled_from(["SOC", "HUK", "TAX"])
+SERVICES = st.sampled_from(["SOC", "HUK", "TAX", "PACK"])
+SKILLS = st.sampled_from(["SOC", "HUK", "TAX", "PACK"])
+ITEMS = st.sampled_from(["SOC-A", "SOC-B", "HUK-X", "NOPE"])
+# (service, sub-item): mostly none or one of the service's own, now and then another service's or an unknown one.
+ISSUED_FOR = st.sampled_from([
+    ("SOC", None), ("SOC", None), ("SOC", "SOC-A"), ("SOC", "SOC-B"), ("HUK", None), ("HUK", "HUK-X"),
+    ("TAX", None), ("PACK", None), ("SOC", "HUK-X"), ("TAX", "NOPE"),
+])
+# (priority, green-channel reason): a reason mostly goes with the green channel, as the API sends it.
+PRIORITY = st.sampled_from([
+    (None, None), (None, None), (None, None), (None, None), ("vip", None), ("green", None), ("green", "elderly"),
+    ("green", "pregnant"), (None, "disabled"), ("vip", "military"),
+])
+HOLDERS = st.sampled_from([None, "张*三"])
+ARCHIVED = st.sampled_from(["20261120-old001", "20261120-old002"])  # tickets of a closed day, in SQL only
 WINDOWS = st.sampled_from(["1", "2", "3", "4"])
 PEOPLE = st.sampled_from([None, None, "p1", "p2"])
 REASONS = st.sampled_from(["", "转办", "wrong desk"])
@@ -132,15 +151,16 @@ class ModelVsEngine(RuleBasedStateMachine):
             self.both("open_window", w)
 
     @rule(target=tickets, specs=st.lists(st.tuples(
-        SERVICES, st.sampled_from([None, None, None, None, "vip", "green"]), PEOPLE,
-        st.sampled_from([None, None, None, -600, 0, 1200]), st.sampled_from([None, None, None, "k1", "k2"]),
+        ISSUED_FOR, PRIORITY, PEOPLE,
+        st.sampled_from([None, None, None, -600, 0, 1200]), st.sampled_from([None, None, None, "k1", "k2"]), HOLDERS,
     ), min_size=1, max_size=4))
-    def issue(self, specs: list[tuple[str, str | None, str | None, int | None, str | None]]) -> Any:
+    def issue(self, specs: list[tuple[tuple[str, str | None], tuple[str | None, str | None], str | None, int | None,
+                                      str | None, str | None]]) -> Any:
         ids = []
-        for service, priority, person, appointment, idem in specs:
+        for (service, item), (priority, green_reason), person, appointment, idem, holder in specs:
             appointment_ms = None if appointment is None else int((self.clock() + appointment) * 1000)
             issued = self.both("issue", service, priority=priority, person=person, appointment_ms=appointment_ms,
-                               idempotency_key=idem)
+                               idempotency_key=idem, item=item, green_reason=green_reason, holder=holder)
             ids.append(issued[0].id if issued else "no-such-ticket")
         return multiple(*ids)
 
@@ -177,6 +197,32 @@ class ModelVsEngine(RuleBasedStateMachine):
         }[state]
         self.window_work(window, by_state[choice % len(by_state)], service, other, reason)
 
+    @rule(ticket=tickets, score=st.integers(min_value=0, max_value=6), source=st.sampled_from(["pad", "qr", "fax"]),
+          comment=st.sampled_from([None, "", "窗口人员很耐心", "bad\nline"]))
+    def rate(self, ticket: str, score: int, source: str, comment: str | None) -> None:
+        self.both("rate", ticket, score, source, comment)
+
+    @rule(window=WINDOWS, score=st.integers(min_value=1, max_value=5), wait=st.integers(min_value=0, max_value=7200))
+    def serve_and_rate(self, window: str, score: int, wait: int) -> None:
+        """A whole visit at one window: called, served, finished, then rated on the pad (or later, maybe too late).
+        Random steps rarely string these together, and ratings need a finished ticket."""
+        if self.model.model.windows[window]["state"] == "closed":
+            self.both("open_window", window)
+        called = self.both("call_next", window)
+        if called is None:
+            return
+        self.both("start", window)
+        self.both("finish", window)
+        self.clock.advance(wait)
+        self.both("rate", called.id, score, "pad")
+
+    @rule(ticket=st.one_of(ARCHIVED, tickets), score=st.integers(min_value=1, max_value=5),
+          source=st.sampled_from(["phone", "guide"]), window=st.sampled_from([None, "1"]),
+          day=st.sampled_from(["20261120", "20261121", "2026-11-21"]))
+    def rate_archived(self, ticket: str, score: int, source: str, window: str | None, day: str) -> None:
+        self.both("rate_archived", ticket, number="A007", service="SOC", window=window, day=day, score=score,
+                  source=source)
+
     @rule(window=WINDOWS, ticket=tickets, action=st.sampled_from(["call_ticket", "pin", "requeue", "cancel"]),
           reason=REASONS)
     def ticket_admin(self, window: str, ticket: str, action: str, reason: str) -> None:
@@ -189,13 +235,16 @@ class ModelVsEngine(RuleBasedStateMachine):
 
     @rule(window=WINDOWS, action=st.sampled_from(["open_window", "open_window", "close_window", "pause", "resume",
                                                   "set_services"]),
-          reason=REASONS, services=st.lists(SERVICES, min_size=1, max_size=3, unique=True), data=st.data())
+          reason=REASONS, services=st.lists(SKILLS, min_size=1, max_size=3, unique=True), data=st.data())
     def window_admin(self, window: str, action: str, reason: str, services: list[str], data: st.DataObject) -> None:
         if action == "pause":
             self.both("pause", window, reason)
         elif action == "set_services":
             primary = data.draw(st.lists(st.sampled_from(services), max_size=1))
-            self.both("set_services", window, services, primary)
+            # None keeps the sub-item skills the window still has services for; a list (maybe of sub-items of
+            # services it does not serve, or unknown ones) replaces them.
+            items = data.draw(st.one_of(st.none(), st.lists(ITEMS.filter(bool), max_size=2, unique=True)))
+            self.both("set_services", window, services, primary, items)
         else:
             self.both(action, window)
 
@@ -242,6 +291,11 @@ class ModelVsEngine(RuleBasedStateMachine):
         assert {s.decode(): int(n) for s, n in able.items() if int(n)} == {s: n for s, n in model.able.items() if n}
         assert {p.decode(): t.decode() for p, t in people.items()} == model.people
         assert {t.decode() for t in active} == model.active
+        late = {}
+        for day in {"20261120", "20261121", "2026-11-21"}:
+            stored = self.run(self.redis.hgetall(k.late_ratings(day)))
+            late |= {(day, t.decode()): int(at) for t, at in stored.items()}
+        assert late == model.late_ratings
         for name, entries in model.queues.items():
             kind, _, what = name.partition(":")
             key = k.window_queue(what) if kind == "wq" else k.queue(what)
@@ -256,7 +310,7 @@ class ModelVsEngine(RuleBasedStateMachine):
         rebuilt = HallModel.replay(HALL, self.archive)
         model = self.model.model
         for name in ("tickets", "windows", "queues", "ages", "sequences", "people", "idempotency", "able", "ewma",
-                     "active", "calls"):
+                     "active", "calls", "late_ratings"):
             assert getattr(rebuilt, name) == getattr(model, name), name
 
     async def _read(self, *calls: tuple[str, str]) -> list[Any]:

@@ -558,3 +558,158 @@ def test_an_id_echoed_from_the_request_is_cut_short_but_a_reason_is_not() -> Non
     assert len(long_window.message("en")) < 120
     assert "9" * errors.ECHO_MAX + "…" in long_window.message("zh")
     assert errors.InvalidRequest(why="w" * 300, why_zh="z").message("en") == "w" * 300
+
+
+# -- ticket details (sub-item, green channel, holder) --------------------------------------------------
+
+
+@pytest.mark.parametrize(("service", "item"), [("SOC", "NOPE"), ("SOC", "PROP-MORTGAGE"), ("RESTO", "BIZ-LLC")])
+async def test_issue_for_unknown_or_another_services_item_refused(impl: Any, service: str, item: str) -> None:
+    await impl.open_window("7")
+    exc = await assert_refused(impl, lambda: impl.issue(service, item=item), errors.UnknownItem, "unknown_item")
+    assert exc.status == 422
+    assert exc.details == {"item": item, "service": service}
+    assert item in str(exc)
+    assert item in exc.message("zh")
+    assert (await impl.issue(service)).ticket.number.endswith("001")
+
+
+@pytest.mark.parametrize("priority", [None, "vip"])
+async def test_green_reason_without_green_channel_refused(impl: Any, priority: str | None) -> None:
+    await impl.open_window("1")
+    exc = await assert_refused(impl, lambda: impl.issue("SOC", priority=priority, green_reason="elderly"),
+                               errors.InvalidRequest, "invalid_request")
+    assert exc.status == 422
+    assert "green" in str(exc)
+    assert "绿色通道" in exc.message("zh")
+
+
+async def test_unknown_green_reason_refused(impl: Any) -> None:
+    await impl.open_window("1")
+    exc = await assert_refused(impl, lambda: impl.issue("SOC", priority="green", green_reason="tired"),
+                               errors.InvalidRequest, "invalid_request")
+    assert "elderly" in str(exc)
+
+
+@pytest.mark.parametrize("holder", ["", "张" + "*" * 15 + "三"])
+async def test_holder_of_wrong_length_refused(impl: Any, holder: str) -> None:
+    await impl.open_window("1")
+    await assert_refused(impl, lambda: impl.issue("SOC", holder=holder), errors.InvalidRequest, "invalid_request")
+
+
+async def test_call_ticket_for_sub_item_window_does_not_serve_refused(impl: Any) -> None:
+    await impl.open_window("11")
+    issued = await impl.issue("PROP", item="PROP-TRANSFER")
+    exc = await assert_refused(impl, lambda: impl.call_ticket("11", issued.ticket.id, "out of order"),
+                               errors.NotForThisWindow, "not_for_this_window", tickets=[issued.ticket.id])
+    assert exc.details == {"window": "11", "number": "C001"}
+
+
+async def test_transfer_to_window_not_serving_the_sub_item_refused(impl: Any) -> None:
+    await impl.open_window("9")
+    await impl.open_window("11")
+    tid = await called_ticket(impl, "9", "PROP", item="PROP-TRANSFER")
+    await assert_refused(impl, lambda: impl.transfer("9", to_window="11", reason="mortgage desk"),
+                         errors.NotForThisWindow, "not_for_this_window", tickets=[tid])
+
+
+async def test_set_services_with_bundle_but_not_its_members_refused(impl: Any) -> None:
+    exc = await assert_refused(impl, lambda: impl.set_services("1", ["BIZ", "TAX", "RESTO"]),
+                               errors.InvalidRequest, "invalid_request")
+    assert "FOOD" in str(exc)
+
+
+async def test_set_services_with_item_of_unserved_service_refused(impl: Any) -> None:
+    exc = await assert_refused(impl, lambda: impl.set_services("9", ["PROP"], [], ["SOC-REG"]),
+                               errors.InvalidRequest, "invalid_request")
+    assert "SOC-REG" in str(exc)
+
+
+# -- ratings ---------------------------------------------------------------------------------------------
+
+
+async def finished_ticket(impl: Any, window: str = "1") -> str:
+    tid = await called_ticket(impl, window)
+    await impl.finish(window)
+    return tid
+
+
+@pytest.mark.parametrize("status", ["waiting", "called", "serving", "missed", "cancelled"])
+async def test_rating_of_unfinished_ticket_refused(impl: Any, status: str) -> None:
+    await impl.open_window("1")
+    issued = await impl.issue("SOC")
+    tid = issued.ticket.id
+    if status != "waiting" and status != "cancelled":
+        await impl.call_next("1")
+    if status == "serving":
+        await impl.start("1")
+    elif status == "missed":
+        await impl.no_show("1")
+    elif status == "cancelled":
+        await impl.cancel(tid)
+    exc = await assert_refused(impl, lambda: impl.rate(tid, 5, "pad"), errors.NotFinished, "not_finished",
+                               tickets=[tid])
+    assert (exc.status, exc.details) == (409, {"number": "A001", "status": status})
+
+
+async def test_second_rating_refused(impl: Any) -> None:
+    await impl.open_window("1")
+    tid = await finished_ticket(impl)
+    await impl.rate(tid, 4, "pad")
+    exc = await assert_refused(impl, lambda: impl.rate(tid, 1, "qr"), errors.AlreadyRated, "already_rated",
+                               tickets=[tid])
+    assert exc.status == 409
+
+
+async def test_second_late_rating_refused(impl: Any) -> None:
+    def late() -> Awaitable[Any]:
+        return impl.rate_archived("20261120-abcdef", number="A017", service="SOC", window="2", day="20261120",
+                                  score=2, source="phone")
+
+    await late()
+    await assert_refused(impl, late, errors.AlreadyRated, "already_rated")
+
+
+async def test_rating_after_the_rating_period_refused(impl: Any, clock: ManualClock) -> None:
+    await impl.open_window("1")
+    tid = await finished_ticket(impl)
+    clock.advance(8 * 24 * 3600)
+    exc = await assert_refused(impl, lambda: impl.rate(tid, 5, "qr"), errors.RatingClosed, "rating_closed",
+                               tickets=[tid])
+    assert exc.status == 409
+
+
+async def test_rating_of_unknown_ticket_refused(impl: Any) -> None:
+    await assert_refused(impl, lambda: impl.rate("20261123-000000000000", 5, "qr"), errors.UnknownTicket,
+                         "unknown_ticket")
+
+
+@pytest.mark.parametrize(("score", "source", "comment", "field"), [
+    (0, "pad", None, "score"),
+    (6, "pad", None, "score"),
+    (True, "pad", None, "score"),
+    (5, "sms", None, "source"),
+    (5, "pad", "x" * 201, "200"),
+    (5, "pad", "很好\n很快", "control"),
+    (5, "pad", "nul\x00", "control"),
+])
+async def test_rating_with_bad_arguments_refused(impl: Any, score: Any, source: str, comment: str | None,
+                                                 field: str) -> None:
+    await impl.open_window("1")
+    tid = await finished_ticket(impl)
+    exc = await assert_refused(impl, lambda: impl.rate(tid, score, source, comment), errors.InvalidRequest,
+                               "invalid_request", tickets=[tid])
+    assert field in str(exc)
+    await assert_refused(
+        impl, lambda: impl.rate_archived("20261120-abcdef", number="A017", service="SOC", window=None,
+                                         day="20261120", score=score, source=source, comment=comment),
+        errors.InvalidRequest, "invalid_request")
+
+
+@pytest.mark.parametrize(("number", "day"), [("A017", "2026-11-20"), ("A017", "yesterday"), ("", "20261120"),
+                                             ("A" * 17, "20261120")])
+async def test_late_rating_of_malformed_record_refused(impl: Any, number: str, day: str) -> None:
+    await assert_refused(
+        impl, lambda: impl.rate_archived("20261120-abcdef", number=number, service="SOC", window=None, day=day,
+                                         score=3, source="qr"),
+        errors.InvalidRequest, "invalid_request")

@@ -138,9 +138,11 @@ async def _full_run(server: LiveServer, sent: Sent) -> None:
             await run.issue({"service": "SOC", "id_number": OTHER}, 401, role=None)
             await run.issue({"service": "SOC", "id_number": int(OTHER[:17])}, 422)  # a number, not a string
             sent.add(OTHER[:17])
-            for name in NAMES:  # no endpoint takes a name: one sent anyway is refused, not echoed
+            # A real name is masked before the engine sees it: only 张*丰 may ever appear, never the name.
+            for name, service in zip(NAMES, ("SOC", "FUND"), strict=True):
                 sent.add(name)
-                await run.issue({"service": "SOC", "name": name, "id_number": OTHER}, 422)
+                named = await run.issue({"service": service, "name": name, "id_number": OTHER}, 201)
+                assert named["holder"] == name[0] + "*" * (len(name) - 2) + name[-1]
             truncated = f'{{"service": "SOC", "id_number": "{OTHER}", "phone": "{PHONES[1]}'.encode()
             await run.call("POST", "/api/v1/halls/demo/tickets", content=truncated,
                            headers={"Content-Type": "application/json"}, expect=422)

@@ -22,7 +22,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any, cast
 from urllib.parse import urlencode
@@ -34,6 +34,7 @@ import redis as redis_sync
 from websockets.asyncio.client import ClientConnection, connect
 
 from floor.auth import make_token
+from floor.clock import write_clock
 from queue_engine.keys import HallKeys
 from tests.conftest import REDIS_URL, ROOT
 
@@ -100,6 +101,32 @@ def make_id_number(born: date, seq: int = 123, area: str = "110105") -> str:
 def with_bad_check_digit(id_number: str) -> str:
     wrong = next(c for c in "0123456789X" if c != id_number[-1])
     return id_number[:-1] + wrong
+
+
+# -- a server's clock --------------------------------------------------------------------------
+class ServerClock:
+    """The time of a server started with ``extra_env=clock.env`` (floor.clock.FileClock): it stands still where the
+    test sets it, so rules of the date and hour (booking windows, lapsed bookings, late ratings) can be tested."""
+
+    def __init__(self, path: Path, start: datetime) -> None:
+        self.path = path
+        self.epoch_s = start.timestamp()
+        self.zone = start.tzinfo
+        write_clock(path, self.epoch_s)
+
+    @property
+    def env(self) -> dict[str, str]:
+        return {"HALLQ_CLOCK_FILE": str(self.path)}
+
+    def now(self) -> datetime:
+        return datetime.fromtimestamp(self.epoch_s, self.zone)
+
+    def set(self, when: datetime) -> None:
+        self.epoch_s = when.timestamp()
+        write_clock(self.path, self.epoch_s)
+
+    def advance(self, seconds: float) -> None:
+        self.set(datetime.fromtimestamp(self.epoch_s + seconds, self.zone))
 
 
 # -- the server ------------------------------------------------------------------------------

@@ -319,7 +319,7 @@ async def test_snapshot_fields(api: HallApi) -> None:
     snapshot = await api.snapshot()
     assert {"services", "windows", "recent_calls", "event_id"} <= set(snapshot)
     codes = [s["code"] for s in snapshot["services"]]
-    assert codes == ["SOC", "HUK", "PROP", "TAX", "FUND", "BIZ", "INFO"]
+    assert codes == ["SOC", "HUK", "PROP", "TAX", "FUND", "BIZ", "INFO", "FOOD", "RESTO"]
     for line in snapshot["services"]:
         assert {"code", "name", "waiting", "longest_wait_s", "estimated_wait_s"} <= set(line)
         assert isinstance(line["name"], str)
@@ -367,7 +367,7 @@ async def test_config_describes_the_hall(api: HallApi) -> None:
     config = await api.ok("GET", "/config", role="guide")
     assert config["id"] == api.hall
     services = {s["code"]: s for s in config["services"]}
-    assert list(services) == ["SOC", "HUK", "PROP", "TAX", "FUND", "BIZ", "INFO"]
+    assert list(services) == ["SOC", "HUK", "PROP", "TAX", "FUND", "BIZ", "INFO", "FOOD", "RESTO"]
     assert services["SOC"]["letter"] == "A"
     assert services["BIZ"]["name_zh"] == "企业开办"
     assert [w["id"] for w in config["windows"]] == [str(i) for i in range(1, 13)]

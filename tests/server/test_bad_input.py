@@ -21,6 +21,7 @@ from websockets.exceptions import ConnectionClosed
 import floor.app
 from floor.web import ENDPOINTS, MAX_BODY, Endpoint
 from tests.server.conftest import HallApi, SharedServer, assert_error, recv_json, ws_connect
+from tests.server.test_appointments import booking_body, person
 
 floor.app._rooms()  # every endpoint registered, as in the server
 BODY_ENDPOINTS = [ep for ep in ENDPOINTS if ep.body is not None]
@@ -34,6 +35,14 @@ VALID: dict[str, dict[str, Any]] = {
     "/windows/{w}/call": {"ticket": "{ticket}", "reason": "came back"},
     "/windows/{w}/finish": {},
     "/windows/{w}/transfer": {"to_service": "HUK"},
+    "/appointments": booking_body(),
+    "/appointments/check-in": {"code": "000000"},
+    "/appointment-blocks/lift": {"id_number": person(1)},
+    "/tickets/{ticket}/rating": {"score": 4, "source": "pad"},
+    "/cases/{ticket}/callback": {"note": "called back", "reached": True},
+    "/cases/{ticket}/fix": {"note": "fixed"},
+    "/cases/{ticket}/feedback": {"note": "told", "satisfied": True},
+    "/cases/{ticket}/review": {"kind": "appeal", "outcome": "dismissed"},
 }
 UNICODE_ODDITIES = {
     "rtl": "\u202eCOS\u200f",
@@ -79,7 +88,10 @@ def changes_nothing(api: HallApi) -> Iterator[None]:
 
 def path_of(ep: Endpoint, api: HallApi, **ids: str) -> str:
     values = {"w": WINDOW, "ticket": api.issued[0]["id"] if api.issued else "x", **ids}
-    return ep.path.replace("{w}", values["w"]).replace("{ticket}", values["ticket"])
+    path = ep.path
+    for name, value in values.items():
+        path = path.replace("{" + name + "}", value)
+    return path
 
 
 def valid_body(ep: Endpoint, api: HallApi) -> dict[str, Any]:
@@ -185,7 +197,8 @@ async def test_a_field_of_the_wrong_type_is_422_naming_it(hall: HallApi, ep: End
     assert ep.body is not None
     for name, info in ep.body.model_fields.items():
         is_list = "list" in str(info.annotation)
-        for wrong in (123, 4.5, True, {"a": 1}, "SOC" if is_list else ["SOC"]):
+        wrongs = (123, 4.5, True, {"a": 1}, "SOC" if is_list else ["SOC"])
+        for wrong in [w for w in wrongs if not (info.annotation is bool and isinstance(w, bool))]:  # True is right
             with changes_nothing(hall):
                 reply = await post_raw(hall, ep, orjson.dumps({**valid_body(ep, hall), name: wrong}))
                 error = assert_error(reply, 422, "invalid_request")
@@ -323,7 +336,16 @@ ODD_IDS = {
 # Ids that become another address: the router decodes %2F to a slash and the client drops dot segments, so
 # "5%2Fopen" in GET /windows/{w} is GET /windows/5/open, which only takes POST.
 REROUTED = ("5%2Fopen", ".", "..")
-PATH_ENDPOINTS = [ep for ep in ENDPOINTS if "{w}" in ep.path or "{ticket}" in ep.path]
+PATH_ENDPOINTS = [ep for ep in ENDPOINTS if "{" in ep.path]
+# What each kind of id in a path is called when nothing has it.
+UNKNOWN = {"w": "unknown_window", "ticket": "unknown_ticket", "appointment": "unknown_appointment",
+           "delivery": "unknown_delivery", "item": "unknown_item", "bundle": "unknown_service", "chart": "unknown_chart"}
+
+
+def unknown_code(path: str) -> str:
+    if path.startswith("/cases/"):
+        return "unknown_case"  # a case is known by its rated ticket's id
+    return next(code for name, code in UNKNOWN.items() if "{" + name + "}" in path)
 
 
 async def test_unknown_or_odd_window_and_ticket_ids_are_404_everywhere(hall: HallApi) -> None:
@@ -334,11 +356,14 @@ async def test_unknown_or_odd_window_and_ticket_ids_are_404_everywhere(hall: Hal
 async def _odd_window_and_ticket(hall: HallApi, odd: str) -> None:
     for ep in PATH_ENDPOINTS:
         body = valid_body(ep, hall) if ep.body else None
-        url = hall.path(path_of(ep, hall, w=odd, ticket=odd))
+        url = hall.path(path_of(ep, hall, **dict.fromkeys(UNKNOWN, odd)))
         with changes_nothing(hall):
-            reply = await hall.client.request(ep.method, url, json=body, headers=hall.auth("manager"))
-            expected = "unknown_window" if "{w}" in ep.path else "unknown_ticket"
+            # An admin may call every endpoint (only it may resend a webhook).
+            reply = await hall.client.request(ep.method, url, json=body, headers=hall.auth("admin"))
+            expected = unknown_code(ep.path)
             allowed = {404: (expected, "not_found"), 405: ("method_not_allowed",) if odd in REROUTED else ()}
+            if odd in REROUTED and ep.method == "GET" and reply.status_code == 200:
+                continue  # the client folded "/catalog/items/.." into "/catalog": another reading, harmless
             assert reply.status_code in allowed, (ep.method, url[:120], reply.status_code, reply.text[:300])
             error = assert_error(reply, reply.status_code, reply.json()["error"]["code"])
             assert error["code"] in allowed[reply.status_code], (ep.method, url[:120], error)

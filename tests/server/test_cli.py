@@ -113,9 +113,11 @@ def test_serve_demo_prints_a_token_for_each_role_and_the_urls(live_server: Serve
     for url in (f"{base}/api/v1/docs", f"{base}/api/v1/openapi.json", f"{base}/healthz", f"{base}/"):
         assert url in banner, url
     # Every page, signed in with a token of the right role in the URL fragment.
-    pages = dict(re.findall(rf"({base}/halls/demo/\w+)#token=(\S+)", banner))
-    roles = {"guide": "guide", "kiosk": "kiosk", "display": "display", "console": "staff", "dashboard": "manager"}
+    pages = dict(re.findall(rf"({base}/halls/demo/\w+)(?:\?window=1)?#token=(\S+)", banner))
+    roles = {"guide": "guide", "kiosk": "kiosk", "display": "display", "console": "staff", "dashboard": "manager",
+             "reports": "manager", "cases": "manager", "rate": "display", "book": "kiosk"}
     assert set(pages) == {f"{base}/halls/demo/{page}" for page in roles}, banner
+    assert f"{base}/halls/demo/rate?window=1#token=" in banner  # the pad knows the window it stands beside
     for page, role in roles.items():
         assert read_token(server.secret, pages[f"{base}/halls/demo/{page}"]).role == role, page
 

@@ -26,7 +26,7 @@ from floor.db import TicketEventRow, TicketRow, make_sql_engine
 from tests.server.conftest import HallApi, LiveServer, ServerFactory, recv_json, ws_connect
 
 SERVICES = ("SOC", "HUK", "TAX", "FUND", "BIZ", "INFO")  # what windows 1-5 all serve
-ALL_SERVICES = ("SOC", "HUK", "PROP", "TAX", "FUND", "BIZ", "INFO")
+ALL_SERVICES = ("SOC", "HUK", "PROP", "TAX", "FUND", "BIZ", "INFO", "FOOD", "RESTO")
 WINDOWS = ("1", "2", "3", "4", "5")
 TICKETS = 50
 DISPLAYS = 4

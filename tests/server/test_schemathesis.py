@@ -10,8 +10,10 @@ database; requests go to 127.0.0.1 only.
 from __future__ import annotations
 
 import re
+import time
 import uuid
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 
 import pytest
 import requests
@@ -31,6 +33,7 @@ import floor.app
 from floor.auth import make_token
 from floor.web import ENDPOINTS
 from tests.server.conftest import LiveServer, delete_prefix_sync, start_server, stop_server
+from tests.server.test_appointments import booking_body
 
 HALL = "demo"
 WINDOW = "1"
@@ -93,7 +96,37 @@ def session() -> Iterator[requests.Session]:
         yield s
 
 
-STAGES = ("waiting", "called", "serving")
+STAGES = ("waiting", "called", "serving", "done")
+
+
+@dataclass(frozen=True)
+class Records:
+    """Records an id in a path can name, made once: a booking, and a ticket rated 差评 whose case is open."""
+
+    appointment: str
+    case: str
+
+
+@pytest.fixture(scope="module")
+def records(server: LiveServer, session: requests.Session) -> Records:
+    base, manager = f"{server.base_url}/api/v1/halls/{HALL}", server.auth("manager")
+    booked = session.post(f"{base}/appointments", json=booking_body(who=7), headers=manager, timeout=20)
+    assert booked.status_code == 201, booked.text
+    rated = set_stage(server, session, "done")
+    reply = session.post(f"{base}/tickets/{rated}/rating", json={"score": 1, "source": "pad"}, timeout=20)
+    assert reply.status_code == 201, reply.text
+    deadline = time.monotonic() + 15
+    while session.get(f"{base}/cases/{rated}", headers=manager, timeout=20).status_code != 200:
+        assert time.monotonic() < deadline, "the archiver did not open the case within 15 s"
+        time.sleep(0.1)
+    return Records(appointment=booked.json()["id"], case=rated)
+
+
+def real_ids(path: str, ticket: str, records: Records) -> dict[str, str]:
+    """Path parameters set to records that exist, so an operation on a record can succeed."""
+    ids = {"ticket": records.case if path.startswith("/api/v1/halls/{hall}/cases/") else ticket,
+           "appointment": records.appointment}
+    return {name: value for name, value in ids.items() if "{" + name + "}" in path}
 
 
 def set_stage(server: LiveServer, session: requests.Session, stage: str) -> str:
@@ -109,9 +142,13 @@ def set_stage(server: LiveServer, session: requests.Session, stage: str) -> str:
         called = session.post(f"{base}/windows/{WINDOW}/call", json={"ticket": ticket, "reason": "fuzz"},
                               headers=manager, timeout=20)
         assert called.status_code == 200, called.text
-    if stage == "serving":
+    if stage in ("serving", "done"):
         started = session.post(f"{base}/windows/{WINDOW}/start", headers=manager, timeout=20)
         assert started.status_code == 200, started.text
+    if stage == "done":
+        finished = session.post(f"{base}/windows/{WINDOW}/finish", json={"outcome": "done"}, headers=manager,
+                                timeout=20)
+        assert finished.status_code == 200, finished.text
     return ticket
 
 
@@ -163,7 +200,7 @@ def call(case: Case, session: requests.Session, headers: dict[str, str], checks:
 
 @pytest.mark.parametrize("mode", [GenerationMode.POSITIVE, GenerationMode.NEGATIVE])
 def test_every_operation_with_a_token_that_may_call_it(
-    server: LiveServer, schema: schemathesis.BaseSchema, session: requests.Session,
+    server: LiveServer, schema: schemathesis.BaseSchema, session: requests.Session, records: Records,
     mode: GenerationMode,
 ) -> None:
     checks = [*CHECKS, negative_data_rejection] if mode is GenerationMode.NEGATIVE else CHECKS
@@ -180,8 +217,8 @@ def test_every_operation_with_a_token_that_may_call_it(
                real_ticket=st.booleans())
         def one(case: Case, role: str, stage: str, real_ticket: bool) -> None:
             ticket = set_stage(server, session, stage)
-            if real_ticket and "ticket" in (case.path_parameters or {}):
-                case.path_parameters["ticket"] = ticket  # type: ignore[index]
+            if real_ticket and case.path_parameters:
+                case.path_parameters.update(real_ids(operation.path, ticket, records))
             status = call(case, session, {"Authorization": f"Bearer {token_for(server, role, WINDOW)}"}, checks)
             if status < 300:
                 answered.add(operation.label)

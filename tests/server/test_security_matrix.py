@@ -23,6 +23,8 @@ from displays.feed import CHANNEL_ROLES
 from floor.settings import Settings
 from floor.web import ENDPOINTS
 from tests.server.conftest import HallApi, SharedServer, assert_error, recv_json, ws_connect
+from tests.server.test_appointments import appointment_for, booking_body, person
+from tests.server.test_notifications import failed_delivery
 
 ROLES = ("guide", "kiosk", "staff", "manager", "admin", "display")
 OWN_WINDOW, OTHER_WINDOW = "5", "3"  # every window route is exercised on window 5
@@ -49,11 +51,20 @@ POLICY: dict[str, Rule] = {
     # Hall (api.md "Hall"; design.md 7: display is a read-only feed)
     "GET /snapshot": may(*HALL_ROLES),
     "GET /config": may(*HALL_ROLES),
+    "GET /catalog": may(*HALL_ROLES),  # the 受理事典: guide desk, kiosk, booking page
+    "GET /catalog/items/{item}": may(*HALL_ROLES),
+    "GET /catalog/bundles/{bundle}": may(*HALL_ROLES),
     "GET /whoami": may(*HALL_ROLES),
     "GET /led": may("display", *MANAGE),
     "GET /queue": may("guide", *MANAGE),
     "GET /stats/today": may(*MANAGE),
     "GET /audit": may(*MANAGE),
+    # Reports (issue 8): figures, files, charts and stars are the managers'
+    "GET /reports": may(*MANAGE),
+    "GET /reports.csv": may(*MANAGE),
+    "GET /reports.xlsx": may(*MANAGE),
+    "GET /reports/stars": may(*MANAGE),
+    "GET /reports/charts/{chart}.png": may(*MANAGE),
     "POST /end-day": may(*MANAGE),
     "POST /windows/{w}/services": may(*MANAGE, body={"services": ["SOC", "TAX"]}),
     # Tickets (api.md "Tickets")
@@ -77,7 +88,38 @@ POLICY: dict[str, Rule] = {
     "POST /windows/{w}/finish": may(*WINDOW, body={"outcome": "done"}, setup="serving"),
     "POST /windows/{w}/no-show": may(*WINDOW, setup="called"),
     "POST /windows/{w}/transfer": may(*WINDOW, body={"to_service": "TAX", "reason": "matrix"}, setup="serving"),
+    # 预约办 (issue 8): guide desks, kiosks (and the booking page on a kiosk token) book, cancel and check in; a
+    # booking is read by its unguessable id, like a ticket; the day's list is the guides' and managers', and lifting
+    # a no-show block the managers'. "booked" makes a booking ({ticket} is its id), "booked today" one to check in
+    # ({ticket} is its voucher code).
+    "GET /appointments/slots": may("guide", "kiosk", *MANAGE),
+    "POST /appointments": may("guide", "kiosk", *MANAGE, body=booking_body()),
+    "GET /appointments/{appointment}": Rule(PUBLIC, setup="booked"),
+    "POST /appointments/{appointment}/cancel": may("guide", "kiosk", *MANAGE, setup="booked"),
+    "POST /appointments/check-in": may("guide", "kiosk", *MANAGE, body={"code": "{ticket}"}, setup="booked today"),
+    "GET /appointments": may("guide", *MANAGE),
+    "POST /appointment-blocks/lift": may(*MANAGE, body={"id_number": person(1)}),
+    # 好差评 (issue 8): the citizen rates by the ticket's unguessable id, as the phone page reads it; the pad beside a
+    # window runs on a display token. 差评 cases are the managers'. A "case:…" setup rates a ticket 差评 and waits for
+    # its case, then records the steps named.
+    "POST /tickets/{ticket}/rating": Rule(PUBLIC, {"score": 4, "source": "pad"}, "finished"),
+    "GET /tickets/{ticket}/rating": Rule(PUBLIC),
+    "GET /windows/{w}/rating-pad": may("staff", "display", *MANAGE),
+    "GET /ratings": may(*MANAGE),
+    "GET /cases": may(*MANAGE),
+    "GET /cases/{ticket}": may(*MANAGE, setup="case:"),
+    "POST /cases/{ticket}/callback": may(*MANAGE, body={"note": "matrix", "reached": True}, setup="case:"),
+    "POST /cases/{ticket}/fix": may(*MANAGE, body={"note": "matrix"}, setup="case:callback"),
+    "POST /cases/{ticket}/feedback": may(*MANAGE, body={"note": "matrix", "satisfied": True},
+                                         setup="case:callback,fix"),
+    "POST /cases/{ticket}/review": may(*MANAGE, body={"kind": "appeal", "outcome": "dismissed"},
+                                       setup="case:callback,fix,feedback"),
+    # Outgoing webhooks (issue 8): managers read what went to the SMS gateway and the 好差评 system; only an admin
+    # sends a failed one again. "failed delivery" puts one in the server's record ({delivery} is its id).
+    "GET /webhooks/deliveries": may(*MANAGE),
+    "POST /webhooks/deliveries/{delivery}/retry": may("admin", setup="failed delivery"),
 }
+QUERIES = {"GET /appointments/slots": "?service=SOC"}  # what a request needs besides its path and body
 CHANNELS: dict[str, Rule] = {  # the realtime feeds (api.md "Realtime")
     "display": may("display", *MANAGE),
     "console": may(*WINDOW),
@@ -165,9 +207,36 @@ async def prepare(api: HallApi, setup: str) -> str:
     if setup == "missed":
         await api.window_op(OWN_WINDOW, "no-show")
         return str(first["id"])
+    if setup == "finished" or setup.startswith("case:"):
+        return await finished_and_rated(api, str(first["id"]), setup)
+    if setup.startswith("booked"):
+        return await appointment_for(api, setup)
+    if setup == "failed delivery":
+        return failed_delivery(api)
     if setup == "paused":
         await api.window_op(OWN_WINDOW, "pause", {"reason": "matrix"})
     return str(second["id"])  # still waiting in every setup
+
+
+CASE_STEPS = {"callback": {"note": "matrix", "reached": True}, "fix": {"note": "matrix"},
+              "feedback": {"note": "matrix", "satisfied": True}}
+
+
+async def finished_and_rated(api: HallApi, ticket: str, setup: str) -> str:
+    """``ticket`` (the first of ``prepare``) served and finished at window 5; for "case:<steps>" also rated 差评, its
+    case opened by the archiver and those steps recorded."""
+    await api.window_op(OWN_WINDOW, "call-next")
+    await api.window_op(OWN_WINDOW, "finish", {"outcome": "done"})
+    if setup == "finished":
+        return ticket
+    await api.ok("POST", f"/tickets/{ticket}/rating", 201, role=None, json={"score": 1, "source": "pad"})
+    deadline = asyncio.get_running_loop().time() + 15
+    while (await api.request("GET", f"/cases/{ticket}")).status_code != 200:
+        assert asyncio.get_running_loop().time() < deadline, "the archiver did not open the case within 15 s"
+        await asyncio.sleep(0.1)
+    for step in filter(None, setup.removeprefix("case:").split(",")):
+        await api.ok("POST", f"/cases/{ticket}/{step}", json=CASE_STEPS[step])
+    return ticket
 
 
 def headers_for(api: HallApi, cell: Cell, other: str) -> dict[str, str]:
@@ -228,7 +297,10 @@ async def test_endpoint_matrix(route: str, api: HallApi, shared_server: SharedSe
     window_route = "{w}" in path
     other = shared_server.other_hall
     ticket = await prepare(api, rule.setup)
-    url = api.path(path.replace("{w}", OWN_WINDOW).replace("{ticket}", ticket))
+    url = api.path(path.replace("{w}", OWN_WINDOW).replace("{ticket}", ticket)
+                   .replace("{item}", "SOC-RETIRE").replace("{bundle}", "RESTO")  # catalog entries of the demo
+                   .replace("{chart}", "hourly")  # a report chart
+                   .replace("{appointment}", ticket).replace("{delivery}", ticket)) + QUERIES.get(route, "")
     body = fill(rule.body, ticket)
     verdicts = Verdicts()
     all_cells = list(cells(window_route))
@@ -291,7 +363,8 @@ async def test_feed_matrix(channel: str, api: HallApi, shared_server: SharedServ
 async def test_display_tokens_are_read_only(api: HallApi) -> None:
     """Straight from design.md 7, whatever POLICY says: a display token changes nothing, on any endpoint."""
     declared()
-    writes = [ep for ep in ENDPOINTS if ep.method != "GET"]
+    # A public write (a rating, by the ticket's id) reads no token at all, so it cannot be the display's doing.
+    writes = [ep for ep in ENDPOINTS if ep.method != "GET" and ep.roles]
     assert writes
     ticket = await prepare(api, "called")
     for ep in writes:
