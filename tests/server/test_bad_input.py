@@ -339,7 +339,8 @@ REROUTED = ("5%2Fopen", ".", "..")
 PATH_ENDPOINTS = [ep for ep in ENDPOINTS if "{" in ep.path]
 # What each kind of id in a path is called when nothing has it.
 UNKNOWN = {"w": "unknown_window", "ticket": "unknown_ticket", "appointment": "unknown_appointment",
-           "delivery": "unknown_delivery", "item": "unknown_item", "bundle": "unknown_service", "chart": "unknown_chart"}
+           "delivery": "unknown_delivery", "item": "unknown_item", "bundle": "unknown_service",
+           "chart": "unknown_chart"}
 
 
 def unknown_code(path: str) -> str:
