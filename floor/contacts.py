@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import os
 from datetime import datetime, time, timedelta
+from functools import cache
 from typing import TYPE_CHECKING
 
 from cryptography.exceptions import InvalidTag
@@ -66,6 +67,12 @@ class Sealer:
             return None
 
 
+@cache
+def sealer_for(secret: bytes) -> Sealer:
+    """The server's one sealer: deriving its key (HKDF) once, not on every issue that gives a phone."""
+    return Sealer(secret)
+
+
 def _bound_to(hall: str, ticket: str) -> bytes:
     return f"hallq contact|{hall}|{ticket}".encode()
 
@@ -104,5 +111,5 @@ async def keep_contact(ctx: Ctx, ticket: Ticket, phone: str) -> None:
     hall = ctx.hall.config
     if hall.notifications.notify_url:
         engine = ctx.hall.engine
-        contacts = Contacts(engine.redis, hall, engine.keys, Sealer(ctx.runtime.settings.secret))
+        contacts = Contacts(engine.redis, hall, engine.keys, sealer_for(ctx.runtime.settings.secret))
         await contacts.keep(ticket.id, normalize_phone(phone), engine.clock())

@@ -38,7 +38,7 @@ from queue_engine.errors import UnknownTicket
 from .archiver import Archiver
 from .cancellation import raise_if_cancelled
 from .clock import FileClock
-from .contacts import Contacts, Sealer, seconds_left_today
+from .contacts import Contacts, sealer_for, seconds_left_today
 from .projection import StreamEvent
 from .ratings import level
 from .settings import Settings
@@ -201,7 +201,7 @@ async def run_notifications(settings: Settings, halls: Mapping[str, HallConfig],
     webhooks, until cancelled. Run by the archive process (``floor.archive_process``)."""
     # A client of its own: each notifier blocks a connection in XREADGROUP, beside the archivers' pool.
     redis = Redis.from_url(settings.redis_url, max_connections=len(halls) + 8)
-    sealer = Sealer(settings.secret)
+    sealer = sealer_for(settings.secret)
     clock = FileClock(settings.clock_file) if settings.clock_file else time.time  # the web workers' clock
     engines = {h: Engine(redis, cfg, prefix=settings.key_prefix, clock=clock) for h, cfg in halls.items()}
     contacts = {h: Contacts(redis, e.hall, e.keys, sealer) for h, e in engines.items()}
