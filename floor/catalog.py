@@ -13,6 +13,7 @@ from typing import Literal
 
 from pydantic import BaseModel
 
+from queue_engine import policy
 from queue_engine.config import HallConfig, Material, Service, ServiceItem, Window
 
 from .search_terms import search_terms
@@ -172,11 +173,12 @@ def copies_text(copies: int, original: bool, lang: Lang = "zh") -> str:
 
 # -- who serves what -----------------------------------------------------------------------------------------------
 def window_serves_item(window: Window, service: Service, item: str) -> bool:
-    """Sub-item skills (config.Window.items): a window naming some of a service's sub-items serves only those."""
+    """Sub-item skills (config.Window.items): a window naming some of a service's sub-items serves only those.
+    The rule is the calling policy's (rule 6), so the catalog never tells a citizen otherwise than call-next does."""
     if service.code not in window.services:
         return False
-    own = {i.code for i in service.items} & set(window.items)
-    return not own or item in own
+    restricted = policy.restricted_services(window.items, {i.code: service.code for i in service.items})
+    return policy.serves_item(service.code, item, window.items, restricted)
 
 
 def _windows_for_service(hall: HallConfig, code: str) -> list[str]:
