@@ -50,9 +50,19 @@ class ApiError(Exception):
         self.status, self.code, self.message, self.message_zh, self.extra = status, code, message, message_zh, extra
 
 
-def language(request: Request) -> str:
+def header(request: HTTPConnection, name: bytes) -> str | None:
+    """A request header (``name`` in lower case, as ASGI gives them): the scope's list read directly, without
+    building the Headers mapping, whose ``get`` raises and catches a KeyError for every header not sent."""
+    raw: list[tuple[bytes, bytes]] = request.scope["headers"]
+    for key, value in raw:
+        if key == name:
+            return value.decode("latin-1")
+    return None
+
+
+def language(request: HTTPConnection) -> str:
     """zh unless the client prefers English: a hall's screens and staff read Chinese first."""
-    accept = request.headers.get("accept-language", "").lower()
+    accept = (header(request, b"accept-language") or "").lower()
     for part in accept.split(","):
         tag = part.split(";")[0].strip()
         if tag.startswith("en"):
@@ -160,6 +170,8 @@ async def _parse_body(request: Request, model: type[BaseModel]) -> BaseModel:
 
 def _check_query(request: Request, ep: Endpoint) -> None:
     """Refuse query parameters the endpoint does not read: a typo such as ?limt=5 must not pass for a default."""
+    if not request.scope["query_string"]:  # nearly every request: nothing to check
+        return
     known = {p.name for p in ep.params if p.where == "query"}
     unknown = sorted(set(request.query_params) - known)
     if unknown:
@@ -199,7 +211,7 @@ def query_limit(raw: str | None, maximum: int, default: int = 100) -> int:
 
 def _principal(request: HTTPConnection, runtime: Runtime) -> Principal:
     token = request.query_params.get("token") if request.scope["type"] == "websocket" else None
-    return read_token(runtime.settings.secret, token or bearer(request.headers.get("authorization")))
+    return read_token(runtime.settings.secret, token or bearer(header(request, b"authorization")))
 
 
 def actor(p: Principal) -> str:

@@ -75,7 +75,10 @@ class Service(_Frozen):
         return bool(self.bundle)
 
     def item(self, code: str) -> ServiceItem | None:
-        return next((i for i in self.items if i.code == code), None)
+        for item in self.items:  # a loop, not next(genexpr): these lookups run several times per request
+            if item.code == code:
+                return item
+        return None
 
     @field_validator("code")
     @classmethod
@@ -342,14 +345,20 @@ class HallConfig(_Frozen):
         return ZoneInfo(self.timezone)
 
     def service(self, code: str) -> Service | None:
-        return next((s for s in self.services if s.code == code), None)
+        for service in self.services:
+            if service.code == code:
+                return service
+        return None
 
     def planned_windows(self, code: str) -> int:
         """How many windows the configuration lets serve a service."""
         return sum(1 for w in self.windows if code in w.services)
 
     def window(self, window_id: str) -> Window | None:
-        return next((w for w in self.windows if w.id == window_id), None)
+        for window in self.windows:
+            if window.id == window_id:
+                return window
+        return None
 
     def local(self, epoch_s: float) -> datetime:
         return datetime.fromtimestamp(epoch_s, self.zone)

@@ -24,7 +24,7 @@ from .keys import DAY_SCOPED_TTL_S, EVENTS_MAXLEN, HallKeys
 from .library import FUNCTION_NAMES, LIBRARY
 from .model import HallModel, initial_window, item_services
 from .records import Event, Issued, Json, Rating, Ticket, TicketStatus, WindowState, normalize_snapshot
-from .wire import EMPTY, FunctionCaller, Packed
+from .wire import EMPTY, FunctionCaller, Packed, command, pipe_for
 
 Clock = Callable[[], float]  # seconds since the epoch, like time.time
 IdMaker = Callable[[str], str]  # business day -> a new ticket id
@@ -117,7 +117,7 @@ class Engine:
             raise errors.UnknownWindow(window=window)
 
     async def _read_ticket(self, ticket_id: str) -> Json:
-        raw = await self.redis.hget(self.keys.tickets, ticket_id)
+        raw = await pipe_for(self.redis).call(command("HGET", self.keys.tickets, ticket_id))
         if raw is None:
             raise errors.UnknownTicket(ticket=ticket_id)
         data: Json = orjson.loads(raw)
@@ -244,11 +244,9 @@ class Engine:
         t = Ticket.from_json(await self._read_ticket(ticket_id))
         if t.status != "waiting" or t.queue is None or t.score is None:
             return TicketStatus(t)
-        async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.zrank(self._queue_key(t.queue), t.id)
-            pipe.hget(self.keys.ewma, t.service)
-            pipe.hget(self.keys.able, t.service)
-            ahead, handling, able = await pipe.execute()
+        ahead, handling, able = await pipe_for(self.redis).call_many((
+            command("ZRANK", self._queue_key(t.queue), t.id), command("HGET", self.keys.ewma, t.service),
+            command("HGET", self.keys.able, t.service)))
         if ahead is None:  # called or moved since we read it
             return await self.ticket(ticket_id)
         wait_ms = policy.estimated_wait_ms(

@@ -42,10 +42,13 @@ class Ticket:
 
     @classmethod
     def from_json(cls, data: Json) -> Ticket:
-        values: dict[str, Any] = {f.name: data.get(f.name) for f in fields(cls)}
+        values: dict[str, Any] = {name: data.get(name) for name in _TICKET_FIELDS}
         if values["score"] is not None:
             values["score"] = int(values["score"])
         return cls(**values)
+
+
+_TICKET_FIELDS = tuple(f.name for f in fields(Ticket))  # read once: fields() walks the class on every call
 
 
 @dataclass(frozen=True, slots=True)

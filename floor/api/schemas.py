@@ -129,7 +129,7 @@ class TicketOut(BaseModel):
             serving_at=at(hall, t.serving_at), finished_at=at(hall, t.finished_at), outcome=t.outcome,
             priority=t.priority, channel=t.channel, recalls=t.recalls or 0, item=t.item,
             item_name=item.name_zh if item else t.item, item_name_en=(item.name_en or item.name_zh) if item else t.item,
-            green_reason=cast(GreenReason | None, t.green_reason), holder=t.holder, rating=rating,
+            green_reason=cast("GreenReason | None", t.green_reason), holder=t.holder, rating=rating,
         )
 
 

@@ -7,10 +7,13 @@ import itertools
 from collections.abc import Mapping
 from typing import Any
 
+import pytest
 from redis.asyncio import Redis
 
 from floor.db import parse_stream_id
-from floor.hub import Hub
+from floor.hub import Hub, StreamReads
+from queue_engine.wire import Pipe
+from tests.conftest import REDIS_URL
 
 STREAM = "{hall}:events"
 
@@ -113,3 +116,30 @@ async def test_listeners_are_asked_to_beat_twice_per_heartbeat_interval(redis: R
     assert len(gaps) >= 3
     assert gaps[0] >= 0.09  # never more often than every heartbeat_s / 2
     assert gaps[len(gaps) // 2] < 0.15  # and typically every 0.1 s, not once per heartbeat_s
+
+
+@pytest.mark.parametrize("protocol", [2, 3])
+async def test_hand_packed_reads_take_each_hall_after_its_own_id_in_either_protocol(
+        key_prefix: str, protocol: int) -> None:
+    """The hub's XREAD is packed by hand: each hall's id must pair with its own stream, ids that moved must be
+    packed again, and RESP2's list and RESP3's map must both come back as (stream, entries)."""
+    client = Redis.from_url(REDIS_URL, protocol=protocol)
+    keys = {hall: f"{key_prefix}:{{{hall}}}:events" for hall in ("a", "b", "c")}
+    try:
+        ids = {hall: [await _add(client, key, n) for n in range(3)] for hall, key in keys.items()}
+        reads = StreamReads(Pipe(client), keys, block_ms=100)
+
+        async def read(last: dict[str, str]) -> dict[str, list[str]]:
+            replies = await reads.after(last)
+            return {stream.decode(): [eid.decode() for eid, _ in entries] for stream, entries in replies}
+
+        assert await read({"a": ids["a"][0], "b": ids["b"][2], "c": ids["c"][1]}) == {
+            keys["a"]: ids["a"][1:], keys["c"]: ids["c"][2:]}
+        assert await read({"a": ids["a"][1], "b": ids["b"][0], "c": ids["c"][2]}) == {
+            keys["a"]: ids["a"][2:], keys["b"]: ids["b"][1:]}
+        assert list(await read({hall: hall_ids[-1] for hall, hall_ids in ids.items()})) == []  # the block ran out
+        entry = next(iter(await reads.after({"a": "0-0", "b": ids["b"][2], "c": ids["c"][2]})))[1][0]
+        assert entry[1] == [b"e", b'{"n": 0}']
+    finally:
+        await client.delete(*keys.values())
+        await client.aclose()
