@@ -23,6 +23,7 @@ from starlette.types import Receive, Scope, Send
 from queue_engine.config import HallConfig, load_hall
 from queue_engine.engine import Engine
 
+from . import heap
 from .clock import FileClock
 from .db import make_sql_engine, migrate, sync_config
 from .hub import Hub
@@ -152,6 +153,7 @@ def create_app(settings: Settings) -> Starlette:
             await prepare_hall(engine, sql)
         runtime.tasks.append(asyncio.create_task(hub.run(), name="hub"))
         app.state.runtime = runtime
+        heap.settle()
         try:
             yield
         finally:

@@ -24,6 +24,7 @@ from redis.asyncio import Redis
 
 from queue_engine.engine import Engine
 
+from . import heap
 from .archiver import Archiver, SqlWriter
 from .db import make_sql_engine
 from .logs import redact_root_handlers
@@ -49,6 +50,7 @@ async def archive_halls(settings: Settings, parent: int | None = None) -> None:
     writer = SqlWriter(sql, linger_s=LINGER_S)
     archivers = [Archiver(Engine(redis, hall, prefix=settings.key_prefix), sql, batch_size=BATCH, pace_s=PACE_S,
                           writer=writer) for hall in halls.values()]
+    heap.settle()
     tasks = [asyncio.create_task(a.run(), name=f"archiver-{a.engine.hall.id}") for a in archivers]
     tasks.append(asyncio.create_task(run_notifications(settings, halls, sql), name="notifications"))  # SMS, 好差评
     if parent is not None:

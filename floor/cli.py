@@ -17,6 +17,12 @@ class CliError(Exception):
     pass
 
 
+# How long an idle HTTP connection is kept open (uvicorn's default is 5 s). A window's console calls every few
+# minutes and a guide desk issues every minute or so: with 5 s nearly every request of theirs came on a new
+# connection, and a loaded worker accepts one connection per turn of its event loop, so those requests queued
+# for the accept behind every other. Browsers keep idle connections for 60 s or more; a proxy in front reuses its.
+KEEP_ALIVE_S = 75
+
 def cmd_token(args: argparse.Namespace) -> None:
     settings = Settings.from_env()
     from .app import load_halls
@@ -109,7 +115,7 @@ def cmd_serve(args: argparse.Namespace) -> None:
         # 400 MB over 10,000 screens) and triple the CPU of every send, to shrink ~300-byte frames on a LAN.
         level = os.environ.get("HALLQ_LOG_LEVEL", "info")
         uvicorn.run("floor.app:app_from_env", factory=True, host=args.host, port=args.port, workers=args.workers,
-                    ws_max_size=64 * 1024, ws_per_message_deflate=False,
+                    ws_max_size=64 * 1024, ws_per_message_deflate=False, timeout_keep_alive=KEEP_ALIVE_S,
                     log_level=level, log_config=uvicorn_log_config(level), access_log=False)
     finally:
         if archiver is not None:

@@ -37,6 +37,7 @@ from locust import FastHttpUser, User, between, constant, constant_throughput, e
 from locust.runners import STATE_CLEANUP, STATE_STOPPED, STATE_STOPPING, MasterRunner
 
 from floor.auth import make_token
+from floor.cli import KEEP_ALIVE_S as SERVER_KEEP_ALIVE_S
 from loadtest.calls import CallClock, Samples
 from loadtest.plan import (
     SECRET_ENV,
@@ -344,7 +345,7 @@ def ok(response: Any) -> bool:
     return 200 <= (response.status_code or 0) < 300
 
 
-KEEP_ALIVE_S = 4.0  # uvicorn closes a keep-alive connection after 5 s idle (its default timeout_keep_alive)
+KEEP_ALIVE_S = SERVER_KEEP_ALIVE_S - 1  # close before the server does: a request never meets a connection it closed
 
 
 class HallqHttpUser(FastHttpUser):
