@@ -32,6 +32,7 @@ from .rebuild import bring_back
 from .runtime import HallRuntime, Runtime
 from .settings import Settings
 from .shapes import PathShapes, plain
+from .timings import Timings
 from .web import ENDPOINTS, JSONResponse, as_route, error_response, language
 
 log = logging.getLogger("hallq")
@@ -48,29 +49,35 @@ class HallApp(Starlette):
     (``floor.web.as_route``), and an unexpected error gets the same 500 and log as from Starlette. Every other
     request (pages, websockets, a method an address does not take) goes through Starlette as before."""
 
-    def __init__(self, *, endpoints: list[Route], on_error: ErrorHandler, **kwargs: Any) -> None:
+    def __init__(self, *, endpoints: list[Route], on_error: ErrorHandler, timings: Timings | None = None,
+                 **kwargs: Any) -> None:
         super().__init__(routes=[*endpoints, *kwargs.pop("routes")], **kwargs)
         self.on_error = on_error
-        self.shapes: PathShapes[Callable[[Request], Awaitable[Response]]] = PathShapes()
+        self.timings = timings
+        self.shapes: PathShapes[Route] = PathShapes()
         for route in endpoints:
             for method in route.methods or ():
                 # Starlette's own answer to HEAD (the GET without its body) stays its own.
                 if method != "HEAD" and plain(route.path):
-                    self.shapes.add(method, route.path, route.endpoint)
+                    self.shapes.add(method, route.path, route)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         found = self.shapes.find(scope["method"], get_route_path(scope)) if scope["type"] == "http" else None
         if found is None:
             return await super().__call__(scope, receive, send)
-        handle, scope["path_params"] = found
+        route, scope["path_params"] = found
         scope["app"] = self
+        started = time.perf_counter()
         request = Request(scope, receive, send)
         try:
-            response = await handle(request)
+            response = await route.endpoint(request)
         except Exception as exc:  # as Starlette's ServerErrorMiddleware: answer 500, then let the server log it
             await (await self.on_error(request, exc))(scope, receive, send)
             raise
         await response(scope, receive, send)
+        if self.timings is not None:
+            took = time.perf_counter() - started
+            self.timings.add(route.name, time.time() - took, took * 1000)
 
 
 def _rooms() -> list[Any]:
@@ -136,6 +143,7 @@ def create_app(settings: Settings) -> Starlette:
     _rooms()
     quiet_tokens()
     halls = load_halls(settings)
+    timings = Timings(settings.timings_file) if settings.timings_file else None
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -153,6 +161,8 @@ def create_app(settings: Settings) -> Starlette:
             await prepare_hall(engine, sql)
         runtime.tasks.append(asyncio.create_task(hub.run(), name="hub"))
         app.state.runtime = runtime
+        if timings is not None:
+            runtime.tasks.append(asyncio.create_task(timings.watch_loop(), name="loop-lag"))
         heap.settle()
         try:
             yield
@@ -164,6 +174,8 @@ def create_app(settings: Settings) -> Starlette:
             await redis.aclose()
             await pool.disconnect()
             sql.dispose()
+            if timings is not None:
+                timings.write()
 
     spec = document(VERSION)
 
@@ -201,7 +213,7 @@ def create_app(settings: Settings) -> Starlette:
         Route("/api/v1/docs", docs),
         Route("/healthz", health),
     ]
-    return HallApp(endpoints=[as_route(ep) for ep in ENDPOINTS], on_error=server_error, routes=routes,
+    return HallApp(endpoints=[as_route(ep) for ep in ENDPOINTS], on_error=server_error, timings=timings, routes=routes,
                    lifespan=lifespan, exception_handlers={HTTPException: http_error, Exception: server_error})
 
 

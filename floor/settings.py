@@ -38,6 +38,7 @@ class Settings:
     webhook_backoff_s: float = 1.0  # wait after the first failed try; doubled after each further one
     webhook_backoff_cap_s: float = 600.0  # the longest wait between two tries
     webhook_timeout_s: float = 10.0  # a receiver that has not answered by then has failed that try
+    timings_file: Path | None = None  # load runs: where each worker writes its requests' inside times (floor.timings)
 
     @property
     def webhook_key(self) -> bytes:
@@ -70,6 +71,7 @@ class Settings:
             webhook_backoff_s=float(env.get("HALLQ_WEBHOOK_BACKOFF_S", cls.webhook_backoff_s)),
             webhook_backoff_cap_s=float(env.get("HALLQ_WEBHOOK_BACKOFF_CAP_S", cls.webhook_backoff_cap_s)),
             webhook_timeout_s=float(env.get("HALLQ_WEBHOOK_TIMEOUT_S", cls.webhook_timeout_s)),
+            timings_file=Path(env["HALLQ_TIMINGS_FILE"]) if env.get("HALLQ_TIMINGS_FILE") else None,
         )
 
 

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 KEEP_CALLED_S = 120.0  # a call is matched to screens for this long
+LOOP_LAG = "load generator loop lag"  # how late a Locust process's 5 ms sleeps woke (``users._watch_lag``)
 KEEP_EARLY_S = 5.0  # a receipt with no known call waits this long for it
 
 

@@ -19,7 +19,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .calls import Merged, percentile
+from floor.timings import LAG as SERVER_LOOP_LAG
+
+from .calls import LOOP_LAG, Merged, percentile
 
 SUMMARY_MARK = "hallq-load-summary"
 HISTORY_KEEP = 12
@@ -51,6 +53,7 @@ class Run:
     measured_s: float
     exit_code: int
     command: str = ""
+    loop_lag: list[float] = field(default_factory=list)  # the load generator's own loop lag, ms, sorted
 
     def row(self, name: str) -> Row | None:
         return next((r for r in self.rows if r.name == name), None)
@@ -100,7 +103,28 @@ def read_run(label: str, csv_prefix: Path, samples: Merged, measured_s: float, e
                         max=values[-1] if values else _num(rec["Max Response Time"]), samples=len(values)))
     rows.sort(key=lambda r: (r.kind == "WS", r.name))
     return Run(label, rows, read_csv(Path(f"{csv_prefix}_failures.csv")),
-               read_csv(Path(f"{csv_prefix}_exceptions.csv")), dict(samples.counters), measured_s, exit_code, command)
+               read_csv(Path(f"{csv_prefix}_exceptions.csv")), dict(samples.counters), measured_s, exit_code, command,
+               sorted(samples.values.get(LOOP_LAG, [])))
+
+
+def inside_section(run: Run, inside: Mapping[str, list[float]]) -> list[str]:
+    """Locust's view of each endpoint beside the worker's own (``floor.timings``), and both event loops' lag:
+    what the worker does not account for was spent before it took the request up or after its answer left."""
+    lines = ["| endpoint | Locust p50 ms | Locust p99 ms | inside p50 ms | inside p95 ms | inside p99 ms | "
+             "inside max ms |",
+             "|---|---:|---:|---:|---:|---:|---:|"]
+    for r in run.rows:
+        values = inside.get(r.name, [])
+        if r.kind == "WS" or not values:
+            continue
+        lines.append(f"| {r.name} | {ms(r.p50)} | {ms(r.p99)} | {ms(percentile(values, 50))} | "
+                     f"{ms(percentile(values, 95))} | {ms(percentile(values, 99))} | {ms(values[-1])} |")
+    for who, lag in (("the server's event loop", inside.get(SERVER_LOOP_LAG, [])),
+                     ("the load generator's event loop", run.loop_lag)):
+        if lag:
+            lines += ["", f"Lag of {who} (how late a 5 ms sleep woke): p50 {ms(percentile(lag, 50))}, "
+                          f"p99 {ms(percentile(lag, 99))}, max {ms(lag[-1])} ms ({len(lag):,} samples)."]
+    return lines
 
 
 # -- targets -----------------------------------------------------------------------------------
@@ -232,6 +256,7 @@ class Report:
     floor_ws: Run | None = None
     profile_md: str | None = None
     extra: list[str] = field(default_factory=list)
+    inside: Mapping[str, list[float]] | None = None  # the worker's own timings (floor.timings), by endpoint
 
     def targets(self) -> list[Target]:
         s = self.scenario
@@ -273,6 +298,12 @@ class Report:
         lines += notes + self.extra + [""]
         fails = failure_lines(run)
         lines += ["Failures: none." if not fails else "Failures:", *fails, ""]
+        if self.inside:
+            lines += ["## Inside the server", "",
+                      "The worker timed each request itself (`HALLQ_TIMINGS_FILE`, `floor/timings.py`), from taking it "
+                      "up to its answer written, over the same measuring window; Locust's figures are the whole trip. "
+                      "The difference was spent outside the handler: waiting for the connection to be accepted, in "
+                      "socket buffers, or in either event loop.", "", *inside_section(run, self.inside), ""]
         lines += self._floors()
         lines += ["## Targets", "", "| target | measured | verdict |", "|---|---|---|"]
         lines += [f"| {t.what} | {t.measured} | {t.verdict} |" for t in self.targets()]

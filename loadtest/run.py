@@ -47,6 +47,7 @@ from typing import Any
 import httpx
 import redis as redis_pkg
 
+from floor import timings
 from floor.auth import make_token
 from queue_engine.keys import HallKeys
 
@@ -418,7 +419,7 @@ def run_hallq(opts: Options, work: Path, redis_client: redis_pkg.Redis) -> tuple
            "HALLQ_DATABASE_URL": f"sqlite:///{home / 'hallq.db'}", "PYTHONUNBUFFERED": "1",
            # A simulated kiosk issues a hall's share of the rate (a ticket every ~2 s), faster than a person
            # at a real one; the per-device limit is tested in tests/server/test_rate_limit.py.
-           "HALLQ_KIOSK_LIMIT": "0", **opts.server_env}
+           "HALLQ_KIOSK_LIMIT": "0", "HALLQ_TIMINGS_FILE": str(work / "timings"), **opts.server_env}
     port = free_port()
     cmd = pinned([str(VENV_BIN / "hallq"), "serve", "--host", "127.0.0.1", "--port", str(port),
                   "--workers", str(opts.workers)], server_cpus)
@@ -446,6 +447,7 @@ def run_hallq(opts: Options, work: Path, redis_client: redis_pkg.Redis) -> tuple
         job = LocustJob("hallq", plan, secret, server.base_url, s.users, s.spawn_rate or s.users, s.duration_s,
                         locust_cpus, work, s.gate_on_spawn)
         run, locust_cpu = run_locust(job, profile)
+        ended = time.time()
         meta["cpu"] = meter.finish({"locust": locust_cpu})
         for spy in spies:
             try:
@@ -462,6 +464,8 @@ def run_hallq(opts: Options, work: Path, redis_client: redis_pkg.Redis) -> tuple
         server.stop()
         delete_prefix(redis_client, prefix)
     meta["server_log_problems"] = server_log_problems(server.log_text())
+    # The workers write their timings as they stop; keep the samples of Locust's measuring window.
+    meta["inside"] = timings.read(sorted(work.glob("timings.*.json")), ended - run.measured_s, ended)
     if opts.profile:
         raw = work / "profile.txt"
         meta["profile"] = pyspy.load(raw) if raw.exists() else None
@@ -587,6 +591,7 @@ def make_report(opts: Options, run: Run, floor_json: Run | None, floor_ws: Run |
                  "note": "; ".join(n for n in ("smoke" if opts.smoke else "profiled" if opts.profile else "", noisy)
                                    if n)}
     full_meta.pop("profile", None)
+    inside = full_meta.pop("inside", None)
     extra = []
     if meta.get("events"):
         extra.append(f"Events written to the halls' streams: {meta['events']:,} "
@@ -611,7 +616,7 @@ def make_report(opts: Options, run: Run, floor_json: Run | None, floor_ws: Run |
                       f"flame graph: [{svg}]({svg}). The profiler's own CPU and its reads of the server's memory "
                       f"make this run's latencies a little worse than an unprofiled one.\n\n"
                       + pyspy.markdown(meta["profile"]))
-    return Report(s, full_meta, run, floor_json, floor_ws, profile_md, extra)
+    return Report(s, full_meta, run, floor_json, floor_ws, profile_md, extra, inside)
 
 
 def print_run(run: Run) -> None:

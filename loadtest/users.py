@@ -38,7 +38,7 @@ from locust.runners import STATE_CLEANUP, STATE_STOPPED, STATE_STOPPING, MasterR
 
 from floor.auth import make_token
 from floor.cli import KEEP_ALIVE_S as SERVER_KEEP_ALIVE_S
-from loadtest.calls import CallClock, Samples
+from loadtest.calls import LOOP_LAG, CallClock, Samples
 from loadtest.plan import (
     SECRET_ENV,
     Plan,
@@ -88,6 +88,9 @@ def _test_start(environment: Any, **_: Any) -> None:
 def _spawned(user_count: int, **_: Any) -> None:
     if PLAN.gate_on_spawn and not GATE.is_set():
         gevent.spawn(_open_gate)
+    if not _state.get("watching"):
+        _state["watching"] = 1
+        gevent.spawn(_watch_lag)
 
 
 def _open_gate(limit_s: float = 60.0) -> None:
@@ -98,6 +101,15 @@ def _open_gate(limit_s: float = 60.0) -> None:
     SAMPLES.reset()  # Locust has reset its stats at spawning_complete too (--reset-stats)
     _state["t0"] = time.perf_counter()
     GATE.set()
+
+
+def _watch_lag(every_s: float = 0.005) -> None:
+    """How late this process wakes from a short sleep: every response it reads waits at least that long, so
+    its figures include its own delays, which the report sets beside the server's."""
+    while True:
+        asked = time.perf_counter()
+        gevent.sleep(every_s)
+        SAMPLES.add(LOOP_LAG, max(0.0, (time.perf_counter() - asked - every_s) * 1000))
 
 
 def _sample(name: str, response_time: float, exception: BaseException | None, **_: Any) -> None:

@@ -5,6 +5,8 @@ endpoint takes must be left to Starlette (its 404s, 405s and redirects)."""
 from __future__ import annotations
 
 import re
+import time
+from pathlib import Path
 
 import httpx
 import pytest
@@ -15,6 +17,7 @@ from starlette.routing import Route
 import floor.app
 from floor.app import HallApp
 from floor.shapes import PathShapes, plain
+from floor.timings import Timings, read
 from floor.web import ENDPOINTS
 
 
@@ -88,7 +91,7 @@ def test_two_templates_that_could_match_one_path_are_refused() -> None:
     assert shapes.find("POST", "/a/b/c") == ("another method", {"y": "c"})
 
 
-async def test_the_app_calls_endpoints_by_shape_and_leaves_the_rest_to_starlette() -> None:
+async def test_the_app_calls_endpoints_by_shape_and_leaves_the_rest_to_starlette(tmp_path: Path) -> None:
     """HallApp: a found endpoint gets its path parameters and app; an error in it is answered 500 by the app's
     handler (then raised for the server to log, as Starlette does); a wrong method is Starlette's 405."""
     async def echo(request: Request) -> Response:
@@ -101,9 +104,10 @@ async def test_the_app_calls_endpoints_by_shape_and_leaves_the_rest_to_starlette
     async def on_error(request: Request, exc: Exception) -> Response:
         return JSONResponse({"error": {"code": "internal_error", "message": str(exc)}}, status_code=500)
 
-    app = HallApp(endpoints=[Route("/h/{hall}/w/{w}/call", echo, methods=["POST"]),
+    timings = Timings(tmp_path / "timings")
+    app = HallApp(endpoints=[Route("/h/{hall}/w/{w}/call", echo, methods=["POST"], name="POST call"),
                              Route("/h/{hall}/broken", broken, methods=["POST"])],
-                  on_error=on_error, routes=[])
+                  on_error=on_error, routes=[], timings=timings)
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
     async with httpx.AsyncClient(transport=transport, base_url="http://hall") as client:
         ok = await client.post("/h/demo/w/5/call")
@@ -112,6 +116,11 @@ async def test_the_app_calls_endpoints_by_shape_and_leaves_the_rest_to_starlette
         assert (failed.status_code, failed.json()["error"]) == (500, {"code": "internal_error", "message": "a bug"})
         assert (await client.get("/h/demo/w/5/call")).status_code == 405
         assert (await client.post("/h/demo/w/5/cal")).status_code == 404
+    # Answered requests are timed under their route's name (load runs read them: floor.timings).
+    started = time.time()
+    written = timings.write()
+    assert len(read([written], started - 60, started)["POST call"]) == 1
+    assert "broken" not in read([written], started - 60, started)
     with pytest.raises(RuntimeError, match="a bug"):  # the server still sees (and logs) the error
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://hall") as client:
             await client.post("/h/demo/broken")

@@ -60,6 +60,12 @@ def test_opening_surge_smoke(tmp_path: Path) -> None:
     assert "SQL record (archive process, niceness 10): when the load stopped it trailed the streams by" in text
     assert "| 0 failures | 0 failures | **met** |" in text
     assert "hallq-load-summary" in text
+    # The worker's own timings, beside Locust's: every endpoint the load used, and both loops' lag.
+    inside = text.split("## Inside the server", 1)[1].split("\n## ", 1)[0]
+    assert "| POST /tickets |" in inside
+    assert "| POST /windows/{w}/call-next |" in inside
+    assert "Lag of the server's event loop" in inside
+    assert "Lag of the load generator's event loop" in inside
 
 
 # -- websocket frames ---------------------------------------------------------------------------------
