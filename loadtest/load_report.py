@@ -107,6 +107,32 @@ def read_run(label: str, csv_prefix: Path, samples: Merged, measured_s: float, e
                sorted(samples.values.get(LOOP_LAG, [])))
 
 
+TIMELINE_NAMES = ("POST /tickets", "POST /windows/{w}/call-next")
+TIMELINE_STEP_S = 10  # Locust's "current" percentiles cover the last 10 s: one line per window, none overlapping
+
+
+def timeline(history_csv: Path, measured_s: float, names: Sequence[str] = TIMELINE_NAMES) -> list[str]:
+    """The measuring window in 10-second steps, from Locust's stats history: whether the tail is steady or the
+    run's p99 comes from a few bad stretches (the start, when every window calls at once, above all)."""
+    by_name: dict[str, list[dict[str, str]]] = {}
+    for rec in read_csv(history_csv):
+        if rec["Name"] in names:
+            by_name.setdefault(rec["Name"], []).append(rec)
+    if not all(by_name.get(n) for n in names):
+        return []
+    end = max(int(rec["Timestamp"]) for recs in by_name.values() for rec in recs)
+    start = end - measured_s
+    head = "| seconds in | " + " | ".join(f"{n} req/s | p50 ms | p99 ms" for n in names) + " |"
+    lines = [head, "|---:|" + "---:|---:|---:|" * len(names)]
+    for t in range(int(start) + TIMELINE_STEP_S, end + 1, TIMELINE_STEP_S):
+        cells = []
+        for n in names:
+            rec = min(by_name[n], key=lambda r: abs(int(r["Timestamp"]) - t))
+            cells.append(f"{_num(rec['Requests/s']):,.0f} | {ms(_num(rec['50%']))} | {ms(_num(rec['99%']))}")
+        lines.append(f"| {t - int(start)} | " + " | ".join(cells) + " |")
+    return lines
+
+
 def inside_section(run: Run, inside: Mapping[str, list[float]]) -> list[str]:
     """Locust's view of each endpoint beside the worker's own (``floor.timings``), and both event loops' lag:
     what the worker does not account for was spent before it took the request up or after its answer left."""
@@ -257,6 +283,7 @@ class Report:
     profile_md: str | None = None
     extra: list[str] = field(default_factory=list)
     inside: Mapping[str, list[float]] | None = None  # the worker's own timings (floor.timings), by endpoint
+    timeline: list[str] = field(default_factory=list)  # ``timeline``'s table
 
     def targets(self) -> list[Target]:
         s = self.scenario
@@ -298,6 +325,9 @@ class Report:
         lines += notes + self.extra + [""]
         fails = failure_lines(run)
         lines += ["Failures: none." if not fails else "Failures:", *fails, ""]
+        if self.timeline:
+            lines += ["## Over time", "", "Locust's percentiles of the last 10 s, every 10 s of the measuring window "
+                      "(its stats history; whole milliseconds).", "", *self.timeline, ""]
         if self.inside:
             lines += ["## Inside the server", "",
                       "The worker timed each request itself (`HALLQ_TIMINGS_FILE`, `floor/timings.py`), from taking it "

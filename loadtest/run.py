@@ -54,7 +54,7 @@ from queue_engine.keys import HallKeys
 from . import pyspy
 from .calls import merge_samples
 from .load_halls import hall_id, write_halls
-from .load_report import Report, Run, as_json, previous_summaries, read_run
+from .load_report import Report, Run, as_json, previous_summaries, read_run, timeline
 from .machine import CpuMeter, describe, git_commit
 from .plan import PLAN_ENV, SECRET_ENV, FloorPlan, Plan, users_for_rate
 from .scenarios import SCENARIOS, Scenario, smoke, with_duration
@@ -466,6 +466,7 @@ def run_hallq(opts: Options, work: Path, redis_client: redis_pkg.Redis) -> tuple
     meta["server_log_problems"] = server_log_problems(server.log_text())
     # The workers write their timings as they stop; keep the samples of Locust's measuring window.
     meta["inside"] = timings.read(sorted(work.glob("timings.*.json")), ended - run.measured_s, ended)
+    meta["timeline"] = timeline(work / "hallq_stats_history.csv", run.measured_s)
     if opts.profile:
         raw = work / "profile.txt"
         meta["profile"] = pyspy.load(raw) if raw.exists() else None
@@ -592,6 +593,7 @@ def make_report(opts: Options, run: Run, floor_json: Run | None, floor_ws: Run |
                                    if n)}
     full_meta.pop("profile", None)
     inside = full_meta.pop("inside", None)
+    over_time = full_meta.pop("timeline", [])
     extra = []
     if meta.get("events"):
         extra.append(f"Events written to the halls' streams: {meta['events']:,} "
@@ -616,7 +618,7 @@ def make_report(opts: Options, run: Run, floor_json: Run | None, floor_ws: Run |
                       f"flame graph: [{svg}]({svg}). The profiler's own CPU and its reads of the server's memory "
                       f"make this run's latencies a little worse than an unprofiled one.\n\n"
                       + pyspy.markdown(meta["profile"]))
-    return Report(s, full_meta, run, floor_json, floor_ws, profile_md, extra, inside)
+    return Report(s, full_meta, run, floor_json, floor_ws, profile_md, extra, inside, over_time)
 
 
 def print_run(run: Run) -> None:

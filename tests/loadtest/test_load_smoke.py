@@ -18,7 +18,7 @@ import pytest
 
 from loadtest.calls import CallClock, Samples, merge_samples, percentile
 from loadtest.load_halls import write_halls
-from loadtest.load_report import Row, Run, history_table, previous_summaries, targets
+from loadtest.load_report import Row, Run, history_table, previous_summaries, targets, timeline
 from loadtest.plan import Plan, day_schedule, handling_s, window_of
 from loadtest.pyspy import markdown, read_raw
 from loadtest.wsframes import OP_CLOSE, OP_PING, OP_TEXT, FrameReader, client_frame
@@ -205,3 +205,21 @@ def test_targets_and_history(tmp_path: Path) -> None:
     path.write_text(f"# x\n<!-- hallq-load-summary {json.dumps({'current': entry, 'history': [entry]})} -->\n")
     assert previous_summaries(path) == [entry, entry]
     assert history_table([entry])[2].startswith("| d | c | 1 | 10.0 |")
+
+
+def test_timeline_steps_through_the_measuring_window(tmp_path: Path) -> None:
+    """``## Over time``: one line per 10 s of the measuring window (not the warm-up before it), each endpoint's
+    rate and the percentiles Locust kept for the last 10 s, so a bad start shows apart from a bad whole."""
+    head = "Timestamp,User Count,Type,Name,Requests/s,Failures/s,50%,66%,75%,80%,90%,95%,98%,99%\n"
+    rows = []
+    for t in range(1000, 1041):  # 1000-1009 are before the window; the start (1010-1020) is slow
+        p99 = 600 if t <= 1020 else 20
+        rows += [f"{t},10,POST,POST /tickets,{200 + t - 1000},0,5,5,5,5,5,5,5,{p99}",
+                 f"{t},10,POST,POST /windows/{{w}}/call-next,300,0,4,4,4,4,4,4,4,{p99 // 2}"]
+    history = tmp_path / "history.csv"
+    history.write_text(head + "\n".join(rows) + "\n", encoding="utf-8")
+    lines = timeline(history, measured_s=30)
+    assert lines[2:] == ["| 10 | 220 | 5.0 | 600 | 300 | 4.0 | 300 |",
+                         "| 20 | 230 | 5.0 | 20.0 | 300 | 4.0 | 10.0 |",
+                         "| 30 | 240 | 5.0 | 20.0 | 300 | 4.0 | 10.0 |"]
+    assert timeline(history, measured_s=30, names=("POST /tickets", "GET /nothing")) == []
