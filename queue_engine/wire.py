@@ -83,8 +83,9 @@ class Pipe:
         """Send several packed commands in one go and return their replies, in order (not a transaction)."""
         while self._conn is None or not self._conn.is_connected:
             await self._connected()
-        futures = [self._enqueue(packed) for packed in commands]
-        return [await future for future in futures]
+        # gather, not one await each: if the connection drops, every reply fails, and gather collects them all
+        # (an exception left in a future nobody reads is logged as never retrieved).
+        return list(await asyncio.gather(*(self._enqueue(packed) for packed in commands)))
 
     def _enqueue(self, packed: bytes) -> asyncio.Future[Any]:
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()

@@ -14,7 +14,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from queue_engine.engine import Engine
 from queue_engine.library import FUNCTION_NAMES, LIBRARY
-from queue_engine.wire import Packed, Pipe, bulk, pipe_for
+from queue_engine.wire import Packed, Pipe, bulk, command, pipe_for
 from tests.conftest import REDIS_URL
 
 
@@ -39,8 +39,9 @@ async def test_a_lost_library_is_loaded_again_on_the_next_call(engine: Engine, r
 
 
 # -- the pipe: many calls in flight on one connection -------------------------------------------------
-def command(*parts: str | int | float) -> bytes:
-    return b"*%d\r\n" % len(parts) + b"".join(bulk(p) for p in parts)
+def test_a_plain_command_is_packed_as_redis_py_would() -> None:
+    args = ("HGET", "hq:{demo}:tickets", 42)
+    assert command(*args) == b"".join(Connection().pack_command(*args))
 
 
 async def test_concurrent_calls_each_get_their_own_reply(redis: Redis) -> None:
@@ -71,6 +72,15 @@ async def test_a_reply_error_is_raised_and_the_pipe_goes_on(redis: Redis) -> Non
     with pytest.raises(ResponseError, match="unknown command"):
         await pipe.call(command("NO-SUCH-COMMAND"))
     assert await pipe.call(command("ECHO", "still here")) == b"still here"
+
+
+async def test_several_commands_sent_at_once_answer_in_order_and_an_error_fails_the_call(redis: Redis) -> None:
+    pipe = Pipe(redis)
+    assert await pipe.call_many([command("ECHO", "a"), command("ECHO", "b"), command("ECHO", "c")]) == [
+        b"a", b"b", b"c"]
+    with pytest.raises(ResponseError, match="unknown command"):
+        await pipe.call_many([command("ECHO", "x"), command("NO-SUCH-COMMAND"), command("ECHO", "y")])
+    assert await pipe.call_many([command("ECHO", "after")]) == [b"after"]  # no reply was left behind
 
 
 async def test_a_cancelled_caller_does_not_shift_the_replies_of_others(redis: Redis, key_prefix: str) -> None:
