@@ -40,26 +40,30 @@ class _Group(Generic[T]):
     table: dict[tuple[str, ...], tuple[tuple[str, ...], T]] = field(default_factory=dict)  # literals -> (names, T)
 
 
+def _is_param(segment: str) -> bool:
+    return segment.startswith("{") and segment.endswith("}") and segment.count("{") == 1
+
+
 def plain(template: str) -> bool:
     """Whether every parameter of the template is a whole segment (``{chart}.png`` is not): only those are
     found by shape; Starlette's regex takes the rest."""
-    return all(s.count("{") == 0 or (s.startswith("{") and s.endswith("}") and s.count("{") == 1)
-               for s in template.split("/"))
+    return all("{" not in s or _is_param(s) for s in template.split("/"))
 
 
 class PathShapes(Generic[T]):
     def __init__(self) -> None:
         self._groups: dict[tuple[str, int], list[_Group[T]]] = {}
-        self._templates: dict[tuple[str, int], list[list[str]]] = {}
+        self._templates: dict[tuple[str, int], list[tuple[list[str], frozenset[int]]]] = {}  # (segments, params)
 
     def add(self, method: str, template: str, value: T) -> None:
         if not plain(template):
             raise ValueError(f"{template}: a parameter shares a segment with other text")
         segments = template.split("/")
-        params = tuple(i for i, s in enumerate(segments) if s.startswith("{") and s.endswith("}"))
-        for other in self._templates.setdefault((method, len(segments)), []):
-            self._refuse_ambiguity(method, segments, other, params)
-        self._templates[(method, len(segments))].append(segments)
+        params = tuple(i for i, s in enumerate(segments) if _is_param(s))
+        known = self._templates.setdefault((method, len(segments)), [])
+        for other, other_params in known:
+            self._refuse_ambiguity(method, segments, frozenset(params), other, other_params)
+        known.append((segments, frozenset(params)))
         groups = self._groups.setdefault((method, len(segments)), [])
         group = next((g for g in groups if g.params == params), None)
         if group is None:
@@ -71,9 +75,8 @@ class PathShapes(Generic[T]):
         group.table[group.literals(segments)] = (names, value)
 
     @staticmethod
-    def _refuse_ambiguity(method: str, segments: list[str], other: list[str], params: tuple[int, ...]) -> None:
-        other_params = {i for i, s in enumerate(other) if s.startswith("{") and s.endswith("}")}
-        mine = set(params)
+    def _refuse_ambiguity(method: str, segments: list[str], mine: frozenset[int], other: list[str],
+                          other_params: frozenset[int]) -> None:
         pairs = enumerate(zip(segments, other, strict=True))
         overlap = all(a == b or i in mine or i in other_params for i, (a, b) in pairs)
         if overlap and not (mine < other_params or other_params < mine):
