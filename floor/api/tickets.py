@@ -9,7 +9,7 @@ from starlette.responses import Response
 from ..contacts import keep_contact
 from ..identity import InvalidIdentity, age_on, mask_name, normalize_id_number, normalize_phone, person_key
 from ..rate_limit import KioskLimit
-from ..web import ApiError, Ctx, Param, endpoint, error_response
+from ..web import ApiError, Ctx, Param, endpoint, error_response, header
 from .schemas import IssueIn, ReasonIn, TicketOut
 
 ELDERLY_AGE = 60
@@ -60,7 +60,7 @@ async def issue(ctx: Ctx, body: IssueIn) -> Response:
             raise ApiError(403, "wrong_role", "A kiosk cannot grant priority; the guide desk can.",
                            "自助机不能设置优先，请到导办台办理。")
         channel = "kiosk"
-    key = ctx.request.headers.get("idempotency-key")
+    key = header(ctx.request, b"idempotency-key")
     if key is not None and not 0 < len(key) <= MAX_IDEMPOTENCY_KEY:
         raise ApiError(422, "invalid_request", f"Idempotency-Key must be 1-{MAX_IDEMPOTENCY_KEY} characters.",
                        f"Idempotency-Key 长度须为 1-{MAX_IDEMPOTENCY_KEY} 个字符。")
