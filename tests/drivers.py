@@ -126,3 +126,12 @@ class ModelDriver:
         start = int(since.split("-")[0])
         chosen = self.model.events[start:start + count]
         return [Event(f"{start + i + 1}-0", e["type"], e["at"], e) for i, e in enumerate(chosen)]
+
+
+async def called_id(impl: Any, window: str) -> str | None:
+    """Call next at the window and hand the window back at once, so it can call again."""
+    t = await impl.call_next(window)
+    if t is None:
+        return None
+    await impl.finish(window)
+    return str(t.id)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
@@ -21,13 +21,15 @@ def impl(request: pytest.FixtureRequest, demo_hall: HallConfig, clock: ManualClo
     return request.getfixturevalue("engine")
 
 
+Build = Callable[[HallConfig], Awaitable[Any]]
+
+
 @pytest.fixture(params=["model", "engine"])
-def build_hall(request: pytest.FixtureRequest, demo_hall: HallConfig, clock: ManualClock, key_prefix: str) -> Any:
-    """Make a model driver or an engine for the demo hall as changed by a function (another policy, say)."""
+def build(request: pytest.FixtureRequest, clock: ManualClock, key_prefix: str) -> Build:
+    """Make a model driver or an engine for a hall of the test's own (e.g. another requeue policy)."""
     redis = request.getfixturevalue("redis") if request.param == "engine" else None
 
-    async def make(change: Callable[[HallConfig], HallConfig]) -> Any:
-        hall = change(demo_hall)
+    async def make(hall: HallConfig) -> Any:
         if redis is None:
             return ModelDriver(hall, clock=clock)
         engine = Engine(redis, hall, prefix=key_prefix, clock=clock)

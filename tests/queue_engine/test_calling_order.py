@@ -17,20 +17,12 @@ from queue_engine import errors
 from queue_engine.clock import ManualClock
 from queue_engine.records import Ticket
 from tests.conftest import SHANGHAI
+from tests.drivers import called_id
 
 
 def at_ms(clock: ManualClock, offset_s: float = 0) -> int:
     """A time in ms, ``offset_s`` from now (for appointment slots)."""
     return int((clock() + offset_s) * 1000)
-
-
-async def called_id(impl: Any, window: str) -> str | None:
-    """Call next at the window and hand the window back at once, so it can call again."""
-    t = await impl.call_next(window)
-    if t is None:
-        return None
-    await impl.finish(window)
-    return str(t.id)
 
 
 async def transferred_in(impl: Any, service: str, *, via_window: str, from_service: str = "TAX") -> str:

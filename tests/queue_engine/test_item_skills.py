@@ -14,15 +14,7 @@ import pytest
 from queue_engine import errors, policy
 from queue_engine.clock import ManualClock
 from queue_engine.engine import Engine
-
-
-async def called_id(impl: Any, window: str) -> str | None:
-    """Call next at the window and hand the window back at once, so it can call again."""
-    t = await impl.call_next(window)
-    if t is None:
-        return None
-    await impl.finish(window)
-    return str(t.id)
+from tests.drivers import called_id
 
 
 async def issue_prop(impl: Any, clock: ManualClock, item: str | None, **issue: Any) -> str:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 
@@ -12,12 +11,9 @@ import pytest
 from queue_engine import errors, policy
 from queue_engine.clock import ManualClock
 from queue_engine.config import HallConfig
-from queue_engine.engine import Engine
 from queue_engine.records import Event
 from tests.conftest import SHANGHAI
-from tests.drivers import ModelDriver
-
-Build = Callable[[HallConfig], Awaitable[Any]]
+from tests.queue_engine.conftest import Build
 
 
 def now_ms(clock: ManualClock) -> int:
@@ -44,21 +40,6 @@ def window_row(snapshot: dict[str, Any], window: str) -> dict[str, Any]:
     rows = [w for w in snapshot["windows"] if w["id"] == window]
     assert len(rows) == 1
     return rows[0]
-
-
-@pytest.fixture(params=["model", "engine"])
-def build(request: pytest.FixtureRequest, clock: ManualClock, key_prefix: str) -> Build:
-    """Make a model driver or an engine for a hall of the test's own (e.g. another requeue policy)."""
-    redis = request.getfixturevalue("redis") if request.param == "engine" else None
-
-    async def make(hall: HallConfig) -> Any:
-        if redis is None:
-            return ModelDriver(hall, clock=clock)
-        engine = Engine(redis, hall, prefix=key_prefix, clock=clock)
-        await engine.setup()
-        return engine
-
-    return make
 
 
 def with_requeue(hall: HallConfig, mode: str) -> HallConfig:

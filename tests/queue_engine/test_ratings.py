@@ -12,6 +12,7 @@ from queue_engine.clock import ManualClock
 from queue_engine.config import HallConfig
 from queue_engine.engine import Engine
 from queue_engine.model import HallModel
+from tests.queue_engine.conftest import Build
 
 DAY_S = 24 * 3600
 
@@ -99,9 +100,9 @@ async def test_rating_after_the_rating_period_refused(impl: Any, clock: ManualCl
     assert (await impl.ticket(tid)).ticket.rating is None
 
 
-async def test_rating_period_does_not_cut_a_ticket_of_today(build_hall: Any, clock: ManualClock) -> None:
-    impl = await build_hall(lambda hall: hall.model_copy(update={"ratings": hall.ratings.model_copy(
-        update={"late_s": 0})}))
+async def test_rating_period_does_not_cut_a_ticket_of_today(build: Build, demo_hall: HallConfig,
+                                                             clock: ManualClock) -> None:
+    impl = await build(demo_hall.model_copy(update={"ratings": demo_hall.ratings.model_copy(update={"late_s": 0})}))
     await impl.open_window("1")
     tid = await finished(impl)
     clock.advance(3600)
@@ -141,9 +142,8 @@ async def test_rate_archived_of_a_live_ticket_rates_it_live(impl: Any) -> None:
         await impl.rate_archived(tid, number="A001", service="SOC", window="1", day="20261123", score=4, source="qr")
 
 
-async def test_rate_archived_refused_when_the_hall_takes_no_late_ratings(build_hall: Any) -> None:
-    impl = await build_hall(lambda hall: hall.model_copy(update={"ratings": hall.ratings.model_copy(
-        update={"late_s": 0})}))
+async def test_rate_archived_refused_when_the_hall_takes_no_late_ratings(build: Build, demo_hall: HallConfig) -> None:
+    impl = await build(demo_hall.model_copy(update={"ratings": demo_hall.ratings.model_copy(update={"late_s": 0})}))
     with pytest.raises(errors.RatingClosed):
         await impl.rate_archived("20261120-abcdef", number="B017", service="HUK", window=None, day="20261120",
                                  score=4, source="qr")
