@@ -92,7 +92,7 @@ class HallModel:
         if t["status"] == "waiting":
             self._dequeue(t)
         else:  # a late arrival the window serves straight from its misses
-            w["misses"].remove(t["id"])
+            w["misses"] = [m for m in w["misses"] if m != t["id"]]
             self._revive(t)
             t.pop("finished_at", None)
         t.update(status="called", window=e["window"], called_at=e["at"], recalls=0)
@@ -128,7 +128,9 @@ class HallModel:
         self._retire(t)
         if e.get("reason") != "end_of_day":
             w = self.windows[e["window"]]
-            w["misses"] = ([t["id"]] + w["misses"])[:self.hall.policy.missed_serve_direct]
+            # A ticket requeued and missed here again is remembered once, as the newest.
+            earlier = [m for m in w["misses"] if m != t["id"]]
+            w["misses"] = [t["id"], *earlier][:self.hall.policy.missed_serve_direct]
             _free(w)
 
     def _on_ticket_transferred(self, e: Json) -> None:

@@ -11,14 +11,14 @@ if not t then return refuse('unknown_ticket', {ticket = id}) end
 local refusal = not_ready_to_call(window_id, w)
 if refusal then return refusal end
 
-local missed_here = 0
+local missed_here, kept = false, {}
 if t.status == 'missed' then
-  for i, m in ipairs(w.misses) do
-    if m == id then missed_here = i end
+  for _, m in ipairs(w.misses) do
+    if m == id then missed_here = true else kept[#kept + 1] = m end
   end
 end
-if missed_here > 0 then
-  table.remove(w.misses, missed_here)
+if missed_here then
+  w.misses = kept
   revive(t)
   t.finished_at = nil
 elseif t.status ~= 'waiting' then

@@ -10,8 +10,9 @@ t.status, t.finished_at = 'missed', NOW
 retire(t)
 local misses = {}
 if keep > 0 then misses[1] = t.id end
+-- A ticket requeued and missed here again is remembered once, as the newest.
 for _, m in ipairs(w.misses) do
-  if #misses < keep then misses[#misses + 1] = m end
+  if #misses < keep and m ~= t.id then misses[#misses + 1] = m end
 end
 w.misses = misses
 free(w)

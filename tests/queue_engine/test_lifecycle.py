@@ -197,6 +197,27 @@ async def test_late_arrival_keeps_duplicate_guard_when_served_directly(impl: Any
         await impl.issue("SOC", person="p-1")
 
 
+async def test_a_ticket_missed_twice_at_one_window_is_remembered_once(impl: Any, clock: ManualClock) -> None:
+    """Missed, requeued, missed again at the same window: one place in its misses, the newest, so a late call
+    takes it out whole and the engine and the model agree on what the window still remembers."""
+    await impl.open_window("1")
+    twice = (await impl.issue("SOC")).ticket.id
+    clock.advance(1)
+    other = (await impl.issue("SOC")).ticket.id
+    await impl.call_next("1")
+    await impl.no_show("1")
+    await impl.call_next("1")
+    await impl.no_show("1")
+    assert (await impl.window("1")).misses == [other, twice]
+    await impl.requeue(twice)
+    await impl.call_next("1")
+    await impl.no_show("1")
+    assert (await impl.window("1")).misses == [twice, other]
+
+    await impl.call_ticket("1", twice, "came back late")
+    assert (await impl.window("1")).misses == [other]
+
+
 @pytest.mark.parametrize("mode", ["original", "end"])
 async def test_requeue_puts_late_arrival_back_by_policy(
     build: Build, demo_hall: HallConfig, clock: ManualClock, mode: str
