@@ -73,6 +73,7 @@ class Samples:
 
     values: dict[str, array[float]] = field(default_factory=dict)
     counters: dict[str, int] = field(default_factory=dict)
+    warmup: dict[str, array[float]] = field(default_factory=dict)  # the latencies of the warm-up, kept apart
 
     def add(self, name: str, ms: float) -> None:
         bucket = self.values.get(name)
@@ -92,9 +93,14 @@ class Samples:
         # Peaks (live sockets) survive a reset: they are about the whole run.
         self.counters = {k: v for k, v in self.counters.items() if k.startswith("peak ")}
 
+    def end_warmup(self) -> None:
+        """The warm-up is over: what was measured so far is kept apart, and the measuring starts afresh."""
+        self.warmup, self.values = self.values, {}
+        self.reset()  # the counters too
+
     def dump(self, path: Path, elapsed_s: float) -> None:
         data = {"values": {k: v.tolist() for k, v in self.values.items()}, "counters": self.counters,
-                "elapsed_s": elapsed_s}
+                "elapsed_s": elapsed_s, "warmup": {k: v.tolist() for k, v in self.warmup.items()}}
         path.write_text(json.dumps(data), encoding="utf-8")
 
 
@@ -103,20 +109,24 @@ class Merged:
     values: dict[str, list[float]]
     counters: dict[str, int]  # summed over processes ("peak …": summed peaks, an upper bound)
     elapsed_s: float  # the longest measuring span of any process
+    warmup: dict[str, list[float]] = field(default_factory=dict)  # latencies before the measuring began
 
 
 def merge_samples(paths: Iterable[Path]) -> Merged:
     values: dict[str, list[float]] = {}
+    warmup: dict[str, list[float]] = {}
     counters: dict[str, int] = {}
     elapsed = 0.0
     for path in paths:
         data = json.loads(path.read_text(encoding="utf-8"))
         for name, vs in data["values"].items():
             values.setdefault(name, []).extend(vs)
+        for name, vs in data.get("warmup", {}).items():
+            warmup.setdefault(name, []).extend(vs)
         for name, n in data["counters"].items():
             counters[name] = counters.get(name, 0) + n
         elapsed = max(elapsed, float(data.get("elapsed_s", 0.0)))
-    return Merged(values, counters, elapsed)
+    return Merged(values, counters, elapsed, warmup)
 
 
 def percentile(sorted_values: list[float], q: float) -> float:

@@ -2,7 +2,8 @@
 
 Counts and failures come from Locust's CSV files. Percentiles come from the raw samples every Locust process
 kept (``loadtest.calls.Samples``): Locust's own rounds to whole milliseconds, too coarse to hold a
-call-to-screen latency of a few milliseconds against its floor.
+call-to-screen latency of a few milliseconds against its floor. A scenario's warm-up is kept apart: its
+requests are taken out of Locust's counts, and its percentiles are reported on their own.
 
 Every results file ends with its figures as JSON in an HTML comment. A new run of the same scenario carries
 the old figures into a history table, which is how before/after stays in the file as the server improves.
@@ -54,6 +55,8 @@ class Run:
     exit_code: int
     command: str = ""
     loop_lag: list[float] = field(default_factory=list)  # the load generator's own loop lag, ms, sorted
+    warmup_s: float = 0.0
+    warmup_rows: list[Row] = field(default_factory=list)  # the warm-up's successful requests (failures: above)
 
     def row(self, name: str) -> Row | None:
         return next((r for r in self.rows if r.name == name), None)
@@ -86,13 +89,20 @@ def _num(text: str | None) -> float:
 
 
 def read_run(label: str, csv_prefix: Path, samples: Merged, measured_s: float, exit_code: int,
-             command: str = "") -> Run:
+             command: str = "", warmup_s: float = 0.0) -> Run:
     rows: list[Row] = []
+    warmup_rows: list[Row] = []
     for rec in read_csv(Path(f"{csv_prefix}_stats.csv")):
         if rec["Name"] == "Aggregated":
             continue
-        name, count = rec["Name"], int(rec["Request Count"])
-        if count == 0:
+        early = sorted(samples.warmup.get(rec["Name"], []))
+        if early and warmup_s > 0:
+            warmup_rows.append(Row(kind=rec["Type"], name=rec["Name"], requests=len(early), failures=0,
+                                   rps=len(early) / warmup_s, p50=percentile(early, 50), p95=percentile(early, 95),
+                                   p99=percentile(early, 99), max=early[-1], samples=len(early)))
+        # Locust counted from the gate on; failures stay in, whatever their moment.
+        name, count = rec["Name"], int(rec["Request Count"]) - len(early)
+        if count <= 0:
             continue  # an entry Locust keeps after --reset-stats for requests made only before it
         values = sorted(samples.values.get(name, []))
         pcts = ([percentile(values, q) for q in (50, 95, 99)] if values
@@ -102,18 +112,20 @@ def read_run(label: str, csv_prefix: Path, samples: Merged, measured_s: float, e
                         p50=pcts[0], p95=pcts[1], p99=pcts[2],
                         max=values[-1] if values else _num(rec["Max Response Time"]), samples=len(values)))
     rows.sort(key=lambda r: (r.kind == "WS", r.name))
+    warmup_rows.sort(key=lambda r: (r.kind == "WS", r.name))
     return Run(label, rows, read_csv(Path(f"{csv_prefix}_failures.csv")),
                read_csv(Path(f"{csv_prefix}_exceptions.csv")), dict(samples.counters), measured_s, exit_code, command,
-               sorted(samples.values.get(LOOP_LAG, [])))
+               sorted(samples.values.get(LOOP_LAG, [])), warmup_s, warmup_rows)
 
 
 TIMELINE_NAMES = ("POST /tickets", "POST /windows/{w}/call-next")
 TIMELINE_STEP_S = 10  # Locust's "current" percentiles cover the last 10 s: one line per window, none overlapping
 
 
-def timeline(history_csv: Path, measured_s: float, names: Sequence[str] = TIMELINE_NAMES) -> list[str]:
-    """The measuring window in 10-second steps, from Locust's stats history: whether the tail is steady or the
-    run's p99 comes from a few bad stretches (the start, when every window calls at once, above all)."""
+def timeline(history_csv: Path, measured_s: float, names: Sequence[str] = TIMELINE_NAMES,
+             warmup_s: float = 0.0) -> list[str]:
+    """The warm-up and the measuring window in 10-second steps, from Locust's stats history: whether the tail is
+    steady or the run's p99 comes from a few bad stretches (the start, when every window calls at once, above all)."""
     by_name: dict[str, list[dict[str, str]]] = {}
     for rec in read_csv(history_csv):
         if rec["Name"] in names:
@@ -121,7 +133,7 @@ def timeline(history_csv: Path, measured_s: float, names: Sequence[str] = TIMELI
     if not all(by_name.get(n) for n in names):
         return []
     end = max(int(rec["Timestamp"]) for recs in by_name.values() for rec in recs)
-    start = end - measured_s
+    start = end - measured_s - warmup_s
     head = "| seconds in | " + " | ".join(f"{n} req/s | p50 ms | p99 ms" for n in names) + " |"
     lines = [head, "|---:|" + "---:|---:|---:|" * len(names)]
     for t in range(int(start) + TIMELINE_STEP_S, end + 1, TIMELINE_STEP_S):
@@ -129,7 +141,8 @@ def timeline(history_csv: Path, measured_s: float, names: Sequence[str] = TIMELI
         for n in names:
             rec = min(by_name[n], key=lambda r: abs(int(r["Timestamp"]) - t))
             cells.append(f"{_num(rec['Requests/s']):,.0f} | {ms(_num(rec['50%']))} | {ms(_num(rec['99%']))}")
-        lines.append(f"| {t - int(start)} | " + " | ".join(cells) + " |")
+        seconds_in = t - int(start)
+        lines.append(f"| {seconds_in}{' (warm-up)' if seconds_in <= warmup_s else ''} | " + " | ".join(cells) + " |")
     return lines
 
 
@@ -304,7 +317,8 @@ class Report:
                   + ". Other people's work on this VM shows as \"everything else\": figures taken while it is high "
                     "are noisy.", ""]
         lines += ["## hallq", "", *table(run.rows), ""]
-        notes = [f"Measured over {run.measured_s:.0f} s (after every screen had connected)."
+        notes = [f"Measured over {run.measured_s:.0f} s (after every screen had connected"
+                 + (f" and a warm-up of {run.warmup_s:.0f} s, reported below)." if run.warmup_s else ").")
                  if s.gate_on_spawn else f"Measured over {run.measured_s:.0f} s, spawning included.",
                  f"HTTP total {run.http_rps:,.1f} req/s."]
         early = {k.removeprefix("early "): v for k, v in run.counters.items() if k.startswith("early ")}
@@ -324,10 +338,18 @@ class Report:
             notes.append("Close frames from the server: " + ", ".join(f"{k} x{v}" for k, v in closes.items()) + ".")
         lines += notes + self.extra + [""]
         fails = failure_lines(run)
-        lines += ["Failures: none." if not fails else "Failures:", *fails, ""]
+        lines += ["Failures (the warm-up included): none." if not fails else "Failures (the warm-up included):",
+                  *fails, ""]
+        if run.warmup_rows:
+            lines += ["## Warm-up", "",
+                      f"The first {run.warmup_s:.0f} s after the gate, kept out of the figures above and of the "
+                      "targets: the queues start empty and the load has not settled yet (why, for this scenario: "
+                      "`warmup_s` in `loadtest/scenarios.py`). Successful requests only; failures are counted above.",
+                      "",
+                      *table(run.warmup_rows), ""]
         if self.timeline:
-            lines += ["## Over time", "", "Locust's percentiles of the last 10 s, every 10 s of the measuring window "
-                      "(its stats history; whole milliseconds).", "", *self.timeline, ""]
+            lines += ["## Over time", "", "Locust's percentiles of the last 10 s, every 10 s from the gate on, the "
+                      "warm-up marked (its stats history; whole milliseconds).", "", *self.timeline, ""]
         if self.inside:
             lines += ["## Inside the server", "",
                       "The worker timed each request itself (`HALLQ_TIMINGS_FILE`, `floor/timings.py`), from taking it "

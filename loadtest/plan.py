@@ -45,6 +45,7 @@ class Plan:
     no_show: float = Rates().no_show  # share of calls nobody answers
     manager_every_s: tuple[float, float] = (2.0, 5.0)
     gate_on_spawn: bool = False  # windows and issuers wait until every screen has connected
+    warmup_s: float = 0.0  # after the gate: this long is reported apart, not measured (see Scenario.warmup_s)
     processes: int = 1  # Locust worker processes (each gets a share of every class)
     samples_dir: str = ""  # where each Locust process writes its raw samples
     floor: FloorPlan = field(default_factory=FloorPlan)

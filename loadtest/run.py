@@ -221,7 +221,7 @@ def run_locust(job: LocustJob, on_start: Callable[[subprocess.Popen[bytes]], Non
     merged = merge_samples(sorted(samples_dir.glob("samples-*.json")))
     measured = merged.elapsed_s or job.duration_s
     command = shlex.join(pinned(cmd, job.cpus)).replace(str(ROOT) + "/", "")
-    run = read_run(job.label, csv_prefix, merged, measured, code, command)
+    run = read_run(job.label, csv_prefix, merged, measured, code, command, plan.warmup_s)
     if code != 0 and run.failure_count == 0:
         log(f"{job.label}: locust exited with {code}; its stderr ends:\n{err.read_text(errors='replace')[-2000:]}")
     return run, cpu_s
@@ -436,7 +436,7 @@ def run_hallq(opts: Options, work: Path, redis_client: redis_pkg.Redis) -> tuple
         plan = Plan(halls=tuple(halls), windows_per_hall=s.windows_per_hall, counts=s.counts(),
                     time_scale=s.time_scale, issue_rate=s.issue_rate, issue_for_s=s.issue_for_s,
                     day_tickets=s.day_tickets, no_show=s.no_show, gate_on_spawn=s.gate_on_spawn,
-                    processes=s.locust_processes)
+                    warmup_s=s.warmup_s, processes=s.locust_processes)
         meter = CpuMeter({"hallq serve": server.process.pid, "redis": redis_pid})
         spies: list[subprocess.Popen[bytes]] = []
 
@@ -466,7 +466,7 @@ def run_hallq(opts: Options, work: Path, redis_client: redis_pkg.Redis) -> tuple
     meta["server_log_problems"] = server_log_problems(server.log_text())
     # The workers write their timings as they stop; keep the samples of Locust's measuring window.
     meta["inside"] = timings.read(sorted(work.glob("timings.*.json")), ended - run.measured_s, ended)
-    meta["timeline"] = timeline(work / "hallq_stats_history.csv", run.measured_s)
+    meta["timeline"] = timeline(work / "hallq_stats_history.csv", run.measured_s, warmup_s=run.warmup_s)
     if opts.profile:
         raw = work / "profile.txt"
         meta["profile"] = pyspy.load(raw) if raw.exists() else None
@@ -589,15 +589,18 @@ def make_report(opts: Options, run: Run, floor_json: Run | None, floor_ws: Run |
     noisy = f"noisy: others used {others:.2f} cores" if others > NOISY_CORES else ""
     full_meta = {"date": date, "command": opts.command, "commit": git_commit(ROOT), "workers": opts.workers,
                  "locust_processes": s.locust_processes, "phase": phase, "machine": machine, **meta,
-                 "note": "; ".join(n for n in ("smoke" if opts.smoke else "profiled" if opts.profile else "", noisy)
+                 "note": "; ".join(n for n in ("smoke" if opts.smoke else "profiled" if opts.profile else "", noisy,
+                                               f"first {run.warmup_s:.0f} s apart (warm-up)" if run.warmup_s else "")
                                    if n)}
     full_meta.pop("profile", None)
     inside = full_meta.pop("inside", None)
     over_time = full_meta.pop("timeline", [])
     extra = []
     if meta.get("events"):
-        extra.append(f"Events written to the halls' streams: {meta['events']:,} "
-                     f"({meta['events'] / max(run.measured_s, 1e-9):,.1f}/s); calls {run.counters.get('calls', 0):,}.")
+        per_s = meta["events"] / max(run.measured_s + run.warmup_s, 1e-9)
+        extra.append(f"Events written to the halls' streams: {meta['events']:,} ({per_s:,.1f}/s"
+                     + (", the warm-up included" if run.warmup_s else "")
+                     + f"); calls {run.counters.get('calls', 0):,}.")
     lag: ArchiveLag | None = full_meta.pop("archive", None)
     if lag is not None:
         caught_up = (f"it caught up {lag.caught_up_s:.1f} s later" if lag.caught_up_s is not None

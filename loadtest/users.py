@@ -67,7 +67,8 @@ CLOCK = CallClock()
 SAMPLES = Samples()
 GATE = Event()  # open once spawning completes (plans with gate_on_spawn), else at test start
 _counters: dict[str, itertools.count[int]] = {}
-_state: dict[str, float] = {"t0": 0.0, "connecting": 0}
+# t0: when the load began (the gate); measuring: when the measured window began (after any warm-up)
+_state: dict[str, float] = {"t0": 0.0, "measuring": 0.0, "connecting": 0}
 live: dict[str, int] = {}  # open websockets by kind (display, phone, floor)
 _visits: dict[str, deque[Visit]] = {}
 _env: Any = None
@@ -80,7 +81,7 @@ def _init(environment: Any, **_: Any) -> None:
 
 # -- process-wide plumbing ---------------------------------------------------------------------
 def _test_start(environment: Any, **_: Any) -> None:
-    _state["t0"] = time.perf_counter()
+    _state["t0"] = _state["measuring"] = time.perf_counter()
     if not PLAN.gate_on_spawn:
         GATE.set()
 
@@ -99,8 +100,18 @@ def _open_gate(limit_s: float = 60.0) -> None:
     while _state["connecting"] > 0 and time.perf_counter() < deadline:
         gevent.sleep(0.1)
     SAMPLES.reset()  # Locust has reset its stats at spawning_complete too (--reset-stats)
-    _state["t0"] = time.perf_counter()
+    _state["t0"] = _state["measuring"] = time.perf_counter()
     GATE.set()
+    if PLAN.warmup_s > 0:
+        gevent.spawn_later(PLAN.warmup_s, _end_warmup)
+
+
+def _end_warmup() -> None:
+    """The load has settled (queues formed, windows busy): from here on it is measured."""
+    if _env is not None:
+        _flush(_env)  # screen receipts of the warm-up still waiting to be logged belong to it
+    SAMPLES.end_warmup()
+    _state["measuring"] = time.perf_counter()
 
 
 def _watch_lag(every_s: float = 0.005) -> None:
@@ -120,7 +131,8 @@ def _sample(name: str, response_time: float, exception: BaseException | None, **
 def _dump(environment: Any, **_: Any) -> None:
     if PLAN.samples_dir and not isinstance(environment.runner, MasterRunner):
         _flush(environment)
-        SAMPLES.dump(Path(PLAN.samples_dir) / f"samples-{os.getpid()}.json", elapsed_s())
+        SAMPLES.dump(Path(PLAN.samples_dir) / f"samples-{os.getpid()}.json",
+                     time.perf_counter() - _state["measuring"])
 
 
 def claim(user: User, kind: str) -> int:

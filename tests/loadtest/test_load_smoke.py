@@ -18,7 +18,7 @@ import pytest
 
 from loadtest.calls import CallClock, Samples, merge_samples, percentile
 from loadtest.load_halls import write_halls
-from loadtest.load_report import Row, Run, history_table, previous_summaries, targets, timeline
+from loadtest.load_report import Row, Run, history_table, previous_summaries, read_run, targets, timeline
 from loadtest.plan import Plan, day_schedule, handling_s, window_of
 from loadtest.pyspy import markdown, read_raw
 from loadtest.wsframes import OP_CLOSE, OP_PING, OP_TEXT, FrameReader, client_frame
@@ -130,6 +130,46 @@ def test_samples_merge_and_percentiles(tmp_path: Path) -> None:
     assert math.isnan(percentile([], 50))
 
 
+def test_the_warm_up_is_kept_apart_from_the_measured_samples(tmp_path: Path) -> None:
+    a = Samples()
+    a.add("POST /tickets", 90.0)
+    a.count("calls", 5)
+    a.peak("peak live display", 40)
+    a.end_warmup()
+    a.add("POST /tickets", 3.0)
+    a.add("POST /tickets", 4.0)
+    a.count("calls", 2)
+    a.dump(tmp_path / "a.json", 30.0)
+    merged = merge_samples([tmp_path / "a.json"])
+    assert merged.values == {"POST /tickets": [3.0, 4.0]}
+    assert merged.warmup == {"POST /tickets": [90.0]}
+    assert merged.counters == {"calls": 2, "peak live display": 40}  # counts restart; a peak is the whole run's
+
+
+def test_a_run_with_a_warm_up_counts_and_judges_only_what_came_after_it(tmp_path: Path) -> None:
+    stats = tmp_path / "hallq_stats.csv"
+    stats.write_text("Type,Name,Request Count,Failure Count,Requests/s,50%,95%,99%,Max Response Time\n"
+                     "POST,POST /tickets,1010,1,20,5,50,90,300\n"
+                     "WS,ws connect display,3,0,0.1,30,40,40,41\n"
+                     ",Aggregated,1013,1,20,5,50,90,300\n", encoding="utf-8")
+    a = Samples()
+    for v in range(1, 11):
+        a.add("POST /tickets", 100.0 + v)  # the slow start
+    a.end_warmup()
+    for v in range(1, 1000):
+        a.add("POST /tickets", v / 100)
+    a.dump(tmp_path / "a.json", 100.0)
+    run = read_run("hallq", tmp_path / "hallq", merge_samples([tmp_path / "a.json"]), 100.0, 0, warmup_s=20.0)
+    tickets = run.row("POST /tickets")
+    assert tickets is not None
+    assert (tickets.requests, tickets.failures, tickets.rps) == (1000, 1, 10.0)  # 1,010 counted by Locust, 10 early
+    assert tickets.p99 == pytest.approx(9.9, abs=0.02)
+    assert run.row("ws connect display") is not None  # no samples either side: Locust's own figures stay
+    assert [(r.name, r.requests, r.rps, r.p50, r.max) for r in run.warmup_rows] == [
+        ("POST /tickets", 10, 0.5, pytest.approx(105.5, abs=0.6), 110.0)]
+    assert run.warmup_s == 20.0
+
+
 # -- plan, halls ---------------------------------------------------------------------------------------
 def test_windows_are_dealt_once_over_halls() -> None:
     plan = Plan(halls=("h0", "h1", "h2"), windows_per_hall=2, counts={})
@@ -223,3 +263,5 @@ def test_timeline_steps_through_the_measuring_window(tmp_path: Path) -> None:
                          "| 20 | 230 | 5.0 | 20.0 | 300 | 4.0 | 10.0 |",
                          "| 30 | 240 | 5.0 | 20.0 | 300 | 4.0 | 10.0 |"]
     assert timeline(history, measured_s=30, names=("POST /tickets", "GET /nothing")) == []
+    with_warmup = timeline(history, measured_s=20, warmup_s=10)
+    assert [line.split(" | ")[0] for line in with_warmup[2:]] == ["| 10 (warm-up)", "| 20", "| 30"]
