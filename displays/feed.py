@@ -19,6 +19,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from floor.auth import AuthError
 from floor.db import parse_stream_id
+from floor.frames import SERVER_SEND, writer_for
 from floor.outbox import Outbox
 from floor.runtime import Runtime
 from floor.web import ApiError, Ctx, Param, authenticate, endpoint
@@ -122,7 +123,8 @@ def outbox_for(ws: WebSocket, *, held: bool = False) -> Outbox:
     async def too_slow() -> None:
         await ws.close(code=CLOSE_SLOW, reason="too slow; reconnect with since=<last event_id>")
 
-    return Outbox(ws.send_text, limit=QUEUE_LIMIT, give_up=too_slow, held=held)
+    return Outbox(ws.send_text, limit=QUEUE_LIMIT, give_up=too_slow, held=held,
+                  write_now=writer_for(ws.scope.get(SERVER_SEND)))
 
 
 async def feed(ws: WebSocket) -> None:

@@ -26,6 +26,7 @@ from queue_engine.engine import Engine
 from . import heap
 from .clock import FileClock
 from .db import make_sql_engine, migrate, sync_config
+from .frames import SERVER_SEND
 from .hub import Hub
 from .openapi import document
 from .rebuild import bring_back
@@ -64,6 +65,8 @@ class HallApp(Starlette):
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         found = self.shapes.find(scope["method"], get_route_path(scope)) if scope["type"] == "http" else None
         if found is None:
+            if scope["type"] == "websocket":
+                scope[SERVER_SEND] = send  # for floor.frames: Starlette hands its routes a wrapped send
             return await super().__call__(scope, receive, send)
         route, scope["path_params"] = found
         scope["app"] = self

@@ -21,6 +21,7 @@ from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 from .db import parse_stream_id
+from .frames import Write
 
 log = logging.getLogger("hallq.outbox")
 
@@ -63,8 +64,10 @@ async def _finish(coro: Coroutine[Any, Any, None], waiting: object) -> None:
 
 
 class Outbox:
-    def __init__(self, send: Send, *, limit: int, give_up: GiveUp, held: bool = False) -> None:
+    def __init__(self, send: Send, *, limit: int, give_up: GiveUp, held: bool = False,
+                 write_now: Write | None = None) -> None:
         self.send = send
+        self.write_now = write_now  # floor.frames: the socket written directly, when it can take the text now
         self.limit = limit
         self.give_up = give_up
         self.state = OutboxState.HELD if held else OutboxState.OPEN
@@ -84,6 +87,8 @@ class Outbox:
                 self._give_up()
             else:
                 self.queued.append((event_id, text))
+            return
+        if self.write_now is not None and self.write_now(text):
             return
         self._start(self.send(text))
 

