@@ -6,6 +6,7 @@ import argparse
 import contextlib
 import os
 import resource
+import signal
 import sys
 from collections.abc import Sequence
 
@@ -110,6 +111,10 @@ def cmd_serve(args: argparse.Namespace) -> None:
     archiver = ArchiveSupervisor() if settings.archive else None
     if archiver is not None:
         archiver.start()
+    # uvicorn catches SIGTERM while it serves, then puts back the handler it found and raises the signal again.
+    # Python's default handler would end the process on the spot, past the ``finally`` that stops the archiver,
+    # which then read on alone until it noticed its parent gone. This one unwinds through it.
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
     try:
         # No permessage-deflate: browsers ask for it, and it would cost each screen its zlib state (~40 KiB,
         # 400 MB over 10,000 screens) and triple the CPU of every send, to shrink ~300-byte frames on a LAN.
@@ -120,6 +125,10 @@ def cmd_serve(args: argparse.Namespace) -> None:
     finally:
         if archiver is not None:
             archiver.stop()
+
+
+def _exit_on_sigterm(signum: int, _frame: object) -> None:
+    raise SystemExit(128 + signum)
 
 
 def cmd_archive(args: argparse.Namespace) -> None:

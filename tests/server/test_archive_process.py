@@ -94,6 +94,8 @@ async def test_the_archiver_ends_with_its_server(live_server: ServerFactory, how
     (pid,) = archiver_pids(server)
     server.process.send_signal(how)  # SIGKILL: the server cannot stop it; the archiver sees it is gone
     server.process.wait(timeout=15)
+    if how is signal.SIGTERM:  # stopped (and reaped) by its server on the way out, not left to notice alone
+        assert not running(pid)
 
     async def gone() -> bool:
         return not running(pid)
