@@ -88,6 +88,16 @@ def _num(text: str | None) -> float:
         return math.nan
 
 
+def _row(rec: Mapping[str, str], values: list[float], requests: int, failures: int, seconds: float) -> Row:
+    """One endpoint's line: percentiles from its raw samples (sorted), or Locust's own where it has none."""
+    pcts = ([percentile(values, q) for q in (50, 95, 99)] if values
+            else [_num(rec["50%"]), _num(rec["95%"]), _num(rec["99%"])])
+    return Row(kind=rec["Type"], name=rec["Name"], requests=requests, failures=failures,
+               rps=requests / seconds if seconds > 0 else _num(rec["Requests/s"]),
+               p50=pcts[0], p95=pcts[1], p99=pcts[2],
+               max=values[-1] if values else _num(rec["Max Response Time"]), samples=len(values))
+
+
 def read_run(label: str, csv_prefix: Path, samples: Merged, measured_s: float, exit_code: int,
              command: str = "", warmup_s: float = 0.0) -> Run:
     rows: list[Row] = []
@@ -97,20 +107,13 @@ def read_run(label: str, csv_prefix: Path, samples: Merged, measured_s: float, e
             continue
         early = sorted(samples.warmup.get(rec["Name"], []))
         if early and warmup_s > 0:
-            warmup_rows.append(Row(kind=rec["Type"], name=rec["Name"], requests=len(early), failures=0,
-                                   rps=len(early) / warmup_s, p50=percentile(early, 50), p95=percentile(early, 95),
-                                   p99=percentile(early, 99), max=early[-1], samples=len(early)))
+            warmup_rows.append(_row(rec, early, len(early), 0, warmup_s))
         # Locust counted from the gate on; failures stay in, whatever their moment.
-        name, count = rec["Name"], int(rec["Request Count"]) - len(early)
+        count = int(rec["Request Count"]) - len(early)
         if count <= 0:
             continue  # an entry Locust keeps after --reset-stats for requests made only before it
-        values = sorted(samples.values.get(name, []))
-        pcts = ([percentile(values, q) for q in (50, 95, 99)] if values
-                else [_num(rec["50%"]), _num(rec["95%"]), _num(rec["99%"])])
-        rows.append(Row(kind=rec["Type"], name=name, requests=count, failures=int(rec["Failure Count"]),
-                        rps=count / measured_s if measured_s > 0 else _num(rec["Requests/s"]),
-                        p50=pcts[0], p95=pcts[1], p99=pcts[2],
-                        max=values[-1] if values else _num(rec["Max Response Time"]), samples=len(values)))
+        values = sorted(samples.values.get(rec["Name"], []))
+        rows.append(_row(rec, values, count, int(rec["Failure Count"]), measured_s))
     rows.sort(key=lambda r: (r.kind == "WS", r.name))
     warmup_rows.sort(key=lambda r: (r.kind == "WS", r.name))
     return Run(label, rows, read_csv(Path(f"{csv_prefix}_failures.csv")),
