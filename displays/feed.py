@@ -8,7 +8,7 @@ heartbeats carry the last id sent so an idle screen knows where it stands.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Sequence
 from datetime import datetime, tzinfo
 from typing import Any
 
@@ -20,6 +20,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from floor.auth import AuthError
 from floor.db import parse_stream_id
 from floor.frames import SERVER_SEND, writer_for
+from floor.hub import Event
 from floor.outbox import Outbox
 from floor.runtime import Runtime
 from floor.web import ApiError, Ctx, Param, authenticate, endpoint
@@ -88,13 +89,16 @@ class ScreenFeed:
         self.quiet = True  # nothing put since the last beat
         self.sent_through: tuple[int, int] | None = None  # the backlog's last id, while the hub may still be behind it
 
-    def offer(self, event_id: str, text: str, payload: Mapping[str, Any]) -> None:
+    def offer(self, events: Sequence[Event]) -> None:
         if self.sent_through is not None:
-            if parse_stream_id(event_id) <= self.sent_through:
-                return  # the backlog read the stream ahead of the hub: this one was sent already
+            through = self.sent_through
+            # The backlog read the stream ahead of the hub: what it sent is not sent again.
+            events = [event for event in events if parse_stream_id(event[0]) > through]
+            if not events:
+                return
             self.sent_through = None
-        self.outbox.put(text, event_id)
-        self.last = event_id
+        self.outbox.put_all([(event_id, text) for event_id, text, _ in events])
+        self.last = events[-1][0]
         self.quiet = False
 
     def caught_up(self, sent_through: str | None) -> None:

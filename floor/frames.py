@@ -14,7 +14,7 @@ Otherwise ``writer_for`` gives None, or the writer says False, and the text goes
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
@@ -27,7 +27,7 @@ _PROTOCOL_FIELDS = ("transport", "conn", "writable", "handshake_complete", "clos
                     "initial_response")
 _CONNECTION_FIELDS = ("state", "extensions")
 
-Write = Callable[[str], bool]
+Write = Callable[[Sequence[str]], bool]
 SERVER_SEND = "hallq.server_send"  # the scope key under which HallApp keeps a websocket's send as uvicorn gave it
 
 
@@ -43,20 +43,25 @@ def text_frame(payload: bytes) -> bytes:
     return head + payload
 
 
-class _LastFrame:
-    """The frame of the last text framed: the hub hands every socket of a hall the same text object in a row."""
+class _Frames:
+    """The frames of the texts framed lately: the hub hands every socket of a hall the same few text objects,
+    one event, or a short run of them read together, and a socket's heartbeat of its own now and then."""
+
+    KEEP = 32
 
     def __init__(self) -> None:
-        self.text: str | None = None
-        self.frame = b""
+        self.frames: dict[str, bytes] = {}
 
     def of(self, text: str) -> bytes:
-        if text is not self.text:
-            self.text, self.frame = text, text_frame(text.encode())
-        return self.frame
+        frame = self.frames.get(text)  # a str caches its hash: the hall's texts cost a lookup, not an encode
+        if frame is None:
+            if len(self.frames) >= self.KEEP:
+                self.frames.clear()
+            frame = self.frames[text] = text_frame(text.encode())
+        return frame
 
 
-_LAST = _LastFrame()
+_FRAMES = _Frames()
 
 
 def writer_for(send: Any) -> Write | None:
@@ -70,12 +75,14 @@ def writer_for(send: Any) -> Write | None:
         return None
     p: Any = protocol  # the fields above are uvicorn's own, not part of its typed interface
 
-    def write(text: str) -> bool:
-        """Write ``text`` now if the socket can take it, as uvicorn's send would; False: it must go that way."""
+    def write(texts: Sequence[str]) -> bool:
+        """Write ``texts`` now, in one write, if the socket can take them, as uvicorn's send would; False: they
+        must go that way."""
         if not (p.handshake_complete and p.writable.is_set() and p.initial_response is None) or p.close_sent \
                 or p.disconnected or p.conn.state is not State.OPEN or p.conn.extensions:
             return False
-        p.transport.write(_LAST.of(text))
+        # One write, one send syscall, however many texts: the syscall is most of a fan-out's cost.
+        p.transport.write(_FRAMES.of(texts[0]) if len(texts) == 1 else b"".join(map(_FRAMES.of, texts)))
         return True
 
     return write

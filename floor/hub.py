@@ -6,6 +6,14 @@ can take it and otherwise queues it behind the send in flight, so one bad screen
 to the others. A socket too far behind is closed and reconnects with ``since=<last id>`` to get what it
 missed from the stream.
 
+Offering an event to thousands of screens takes tens of milliseconds, and a window calls the next citizen
+the moment it finishes the last: the call must not wait for the finish to reach every screen before its
+own fan-out begins. So offering goes in slices of ``SLICE`` listeners, the reader offers the first slice
+itself (a hall of a few screens costs no extra turn of the loop) and reads on while another task offers
+the rest, and an event read mid-pass joins it: each listener is offered everything it is owed, in the
+stream's order, and those passed before the event came get it in the next pass (``HallFan``). In fan-out
+3k (3,000 screens of one hall) that took call-to-screen p99 from 98 to 46 ms, against the raw broadcast's 37.
+
 Any number of processes can run behind a load balancer: each reads the streams itself, so nothing
 passes through process memory between workers.
 """
@@ -15,7 +23,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any, Protocol, cast
 
 import orjson
@@ -28,8 +36,9 @@ from .cancellation import raise_if_cancelled
 log = logging.getLogger("hallq.hub")
 
 Entries = list[tuple[bytes, dict[bytes, bytes]]]
+Event = tuple[str, str, dict[str, Any]]  # (event id, websocket text, payload)
 Render = Callable[[str, str, dict[str, object]], str]  # (hall, event id, payload) -> websocket text
-SLICE = 100  # listeners offered an event between two turns of the event loop
+SLICE = 100  # listeners offered what they are owed between two turns of the event loop
 RECENT_MS = 60_000  # events kept per hall, by age: far more than the archiver trails by (a fraction of a second)
 RECENT_MAX = 2000  # and by count, for a hall busier than any
 
@@ -39,8 +48,10 @@ class Listener(Protocol):
 
     hall: str
 
-    def offer(self, event_id: str, text: str, payload: Mapping[str, Any]) -> None:
-        """An event of the listener's hall: its id, rendered text and raw payload (private keys included)."""
+    def offer(self, events: Sequence[Event]) -> None:
+        """Events of the listener's hall, oldest first, at least one: each its id, rendered text and raw
+        payload (private keys included). Several come together when they were read while the hub was busy:
+        a socket then writes them at once."""
 
     def beat(self) -> None:
         """Called every half heartbeat interval: send a heartbeat unless something was sent since the last call."""
@@ -55,8 +66,12 @@ class Hub:
         self.render = render
         self.heartbeat_s = heartbeat_s
         self.block_ms = block_ms
-        self.listeners: dict[str, set[Listener]] = {hall: set() for hall in streams}
-        self.delivered = 0
+        self.fans = {hall: HallFan() for hall in streams}
+        self.owing: dict[str, None] = {}  # halls with events not yet offered to every listener, in the order read
+        self.passing: HallFan | None = None  # the hall whose listeners are being offered what they are owed
+        self.pass_left: deque[Listener] = deque()  # and those of them not offered yet in this pass
+        self.more = asyncio.Event()  # the reader left offers for the offering task
+        self.delivered = 0  # events read and handed to the fan-out
         # The events read in the last minute per hall, as stored (JSON): the record may trail the stream by a fraction
         # of a second, and if Redis is lost meanwhile these are the only copy of that tail (see Runtime.record_tails).
         self.recent: dict[str, deque[tuple[str, bytes]]] = {hall: deque(maxlen=RECENT_MAX) for hall in streams}
@@ -66,10 +81,11 @@ class Hub:
         self.after_outage: Callable[[], Awaitable[None]] | None = None
 
     def subscribe(self, listener: Listener) -> None:
-        self.listeners[listener.hall].add(listener)
+        """Offer ``listener`` every event of its hall read from now on."""
+        self.fans[listener.hall].join(listener)
 
     def unsubscribe(self, listener: Listener) -> None:
-        self.listeners[listener.hall].discard(listener)
+        self.fans[listener.hall].leave(listener)
 
     async def backlog(self, hall: str, since: str, count: int = 500) -> list[tuple[str, str]]:
         """Rendered events strictly after ``since``, oldest first, at most ``count``."""
@@ -91,12 +107,13 @@ class Hub:
     async def run(self) -> None:
         """Read every hall's stream from its current end and fan out, and keep idle sockets beating, until
         cancelled."""
-        beats = asyncio.ensure_future(self._beat())
+        helpers = [asyncio.ensure_future(self._beat()), asyncio.ensure_future(self._offer())]
         try:
             await self._read()
         finally:
-            beats.cancel()
-            await asyncio.gather(beats, return_exceptions=True)
+            for helper in helpers:
+                helper.cancel()
+            await asyncio.gather(*helpers, return_exceptions=True)
 
     async def _read(self) -> None:
         last = await self._start_ids()
@@ -120,14 +137,18 @@ class Hub:
                 continue
             for stream, entries in replies:
                 hall = by_stream[stream.decode()]
+                fan = self.fans[hall]
                 for eid, fields in entries:
                     event_id, raw = eid.decode(), _field(fields, b"e")
                     payload = orjson.loads(raw)
-                    text = self.render(hall, event_id, payload)
+                    fan.add(event_id, self.render(hall, event_id, payload), payload)
                     last[hall] = event_id
                     self._keep(hall, event_id, raw)
-                    await self._fan_out(hall, event_id, text, payload)
                     self.delivered += 1
+                self.owing[hall] = None
+            self._offer_some(SLICE)
+            if self.passing is not None or self.owing:
+                self.more.set()
 
     def _keep(self, hall: str, event_id: str, raw: bytes) -> None:
         recent = self.recent[hall]
@@ -136,23 +157,92 @@ class Hub:
         while int(recent[0][0].partition("-")[0]) < oldest_ms:
             recent.popleft()
 
-    async def _fan_out(self, hall: str, event_id: str, text: str, payload: dict[str, Any]) -> None:
-        # Offers to a thousand sockets take tens of milliseconds (a send syscall each): let the loop answer
-        # the windows' requests between slices rather than after the last screen.
-        for n, listener in enumerate(tuple(self.listeners[hall]), 1):
-            try:
-                listener.offer(event_id, text, payload)
-            except Exception:  # a bug in one listener must not stop the calls to the others
-                log.exception("listener failed on %s", event_id)
-            if n % SLICE == 0:
+    async def _offer(self) -> None:
+        """Offer what the reader left, a slice per turn of the loop."""
+        while True:
+            await self.more.wait()
+            self.more.clear()
+            while self.passing is not None or self.owing:
+                self._offer_some(SLICE)
+                # Offers to a thousand sockets take tens of milliseconds (a send syscall each): let the loop answer
+                # the windows' requests, and read the events they cause, between slices.
                 await asyncio.sleep(0)
+
+    def _offer_some(self, budget: int) -> None:
+        """Offer up to ``budget`` listeners what they are owed, going on with the pass where it was left; one pass
+        per owing hall in turn, as often as events come."""
+        while budget:
+            fan = self.passing
+            if fan is None:
+                if not self.owing:
+                    return
+                hall = next(iter(self.owing))
+                del self.owing[hall]  # an event read during the pass owes the hall again
+                fan = self.passing = self.fans[hall]
+                self.pass_left.extend(fan.owed())
+            if not self.pass_left:  # the pass is over
+                fan.trim()
+                self.passing = None
+                continue
+            listener = self.pass_left.popleft()
+            events = fan.take(listener)
+            if events:
+                try:
+                    listener.offer(events)
+                except Exception:  # a bug in one listener must not stop the calls to the others
+                    log.exception("listener failed on %s", events[-1][0])
+            budget -= 1
 
     async def _beat(self) -> None:
         while True:
             await asyncio.sleep(self.heartbeat_s / 2)
-            for listeners in self.listeners.values():
-                for listener in tuple(listeners):
+            for fan in self.fans.values():
+                for listener in tuple(fan.next):
                     listener.beat()
+
+
+class HallFan:
+    """One hall's listeners, and the events read but not yet offered to all of them.
+
+    Events are numbered in the order read; each listener holds the number of the next event it is owed, so
+    however passes and reads interleave, a listener gets every event read after it joined, once, in order."""
+
+    def __init__(self) -> None:
+        self.events: list[Event] = []
+        self.base = 0  # the number of events[0]
+        self.next: dict[Listener, int] = {}  # listener -> the number of the next event it is owed
+
+    @property
+    def end(self) -> int:
+        return self.base + len(self.events)
+
+    def join(self, listener: Listener) -> None:
+        self.next[listener] = self.end
+
+    def leave(self, listener: Listener) -> None:
+        self.next.pop(listener, None)
+
+    def add(self, event_id: str, text: str, payload: dict[str, Any]) -> None:
+        self.events.append((event_id, text, payload))
+
+    def owed(self) -> list[Listener]:
+        """Listeners owed an event now, in the order they joined."""
+        end = self.end
+        return [listener for listener, n in self.next.items() if n < end]
+
+    def take(self, listener: Listener) -> list[Event]:
+        """The events ``listener`` is owed, now counted as offered; none if it has left."""
+        n = self.next.get(listener)
+        if n is None:
+            return []
+        self.next[listener] = self.end
+        return self.events[n - self.base:]
+
+    def trim(self) -> None:
+        """Forget the events every listener has been offered."""
+        low = min(self.next.values(), default=self.end)
+        del self.events[:low - self.base]
+        self.base = low
 
 
 def _field(fields: list[bytes], name: bytes) -> bytes:

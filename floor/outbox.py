@@ -17,7 +17,7 @@ import asyncio
 import enum
 import logging
 from collections import deque
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from typing import Any
 
 from .db import parse_stream_id
@@ -80,17 +80,23 @@ class Outbox:
 
     def put(self, text: str, event_id: str | None = None) -> None:
         """Send ``text`` after everything put before it; ``event_id`` lets ``release`` drop what a backlog sent."""
+        self.put_all(((event_id, text),))
+
+    def put_all(self, items: Sequence[tuple[str | None, str]]) -> None:
+        """``put`` each (event id or None, text) in order; sent in one write when the socket can take them now."""
         if self.state in (OutboxState.GIVEN_UP, OutboxState.CLOSED):
             return
         if self.state is OutboxState.HELD or self.task is not None:
-            if len(self.queued) >= self.limit:
-                self._give_up()
-            else:
-                self.queued.append((event_id, text))
+            for item in items:
+                if len(self.queued) >= self.limit:
+                    self._give_up()
+                    return
+                self.queued.append(item)
             return
-        if self.write_now is not None and self.write_now(text):
+        texts = [text for _, text in items]
+        if self.write_now is not None and self.write_now(texts):
             return
-        self._start(self.send(text))
+        self._start(self._send_each(texts))
 
     def release(self, sent_through: str | None) -> None:
         """End a hold: drop queued events at or before ``sent_through`` (the backlog had them), send the rest."""
@@ -120,6 +126,10 @@ class Outbox:
             return
         if waiting is not _DONE:
             self.task = asyncio.ensure_future(self._drain(coro, waiting))
+
+    async def _send_each(self, texts: list[str]) -> None:
+        for text in texts:
+            await self.send(text)
 
     def _give_up(self) -> None:
         self.state = OutboxState.GIVEN_UP

@@ -11,8 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Sequence
 
 import orjson
 from starlette.routing import WebSocketRoute
@@ -22,6 +21,7 @@ from displays.feed import CLOSE_NOT_FOUND, drain_incoming, outbox_for, refuse
 from queue_engine.errors import DomainError
 
 from .api.schemas import TicketOut
+from .hub import Event
 from .outbox import Outbox
 from .runtime import HallRuntime, Runtime
 from .web import ApiError
@@ -55,14 +55,18 @@ class PhoneLine:
         self.reading: asyncio.Task[None] | None = None
         self.quiet = True
 
-    def offer(self, event_id: str, text: str, payload: Mapping[str, Any]) -> None:
-        # A transfer's "service" is where the ticket went, so one into this line counts too.
-        if payload.get("ticket") != self.ticket_id and payload.get("service") != self.service:
-            return
-        if payload.get("type") in CALLS:
-            self.outbox.put(text)
-        self.quiet = False
-        self.refresh(event_id)
+    def offer(self, events: Sequence[Event]) -> None:
+        moved = None  # the last event that moved this ticket or its line
+        for event_id, text, payload in events:
+            # A transfer's "service" is where the ticket went, so one into this line counts too.
+            if payload.get("ticket") != self.ticket_id and payload.get("service") != self.service:
+                continue
+            if payload.get("type") in CALLS:
+                self.outbox.put(text)
+            moved = event_id
+        if moved is not None:
+            self.quiet = False
+            self.refresh(moved)  # one status read for the lot
 
     def refresh(self, event_id: str | None) -> None:
         """Send a fresh status soon: at once if no read is running, else right after the running one."""

@@ -7,6 +7,7 @@ import asyncio
 import orjson
 
 from displays.feed import ScreenFeed
+from floor.hub import Event
 from floor.outbox import Outbox
 from queue_engine.config import HallConfig
 
@@ -22,6 +23,10 @@ class Socket:
         raise AssertionError("not in these tests")
 
 
+def event(event_id: str) -> Event:
+    return event_id, f"e{event_id.split('-')[0]}", {}
+
+
 def screen(hall: HallConfig, *, held: bool) -> tuple[ScreenFeed, Socket]:
     sock = Socket()
     return ScreenFeed(hall, Outbox(sock.send_text, limit=100, give_up=sock.give_up, held=held)), sock
@@ -29,11 +34,12 @@ def screen(hall: HallConfig, *, held: bool) -> tuple[ScreenFeed, Socket]:
 
 async def test_events_the_backlog_sent_ahead_of_the_hub_are_not_sent_twice(demo_hall: HallConfig) -> None:
     feed, sock = screen(demo_hall, held=True)
-    feed.offer("100-0", "e100", {})  # held while the backlog is read
+    feed.offer([event("100-0")])  # held while the backlog is read
     sock.sent += ["e100", "e101", "e102"]  # the backlog: the stream had two more than the hub had offered
     feed.caught_up("102-0")
-    for eid in ("101-0", "102-0", "103-0", "104-0"):  # the hub catches up
-        feed.offer(eid, f"e{eid.split('-')[0]}", {})
+    feed.offer([event("101-0")])  # the hub catches up, an event at a time
+    feed.offer([event("102-0"), event("103-0")])  # or several at once, straddling the backlog's end
+    feed.offer([event("104-0")])
     await asyncio.sleep(0)
     assert sock.sent == ["e100", "e101", "e102", "e103", "e104"]
     assert feed.last == "104-0"
@@ -42,7 +48,7 @@ async def test_events_the_backlog_sent_ahead_of_the_hub_are_not_sent_twice(demo_
 async def test_a_heartbeat_only_after_a_quiet_interval_and_with_the_last_event_id(demo_hall: HallConfig) -> None:
     feed, sock = screen(demo_hall, held=False)
     feed.beat()  # nothing happened yet: a heartbeat with no id
-    feed.offer("7-1", "e7", {})
+    feed.offer([event("7-1")])
     feed.beat()  # something was sent since the last beat: no heartbeat
     feed.beat()
     beats = [orjson.loads(text) for text in sock.sent if text != "e7"]

@@ -11,7 +11,7 @@ import uvicorn
 import websockets
 from websockets.frames import Frame, Opcode
 
-from floor.frames import _LAST, text_frame, writer_for
+from floor.frames import _FRAMES, text_frame, writer_for
 
 
 @pytest.mark.parametrize("size", [0, 1, 125, 126, 300, 65535, 65536, 70000])
@@ -20,11 +20,16 @@ def test_a_text_frame_is_the_one_the_websockets_library_builds(size: int) -> Non
     assert text_frame(payload) == Frame(Opcode.TEXT, payload).serialize(mask=False, extensions=[])
 
 
-def test_each_text_is_framed_once_while_it_is_offered_in_a_row() -> None:
-    text = '{"type":"ticket.called","number":"A023"}'
-    first = _LAST.of(text)
-    assert _LAST.of(text) is first
-    assert _LAST.of(text + " ") == text_frame((text + " ").encode())
+def test_each_text_is_framed_once_while_the_hub_offers_it_and_its_neighbours() -> None:
+    finished, called = '{"type":"ticket.finished","number":"A022"}', '{"type":"ticket.called","number":"A023"}'
+    frames = [_FRAMES.of(finished), _FRAMES.of(called)]
+    assert [_FRAMES.of(finished), _FRAMES.of(called)] == frames
+    assert _FRAMES.of(finished) is frames[0]
+    assert _FRAMES.of(called) is frames[1]
+    for n in range(_FRAMES.KEEP * 2):  # many one-off texts (heartbeats) neither grow the cache nor corrupt it
+        assert _FRAMES.of(f"beat {n}") == text_frame(f"beat {n}".encode())
+    assert len(_FRAMES.frames) <= _FRAMES.KEEP
+    assert _FRAMES.of(called) == text_frame(called.encode())
 
 
 def test_a_send_that_is_not_uvicorns_websocket_gets_no_direct_writer() -> None:
@@ -40,12 +45,12 @@ async def test_uvicorns_websocket_as_hallq_serve_runs_it_is_written_directly_unt
     async def app(scope: Any, receive: Any, send: Any) -> None:
         assert (await receive())["type"] == "websocket.connect"
         write = writer_for(send)
-        outcome["before_accept"] = write is not None and write("too early")
+        outcome["before_accept"] = write is not None and write(["too early"])
         await send({"type": "websocket.accept"})
         assert write is not None
-        outcome["written"] = write("请A023号到5号窗口") and write("x" * 70000)
+        outcome["written"] = write(["请A023号到5号窗口"]) and write(["x" * 70000, "请A024号到5号窗口"])
         await send({"type": "websocket.close", "code": 1000})
-        outcome["after_close"] = write("too late")
+        outcome["after_close"] = write(["too late"])
 
     # The options of floor.cli's uvicorn.run that choose and shape the websocket implementation.
     config = uvicorn.Config(app, host="127.0.0.1", port=0, ws_max_size=64 * 1024, ws_per_message_deflate=False,
@@ -58,11 +63,11 @@ async def test_uvicorns_websocket_as_hallq_serve_runs_it_is_written_directly_unt
     port = server.servers[0].sockets[0].getsockname()[1]
     try:
         async with websockets.connect(f"ws://127.0.0.1:{port}/", max_size=None) as ws:
-            received = [await ws.recv(), await ws.recv()]
+            received = [await ws.recv(), await ws.recv(), await ws.recv()]
             with pytest.raises(websockets.ConnectionClosedOK):
                 await ws.recv()
     finally:
         server.should_exit = True
         await serving
     assert outcome == {"before_accept": False, "written": True, "after_close": False}
-    assert received == ["请A023号到5号窗口", "x" * 70000]
+    assert received == ["请A023号到5号窗口", "x" * 70000, "请A024号到5号窗口"]  # two texts in one write: two messages

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from collections.abc import Mapping
-from typing import Any
+import time
+from collections.abc import Sequence
 
 import pytest
 from redis.asyncio import Redis
 
 from floor.db import parse_stream_id
-from floor.hub import Hub, StreamReads
+from floor.hub import Event, HallFan, Hub, StreamReads
 from queue_engine.wire import Pipe
 from tests.conftest import REDIS_URL
 
@@ -30,13 +30,13 @@ async def _add(redis: Redis, key: str, n: int) -> str:
 class Recorder:
     def __init__(self, hall: str, expect: int = 1) -> None:
         self.hall = hall
-        self.offers: list[tuple[str, str, Mapping[str, Any]]] = []
+        self.offers: list[Event] = []
         self.beats: list[float] = []  # when each beat came (loop time)
         self.expect = expect
         self.arrived = asyncio.Event()  # set once ``expect`` offers have come
 
-    def offer(self, event_id: str, text: str, payload: Mapping[str, Any]) -> None:
-        self.offers.append((event_id, text, payload))
+    def offer(self, events: Sequence[Event]) -> None:
+        self.offers.extend(events)
         if len(self.offers) >= self.expect:
             self.arrived.set()
 
@@ -45,7 +45,7 @@ class Recorder:
 
 
 class Broken(Recorder):
-    def offer(self, event_id: str, text: str, payload: Mapping[str, Any]) -> None:
+    def offer(self, events: Sequence[Event]) -> None:
         raise ValueError("a listener with a bug")
 
 
@@ -143,3 +143,88 @@ async def test_hand_packed_reads_take_each_hall_after_its_own_id_in_either_proto
     finally:
         await client.delete(*keys.values())
         await client.aclose()
+
+
+class Named:
+    def __init__(self, name: str) -> None:
+        self.hall = "h"
+        self.name = name
+
+    def offer(self, events: Sequence[Event]) -> None: ...
+
+    def beat(self) -> None: ...
+
+
+def _ids(events: list[Event]) -> list[str]:
+    return [event_id for event_id, _, _ in events]
+
+
+def test_a_hall_fan_owes_each_listener_what_was_read_after_it_joined_once_and_in_order() -> None:
+    fan = HallFan()
+    a, b, c, late = Named("a"), Named("b"), Named("c"), Named("late")
+    for listener in (a, b, c):
+        fan.join(listener)
+    fan.add("1-0", "t1", {})
+    assert fan.owed() == [a, b, c]
+    assert _ids(fan.take(a)) == ["1-0"]
+    fan.add("2-0", "t2", {})  # read while a pass is under way: it joins the pass for those not yet offered
+    fan.join(late)  # joined after both were read: owed neither
+    assert _ids(fan.take(b)) == ["1-0", "2-0"]
+    fan.leave(c)  # gone before its turn
+    assert fan.take(c) == []
+    fan.trim()
+    assert (fan.base, _ids(fan.events)) == (1, ["2-0"])  # a still lacks the second
+    assert fan.owed() == [a]
+    assert _ids(fan.take(a)) == ["2-0"]
+    fan.trim()
+    assert (fan.base, fan.events, fan.owed()) == (2, [], [])
+    fan.add("3-0", "t3", {})
+    assert fan.owed() == [a, b, late]
+    assert [_ids(fan.take(x)) for x in (a, b, late)] == [["3-0"]] * 3
+
+
+class SlowScreen(Recorder):
+    """A listener whose socket takes a while: a few hundred of them make a pass long enough to read during."""
+
+    def __init__(self, index: int, log: list[tuple[int, list[str]]], begun: asyncio.Event) -> None:
+        super().__init__("h", expect=2)
+        self.index = index
+        self.log = log
+        self.begun = begun
+
+    def offer(self, events: Sequence[Event]) -> None:
+        time.sleep(0.0001)
+        self.log.append((self.index, _ids(list(events))))
+        self.begun.set()
+        super().offer(events)
+
+
+async def test_an_event_read_while_the_hub_offers_the_last_does_not_wait_for_that_pass_to_end(
+        redis: Redis, key_prefix: str) -> None:
+    """A window calls the moment it finishes: the call must reach the screens the finish has not reached yet
+    along with it, not after the finish has reached every screen."""
+    key = f"{key_prefix}:{STREAM}"
+    hub = Hub(redis, {"h": key}, render, block_ms=100)
+    log: list[tuple[int, list[str]]] = []
+    begun = asyncio.Event()
+    # 20 slices of ~10 ms: the turns of the loop between them let the test add the call and the hub read it.
+    screens = [SlowScreen(n, log, begun) for n in range(2000)]
+    for screen in screens:
+        hub.subscribe(screen)
+    reader = asyncio.create_task(hub.run())
+    try:
+        await asyncio.sleep(0.2)
+        finished = await _add(redis, key, 1)
+        await asyncio.wait_for(begun.wait(), 5)  # the finish's pass has begun
+        called = await _add(redis, key, 2)
+        await asyncio.wait_for(asyncio.gather(*(s.arrived.wait() for s in screens)), 10)
+    finally:
+        reader.cancel()
+        await asyncio.gather(reader, return_exceptions=True)
+    for screen in screens:
+        assert _ids(screen.offers) == [finished, called]
+    first_call = next(i for i, (_, ids) in enumerate(log) if called in ids)
+    together = [index for index, ids in log[:first_call + 1] if ids == [finished, called]]
+    assert together, "the call waited for the finish's whole pass"
+    assert log[first_call][0] > 0  # it went on from where the pass was, not from the first screen
+    assert log[-1][1] == [called]  # and the screens passed before it came got it after

@@ -4,6 +4,7 @@ socket that falls too far behind, never waiting on it."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 
 import pytest
 
@@ -187,9 +188,9 @@ async def test_a_direct_write_that_takes_the_text_replaces_the_send_and_one_that
     written: list[str] = []
     room = [True]
 
-    def write_now(text: str) -> bool:
+    def write_now(texts: Sequence[str]) -> bool:
         if room[0]:
-            written.append(text)
+            written.extend(texts)
         return room[0]
 
     box = Outbox(sock.send_text, limit=100, give_up=sock.give_up, write_now=write_now)
@@ -203,8 +204,8 @@ async def test_a_direct_write_never_overtakes_what_waits_to_be_sent() -> None:
     sock = Socket()
     written: list[str] = []
 
-    def write_now(text: str) -> bool:
-        written.append(text)
+    def write_now(texts: Sequence[str]) -> bool:
+        written.append("+".join(texts))
         return True
 
     box = Outbox(sock.send_text, limit=100, give_up=sock.give_up, held=True, write_now=write_now)
@@ -216,3 +217,25 @@ async def test_a_direct_write_never_overtakes_what_waits_to_be_sent() -> None:
     assert sock.sent == ["m0", "m1"]  # what queued goes the ordinary way, in order
     box.put("m2")
     assert written == ["m2"]
+    box.put_all([("3-0", "m3"), ("4-0", "m4")])
+    assert written == ["m2", "m3+m4"]  # texts put together are written together
+
+
+async def test_texts_put_together_keep_their_order_when_the_socket_makes_them_wait() -> None:
+    sock = Socket()
+    box = outbox(sock, limit=3)
+    sock.writable.clear()
+    box.put_all([("1-0", "a"), ("2-0", "b")])  # the first send waits: the second must not go ahead of it
+    box.put("c")
+    assert sock.sent == []
+    sock.writable.set()
+    await settle()
+    assert sock.sent == ["a", "b", "c"]
+    sock.writable.clear()
+    box.put("d")
+    box.put_all([(f"{n}-0", f"m{n}") for n in range(4)])  # one past the limit, counted text by text
+    assert box.state is OutboxState.GIVEN_UP
+    sock.writable.set()
+    await settle()
+    assert sock.sent == ["a", "b", "c", "d"]
+    assert sock.closed_slow
