@@ -146,6 +146,9 @@ export function startRatings({ token, config }) {
     }
   }, { once: true });
   refreshCases();
+  // A 差评 just before the page opened has its case opened by the archiver a moment later, and the feed
+  // starts after it: read once more then.
+  state.casesTimer = setTimeout(refreshCases, CASES_AFTER_MS);
   setInterval(refreshCases, CASES_EVERY_MS);
 }
 

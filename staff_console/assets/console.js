@@ -559,6 +559,7 @@ async function choose(id) {
   S.offset = Date.parse(snapshot.at) - Date.now();
   await refresh();
   await loadToday();
+  todaySoon();  // a finish just before the snapshot may not be in the record yet, and the feed starts after it
   S.feed = follow("console", {
     token: S.token, params: { window: id }, since: snapshot.event_id,
     onEvent: (event) => {

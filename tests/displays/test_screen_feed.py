@@ -8,28 +8,17 @@ import orjson
 
 from displays.feed import ScreenFeed
 from floor.hub import Event
-from floor.outbox import Outbox
 from queue_engine.config import HallConfig
-
-
-class Socket:
-    def __init__(self) -> None:
-        self.sent: list[str] = []
-
-    async def send_text(self, text: str) -> None:
-        self.sent.append(text)
-
-    async def give_up(self) -> None:
-        raise AssertionError("not in these tests")
+from tests.sockets import RecordingSocket
 
 
 def event(event_id: str) -> Event:
     return event_id, f"e{event_id.split('-')[0]}", {}
 
 
-def screen(hall: HallConfig, *, held: bool) -> tuple[ScreenFeed, Socket]:
-    sock = Socket()
-    return ScreenFeed(hall, Outbox(sock.send_text, limit=100, give_up=sock.give_up, held=held)), sock
+def screen(hall: HallConfig, *, held: bool) -> tuple[ScreenFeed, RecordingSocket]:
+    sock = RecordingSocket()
+    return ScreenFeed(hall, sock.outbox(held=held)), sock
 
 
 async def test_events_the_backlog_sent_ahead_of_the_hub_are_not_sent_twice(demo_hall: HallConfig) -> None:

@@ -6,22 +6,11 @@ from __future__ import annotations
 import orjson
 
 from floor.hub import Event
-from floor.outbox import Outbox
 from floor.phone import PhoneLine
 from floor.runtime import HallRuntime
 from queue_engine.config import HallConfig
 from queue_engine.engine import Engine
-
-
-class Socket:
-    def __init__(self) -> None:
-        self.sent: list[str] = []
-
-    async def send_text(self, text: str) -> None:
-        self.sent.append(text)
-
-    async def give_up(self) -> None:
-        raise AssertionError("not in these tests")
+from tests.sockets import RecordingSocket
 
 
 async def open_all(engine: Engine, hall: HallConfig) -> None:
@@ -35,9 +24,8 @@ async def test_a_run_of_events_forwards_the_lines_calls_and_reads_the_status_onc
     first = await engine.issue("SOC")
     mine = await engine.issue("SOC")
     other = await engine.issue("HUK")
-    sock = Socket()
-    line = PhoneLine(HallRuntime(demo_hall, engine), mine.ticket.id, "SOC",
-                     Outbox(sock.send_text, limit=100, give_up=sock.give_up))
+    sock = RecordingSocket()
+    line = PhoneLine(HallRuntime(demo_hall, engine), mine.ticket.id, "SOC", sock.outbox())
     run: list[Event] = [
         ("1-0", "other issued", {"type": "ticket.issued", "ticket": other.ticket.id, "service": "HUK"}),
         ("2-0", "first called", {"type": "ticket.called", "ticket": first.ticket.id, "service": "SOC"}),
@@ -51,7 +39,7 @@ async def test_a_run_of_events_forwards_the_lines_calls_and_reads_the_status_onc
     statuses = [orjson.loads(text) for text in sock.sent[2:]]
     assert [(s["type"], s["event_id"], s["ticket"]["id"]) for s in statuses] == [
         ("ticket.status", "3-0", mine.ticket.id)]  # one read, as of the last event that moved the line
-    assert statuses[0]["ticket"]["ahead"] == 1
+    assert statuses[0]["ticket"]["status"] == "waiting"
     assert not line.quiet
 
 
@@ -59,9 +47,8 @@ async def test_a_run_of_other_lines_events_sends_nothing_and_keeps_the_line_quie
         engine: Engine, demo_hall: HallConfig) -> None:
     await open_all(engine, demo_hall)
     mine = await engine.issue("SOC")
-    sock = Socket()
-    line = PhoneLine(HallRuntime(demo_hall, engine), mine.ticket.id, "SOC",
-                     Outbox(sock.send_text, limit=100, give_up=sock.give_up))
+    sock = RecordingSocket()
+    line = PhoneLine(HallRuntime(demo_hall, engine), mine.ticket.id, "SOC", sock.outbox())
     line.offer([("1-0", "x", {"type": "ticket.called", "ticket": "t-other", "service": "HUK"}),
                 ("2-0", "y", {"type": "window.paused", "window": "3"})])
     assert line.reading is None
