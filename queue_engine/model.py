@@ -224,8 +224,12 @@ class HallModel:
 
     # -- state helpers --------------------------------------------------------------------
     def _enqueue(self, t: Json, queue: str, score: int) -> None:
+        line = self.queues.setdefault(queue, [])
+        # A score taken in the line moves a millisecond later: a tie would be ordered by ticket id, at random.
+        while (i := bisect.bisect_left(line, (score, ""))) < len(line) and line[i][0] == score:
+            score += 1
         t["queue"], t["score"], t["status"] = queue, score, "waiting"
-        bisect.insort(self.queues.setdefault(queue, []), (score, t["id"]))
+        bisect.insort(line, (score, t["id"]))
         self.ages[t["service"]][t["id"]] = t["issued_at"]
 
     def _dequeue(self, t: Json) -> None:

@@ -26,7 +26,10 @@ Rules, in the order they decide:
 
 Within one service the waiting tickets sit in one sorted set whose score is
 ``tier * TIER_SPAN + time`` (time of issue, pin, transfer or appointment slot, in ms), so the
-head of each set is that service's best candidate and a window compares only the heads.
+head of each set is that service's best candidate and a window compares only the heads. No two
+tickets of one set share a score: a score already taken moves a millisecond later, because Redis
+orders equal scores by member, the random ticket id, and two tickets issued in the same ms would
+then be called in random order (A003 before A002).
 """
 
 from __future__ import annotations

@@ -62,7 +62,10 @@ local function count(hash, field)
   return tonumber(redis.call('HGET', hash, field) or '0')
 end
 
+-- model._enqueue: a score taken in the line moves a millisecond later, so that two tickets of one line never tie;
+-- Redis would order a tie by ticket id, which is random (A003 called before A002 when both came in one ms).
 local function enqueue(t, queue_name, queue_key, age_key, score)
+  while #redis.call('ZRANGEBYSCORE', queue_key, score, score, 'LIMIT', 0, 1) > 0 do score = score + 1 end
   t.queue, t.score, t.status = queue_name, score, 'waiting'
   redis.call('ZADD', queue_key, score, t.id)
   redis.call('ZADD', age_key, t.issued_at, t.id)

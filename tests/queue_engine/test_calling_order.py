@@ -36,6 +36,21 @@ async def transferred_in(impl: Any, service: str, *, via_window: str, from_servi
     return str(issued.ticket.id)
 
 
+# -- rule 1: within one line, first come first called ---------------------------------------------------
+
+
+async def test_tickets_of_one_line_issued_in_the_same_millisecond_are_called_in_the_order_issued(
+        impl: Any, clock: ManualClock) -> None:
+    """A guide and a kiosk can issue in one millisecond; Redis orders equal scores by member (the random ticket
+    id), so the line must not hold equal scores."""
+    await impl.open_window("1")
+    issued = [await impl.issue("SOC") for _ in range(6)]  # the clock stands still
+    pinned_at_same_ms = [await impl.issue("SOC", priority="green", green_reason="elderly") for _ in range(2)]
+    order = [await called_id(impl, "1") for _ in range(8)]
+    assert order == [t.ticket.id for t in pinned_at_same_ms + issued]
+    assert [t.ticket.number for t in issued] == ["A001", "A002", "A003", "A004", "A005", "A006"]
+
+
 # -- rule 2: the urgent classes, in order -------------------------------------------------------------
 
 
