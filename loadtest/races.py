@@ -407,12 +407,12 @@ async def check_state(redis: Redis, keys: HallKeys, config: HallConfig, checker:
         raw_tickets, raw_windows, able, people, active, ewma, calls = await pipe.execute()
     tickets = {i.decode(): orjson.loads(v) for i, v in raw_tickets.items()}
     windows = {i.decode(): orjson.loads(v) for i, v in raw_windows.items()}
-    queues: dict[str, list[tuple[int, str]]] = {}
+    queues: dict[str, list[tuple[float, str]]] = {}
     for name in [f"q:{s.code}" for s in config.services] + [f"wq:{w.id}" for w in config.windows]:
         kind, _, what = name.partition(":")
         members = cast(list[tuple[bytes, float]], await redis.zrange(
             keys.window_queue(what) if kind == "wq" else keys.queue(what), 0, -1, withscores=True))
-        queues[name] = [(int(s), m.decode()) for m, s in members]
+        queues[name] = [(s, m.decode()) for m, s in members]  # with the places of ties within a ms
 
     def differs(what: str, redis_side: Any, model_side: Any) -> None:
         if redis_side != model_side:

@@ -37,7 +37,8 @@ class HallModel:
         self.hall = hall
         self.tickets: dict[str, Json] = {}
         self.windows: dict[str, Json] = {w.id: initial_window(w.services, w.primary, w.items) for w in hall.windows}
-        self.queues: dict[str, list[tuple[float, str]]] = {}  # "q:SOC" / "wq:5" -> sorted (score, id)
+        self.queues: dict[str, list[tuple[float, str]]] = {}  # "q:SOC" / "wq:5" -> sorted (place, id)
+        self.line_keys: dict[str, float] = {}  # waiting ticket id -> its place in its line: its score, or just after
         self.ages: dict[str, dict[str, int]] = {s.code: {} for s in hall.services}
         self.sequences: dict[tuple[str, str], int] = {}
         self.people: dict[str, str] = {}
@@ -225,15 +226,19 @@ class HallModel:
     # -- state helpers --------------------------------------------------------------------
     def _enqueue(self, t: Json, queue: str, score: int) -> None:
         line = self.queues.setdefault(queue, [])
-        # A score taken in the line moves a millisecond later: a tie would be ordered by ticket id, at random.
-        while (i := bisect.bisect_left(line, (score, ""))) < len(line) and line[i][0] == score:
-            score += 1
+        # Tickets of one line with the same score keep the order they came in, TIE_STEP apart within the ms: Redis
+        # would order a tie by ticket id, at random (common.lua enqueue).
+        key: float = score
+        i = bisect.bisect_left(line, (score + 1, "")) - 1
+        if i >= 0 and line[i][0] >= score:
+            key = min(line[i][0] + policy.TIE_STEP, score + 1 - policy.TIE_STEP)
         t["queue"], t["score"], t["status"] = queue, score, "waiting"
-        bisect.insort(line, (score, t["id"]))
+        self.line_keys[t["id"]] = key
+        bisect.insort(line, (key, t["id"]))
         self.ages[t["service"]][t["id"]] = t["issued_at"]
 
     def _dequeue(self, t: Json) -> None:
-        self.queues[t["queue"]].remove((t["score"], t["id"]))
+        self.queues[t["queue"]].remove((self.line_keys.pop(t["id"]), t["id"]))
         del self.ages[t["service"]][t["id"]]
         del t["queue"]
 
@@ -249,7 +254,7 @@ class HallModel:
             self.people[f"{t['person']}|{t['service']}"] = t["id"]
 
     def _rank(self, t: Json) -> int:
-        return bisect.bisect_left(self.queues[t["queue"]], (t["score"], t["id"]))
+        return bisect.bisect_left(self.queues[t["queue"]], (self.line_keys[t["id"]], t["id"]))
 
     def estimate(self, t: Json) -> tuple[int, int]:
         """(tickets ahead, estimated wait in s) of a waiting ticket."""

@@ -26,10 +26,10 @@ Rules, in the order they decide:
 
 Within one service the waiting tickets sit in one sorted set whose score is
 ``tier * TIER_SPAN + time`` (time of issue, pin, transfer or appointment slot, in ms), so the
-head of each set is that service's best candidate and a window compares only the heads. No two
-tickets of one set share a score: a score already taken moves a millisecond later, because Redis
-orders equal scores by member, the random ticket id, and two tickets issued in the same ms would
-then be called in random order (A003 before A002).
+head of each set is that service's best candidate and a window compares only the heads. Tickets
+of one set with the same score keep the order they came in, ``TIE_STEP`` apart within that ms:
+Redis orders equal scores by member, the random ticket id, and two tickets issued in the same ms
+would otherwise be called in random order (A003 before A002). A ticket's own score stays whole.
 """
 
 from __future__ import annotations
@@ -47,6 +47,7 @@ TIER_WALK_IN = 5
 # Millisecond timestamps stay below 10**13 until the year 2286, and 6 tiers of that fit
 # well inside a double's 2**53 exact integers, so scores compare exactly in Redis.
 TIER_SPAN = 10**13
+TIE_STEP = 1 / 64  # between tickets of one line with the same score: exact in a double below 2**46
 
 OUTCOMES = ("done", "consult", "pickup", "other")
 PRIORITIES = ("vip", "green")

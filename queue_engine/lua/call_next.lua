@@ -23,7 +23,7 @@ if w.items and #w.items > 0 then restricted = restricted_services(w, item_servic
 local best, best_key, best_queue
 local function consider(id, score, service, queue_key)
   local tier = math.floor(score / SPAN)
-  local at = score - tier * SPAN
+  local at = math.floor(score - tier * SPAN)  -- the whole ms, as policy.split_score: a tie's place is not its time
   local key = {tier <= T_TRANSFERRED and tier or T_APPOINTMENT, primary[service] and 0 or 1, tier,
                -((NOW - at) / target[service])}
   if best then

@@ -62,12 +62,17 @@ local function count(hash, field)
   return tonumber(redis.call('HGET', hash, field) or '0')
 end
 
--- model._enqueue: a score taken in the line moves a millisecond later, so that two tickets of one line never tie;
--- Redis would order a tie by ticket id, which is random (A003 called before A002 when both came in one ms).
+-- model._enqueue: tickets of one line with the same score (tier and ms) keep the order they came in, TIE_STEP
+-- apart within that ms; Redis would order them by member, the random ticket id (A003 called before A002). The
+-- ticket's own score stays the whole ms. Scores go to Redis as %.17g: a Lua number would go as %.14g.
+local TIE_STEP = 1 / 64  -- exact in a double at these magnitudes (below 2^46, steps of 2^-7)
 local function enqueue(t, queue_name, queue_key, age_key, score)
-  while #redis.call('ZRANGEBYSCORE', queue_key, score, score, 'LIMIT', 0, 1) > 0 do score = score + 1 end
+  local key = score
+  local last = redis.call('ZREVRANGEBYSCORE', queue_key, '(' .. string.format('%.17g', score + 1),
+                          string.format('%.17g', score), 'LIMIT', 0, 1, 'WITHSCORES')
+  if #last > 0 then key = math.min(tonumber(last[2]) + TIE_STEP, score + 1 - TIE_STEP) end
   t.queue, t.score, t.status = queue_name, score, 'waiting'
-  redis.call('ZADD', queue_key, score, t.id)
+  redis.call('ZADD', queue_key, string.format('%.17g', key), t.id)
   redis.call('ZADD', age_key, t.issued_at, t.id)
 end
 
