@@ -184,7 +184,7 @@ def test_a_hall_fan_owes_each_listener_what_was_read_after_it_joined_once_and_in
 
 
 class SlowScreen(Recorder):
-    """A listener whose socket takes a while: a few hundred of them make a pass long enough to read during."""
+    """A listener whose socket takes a while: two thousand of them make a pass long enough to read during."""
 
     def __init__(self, index: int, log: list[tuple[int, list[str]]], begun: asyncio.Event) -> None:
         super().__init__("h", expect=2)
