@@ -1,4 +1,8 @@
-"""The hall server: ``create_app(settings)`` composes every room's routes around one runtime."""
+"""The hall server's composition root: ``create_app(settings)`` serves every room of ``ROOMS`` around one runtime.
+
+The only module of ``floor`` that imports the faces (``displays``, ``staff_console``): they plug in here, as the
+hall services do, each through its ``Room``.
+"""
 
 from __future__ import annotations
 
@@ -7,98 +11,89 @@ import contextlib
 import logging
 import re
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 from redis.asyncio import BlockingConnectionPool, Redis
 from sqlalchemy import Engine as SqlEngine
-from starlette._utils import get_route_path
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
-from starlette.types import Receive, Scope, Send
 
-from queue_engine.config import HallConfig, load_hall
+from displays import room as display_room
+from displays.announce import announcement
+from displays.feed import render
+from floor import gc_tuning
+from floor.appointments import api as appointments_api
+from floor.audit import api as audit_api
+from floor.catalog import api as catalog_api
+from floor.clock import FileClock
+from floor.hall import api as hall_api
+from floor.hall_files import load_halls
+from floor.http.feed import Channel, feed_route
+from floor.http.hall_app import HallApp
+from floor.http.kit import (
+    OUTAGES,
+    Endpoint,
+    JSONResponse,
+    as_route,
+    error_response,
+    is_outage,
+    language,
+    outage_response,
+)
+from floor.http.openapi import document
+from floor.http.pages import page_routes
+from floor.http.timings import Timings
+from floor.notify import api as notify_api
+from floor.notify.notifier import CallWords
+from floor.ratings import api as ratings_api
+from floor.ratings import cases_api
+from floor.realtime.hub import Hub
+from floor.record.rebuild import bring_back
+from floor.record.recovery import Recovery
+from floor.reports import api as reports_api
+from floor.reports import today_api
+from floor.room import Room
+from floor.runtime import HallRuntime, Runtime
+from floor.settings import Settings
+from floor.sql.db import make_sql_engine, migrate, sync_config
+from floor.tickets import api as tickets_api
+from floor.tickets import pages as ticket_pages
+from floor.tickets import phone_line
 from queue_engine.engine import Engine
-
-from . import heap
-from .clock import FileClock
-from .db import make_sql_engine, migrate, sync_config
-from .frames import SERVER_SEND
-from .hub import Hub
-from .openapi import document
-from .rebuild import bring_back
-from .runtime import HallRuntime, Runtime
-from .settings import Settings
-from .shapes import PathShapes, plain
-from .timings import Timings
-from .web import ENDPOINTS, JSONResponse, as_route, error_response, language
+from staff_console import room as console_room
 
 log = logging.getLogger("hallq")
 VERSION = "1.0.0"
 
 
-ErrorHandler = Callable[[Request, Exception], Awaitable[Response]]
-
-
-class HallApp(Starlette):
-    """Starlette, with the API's endpoints found by the shape of their path (``floor.shapes``) and called
-    directly: no regex per route, and none of the middleware layers each request and each send of its answer
-    would pass through. Those layers add nothing here: an endpoint's handler answers every refusal itself
-    (``floor.web.as_route``), and an unexpected error gets the same 500 and log as from Starlette. Every other
-    request (pages, websockets, a method an address does not take) goes through Starlette as before."""
-
-    def __init__(self, *, endpoints: list[Route], on_error: ErrorHandler, timings: Timings | None = None,
-                 **kwargs: Any) -> None:
-        super().__init__(routes=[*endpoints, *kwargs.pop("routes")], **kwargs)
-        self.on_error = on_error
-        self.timings = timings
-        self.shapes: PathShapes[Route] = PathShapes()
-        for route in endpoints:
-            for method in route.methods or ():
-                # Starlette's own answer to HEAD (the GET without its body) stays its own.
-                if method != "HEAD" and plain(route.path):
-                    self.shapes.add(method, route.path, route)
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        found = self.shapes.find(scope["method"], get_route_path(scope)) if scope["type"] == "http" else None
-        if found is None:
-            if scope["type"] == "websocket":
-                scope[SERVER_SEND] = send  # for floor.frames: Starlette hands its routes a wrapped send
-            return await super().__call__(scope, receive, send)
-        route, scope["path_params"] = found
-        scope["app"] = self
-        started = time.perf_counter()
-        request = Request(scope, receive, send)
-        try:
-            response = await route.endpoint(request)
-        except Exception as exc:  # as Starlette's ServerErrorMiddleware: answer 500, then let the server log it
-            await (await self.on_error(request, exc))(scope, receive, send)
-            raise
-        await response(scope, receive, send)
-        if self.timings is not None:
-            took = time.perf_counter() - started
-            self.timings.add(route.name, time.time() - took, took * 1000)
-
-
-def _rooms() -> list[Any]:
-    """Import every module that declares endpoints, so they register themselves."""
-    import displays.feed
-    import floor.api.appointments
-    import floor.api.audit
-    import floor.api.cases
-    import floor.api.catalog
-    import floor.api.hall
-    import floor.api.ratings
-    import floor.api.reports
-    import floor.api.stats
-    import floor.api.tickets
-    import floor.api.webhooks
-    import staff_console.api
-
-    return [floor.api.tickets, floor.api.hall, floor.api.stats, floor.api.audit, staff_console.api, displays.feed]
+# Every room the server serves, in one list: the hall services, then the faces. Nothing registers itself.
+_FLOOR = Path(__file__).resolve().parent
+_PAGES = _FLOOR / "pages"
+ROOMS: tuple[Room, ...] = (
+    Room("floor", assets=_FLOOR / "assets"),  # the shared kit: hallq.js, hallq.css, the favicon
+    Room("tickets", endpoints=tickets_api.ENDPOINTS, routes=[*phone_line.ROUTES, *ticket_pages.ROUTES],
+         pages={"guide": _PAGES / "guide.html", "kiosk": _PAGES / "kiosk.html", "notice": _PAGES / "notice.html"}),
+    Room("hall", endpoints=hall_api.ENDPOINTS, pages={"dashboard": _PAGES / "dashboard.html"},
+         channels={"dashboard": Channel(roles=("manager",))}),
+    Room("catalog", endpoints=catalog_api.ENDPOINTS),
+    Room("appointments", endpoints=appointments_api.ENDPOINTS, pages={"book": _PAGES / "book.html"}),
+    Room("ratings", endpoints=[*ratings_api.ENDPOINTS, *cases_api.ENDPOINTS],
+         pages={"rate": _PAGES / "rate.html", "cases": _PAGES / "cases.html"}),
+    Room("reports", endpoints=[*reports_api.ENDPOINTS, *today_api.ENDPOINTS],
+         pages={"reports": _PAGES / "reports.html"}),
+    Room("notify", endpoints=notify_api.ENDPOINTS),
+    Room("audit", endpoints=audit_api.ENDPOINTS),
+    display_room.ROOM,
+    console_room.ROOM,
+)
+ENDPOINTS: list[Endpoint] = [ep for room in ROOMS for ep in room.endpoints]
+CALL_WORDS: CallWords = announcement  # the lobby's words for a call, which the SMS of a call repeats
+RENDER = render  # each event's text as every feed sends it
 
 
 class RedactTokens(logging.Filter):
@@ -119,16 +114,6 @@ def quiet_tokens() -> None:
         logging.getLogger(name).addFilter(RedactTokens())
 
 
-def load_halls(settings: Settings) -> dict[str, HallConfig]:
-    halls: dict[str, HallConfig] = {}
-    for path in settings.halls:
-        hall = load_hall(path)
-        if hall.id in halls:
-            raise ValueError(f"hall {hall.id!r} is configured twice ({path})")
-        halls[hall.id] = hall
-    return halls
-
-
 async def prepare_hall(engine: Engine, sql: SqlEngine) -> None:
     """Before the first request: the hall's configuration is in SQL, and Redis holds its live day,
     rebuilt from the SQL record if Redis lost it (a restart without persistence)."""
@@ -137,13 +122,6 @@ async def prepare_hall(engine: Engine, sql: SqlEngine) -> None:
 
 
 def create_app(settings: Settings) -> Starlette:
-    from displays.feed import ROUTES as FEED_ROUTES
-    from displays.feed import render
-
-    from .pages import ROUTES as PAGE_ROUTES
-    from .phone import ROUTES as PHONE_ROUTES
-
-    _rooms()
     quiet_tokens()
     halls = load_halls(settings)
     timings = Timings(settings.timings_file) if settings.timings_file else None
@@ -156,17 +134,18 @@ def create_app(settings: Settings) -> Starlette:
         clock = FileClock(settings.clock_file) if settings.clock_file else time.time
         engines = {h: Engine(redis, cfg, prefix=settings.key_prefix, clock=clock) for h, cfg in halls.items()}
         hub = Hub(hub_redis, {h: e.keys.events for h, e in engines.items()},
-                  lambda hall, eid, payload: render(halls[hall], eid, payload), heartbeat_s=settings.heartbeat_s)
+                  lambda hall, eid, payload: RENDER(halls[hall], eid, payload), heartbeat_s=settings.heartbeat_s)
         sql = make_sql_engine(settings.database_url)
         await asyncio.to_thread(migrate, sql)  # a no-op when `hallq serve` has migrated already
         runtime = Runtime(settings, redis, {h: HallRuntime(halls[h], e) for h, e in engines.items()}, hub, sql)
+        Recovery(runtime, sql).watch()
         for engine in engines.values():
             await prepare_hall(engine, sql)
         runtime.tasks.append(asyncio.create_task(hub.run(), name="hub"))
         app.state.runtime = runtime
         if timings is not None:
             runtime.tasks.append(asyncio.create_task(timings.watch_loop(), name="loop-lag"))
-        heap.settle()
+        gc_tuning.settle()
         try:
             yield
         finally:
@@ -180,19 +159,19 @@ def create_app(settings: Settings) -> Starlette:
             if timings is not None:
                 timings.write()
 
-    spec = document(VERSION)
+    spec = document(VERSION, ENDPOINTS)
 
     async def openapi(_: Request) -> Response:
         return JSONResponse(spec)
 
     async def docs(_: Request) -> Response:
-        from .docs_page import render_docs
+        from floor.http.docs_page import render_docs
 
         return HTMLResponse(render_docs(spec))
 
     async def health(request: Request) -> Response:
         runtime: Runtime = request.app.state.runtime
-        await runtime.redis.ping()
+        await runtime.redis.ping()  # Redis down: the catch-all below answers 503, which is what a probe wants
         return JSONResponse({"ok": True, "halls": sorted(runtime.halls)})
 
     async def http_error(request: Request, exc: Exception) -> Response:
@@ -205,19 +184,29 @@ def create_app(settings: Settings) -> Starlette:
                                   f"{request.method} is not allowed here.")
         return error_response(exc.status_code, "http_error", str(exc.detail))
 
+    async def outage(request: Request, exc: Exception) -> Response:
+        return outage_response(request, exc)
+
     async def server_error(request: Request, exc: Exception) -> Response:
+        if is_outage(exc):  # a store down is never a 500, on whichever route it surfaced
+            return outage_response(request, exc)
         log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
         zh = language(request) == "zh"
         return error_response(500, "internal_error", "服务器内部错误，已记录，请稍后重试。" if zh else
                               "Something went wrong on our side; it has been logged. Please try again.")
 
-    routes: list[Any] = PHONE_ROUTES + FEED_ROUTES + PAGE_ROUTES + [
+    pages = {name: path for room in ROOMS for name, path in room.pages.items()}
+    assets = {room.name: room.assets for room in ROOMS if room.assets is not None}
+    channels = {name: channel for room in ROOMS for name, channel in room.channels.items()}
+    routes: list[Any] = [*(r for room in ROOMS for r in room.routes), feed_route(channels),
+                         *page_routes(pages, assets),
         Route("/api/v1/openapi.json", openapi),
         Route("/api/v1/docs", docs),
         Route("/healthz", health),
     ]
     return HallApp(endpoints=[as_route(ep) for ep in ENDPOINTS], on_error=server_error, timings=timings, routes=routes,
-                   lifespan=lifespan, exception_handlers={HTTPException: http_error, Exception: server_error})
+                   lifespan=lifespan, exception_handlers={HTTPException: http_error, **dict.fromkeys(OUTAGES, outage),
+                                       Exception: server_error})
 
 
 def app_from_env() -> Starlette:

@@ -1,9 +1,9 @@
 """``hallq archive``: the archivers of every hall in a process of their own, started and watched by ``hallq serve``.
 
 Why not inside the web workers: copying events into SQL is Python work (SQLAlchemy) on a thread, and a thread
-holding the GIL makes the event loop wait for its switch interval (5 ms) at every socket call. Measured under
-load, that put 25 ms on the median request. In a process of its own it costs the web workers nothing, and one
-process archives every hall however many web workers there are.
+holding the GIL makes the event loop wait for its switch interval at every socket call, which lands on every
+request under load. In a process of its own it costs the web workers nothing, and one process archives every
+hall however many web workers there are.
 
 The process ends when it is told to (SIGTERM, SIGINT) or when the server that started it is gone.
 """
@@ -22,14 +22,14 @@ import time
 
 from redis.asyncio import Redis
 
+from floor import gc_tuning
+from floor.hall_files import load_halls
+from floor.logs import redact_root_handlers
+from floor.notify.notifier import CallWords, run_notifications
+from floor.record.archiver import Archiver, SqlWriter
+from floor.settings import Settings
+from floor.sql.db import make_sql_engine
 from queue_engine.engine import Engine
-
-from . import heap
-from .archiver import Archiver, SqlWriter
-from .db import make_sql_engine
-from .logs import redact_root_handlers
-from .notifier import run_notifications
-from .settings import Settings
 
 log = logging.getLogger("hallq.archiver")
 BATCH = 1000
@@ -39,10 +39,8 @@ LINGER_S = 0.05  # the first hall's batch waits this long for other halls' batch
 RESTART_DELAY_S = 1.0
 
 
-async def archive_halls(settings: Settings, parent: int | None = None) -> None:
+async def archive_halls(settings: Settings, call_words: CallWords, parent: int | None = None) -> None:
     """Archive every configured hall until cancelled or until ``parent`` (a process id) is gone."""
-    from .app import load_halls
-
     halls = load_halls(settings)
     # Each archiver blocks a connection of its own in XREADGROUP, and redis-py's default pool stops at 100.
     redis = Redis.from_url(settings.redis_url, max_connections=2 * len(halls) + 8)
@@ -50,9 +48,10 @@ async def archive_halls(settings: Settings, parent: int | None = None) -> None:
     writer = SqlWriter(sql, linger_s=LINGER_S)
     archivers = [Archiver(Engine(redis, hall, prefix=settings.key_prefix), sql, batch_size=BATCH, pace_s=PACE_S,
                           writer=writer) for hall in halls.values()]
-    heap.settle()
+    gc_tuning.settle()
     tasks = [asyncio.create_task(a.run(), name=f"archiver-{a.engine.hall.id}") for a in archivers]
-    tasks.append(asyncio.create_task(run_notifications(settings, halls, sql), name="notifications"))  # SMS, 好差评
+    notifications = run_notifications(settings, halls, sql, call_words)  # SMS, 好差评
+    tasks.append(asyncio.create_task(notifications, name="notifications"))
     if parent is not None:
         tasks.append(asyncio.create_task(_parent_gone(parent), name="parent-watch"))
     try:
@@ -75,7 +74,7 @@ async def _parent_gone(parent: int) -> None:
     log.warning("the server (pid %d) is gone; the archiver stops", parent)
 
 
-def run(parent: int | None) -> None:
+def run(parent: int | None, call_words: CallWords) -> None:
     """The ``hallq archive`` command: archive until SIGTERM or SIGINT."""
 
     async def main() -> None:
@@ -85,7 +84,7 @@ def run(parent: int | None) -> None:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, task.cancel)
         with contextlib.suppress(asyncio.CancelledError):
-            await archive_halls(Settings.from_env(), parent)
+            await archive_halls(Settings.from_env(), call_words, parent)
 
     logging.basicConfig(level=os.environ.get("HALLQ_LOG_LEVEL", "info").upper(),
                         format="%(levelname)s:     %(name)s %(message)s")

@@ -6,12 +6,16 @@ import argparse
 import contextlib
 import os
 import resource
+import shlex
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from pathlib import Path
 
-from .auth import ROLES, make_token
-from .settings import Settings
+from floor.hall_files import load_halls
+from floor.http.auth import ROLES, make_token
+from floor.settings import Settings
+from queue_engine.config import Staff
 
 
 class CliError(Exception):
@@ -26,8 +30,6 @@ KEEP_ALIVE_S = 75
 
 def cmd_token(args: argparse.Namespace) -> None:
     settings = Settings.from_env()
-    from .app import load_halls
-
     halls = load_halls(settings)
     hall = halls.get(args.hall)
     if hall is None:
@@ -47,8 +49,6 @@ def cmd_token(args: argparse.Namespace) -> None:
 def demo_banner(settings: Settings, host: str, port: int) -> str:
     """The demo's front page in a terminal: every page of every hall, signed in (the token rides in the URL
     fragment, which the browser keeps to itself), and the raw tokens for API calls."""
-    from .app import load_halls
-
     lines = []
     base = f"http://{host}:{port}"
     for hall in load_halls(settings).values():
@@ -68,8 +68,8 @@ def demo_banner(settings: Settings, host: str, port: int) -> str:
             f"  差评 cases       {page('cases', 'manager')}",
             f"  rating pad      {page('rate', 'display', query=f'window={first}')}   (beside window {first})",
             f"  booking         {page('book', 'kiosk')}   (the hall's portal for appointments)",
-            "  a citizen's phone page: scan the QR code on a printed ticket, or open /t/<ticket id>",
-            f"  more staff tokens: hallq token --hall {hall.id} --role staff --window <id> [--staff <staff id>]",
+            "  a citizen's phone page: scan the QR code on a printed ticket, or open the link the kiosk shows",
+            f"  a token for another window: {_token_command(hall.id, hall.windows[-1].id, hall.staff)}",
         ]
         for role in ("guide", "kiosk", "manager", "admin", "display"):
             lines.append(f"  {role:8} token: {make_token(settings.secret, hall.id, role)}")
@@ -77,6 +77,19 @@ def demo_banner(settings: Settings, host: str, port: int) -> str:
     lines += [f"all halls: {base}/", f"API docs: {base}/api/v1/docs", f"OpenAPI:  {base}/api/v1/openapi.json",
               f"health:   {base}/healthz"]
     return "\n".join(lines)
+
+
+def _token_command(hall: str, window: str, staff: Sequence[Staff]) -> str:
+    """A ``hallq token`` line that runs as printed, from the folder the server was started in."""
+    program = Path(sys.argv[0])
+    if not program.is_absolute() and program.parent != Path("."):
+        command = str(program)  # .venv/bin/hallq, as scripts/demo starts it
+    elif program.is_absolute() and Path.cwd() in program.parents:
+        command = str(program.relative_to(Path.cwd()))
+    else:
+        command = "hallq"
+    line = f"{shlex.quote(command)} token --hall {shlex.quote(hall)} --role staff --window {shlex.quote(window)}"
+    return line + (f" --staff {shlex.quote(staff[0].id)}" if staff else "")
 
 
 def raise_open_files_limit() -> None:
@@ -94,10 +107,8 @@ def cmd_serve(args: argparse.Namespace) -> None:
     raise_open_files_limit()  # before the workers start: they inherit it
 
     settings = Settings.from_env()  # also creates the secret file once, before workers read it
-    from .app import load_halls
-
     load_halls(settings)  # a broken hall file stops here with its message, not in every worker
-    from .db import migrate
+    from floor.sql.db import migrate
 
     try:
         migrate(settings.database_url)  # once, before the workers start
@@ -105,8 +116,8 @@ def cmd_serve(args: argparse.Namespace) -> None:
         raise CliError(f"cannot prepare the database {settings.database_url}: {str(exc).splitlines()[0]}") from None
     if args.demo:
         print(demo_banner(settings, args.host, args.port), flush=True)
-    from .archive_process import ArchiveSupervisor
-    from .logs import uvicorn_log_config
+    from floor.archive_process import ArchiveSupervisor
+    from floor.logs import uvicorn_log_config
 
     archiver = ArchiveSupervisor() if settings.archive else None
     if archiver is not None:
@@ -132,31 +143,58 @@ def _exit_on_sigterm(signum: int, _frame: object) -> None:
 
 
 def cmd_archive(args: argparse.Namespace) -> None:
-    from .archive_process import run
+    from floor.app import CALL_WORDS
+    from floor.archive_process import run
 
-    run(args.parent)
+    run(args.parent, CALL_WORDS)
+
+
+def _whole(low: int, high: int) -> Callable[[str], int]:
+    """An argparse type: a whole number in [low, high], refused in words a person can act on."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"{value} is outside {low}..{high}")
+        return value
+    return parse
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="hallq", description="Queue calling for government service halls.")
-    sub = p.add_subparsers(dest="command", required=True)
-    serve = sub.add_parser("serve", help="serve the configured halls")
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=8000)
-    serve.add_argument("--workers", type=int, default=1)
-    serve.add_argument("--demo", action="store_true", help="print tokens for every role and the URLs to open")
+    p = argparse.ArgumentParser(
+        prog="hallq", description="Queue calling for government service halls. The settings come from HALLQ_* "
+        "environment variables (docs/configuration.md); the halls from their TOML files.")
+    sub = p.add_subparsers(dest="command", required=True, metavar="{serve,token,archive}")
+    defaults = argparse.ArgumentDefaultsHelpFormatter
+    serve = sub.add_parser("serve", help="serve the configured halls", formatter_class=defaults,
+                           description="Serve every configured hall: API, pages, lobby feeds, and the archiver "
+                                       "that copies the day's events into the SQL record.")
+    serve.add_argument("--host", default="127.0.0.1",
+                       help="address to listen on; 0.0.0.0 for the hall's LAN (put TLS in front, docs/deployment.md)")
+    serve.add_argument("--port", type=_whole(1, 65535), default=8000, help="TCP port to listen on")
+    serve.add_argument("--workers", type=_whole(1, 64), default=1,
+                       help="server processes; one holds a county centre, add one per core for more screens")
+    serve.add_argument("--demo", action="store_true",
+                       help="print every page's signed-in address and a token for each role (for a trial, "
+                            "never in a real hall: the addresses carry the tokens)")
     serve.set_defaults(func=cmd_serve)
-    archive = sub.add_parser("archive", help="copy every hall's events into SQL (hallq serve runs this itself)")
-    archive.add_argument("--parent", type=int, help="stop when the process with this id is gone")
-    archive.set_defaults(func=cmd_archive)
-    token = sub.add_parser("token", help="make a token; prints only the token")
-    token.add_argument("--hall", required=True)
-    token.add_argument("--role", required=True, choices=ROLES)
-    token.add_argument("--window", help="the window a staff token acts for")
+    token = sub.add_parser("token", help="make a token; prints only the token", formatter_class=defaults,
+                           description="Make a signed token for one role of one hall, with the secret the server "
+                                       "uses (HALLQ_SECRET, or the secret file in HALLQ_HOME).")
+    token.add_argument("--hall", required=True, help="the hall's id, as in its TOML file (e.g. demo)")
+    token.add_argument("--role", required=True, choices=ROLES, help="what the token may do")
+    token.add_argument("--window", help="the window a staff token acts for (a window id of the hall, e.g. 1)")
     token.add_argument("--staff", help="the member of staff signing in with a staff token (an id of the hall's "
                                        "[[staff]], e.g. S05), so the record and reports know who served")
-    token.add_argument("--ttl", type=int, help="seconds until the token expires (default: never)")
+    token.add_argument("--ttl", type=_whole(1, 10 * 365 * 86400),
+                       help="seconds until the token expires; without it the token never expires")
     token.set_defaults(func=cmd_token)
+    archive = sub.add_parser("archive", help="copy every hall's events into SQL (hallq serve runs this itself)",
+                             formatter_class=defaults)
+    archive.add_argument("--parent", type=int, help="stop when the process with this id is gone")
+    archive.set_defaults(func=cmd_archive)
     return p
 
 

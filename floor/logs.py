@@ -11,7 +11,7 @@ import copy
 import logging
 from typing import Any
 
-from .identity import redact
+from floor.identity import redact
 
 
 class RedactPersonalData(logging.Filter):

@@ -31,14 +31,14 @@ class Settings:
     kiosk_window_s: float = 20.0
     # Tests only: the engines' clock reads the time from this file (floor.clock.FileClock), not from the system.
     clock_file: Path | None = None
-    # Outgoing webhooks (floor.webhooks): signed with this key. Unset, it is derived from ``secret`` (see
+    # Outgoing webhooks (floor.notify.webhooks): signed with this key. Unset, it is derived from ``secret`` (see
     # ``webhook_key``); set it to share a key with the receivers that does not reveal the server's own secret.
     webhook_secret: bytes | None = None
     webhook_attempts: int = 8  # tries of one delivery, the first included, before it is marked failed
     webhook_backoff_s: float = 1.0  # wait after the first failed try; doubled after each further one
     webhook_backoff_cap_s: float = 600.0  # the longest wait between two tries
     webhook_timeout_s: float = 10.0  # a receiver that has not answered by then has failed that try
-    timings_file: Path | None = None  # load runs: where each worker writes its requests' inside times (floor.timings)
+    timings_file: Path | None = None  # load runs: where each worker writes its requests' times (floor.http.timings)
 
     @property
     def webhook_key(self) -> bytes:

@@ -19,7 +19,7 @@ from typing import ClassVar
 
 from locust import FastHttpUser, constant_throughput, task
 
-from floor.auth import make_token
+from floor.http.auth import make_token
 
 SECRET = os.environ["HALLQ_SECRET"].encode()
 HALL = "demo"

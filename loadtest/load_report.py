@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from floor.timings import LAG as SERVER_LOOP_LAG
+from floor.http.timings import LAG as SERVER_LOOP_LAG
 
 from .calls import LOOP_LAG, Merged, percentile
 
@@ -150,7 +150,7 @@ def timeline(history_csv: Path, measured_s: float, names: Sequence[str] = TIMELI
 
 
 def inside_section(run: Run, inside: Mapping[str, list[float]]) -> list[str]:
-    """Locust's view of each endpoint beside the worker's own (``floor.timings``), and both event loops' lag:
+    """Locust's view of each endpoint beside the worker's own (``floor.http.timings``), and both event loops' lag:
     what the worker does not account for was spent before it took the request up or after its answer left."""
     lines = ["| endpoint | Locust p50 ms | Locust p99 ms | inside p50 ms | inside p95 ms | inside p99 ms | "
              "inside max ms |",
@@ -298,7 +298,7 @@ class Report:
     floor_ws: Run | None = None
     profile_md: str | None = None
     extra: list[str] = field(default_factory=list)
-    inside: Mapping[str, list[float]] | None = None  # the worker's own timings (floor.timings), by endpoint
+    inside: Mapping[str, list[float]] | None = None  # the worker's own timings (floor.http.timings), by endpoint
     timeline: list[str] = field(default_factory=list)  # ``timeline``'s table
 
     def targets(self) -> list[Target]:
@@ -355,7 +355,8 @@ class Report:
                       "warm-up marked (its stats history; whole milliseconds).", "", *self.timeline, ""]
         if self.inside:
             lines += ["## Inside the server", "",
-                      "The worker timed each request itself (`HALLQ_TIMINGS_FILE`, `floor/timings.py`), from taking it "
+                      "The worker timed each request itself (`HALLQ_TIMINGS_FILE`, `floor/http/timings.py`), "
+                      "from taking it "
                       "up to its answer written, over the same measuring window; Locust's figures are the whole trip. "
                       "The difference was spent outside the handler: waiting for the connection to be accepted, in "
                       "socket buffers, or in either event loop.", "", *inside_section(run, self.inside), ""]

@@ -18,12 +18,12 @@ _FRAME = re.compile(r"^(?P<func>.*) \((?P<file>[^()]*?)(?::(?P<line>\d+))?\)$")
 OWN = ("floor/", "queue_engine/", "displays/", "staff_console/")
 # What the server was doing, judged by the whole stack; the first rule that matches wins.
 ACTIVITIES: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("phone feed (/ws/ticket: status reads, sends)", ("floor/phone.py",)),
-    ("hub and display feeds (XREAD, render, fan-out, sends)", ("floor/hub.py", "displays/feed.py")),
+    ("phone feed (/ws/ticket: status reads, sends)", ("floor/tickets/phone_line.py",)),
+    ("hub and display feeds (XREAD, render, fan-out, sends)", ("floor/realtime/hub.py", "displays/feed.py")),
     ("HTTP requests (uvicorn, Starlette, handlers, engine calls)",
-     ("uvicorn/protocols/http/", "starlette/", "floor/web.py")),
+     ("uvicorn/protocols/http/", "starlette/", "floor/http/kit.py")),
     ("websocket protocol outside the feeds (handshakes, pings)", ("uvicorn/protocols/websockets/",)),
-    ("Redis replies read for any caller (reader tasks)", ("queue_engine/wire.py", "redis/")),
+    ("Redis replies read for any caller (reader tasks)", ("queue_engine/fcall_pipe.py", "redis/")),
 )
 ARCHIVER = "archiver process (SQL record)"
 

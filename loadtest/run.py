@@ -47,8 +47,8 @@ from typing import Any
 import httpx
 import redis as redis_pkg
 
-from floor import timings
-from floor.auth import make_token
+from floor.http import timings
+from floor.http.auth import make_token
 from queue_engine.keys import HallKeys
 
 from . import pyspy

@@ -36,8 +36,8 @@ from gevent.event import AsyncResult, Event
 from locust import FastHttpUser, User, between, constant, constant_throughput, events, task
 from locust.runners import STATE_CLEANUP, STATE_STOPPED, STATE_STOPPING, MasterRunner
 
-from floor.auth import make_token
 from floor.cli import KEEP_ALIVE_S as SERVER_KEEP_ALIVE_S
+from floor.http.auth import make_token
 from loadtest.calls import LOOP_LAG, CallClock, Samples
 from loadtest.plan import (
     SECRET_ENV,

@@ -11,7 +11,7 @@ import re
 from . import errors, policy
 from .config import HallConfig, Service
 
-CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")  # as the API refuses in every text (floor/api/schemas.py)
+CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")  # as the API refuses in every text (floor/hall/schemas.py)
 
 
 def check_issue(

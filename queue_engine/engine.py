@@ -20,11 +20,11 @@ from . import errors, policy
 from .actor import ACTOR
 from .checks import check_archived, check_issue, check_outcome, check_rating, check_skills, check_transfer_target
 from .config import HallConfig
+from .fcall_pipe import EMPTY, FunctionCaller, Packed, command, pipe_for
 from .keys import DAY_SCOPED_TTL_S, EVENTS_MAXLEN, HallKeys
 from .library import FUNCTION_NAMES, LIBRARY
 from .model import HallModel, initial_window, item_services
 from .records import Event, Issued, Json, Rating, Ticket, TicketStatus, WindowState, normalize_snapshot
-from .wire import EMPTY, FunctionCaller, Packed, command, pipe_for
 
 Clock = Callable[[], float]  # seconds since the epoch, like time.time
 IdMaker = Callable[[str], str]  # business day -> a new ticket id

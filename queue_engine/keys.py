@@ -74,6 +74,20 @@ class HallKeys:
         """Lock held while one process rebuilds the hall from SQL (a second rebuild would undo the first's work)."""
         return f"{self.base}:restoring"
 
+    @property
+    def contacts(self) -> str:
+        """Hash: ticket id -> the phone number given at issue, sealed (AES-GCM); expires at the end of the day."""
+        return f"{self.base}:contacts"
+
+    @property
+    def notified_ahead(self) -> str:
+        """Set of ticket ids already sent their "N ahead" notification; expires at the end of the business day."""
+        return f"{self.base}:notified-ahead"
+
+    def kiosk_bucket(self, device: str) -> str:
+        """One kiosk's issue rate: the time its next ticket is due (GCRA), expiring when its burst has refilled."""
+        return f"{self.base}:rate:kiosk:{device}"
+
     # -- per service / window -----------------------------------------------------------
     def queue(self, service: str) -> str:
         """Sorted set of waiting tickets of a service, scored in calling order."""

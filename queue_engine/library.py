@@ -1,7 +1,7 @@
 """The Lua function library: ``lua/common.lua`` once, then each ``lua/<name>.lua`` as a registered function.
 
 Redis 7 functions (FUNCTION LOAD, FCALL) keep the shared helpers defined between calls; with plain
-scripts the helpers were rebuilt on every call, some 20 µs of Redis time each. The library and its
+scripts the helpers were rebuilt on every call, Redis time spent again on each. The library and its
 functions carry a hash of their source in their names, so two versions of hallq sharing one Redis
 (a rolling deploy) never call each other's code.
 """
@@ -20,6 +20,11 @@ READ_ONLY = frozenset({"snapshot"})
 
 def _source(name: str) -> str:
     return (resources.files(__package__) / "lua" / f"{name}.lua").read_text(encoding="utf-8")
+
+
+def standalone_script(name: str) -> str:
+    """A script run with EVALSHA on its own, outside the library (it shares none of the library's common keys)."""
+    return _source(name)
 
 
 def _build() -> tuple[str, dict[str, str]]:

@@ -6,7 +6,8 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from floor.api.schemas import (
+from floor.hall.api import window_out
+from floor.hall.schemas import (
     CallTicketIn,
     FinishIn,
     PauseIn,
@@ -16,40 +17,28 @@ from floor.api.schemas import (
     TransferIn,
     WaitingOut,
     WindowOut,
-    at,
 )
-from floor.stats import figures, load_day
-from floor.web import Ctx, endpoint
+from floor.http.kit import Ctx, Endpoints
+from floor.reports.today import figures, load_day
 from queue_engine.errors import UnknownWindow
-from queue_engine.records import Ticket, WindowState
+from queue_engine.records import Ticket
+
+ENDPOINTS = Endpoints()
 
 STAFF = ("staff", "manager")
-
-
-async def window_out(ctx: Ctx, window_id: str, state: WindowState) -> WindowOut:
-    hall = ctx.hall.config
-    window = hall.window(window_id)
-    assert window is not None
-    ticket = None
-    if state.ticket:
-        ticket = TicketOut.of(hall, (await ctx.hall.engine.ticket(state.ticket)).ticket)
-    return WindowOut(id=window_id, name=window.name, state=state.state,
-                     services=state.services, primary=state.primary, items=state.items, reason=state.reason,
-                     ticket=ticket,
-                     since=at(hall, state.since))
 
 
 def _reply(ctx: Ctx, ticket: Ticket | None) -> TicketReply:
     return TicketReply(ticket=TicketOut.of(ctx.hall.config, ticket) if ticket else None)
 
 
-@endpoint("GET", "/windows/{w}", roles=STAFF, response=WindowOut)
+@ENDPOINTS.add("GET", "/windows/{w}", roles=STAFF, response=WindowOut)
 async def get_window(ctx: Ctx, _: Any) -> WindowOut:
     """The window's state and current ticket."""
     return await window_out(ctx, ctx.path("w"), await ctx.hall.engine.window(ctx.path("w")))
 
 
-@endpoint("GET", "/windows/{w}/waiting", roles=STAFF, response=WaitingOut)
+@ENDPOINTS.add("GET", "/windows/{w}/waiting", roles=STAFF, response=WaitingOut)
 async def waiting(ctx: Ctx, _: Any) -> WaitingOut:
     """What this window could call, in the order call-next would take it, and its latest no-shows it may
     still serve directly."""
@@ -62,7 +51,7 @@ async def waiting(ctx: Ctx, _: Any) -> WaitingOut:
                       misses=[m for m in misses if m.status == "missed"])
 
 
-@endpoint("GET", "/windows/{w}/today", roles=STAFF)
+@ENDPOINTS.add("GET", "/windows/{w}/today", roles=STAFF)
 async def window_today(ctx: Ctx, _: Any) -> dict[str, Any]:
     """This window's own counts today (served, outcomes, no-shows, average wait and handling), from the record."""
     hall = ctx.hall.config
@@ -73,67 +62,67 @@ async def window_today(ctx: Ctx, _: Any) -> dict[str, Any]:
     return {"window": ctx.path("w"), "day": day, **figures(tickets)}
 
 
-@endpoint("POST", "/windows/{w}/open", roles=STAFF, response=WindowOut)
+@ENDPOINTS.add("POST", "/windows/{w}/open", roles=STAFF, response=WindowOut)
 async def open_window(ctx: Ctx, _: Any) -> WindowOut:
     """Open the window for service."""
     return await window_out(ctx, ctx.path("w"), await ctx.hall.engine.open_window(ctx.path("w")))
 
 
-@endpoint("POST", "/windows/{w}/close", roles=STAFF, response=WindowOut)
+@ENDPOINTS.add("POST", "/windows/{w}/close", roles=STAFF, response=WindowOut)
 async def close_window(ctx: Ctx, _: Any) -> WindowOut:
     """Close the window."""
     return await window_out(ctx, ctx.path("w"), await ctx.hall.engine.close_window(ctx.path("w")))
 
 
-@endpoint("POST", "/windows/{w}/pause", roles=STAFF, body=PauseIn, response=WindowOut)
+@ENDPOINTS.add("POST", "/windows/{w}/pause", roles=STAFF, body=PauseIn, response=WindowOut)
 async def pause(ctx: Ctx, body: PauseIn) -> WindowOut:
     """Pause service (暂停服务) with a reason."""
     return await window_out(ctx, ctx.path("w"), await ctx.hall.engine.pause(ctx.path("w"), body.reason))
 
 
-@endpoint("POST", "/windows/{w}/resume", roles=STAFF, response=WindowOut)
+@ENDPOINTS.add("POST", "/windows/{w}/resume", roles=STAFF, response=WindowOut)
 async def resume(ctx: Ctx, _: Any) -> WindowOut:
     """Resume service after a pause."""
     return await window_out(ctx, ctx.path("w"), await ctx.hall.engine.resume(ctx.path("w")))
 
 
-@endpoint("POST", "/windows/{w}/call-next", roles=STAFF, response=TicketReply)
+@ENDPOINTS.add("POST", "/windows/{w}/call-next", roles=STAFF, response=TicketReply)
 async def call_next(ctx: Ctx, _: Any) -> TicketReply:
     """Call the next ticket by the calling policy; ticket is null when nothing waits for this window."""
     return _reply(ctx, await ctx.hall.engine.call_next(ctx.path("w")))
 
 
-@endpoint("POST", "/windows/{w}/call", roles=STAFF, body=CallTicketIn, response=TicketReply)
+@ENDPOINTS.add("POST", "/windows/{w}/call", roles=STAFF, body=CallTicketIn, response=TicketReply)
 async def call_ticket(ctx: Ctx, body: CallTicketIn) -> TicketReply:
     """Call a chosen waiting ticket out of order (with a reason), or one of this window's latest no-shows."""
     return _reply(ctx, await ctx.hall.engine.call_ticket(ctx.path("w"), body.ticket, body.reason))
 
 
-@endpoint("POST", "/windows/{w}/recall", roles=STAFF, response=TicketReply)
+@ENDPOINTS.add("POST", "/windows/{w}/recall", roles=STAFF, response=TicketReply)
 async def recall(ctx: Ctx, _: Any) -> TicketReply:
     """Announce the called ticket again."""
     return _reply(ctx, await ctx.hall.engine.recall(ctx.path("w")))
 
 
-@endpoint("POST", "/windows/{w}/start", roles=STAFF, response=TicketReply)
+@ENDPOINTS.add("POST", "/windows/{w}/start", roles=STAFF, response=TicketReply)
 async def start(ctx: Ctx, _: Any) -> TicketReply:
     """The citizen has arrived: service starts."""
     return _reply(ctx, await ctx.hall.engine.start(ctx.path("w")))
 
 
-@endpoint("POST", "/windows/{w}/finish", roles=STAFF, body=FinishIn, response=TicketReply)
+@ENDPOINTS.add("POST", "/windows/{w}/finish", roles=STAFF, body=FinishIn, response=TicketReply)
 async def finish(ctx: Ctx, body: FinishIn) -> TicketReply:
     """Finish the current ticket with its outcome."""
     return _reply(ctx, await ctx.hall.engine.finish(ctx.path("w"), body.outcome))
 
 
-@endpoint("POST", "/windows/{w}/no-show", roles=STAFF, response=TicketReply)
+@ENDPOINTS.add("POST", "/windows/{w}/no-show", roles=STAFF, response=TicketReply)
 async def no_show(ctx: Ctx, _: Any) -> TicketReply:
     """The called citizen did not come (过号)."""
     return _reply(ctx, await ctx.hall.engine.no_show(ctx.path("w")))
 
 
-@endpoint("POST", "/windows/{w}/transfer", roles=STAFF, body=TransferIn, response=TicketReply)
+@ENDPOINTS.add("POST", "/windows/{w}/transfer", roles=STAFF, body=TransferIn, response=TicketReply)
 async def transfer(ctx: Ctx, body: TransferIn) -> TicketReply:
     """Transfer the current ticket to another service or window (转窗), keeping its number."""
     ticket = await ctx.hall.engine.transfer(ctx.path("w"), to_service=body.to_service, to_window=body.to_window,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from floor.outbox import Outbox
+from floor.realtime.outbox import Outbox
 
 
 class RecordingSocket:

@@ -1,7 +1,7 @@
 // 统计报表: a manager picks a date range and a grouping and sees the figures, the server's PNG charts and the
 // windows' stars of the month; CSV and Excel downloads carry the same figures.
 //
-// Every figure is counted by the server (GET /reports, floor/reports.py); this page only lays them out. Charts
+// Every figure is counted by the server (GET /reports, floor/reports/rules.py); this page only lays them out. Charts
 // and downloads need the token too, so they are fetched (with the Authorization header) and handed to <img> and
 // to a download link as blobs. Without a token of its own the page borrows the dashboard's, so the dashboard's
 // link opens it signed in.

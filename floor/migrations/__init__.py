@@ -1,1 +1,1 @@
-"""Alembic migrations of the SQL record; ``floor.db.migrate`` runs them."""
+"""Alembic migrations of the SQL record; env.py imports every store so the schema compared is whole."""

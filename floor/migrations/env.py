@@ -1,15 +1,15 @@
-"""Alembic environment: runs on the connection ``floor.db.migrate`` hands over, or on the configured URL."""
+"""Alembic environment: runs on the connection ``floor.sql.db.migrate`` hands over, or on the configured URL."""
 
 from __future__ import annotations
 
 from alembic import context
 from sqlalchemy import Connection
 
-# Row classes kept outside floor.db register themselves on Base.metadata when imported: each module is imported
+# Row classes kept outside floor.sql.db register themselves on Base.metadata when imported: each module is imported
 # here, so the schema the migrations are compared with is whole.
-import floor.appointment_store
-import floor.webhooks  # noqa: F401
-from floor.db import Base, make_sql_engine
+import floor.appointments.store
+import floor.notify.webhooks  # noqa: F401
+from floor.sql.db import Base, make_sql_engine
 
 
 def _run(connection: Connection) -> None:

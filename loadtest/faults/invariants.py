@@ -19,8 +19,9 @@ from sqlalchemy import Engine as SqlEngine
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from floor.db import TicketEventRow, TicketRow, format_stream_id, parse_stream_id
+from floor.sql.db import TicketEventRow, TicketRow
 from queue_engine.keys import HallKeys
+from queue_engine.stream_ids import format_stream_id, parse_stream_id
 
 from .load import STATUS_RANK, LoadRecord
 

@@ -26,7 +26,7 @@ import orjson
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import WebSocketException
 
-from floor.auth import make_token
+from floor.http.auth import make_token
 from queue_engine.config import HallConfig
 
 REQUEST_TIMEOUT_S = 10.0  # past this a request counts as hung: a down Redis must give a 503 well before

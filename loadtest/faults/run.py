@@ -19,7 +19,7 @@ from typing import Any
 
 from sqlalchemy import create_engine
 
-from floor.db import migrate
+from floor.sql.db import migrate
 from queue_engine.config import load_hall
 
 from .invariants import Evidence, check_all

@@ -18,8 +18,8 @@ from sqlalchemy import Engine as SqlEngine
 from sqlalchemy.orm import Session
 from sqlalchemy.pool import NullPool
 
-from floor.archiver import Archiver
-from floor.db import TicketEventRow, TicketRow, make_sql_engine, migrate
+from floor.record.archiver import Archiver
+from floor.sql.db import TicketEventRow, TicketRow, make_sql_engine, migrate
 from queue_engine.clock import ManualClock
 from queue_engine.engine import Engine
 

@@ -208,8 +208,9 @@ def test_load_halls_are_comprehensive(tmp_path: Path) -> None:
 # -- profile and report ----------------------------------------------------------------------------------
 def test_pyspy_collapsed_stacks_are_summarized() -> None:
     raw = [
-        'process 1:"python hallq serve";main (floor/cli.py:10);handle (floor/web.py:5);dumps (json/encoder.py:3) 7',
-        'process 1:"python hallq serve";process 2:"python -m floor.cli archive";store (floor/projection.py:9) 3',
+        'process 1:"python hallq serve";main (floor/cli.py:10);handle (floor/http/kit.py:5);'
+        'dumps (json/encoder.py:3) 7',
+        'process 1:"python hallq serve";process 2:"python -m floor.cli archive";store (floor/record/projection.py:9) 3',
     ]
     profile = read_raw(raw)
     assert profile.samples == 10
@@ -219,7 +220,7 @@ def test_pyspy_collapsed_stacks_are_summarized() -> None:
                                    "archiver process (SQL record)": 3}
     text = markdown(profile)
     assert "`dumps (json/encoder.py)` | 7 | 70.0%" in text
-    assert "`handle (floor/web.py)` | 7 | 70.0%" in text
+    assert "`handle (floor/http/kit.py)` | 7 | 70.0%" in text
 
 
 def _row(name: str, p99: float, kind: str = "POST") -> Row:

@@ -7,11 +7,15 @@ against a real ``hallq serve`` with real Redis.
 - ``hall.open_page(path, role=..., window=..., size=(w, h))`` opens a page already signed in (the token goes
   in the URL fragment, as a hall's IT staff would bookmark it). Speech synthesis is replaced by a recorder:
   ``spoken(page)`` lists what the page asked to say. A JavaScript error on any page fails the test.
-- ``screenshot(page, name)`` writes ``docs/screenshots/<name>.png``: the README shows the latest.
+- ``screenshot(page, name)`` renders the page to PNG. Under ``scripts/screenshots`` (``HALLQ_SCREENSHOTS=1``) it
+  writes ``docs/screenshots/<name>.png``, which the README shows; a plain test run writes to a temporary folder,
+  so it leaves the checkout clean.
 """
 
 from __future__ import annotations
 
+import os
+import tempfile
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -22,7 +26,7 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Page, Playwright, sync_playwright
 
-from floor.auth import make_token
+from floor.http.auth import make_token
 from tests.conftest import ROOT
 from tests.server.conftest import DEMO_TOML, LiveServer, delete_prefix_sync, start_server, stop_server, write_hall_copy
 
@@ -30,6 +34,7 @@ CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--no-first-run", "--disable-sync", "--disable-quic"]
 SCREENSHOTS = ROOT / "docs" / "screenshots"
+WRITE_DOCS = os.environ.get("HALLQ_SCREENSHOTS") == "1"
 POOL = 40
 
 # Headless Chromium has no voices: speak() would say nothing and leave no trace. This recorder keeps every
@@ -187,7 +192,8 @@ def spoken(page: Page) -> list[dict[str, Any]]:
 
 
 def screenshot(page: Page, name: str, *, full_page: bool = False) -> Path:
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    path = SCREENSHOTS / f"{name}.png"
+    folder = SCREENSHOTS if WRITE_DOCS else Path(tempfile.gettempdir()) / "hallq-screenshots"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{name}.png"
     page.screenshot(path=str(path), full_page=full_page)
     return path

@@ -22,8 +22,8 @@ from playwright.sync_api import Browser, Locator, Page, expect
 from sqlalchemy import create_engine
 from sqlalchemy.orm import Session
 
-from floor.db import TicketRow
-from floor.ratings_store import CaseRow, RatingRow
+from floor.ratings.store import CaseRow, RatingRow
+from floor.sql.db import TicketRow
 from queue_engine.policy import TIER_WALK_IN
 from tests.pages.conftest import Hall, screenshot
 from tests.server.conftest import LiveServer, delete_prefix_sync, start_server, stop_server, write_hall_copy

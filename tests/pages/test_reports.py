@@ -17,8 +17,8 @@ from openpyxl import load_workbook
 from playwright.sync_api import Page, expect
 from sqlalchemy import create_engine
 
-from floor.auth import make_token
-from floor.projection import StreamEvent, store_events
+from floor.http.auth import make_token
+from floor.record.projection import StreamEvent, store_events
 from queue_engine.config import load_hall
 from queue_engine.policy import TIER_GREEN, TIER_WALK_IN
 from tests.pages.conftest import Hall, screenshot

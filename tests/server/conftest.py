@@ -33,8 +33,8 @@ import pytest
 import redis as redis_sync
 from websockets.asyncio.client import ClientConnection, connect
 
-from floor.auth import make_token
 from floor.clock import write_clock
+from floor.http.auth import make_token
 from queue_engine.keys import HallKeys
 from tests.conftest import REDIS_URL, ROOT
 

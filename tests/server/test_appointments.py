@@ -21,10 +21,10 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.pool import NullPool
 
-from floor import appointment_store as store
-from floor.appointments import booking_days, new_booking_id
-from floor.db import make_sql_engine
+from floor.appointments import store
+from floor.appointments.rules import booking_days, new_booking_id
 from floor.identity import person_key
+from floor.sql.db import make_sql_engine
 from queue_engine.config import load_hall
 from tests.conftest import SHANGHAI
 from tests.floor.conftest import POSTGRES_URL

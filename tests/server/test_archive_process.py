@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from floor.db import TicketEventRow, make_sql_engine
+from floor.sql.db import TicketEventRow, make_sql_engine
 from tests.server.conftest import HallApi, LiveServer, ServerFactory
 
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from floor.auth import read_token
+from floor.http.auth import read_token
 from tests.server.conftest import HallApi, SharedServer, assert_error
 
 ARCHIVE_WITHIN_S = 15.0  # the archive process trails the stream by a fraction of a second when idle

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from websockets.exceptions import ConnectionClosed
 
-from floor.auth import make_token
+from floor.http.auth import make_token
 from tests.server.conftest import SECRET, HallApi, SharedServer, assert_error, has_chinese, recv_json, ws_connect
 
 UNKNOWN_TICKET = "20000101-000000000000"

@@ -18,12 +18,11 @@ import pytest
 from pydantic import BaseModel
 from websockets.exceptions import ConnectionClosed
 
-import floor.app
-from floor.web import ENDPOINTS, MAX_BODY, Endpoint
+from floor.app import ENDPOINTS
+from floor.http.kit import MAX_BODY, Endpoint
 from tests.server.conftest import HallApi, SharedServer, assert_error, recv_json, ws_connect
 from tests.server.test_appointments import booking_body, person
 
-floor.app._rooms()  # every endpoint registered, as in the server
 BODY_ENDPOINTS = [ep for ep in ENDPOINTS if ep.body is not None]
 WINDOW = "5"
 # A request each body endpoint accepts, so that one changed field is what a refusal is about.

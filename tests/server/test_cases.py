@@ -9,8 +9,8 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
-from floor.db import make_sql_engine
-from floor.ratings_store import CaseRow, RatingRow
+from floor.ratings.store import CaseRow, RatingRow
+from floor.sql.db import make_sql_engine
 from tests.server.conftest import HallApi, assert_error
 from tests.server.test_ratings import eventually, finished, rate
 

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import re
 import subprocess
+import time
 from pathlib import Path
 
 import httpx
 import pytest
 
-from floor.auth import read_token
+from floor.http.auth import read_token
 from tests.conftest import ROOT
 from tests.server.conftest import HALLQ, SECRET, LiveServer, ServerFactory, server_env
 
@@ -58,9 +59,11 @@ def test_a_token_with_a_ttl_expires(live_server: ServerFactory) -> None:
     made = hallq(server.home, "token", "--hall", "demo", "--role", "manager", "--ttl", "3600")
     assert made.returncode == 0, made.stderr
     assert get(server, "/snapshot", made.stdout.strip()).status_code == 200
-    stale = hallq(server.home, "token", "--hall", "demo", "--role", "manager", "--ttl", "-5")
-    assert stale.returncode == 0, stale.stderr
-    reply = get(server, "/snapshot", stale.stdout.strip())
+    short = hallq(server.home, "token", "--hall", "demo", "--role", "manager", "--ttl", "1")
+    assert short.returncode == 0, short.stderr
+    assert read_token(server.secret, short.stdout.strip()).role == "manager"
+    time.sleep(2.1)  # expiry is checked to the second
+    reply = get(server, "/snapshot", short.stdout.strip())
     assert reply.status_code == 401
     assert reply.json()["error"]["code"] == "token_expired"
 
@@ -118,6 +121,7 @@ def test_serve_demo_prints_a_token_for_each_role_and_the_urls(live_server: Serve
              "reports": "manager", "cases": "manager", "rate": "display", "book": "kiosk"}
     assert set(pages) == {f"{base}/halls/demo/{page}" for page in roles}, banner
     assert f"{base}/halls/demo/rate?window=1#token=" in banner  # the pad knows the window it stands beside
+    assert "<" not in banner, banner  # nothing to fill in: every command and address works as printed
     for page, role in roles.items():
         assert read_token(server.secret, pages[f"{base}/halls/demo/{page}"]).role == role, page
 
@@ -132,3 +136,41 @@ def test_serve_demo_prints_a_token_for_each_role_and_the_urls(live_server: Serve
     assert called.json()["ticket"]["number"] == "A001"
     with httpx.Client(trust_env=False, timeout=20) as client:
         assert client.get(f"{base}/api/v1/docs").status_code == 200
+
+
+def test_the_banners_token_command_runs_as_printed(live_server: ServerFactory) -> None:
+    server = live_server(args=["--demo"])
+    found = re.search(r"a token for another window: (.+)$", server.stdout(), re.MULTILINE)
+    assert found, server.stdout()
+    command = found.group(1)
+    assert command.startswith(".venv/bin/hallq token --hall demo --role staff --window "), command
+    env = server_env(server.home, server.key_prefix, secret=server.secret.decode())
+    result = subprocess.run(command, shell=True, cwd=ROOT, env=env, capture_output=True, text=True, timeout=60,
+                            check=False)
+    assert result.returncode == 0, result.stderr
+    principal = read_token(server.secret, result.stdout.strip())
+    assert (principal.hall, principal.role, principal.window) == ("demo", "staff", command.split()[-3])
+    assert principal.staff == command.split()[-1]
+
+
+@pytest.mark.parametrize("command", ["serve", "token", "archive"])
+def test_every_option_says_what_it_does(command: str) -> None:
+    result = subprocess.run([str(HALLQ), command, "--help"], cwd=ROOT, capture_output=True, text=True, timeout=60,
+                            check=False)
+    assert result.returncode == 0, result.stderr
+    options = re.findall(r"^  (--[a-z-]+)(?: [A-Z{][^ ]*)?(.*)$", result.stdout, re.MULTILINE)
+    assert options, result.stdout
+    for option, rest in options:
+        assert rest.strip(), f"{command} {option} has no help text:\n{result.stdout}"
+
+
+@pytest.mark.parametrize(("args", "named"), [
+    (("serve", "--port", "70000"), "--port"),
+    (("serve", "--workers", "0"), "--workers"),
+    (("token", "--hall", "demo", "--role", "guide", "--ttl", "soon"), "--ttl"),
+])
+def test_bad_numbers_are_refused_before_anything_starts(tmp_path: Path, args: tuple[str, ...], named: str) -> None:
+    result = hallq(tmp_path, *args)
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert named in result.stderr.splitlines()[-1], result.stderr

@@ -22,7 +22,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from websockets.asyncio.client import ClientConnection
 
-from floor.db import TicketEventRow, TicketRow, make_sql_engine
+from floor.sql.db import TicketEventRow, TicketRow, make_sql_engine
 from tests.server.conftest import HallApi, LiveServer, ServerFactory, recv_json, ws_connect
 
 SERVICES = ("SOC", "HUK", "TAX", "FUND", "BIZ", "INFO")  # what windows 1-5 all serve

@@ -16,9 +16,9 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from floor.db import make_sql_engine
-from floor.webhooks import EVENT_HEADER, NewDelivery, WebhookDeliveryRow, record, verify
-from tests.floor.test_webhooks import Answer, Received, Receiver
+from floor.notify.webhooks import EVENT_HEADER, NewDelivery, WebhookDeliveryRow, record, verify
+from floor.sql.db import make_sql_engine
+from tests.floor.notify.test_webhooks import Answer, Received, Receiver
 from tests.server.conftest import (
     DEMO_TOML,
     HallApi,

@@ -9,7 +9,7 @@ from datetime import date
 import pytest
 import redis as redis_sync
 
-from floor.auth import read_token
+from floor.http.auth import read_token
 from floor.settings import Settings
 from queue_engine.keys import HallKeys
 from tests.conftest import REDIS_URL
@@ -136,7 +136,7 @@ async def test_the_devices_bucket_lives_in_the_halls_slot_and_expires(limited: H
     kiosk = limited.server.token("kiosk", hall=limited.hall)
     assert (await kiosk_issue(limited, kiosk))[0] == 201
     device = read_token(limited.server.secret, kiosk).token_id
-    key = f"{HallKeys(limited.hall, limited.server.key_prefix).base}:rate:kiosk:{device}"
+    key = HallKeys(limited.hall, limited.server.key_prefix).kiosk_bucket(device)
     client = redis_sync.Redis.from_url(REDIS_URL)
     try:
         assert 0 < client.pttl(key) <= WINDOW_S * 1000

@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy.orm import Session
 
-from floor.db import TicketRow, make_sql_engine
+from floor.sql.db import TicketRow, make_sql_engine
 from queue_engine.policy import TIER_WALK_IN
 from tests.server.conftest import HallApi, assert_error, has_chinese
 

@@ -8,7 +8,7 @@ import time
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from floor.db import TicketEventRow, make_sql_engine
+from floor.sql.db import TicketEventRow, make_sql_engine
 from tests.server.conftest import ServerFactory, delete_prefix_sync, start_server, stop_server
 
 

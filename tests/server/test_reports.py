@@ -1,7 +1,7 @@
 """The reports API against a real server: JSON, CSV parsed back, XLSX opened with openpyxl, PNG charts, the
 monthly stars, and refusals of bad ranges with a sentence a person can act on.
 
-The figures themselves are checked by hand in tests/floor/test_reports.py; here a small day is played through
+The figures themselves are checked by hand in tests/floor/reports/test_rules.py; here a small day is played through
 the HTTP API (real clock, so waits are a second or two) and the three formats must agree with each other.
 """
 
@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from openpyxl import load_workbook
 
-from floor.auth import make_token
+from floor.http.auth import make_token
 from tests.server.conftest import HallApi, assert_error, has_chinese
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"

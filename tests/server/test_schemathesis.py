@@ -29,9 +29,8 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-import floor.app
-from floor.auth import make_token
-from floor.web import ENDPOINTS
+from floor.app import ENDPOINTS
+from floor.http.auth import make_token
 from tests.server.conftest import LiveServer, delete_prefix_sync, start_server, stop_server
 from tests.server.test_appointments import booking_body
 
@@ -153,7 +152,6 @@ def set_stage(server: LiveServer, session: requests.Session, stage: str) -> str:
 
 
 def roles_of(method: str, path: str) -> tuple[str, ...]:
-    floor.app._rooms()  # registers every endpoint, as the app does
     found = [ep.roles for ep in ENDPOINTS if ep.method == method.upper() and ep.full_path == path]
     assert found, f"{method} {path} is in the document but not declared with @endpoint"
     return found[0]

@@ -12,8 +12,8 @@ import orjson
 import pytest
 import redis as redis_sync
 
-from floor.auth import make_token, read_token
-from floor.web import actor
+from floor.http.auth import make_token, read_token
+from floor.http.kit import actor
 from queue_engine.keys import HallKeys
 from tests.conftest import REDIS_URL, ROOT
 from tests.server.conftest import HALLQ, SECRET, HallApi, server_env

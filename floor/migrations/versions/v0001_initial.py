@@ -4,7 +4,7 @@ Revision ID: 0001
 Revises:
 Create Date: 2026-05-01
 
-Written out in full rather than imported from ``floor.db`` so that it keeps describing this
+Written out in full rather than imported from ``floor.sql.db`` so that it keeps describing this
 revision after the models move on.
 """
 

@@ -4,7 +4,7 @@ Revision ID: 0003
 Revises: 0002
 Create Date: 2026-11-23
 
-The archiver fills them from ``ticket.issued`` (``floor/projection.py``); rows archived before stay NULL.
+The archiver fills them from ``ticket.issued`` (``floor/record/projection.py``); rows archived before stay NULL.
 The holder is the masked name (张*三) the engine was given: the full name is never stored.
 """
 

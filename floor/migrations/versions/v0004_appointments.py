@@ -4,7 +4,7 @@ Revision ID: 0004
 Revises: 0003
 Create Date: 2026-11-23
 
-Written out in full rather than imported from ``floor.appointment_store`` so that it keeps describing this
+Written out in full rather than imported from ``floor.appointments.store`` so that it keeps describing this
 revision after the models move on. One booking per person, service and day is a partial unique index (bookings
 not cancelled), which SQLite and PostgreSQL both have.
 """

@@ -6,7 +6,7 @@ Create Date: 2026-11-23
 
 One rating per ticket ((hall, ticket) is the key, so a batch archived twice adds none) and one case per
 差评, keyed by the same (hall, ticket) and tied to its rating. Written out in full rather than imported from
-``floor.ratings_store`` so that it keeps describing this revision after the models move on.
+``floor.ratings.store`` so that it keeps describing this revision after the models move on.
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ Revision ID: 0006
 Revises: 0005
 Create Date: 2026-11-23
 
-One row per delivery (``floor.webhooks.WebhookDeliveryRow``), updated after each try; the phone a notification
+One row per delivery (``floor.notify.webhooks.WebhookDeliveryRow``), updated after each try; the phone a notification
 carries is never in it (it is joined from the sealed contact in Redis at each try).
 """
 

@@ -1,0 +1,18 @@
+"""The lobby display as the server serves it: its page, assets, feed channel and LED endpoint."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from displays import feed
+from floor.room import Room
+
+HERE = Path(__file__).resolve().parent
+
+ROOM = Room(
+    name="displays",
+    endpoints=feed.ENDPOINTS,
+    pages={"display": HERE / "pages" / "display.html"},
+    assets=HERE / "assets",
+    channels={"display": feed.CHANNEL},
+)

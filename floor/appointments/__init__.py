@@ -1,0 +1,1 @@
+"""Appointments (预约办): booking rules, the bookings in SQL, and their API."""

@@ -1,0 +1,117 @@
+"""Bearer tokens: signed, bound to one hall, one role and (for staff) one window, and optionally naming the member
+of staff who signs in with it (``hallq token --staff S05``), so the record knows who served.
+
+A token is ``hq1.<payload>.<signature>``: the payload is base64url JSON, the signature an
+HMAC-SHA256 over it with the server's secret. Nothing is stored; a leaked secret is rotated by
+changing HALLQ_SECRET, which invalidates every token at once.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import secrets
+import time
+from dataclasses import dataclass
+from functools import lru_cache
+
+import orjson
+
+ROLES = ("guide", "kiosk", "staff", "manager", "admin", "display")
+ALL_ROLES = ("guide", "kiosk", "staff", "manager", "display")  # every role that works in a hall (not admin)
+_PREFIX = "hq1"
+
+
+class AuthError(Exception):
+    def __init__(self, status: int, code: str, message: str, message_zh: str) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message, self.message_zh = status, code, message, message_zh
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    hall: str
+    role: str
+    window: str | None
+    token_id: str  # a kiosk's device id for rate limits; who acted, in the audit log
+    staff: str | None = None  # the member of staff (HallConfig.staff) a staff token names, if it names one
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def _sign(secret: bytes, payload: str) -> str:
+    return _b64(hmac.new(secret, payload.encode(), hashlib.sha256).digest())
+
+
+def make_token(secret: bytes, hall: str, role: str, window: str | None = None, ttl_s: int | None = None,
+               staff: str | None = None) -> str:
+    if role not in ROLES:
+        raise ValueError(f"role must be one of {', '.join(ROLES)}")
+    if (role == "staff") != (window is not None):
+        raise ValueError("a staff token needs --window, and only a staff token takes one")
+    if staff is not None and role != "staff":
+        raise ValueError("only a staff token names a member of staff (--staff)")
+    claims: dict[str, object] = {"h": hall, "r": role, "j": secrets.token_hex(6), "iat": int(time.time())}
+    if window is not None:
+        claims["w"] = window
+    if staff is not None:
+        claims["s"] = staff
+    if ttl_s is not None:
+        claims["exp"] = int(time.time()) + ttl_s
+    payload = _b64(orjson.dumps(claims))
+    return f"{_PREFIX}.{payload}.{_sign(secret, payload)}"
+
+
+def read_token(secret: bytes, token: str) -> Principal:
+    principal, expires = _verified(secret, token)
+    if expires is not None and expires < time.time():
+        raise AuthError(401, "token_expired", "The token has expired; ask for a new one.", "令牌已过期，请重新获取。")
+    return principal
+
+
+@lru_cache(maxsize=16384)
+def _verified(secret: bytes, token: str) -> tuple[Principal, float | None]:
+    """A token's principal and expiry, once its signature checks out. Cached: a hall's screens and windows send
+    the same few tokens all day, and only tokens that verified are kept (a refusal raises, which is not cached)."""
+    parts = token.split(".")
+    # Tokens are ASCII; compare_digest raises on anything else, which would answer 500.
+    if len(parts) != 3 or parts[0] != _PREFIX or not token.isascii():
+        raise AuthError(401, "bad_token", "The token is not a hallq token; ask for a new one with `hallq token`.",
+                        "令牌格式不正确，请用 hallq token 重新生成。")
+    if not hmac.compare_digest(_sign(secret, parts[1]), parts[2]):
+        raise AuthError(401, "bad_token", "The token's signature does not match this server; ask for a new token.",
+                        "令牌签名无效，请重新获取令牌。")
+    claims = orjson.loads(_unb64(parts[1]))
+    return Principal(claims["h"], claims["r"], claims.get("w"), claims["j"], claims.get("s")), claims.get("exp")
+
+
+def bearer(authorization: str | None) -> str:
+    if not authorization:
+        raise AuthError(401, "no_token", "Send your token as 'Authorization: Bearer <token>'.",
+                        "请在请求头中携带令牌：Authorization: Bearer <令牌>。")
+    scheme, _, token = authorization.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise AuthError(401, "no_token", "Send your token as 'Authorization: Bearer <token>'.",
+                        "请在请求头中携带令牌：Authorization: Bearer <令牌>。")
+    return token.strip()
+
+
+def authorize(p: Principal, hall: str, roles: tuple[str, ...], window: str | None = None) -> None:
+    """Refuse unless the principal is of this hall, has one of the roles, and (staff) is at this window."""
+    if p.hall != hall:
+        raise AuthError(403, "wrong_hall", f"This token belongs to hall {p.hall!r}, not {hall!r}.",
+                        f"该令牌属于大厅 {p.hall!r}，不能访问 {hall!r}。")
+    allowed = (*roles, "admin") if "manager" in roles else roles
+    if p.role not in allowed:
+        raise AuthError(403, "wrong_role", f"A {p.role} token cannot do this; it needs one of: {', '.join(allowed)}.",
+                        f"{p.role} 角色无权执行此操作，需要：{'、'.join(allowed)}。")
+    if p.role == "staff" and window is not None and p.window != window:
+        raise AuthError(403, "wrong_window", f"This token is for window {p.window}, not window {window}.",
+                        f"该令牌属于{p.window}号窗口，不能操作{window}号窗口。")

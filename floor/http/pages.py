@@ -1,0 +1,93 @@
+"""The hall's pages, served by the app itself: no CDN, no build step, nothing fetched at run time.
+
+Each room keeps its own pages and assets and names them in its ``Room`` (``floor.room``); the app factory
+hands them all to ``page_routes``. A page is ``/halls/{hall}/{name}``; its scripts and styles are served from
+``/assets/{room}/``. The shared kit (API calls, the live feed with resume, the zh/en switch) is
+``floor/assets/hallq.js`` and ``hallq.css``.
+
+A page learns its hall from ``<meta name="hallq-hall">`` (its name from ``hallq-hall-name``, and the phone
+page its ticket from ``hallq-ticket``), filled in here; tokens never travel in a page URL's path or query, only in its
+``#token=`` fragment, which the browser keeps to itself.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Mapping
+from functools import cache
+from pathlib import Path
+
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
+from starlette.routing import BaseRoute, Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from floor.runtime import HallRuntime, Runtime
+
+KIT_ASSETS = Path(__file__).resolve().parent.parent / "assets"
+NO_STORE = {"Cache-Control": "no-cache"}  # pages are tiny; a hall must never run yesterday's script
+# The front door's links, in the order a hall's people look for them.
+FRONT_DOOR = (("guide", "导办台 Guide desk"), ("kiosk", "自助取号 Kiosk"), ("display", "大厅显示屏 Lobby display"),
+              ("console", "窗口工作台 Staff console"), ("dashboard", "管理看板 Dashboard"),
+              ("reports", "统计报表 Reports"), ("book", "预约办理 Booking"))
+
+
+@cache
+def _template(path: Path) -> str:
+    return path.read_text(encoding="utf-8")
+
+
+def render_page(path: Path, hall: HallRuntime, ticket: str = "") -> HTMLResponse:
+    # __HALL_NAME__ first: "__HALL__" is a prefix of it.
+    text = (_template(path).replace("__HALL_NAME__", html.escape(hall.config.name))
+            .replace("__HALL__", html.escape(hall.config.id)).replace("__TICKET__", html.escape(ticket)))
+    return HTMLResponse(text, headers=NO_STORE)
+
+
+def not_found_page(title: str, detail: str) -> HTMLResponse:
+    body = (f'<!doctype html><html lang="zh-CN"><meta charset="utf-8"><meta name="viewport" '
+            f'content="width=device-width,initial-scale=1"><title>{title}</title>'
+            f'<link rel="stylesheet" href="/assets/floor/hallq.css"><body class="notice-page">'
+            f'<main><h1>{html.escape(title)}</h1><p>{html.escape(detail)}</p></main></body></html>')
+    return HTMLResponse(body, status_code=404, headers=NO_STORE)
+
+
+def page_routes(pages: Mapping[str, Path], assets: Mapping[str, Path]) -> list[BaseRoute]:
+    """The front door, every room's pages by name, and every room's assets."""
+
+    async def hall_page(request: Request) -> Response:
+        runtime: Runtime = request.app.state.runtime
+        hall, name = request.path_params["hall"], request.path_params["page"]
+        if hall not in runtime.halls:
+            return not_found_page("没有这个大厅", f"本服务器上没有大厅 {hall}。There is no hall {hall} on this server.")
+        if name not in pages:
+            return not_found_page("没有这个页面", f"可用页面：{'、'.join(pages)}。Pages: {', '.join(pages)}.")
+        return render_page(pages[name], runtime.halls[hall])
+
+    async def index(request: Request) -> Response:
+        """The server's front door: every hall and its pages."""
+        runtime: Runtime = request.app.state.runtime
+        rows = []
+        for hall_id, hall in runtime.halls.items():
+            links = " · ".join(f'<a href="/halls/{hall_id}/{page}">{label}</a>'
+                               for page, label in FRONT_DOOR if page in pages)
+            rows.append(f"<li><h2>{html.escape(hall.config.name)} <small>{hall_id}</small></h2><p>{links}</p></li>")
+        body = ('<!doctype html><html lang="zh-CN"><meta charset="utf-8"><meta name="viewport" '
+                'content="width=device-width,initial-scale=1"><title>hallq</title>'
+                '<link rel="stylesheet" href="/assets/floor/hallq.css"><body class="notice-page"><main>'
+                '<h1>hallq 排队叫号</h1><ul class="hall-list">' + "".join(rows) + '</ul>'
+                '<p><a href="/api/v1/docs">API 文档 API docs</a></p></main></body></html>')
+        return HTMLResponse(body, headers=NO_STORE)
+
+    async def favicon(_: Request) -> Response:
+        # Browsers ask for /favicon.ico whatever the page links; answer with the hall's mark, not a 404.
+        return Response(_template(KIT_ASSETS / "favicon.svg"), media_type="image/svg+xml",
+                        headers={"Cache-Control": "max-age=86400"})
+
+    return [
+        Route("/", index),
+        Route("/favicon.ico", favicon),
+        Route("/halls/{hall}/{page}", hall_page),
+        *(Mount(f"/assets/{room}", StaticFiles(directory=path), name=f"assets-{room}")
+          for room, path in assets.items()),
+    ]

@@ -1,0 +1,1 @@
+"""Notifications leaving the server: SMS when called or near, the provincial 好差评 system, webhooks."""

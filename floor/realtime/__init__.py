@@ -1,0 +1,1 @@
+"""Realtime fan-out: one stream reader per process (the hub), each socket's outbox, frames written once."""

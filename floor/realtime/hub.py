@@ -1,0 +1,283 @@
+"""The realtime hub: one reader per process over every hall's event stream, fanned out to local listeners.
+
+Each event is rendered to its websocket text once, then offered to every listener of its hall. Offering
+never waits: a listener hands the text to its socket's ``Outbox``, which sends it at once when the socket
+can take it and otherwise queues it behind the send in flight, so one bad screen can never delay a call
+to the others. A socket too far behind is closed and reconnects with ``since=<last id>`` to get what it
+missed from the stream.
+
+Offering an event to thousands of screens takes tens of milliseconds, and a window calls the next citizen
+the moment it finishes the last: the call must not wait for the finish to reach every screen before its
+own fan-out begins. So offering goes in slices of ``SLICE`` listeners, the reader offers the first slice
+itself (a hall of a few screens costs no extra turn of the loop) and reads on while another task offers
+the rest, and an event read mid-pass joins it: each listener is offered everything it is owed, in the
+stream's order, and those passed before the event came get it in the next pass (``HallFan``). What that
+gains is measured by the fan-out scenarios of ``loadtest/`` (their results and history: ``loadtest/results/``).
+
+Any number of processes can run behind a load balancer: each reads the streams itself, so nothing
+passes through process memory between workers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from typing import Any, Protocol, cast
+
+import orjson
+from redis.asyncio import Redis
+
+from floor.cancellation import raise_if_cancelled
+from queue_engine.fcall_pipe import Packed, Pipe, bulk
+
+log = logging.getLogger("hallq.hub")
+
+Entries = list[tuple[bytes, dict[bytes, bytes]]]
+Event = tuple[str, str, dict[str, Any]]  # (event id, websocket text, payload)
+Render = Callable[[str, str, dict[str, object]], str]  # (hall, event id, payload) -> websocket text
+SLICE = 100  # listeners offered what they are owed between two turns of the event loop
+RECENT_MS = 60_000  # events kept per hall, by age: far more than the archiver trails by (a fraction of a second)
+RECENT_MAX = 2000  # and by count, for a hall busier than any
+
+
+class Listener(Protocol):
+    """A socket's side of the hub; both methods run in the hub's loop and must never wait."""
+
+    hall: str
+
+    def offer(self, events: Sequence[Event]) -> None:
+        """Events of the listener's hall, oldest first, at least one: each its id, rendered text and raw
+        payload (private keys included). Several come together when they were read while the hub was busy:
+        a socket then writes them at once."""
+
+    def beat(self) -> None:
+        """Called every half heartbeat interval: send a heartbeat unless something was sent since the last call."""
+
+
+class Hub:
+    def __init__(self, redis: Redis, streams: dict[str, str], render: Render, *, heartbeat_s: float = 15.0,
+                 block_ms: int = 2000) -> None:
+        self.redis = redis  # backlog reads; XREAD BLOCK holds a connection of this client's pool for good
+        self.streams = streams  # hall -> stream key
+        self.reads = StreamReads(Pipe(redis), streams, block_ms)
+        self.render = render
+        self.heartbeat_s = heartbeat_s
+        self.block_ms = block_ms
+        self.fans = {hall: HallFan() for hall in streams}
+        self.owing: dict[str, None] = {}  # halls with events not yet offered to every listener, in the order read
+        self.passing: HallFan | None = None  # the hall whose listeners are being offered what they are owed
+        self.pass_left: deque[Listener] = deque()  # and those of them not offered yet in this pass
+        self.more = asyncio.Event()  # the reader left offers for the offering task
+        self.delivered = 0  # events read and handed to the fan-out
+        # The events read in the last minute per hall, as stored (JSON): the record may trail the stream by a fraction
+        # of a second, and if Redis is lost meanwhile these are the only copy of that tail (see Runtime.record_tails).
+        self.recent: dict[str, deque[tuple[str, bytes]]] = {hall: deque(maxlen=RECENT_MAX) for hall in streams}
+        # Run when the hub loses Redis (``on_outage``), and when Redis answers again (``after_outage``): it may have
+        # come back empty, and nothing else would notice before a window's next call (the citizens' phones only read).
+        self.on_outage: Callable[[], Awaitable[None]] | None = None
+        self.after_outage: Callable[[], Awaitable[None]] | None = None
+
+    def subscribe(self, listener: Listener) -> None:
+        """Offer ``listener`` every event of its hall read from now on."""
+        self.fans[listener.hall].join(listener)
+
+    def unsubscribe(self, listener: Listener) -> None:
+        self.fans[listener.hall].leave(listener)
+
+    async def backlog(self, hall: str, since: str, count: int = 500) -> list[tuple[str, str]]:
+        """Rendered events strictly after ``since``, oldest first, at most ``count``."""
+        entries = cast(Entries, await self.redis.xrange(self.streams[hall], min=f"({since}", count=count))
+        return [(event_id, self.render(hall, event_id, payload))
+                for event_id, payload in (self._parsed(eid, fields) for eid, fields in entries)]
+
+    @staticmethod
+    def _parsed(eid: bytes | str, fields: dict[bytes, bytes]) -> tuple[str, dict[str, Any]]:
+        return (eid.decode() if isinstance(eid, bytes) else eid), orjson.loads(fields[b"e"])
+
+    async def _start_ids(self) -> dict[str, str]:
+        ids = {}
+        for hall, stream in self.streams.items():
+            last = await self.redis.xrevrange(stream, count=1)
+            ids[hall] = cast(Entries, last)[0][0].decode() if last else "0-0"
+        return ids
+
+    async def run(self) -> None:
+        """Read every hall's stream from its current end and fan out, and keep idle sockets beating, until
+        cancelled."""
+        helpers = [asyncio.ensure_future(self._beat()), asyncio.ensure_future(self._offer())]
+        try:
+            await self._read()
+        finally:
+            for helper in helpers:
+                helper.cancel()
+            await asyncio.gather(*helpers, return_exceptions=True)
+
+    async def _read(self) -> None:
+        last = await self._start_ids()
+        by_stream = {stream: hall for hall, stream in self.streams.items()}
+        outage = False
+        while True:
+            raise_if_cancelled()
+            try:
+                if outage and self.after_outage is not None:
+                    await self.after_outage()
+                outage = False
+                replies = await self.reads.after(last)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # Redis restarting: keep trying, sockets stay open meanwhile
+                log.warning("hub read failed, retrying: %s", exc)
+                if not outage and self.on_outage is not None:
+                    await self.on_outage()
+                outage = True
+                await asyncio.sleep(0.5)
+                continue
+            for stream, entries in replies:
+                hall = by_stream[stream.decode()]
+                fan = self.fans[hall]
+                for eid, fields in entries:
+                    event_id, raw = eid.decode(), _field(fields, b"e")
+                    payload = orjson.loads(raw)
+                    fan.add(event_id, self.render(hall, event_id, payload), payload)
+                    last[hall] = event_id
+                    self._keep(hall, event_id, raw)
+                    self.delivered += 1
+                self.owing[hall] = None
+            self._offer_some(SLICE)
+            if self.passing is not None or self.owing:
+                self.more.set()
+
+    def _keep(self, hall: str, event_id: str, raw: bytes) -> None:
+        recent = self.recent[hall]
+        recent.append((event_id, raw))
+        oldest_ms = int(event_id.partition("-")[0]) - RECENT_MS
+        while int(recent[0][0].partition("-")[0]) < oldest_ms:
+            recent.popleft()
+
+    async def _offer(self) -> None:
+        """Offer what the reader left, a slice per turn of the loop."""
+        while True:
+            await self.more.wait()
+            self.more.clear()
+            while self.passing is not None or self.owing:
+                self._offer_some(SLICE)
+                # Offers to a thousand sockets take tens of milliseconds (a send syscall each): let the loop answer
+                # the windows' requests, and read the events they cause, between slices.
+                await asyncio.sleep(0)
+
+    def _offer_some(self, budget: int) -> None:
+        """Offer up to ``budget`` listeners what they are owed, going on with the pass where it was left; one pass
+        per owing hall in turn, as often as events come."""
+        while budget:
+            fan = self.passing
+            if fan is None:
+                if not self.owing:
+                    return
+                hall = next(iter(self.owing))
+                del self.owing[hall]  # an event read during the pass owes the hall again
+                fan = self.passing = self.fans[hall]
+                self.pass_left.extend(fan.owed())
+            if not self.pass_left:  # the pass is over
+                fan.trim()
+                self.passing = None
+                continue
+            listener = self.pass_left.popleft()
+            events = fan.take(listener)
+            if events:
+                try:
+                    listener.offer(events)
+                except Exception:  # a bug in one listener must not stop the calls to the others
+                    log.exception("listener failed on %s", events[-1][0])
+            budget -= 1
+
+    async def _beat(self) -> None:
+        while True:
+            await asyncio.sleep(self.heartbeat_s / 2)
+            for fan in self.fans.values():
+                for listener in tuple(fan.next):
+                    listener.beat()
+
+
+class HallFan:
+    """One hall's listeners, and the events read but not yet offered to all of them.
+
+    Events are numbered in the order read; each listener holds the number of the next event it is owed, so
+    however passes and reads interleave, a listener gets every event read after it joined, once, in order."""
+
+    def __init__(self) -> None:
+        self.events: list[Event] = []
+        self.base = 0  # the number of events[0]
+        self.next: dict[Listener, int] = {}  # listener -> the number of the next event it is owed
+
+    @property
+    def end(self) -> int:
+        return self.base + len(self.events)
+
+    def join(self, listener: Listener) -> None:
+        self.next[listener] = self.end
+
+    def leave(self, listener: Listener) -> None:
+        self.next.pop(listener, None)
+
+    def add(self, event_id: str, text: str, payload: dict[str, Any]) -> None:
+        self.events.append((event_id, text, payload))
+
+    def owed(self) -> list[Listener]:
+        """Listeners owed an event now, in the order they joined."""
+        end = self.end
+        return [listener for listener, n in self.next.items() if n < end]
+
+    def take(self, listener: Listener) -> list[Event]:
+        """The events ``listener`` is owed, now counted as offered; none if it has left."""
+        n = self.next.get(listener)
+        if n is None:
+            return []
+        self.next[listener] = self.end
+        return self.events[n - self.base:]
+
+    def trim(self) -> None:
+        """Forget the events every listener has been offered."""
+        low = min(self.next.values(), default=self.end)
+        del self.events[:low - self.base]
+        self.base = low
+
+
+def _field(fields: list[bytes], name: bytes) -> bytes:
+    """A field of a stream entry as XREAD sends it: a flat list of names and values."""
+    for i in range(0, len(fields), 2):
+        if fields[i] == name:
+            return fields[i + 1]
+    raise KeyError(name)
+
+
+class StreamReads:
+    """``XREAD BLOCK .. STREAMS <every hall's stream> <ids>``, packed by hand and sent on a pipe of its own.
+
+    A city platform's hub names 200 streams in every read, and reads again after every few events: redis-py
+    would encode those 400 arguments anew each time, a large share of a busy worker's time. The keys are packed
+    once here, and each hall's last id only when it moves."""
+
+    def __init__(self, pipe: Pipe, streams: dict[str, str], block_ms: int, count: int = 500) -> None:
+        self.pipe = pipe
+        self.streams = streams  # hall -> stream key
+        keys = Packed.of(["XREAD", "BLOCK", block_ms, "COUNT", count, "STREAMS", *streams.values()])
+        self.head = b"*%d\r\n" % (keys.count + len(streams)) + keys.data
+        self.ids: dict[str, tuple[str, bytes]] = {}  # hall -> (last id, it as a bulk string)
+
+    async def after(self, last: dict[str, str]) -> Iterable[tuple[bytes, list[tuple[bytes, list[bytes]]]]]:
+        """(stream, entries) after ``last`` (hall -> id); none when none came within the block."""
+        parts = [self.head]
+        for hall in self.streams:
+            event_id = last[hall]
+            known = self.ids.get(hall)
+            if known is None or known[0] != event_id:
+                known = self.ids[hall] = (event_id, bulk(event_id))
+            parts.append(known[1])
+        reply = await self.pipe.call(b"".join(parts))
+        if reply is None:
+            return ()
+        # RESP3 (redis-py's default from 8.0) answers a map of stream to entries, RESP2 a list of pairs.
+        return cast(Iterable[tuple[bytes, list[tuple[bytes, list[bytes]]]]],
+                    reply.items() if isinstance(reply, dict) else reply)

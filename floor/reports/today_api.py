@@ -1,0 +1,20 @@
+"""Today's figures for the dashboard's charts, from the SQL record."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from floor.http.kit import Ctx, Endpoints
+from floor.reports.today import load_day, summarize
+
+ENDPOINTS = Endpoints()
+
+
+@ENDPOINTS.add("GET", "/stats/today", roles=("manager",))
+async def today(ctx: Ctx, _: Any) -> dict[str, Any]:
+    """Today so far: totals, arrivals and waits per half hour, per service and per window."""
+    hall = ctx.hall.config
+    day = hall.business_day(ctx.hall.engine.clock())
+    tickets = await asyncio.to_thread(load_day, ctx.runtime.sql, hall.id, day)
+    return summarize(tickets, hall, day)

@@ -1,0 +1,1 @@
+"""The SQL database: engine, the core tables (hall configuration, events, tickets, audit), migrating."""

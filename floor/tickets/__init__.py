@@ -1,0 +1,1 @@
+"""Tickets: issuing (guide desk, kiosk, integrations), looking one up, the citizen's phone line and pages."""

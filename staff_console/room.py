@@ -1,0 +1,19 @@
+"""The window console as the server serves it: its page, assets, a window's API and its per-window feed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from floor.http.feed import Channel
+from floor.room import Room
+from staff_console import api
+
+HERE = Path(__file__).resolve().parent
+
+ROOM = Room(
+    name="console",
+    endpoints=api.ENDPOINTS,
+    pages={"console": HERE / "pages" / "console.html"},
+    assets=HERE / "assets",
+    channels={"console": Channel(roles=("staff", "manager"), per_window=True)},
+)
