@@ -12,7 +12,6 @@ import logging
 import re
 import time
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 from redis.asyncio import BlockingConnectionPool, Redis
@@ -27,13 +26,13 @@ from displays import room as display_room
 from displays.announce import announcement
 from displays.feed import render
 from floor import gc_tuning
-from floor.appointments import api as appointments_api
-from floor.audit import api as audit_api
-from floor.catalog import api as catalog_api
+from floor.appointments import room as appointments_room
+from floor.audit import room as audit_room
+from floor.catalog import room as catalog_room
 from floor.clock import FileClock
-from floor.hall import api as hall_api
+from floor.hall import room as hall_room
 from floor.hall_files import load_halls
-from floor.http.feed import Channel, feed_route
+from floor.http.feed import feed_route
 from floor.http.hall_app import HallApp
 from floor.http.kit import (
     OUTAGES,
@@ -46,24 +45,20 @@ from floor.http.kit import (
     outage_response,
 )
 from floor.http.openapi import document
-from floor.http.pages import page_routes
+from floor.http.pages import KIT_ASSETS, page_routes
+from floor.http.room import Room
 from floor.http.timings import Timings
-from floor.notify import api as notify_api
+from floor.notify import room as notify_room
 from floor.notify.notifier import CallWords
-from floor.ratings import api as ratings_api
-from floor.ratings import cases_api
+from floor.ratings import room as ratings_room
 from floor.realtime.hub import Hub
 from floor.record.rebuild import bring_back
 from floor.record.recovery import Recovery
-from floor.reports import api as reports_api
-from floor.reports import today_api
-from floor.room import Room
+from floor.reports import room as reports_room
 from floor.runtime import HallRuntime, Runtime
 from floor.settings import Settings
 from floor.sql.db import make_sql_engine, migrate, sync_config
-from floor.tickets import api as tickets_api
-from floor.tickets import pages as ticket_pages
-from floor.tickets import phone_line
+from floor.tickets import room as tickets_room
 from queue_engine.engine import Engine
 from staff_console import room as console_room
 
@@ -71,23 +66,18 @@ log = logging.getLogger("hallq")
 VERSION = "1.0.0"
 
 
-# Every room the server serves, in one list: the hall services, then the faces. Nothing registers itself.
-_FLOOR = Path(__file__).resolve().parent
-_PAGES = _FLOOR / "pages"
+# Every room the server serves, in one list: the shared kit, the hall services, then the faces. Nothing
+# registers itself; each room says what it brings in its own room.py.
 ROOMS: tuple[Room, ...] = (
-    Room("floor", assets=_FLOOR / "assets"),  # the shared kit: hallq.js, hallq.css, the favicon
-    Room("tickets", endpoints=tickets_api.ENDPOINTS, routes=[*phone_line.ROUTES, *ticket_pages.ROUTES],
-         pages={"guide": _PAGES / "guide.html", "kiosk": _PAGES / "kiosk.html", "notice": _PAGES / "notice.html"}),
-    Room("hall", endpoints=hall_api.ENDPOINTS, pages={"dashboard": _PAGES / "dashboard.html"},
-         channels={"dashboard": Channel(roles=("manager",))}),
-    Room("catalog", endpoints=catalog_api.ENDPOINTS),
-    Room("appointments", endpoints=appointments_api.ENDPOINTS, pages={"book": _PAGES / "book.html"}),
-    Room("ratings", endpoints=[*ratings_api.ENDPOINTS, *cases_api.ENDPOINTS],
-         pages={"rate": _PAGES / "rate.html", "cases": _PAGES / "cases.html"}),
-    Room("reports", endpoints=[*reports_api.ENDPOINTS, *today_api.ENDPOINTS],
-         pages={"reports": _PAGES / "reports.html"}),
-    Room("notify", endpoints=notify_api.ENDPOINTS),
-    Room("audit", endpoints=audit_api.ENDPOINTS),
+    Room("floor", assets=KIT_ASSETS),  # the shared kit: hallq.js, hallq.css, the favicon
+    tickets_room.ROOM,
+    hall_room.ROOM,
+    catalog_room.ROOM,
+    appointments_room.ROOM,
+    ratings_room.ROOM,
+    reports_room.ROOM,
+    notify_room.ROOM,
+    audit_room.ROOM,
     display_room.ROOM,
     console_room.ROOM,
 )

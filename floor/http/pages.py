@@ -1,9 +1,9 @@
 """The hall's pages, served by the app itself: no CDN, no build step, nothing fetched at run time.
 
-Each room keeps its own pages and assets and names them in its ``Room`` (``floor.room``); the app factory
+Each room keeps its own pages and assets and names them in its ``Room`` (``floor.http.room``); the app factory
 hands them all to ``page_routes``. A page is ``/halls/{hall}/{name}``; its scripts and styles are served from
 ``/assets/{room}/``. The shared kit (API calls, the live feed with resume, the zh/en switch) is
-``floor/assets/hallq.js`` and ``hallq.css``.
+``floor/http/assets/hallq.js`` and ``hallq.css`` (served as ``/assets/floor/``).
 
 A page learns its hall from ``<meta name="hallq-hall">`` (its name from ``hallq-hall-name``, and the phone
 page its ticket from ``hallq-ticket``), filled in here; tokens never travel in a page URL's path or query, only in its
@@ -24,7 +24,7 @@ from starlette.staticfiles import StaticFiles
 
 from floor.runtime import HallRuntime, Runtime
 
-KIT_ASSETS = Path(__file__).resolve().parent.parent / "assets"
+KIT_ASSETS = Path(__file__).resolve().parent / "assets"
 NO_STORE = {"Cache-Control": "no-cache"}  # pages are tiny; a hall must never run yesterday's script
 # The front door's links, in the order a hall's people look for them.
 FRONT_DOOR = (("guide", "导办台 Guide desk"), ("kiosk", "自助取号 Kiosk"), ("display", "大厅显示屏 Lobby display"),

@@ -101,5 +101,5 @@ async def test_the_notice_page_is_served_for_the_hall(api: HallApi) -> None:
     assert "一次性告知书" in reply.text
     assert f'<meta name="hallq-hall" content="{api.hall}">' in reply.text
     assert '<meta name="hallq-hall-name" content="示范县政务服务中心">' in reply.text
-    assert "/assets/floor/notice.js" in reply.text
-    assert (await api.client.get("/assets/floor/notice.js")).status_code == 200
+    assert "/assets/tickets/notice.js" in reply.text
+    assert (await api.client.get("/assets/tickets/notice.js")).status_code == 200

@@ -1,0 +1,20 @@
+"""The hall as a whole: snapshot, configuration, queues, the manager's dashboard and its live channel."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from floor.hall import api
+from floor.http.feed import Channel
+from floor.http.room import Room
+
+HERE = Path(__file__).resolve().parent
+PAGES = HERE / "pages"
+
+ROOM = Room(
+    name="hall",
+    endpoints=api.ENDPOINTS,
+    pages={"dashboard": PAGES / "dashboard.html"},
+    assets=HERE / "assets",
+    channels={"dashboard": Channel(roles=("manager",))},
+)

@@ -1,0 +1,572 @@
+// 导办台: the guide at the hall's entrance finds the citizen's service (by name, code or pinyin initials), picks
+// the sub-item from the catalog (受理事典) and ticks the documents the citizen has brought: anything missing goes on
+// a printed 一次性告知书, so they come back once with everything. Then the green channel or VIP, the ticket and its
+// printout; or a booking checked in for its Y ticket. Keyboard first (type to search, Enter to pick, Enter to
+// issue), and big enough for a tablet.
+
+import { PRIORITY_TEXT, applyLanguage, clock, el, label, languageSwitch, minutes, t, toast } from "/assets/floor/hallq.js";
+import {
+  GREEN_REASONS, Issuer, ageFromId, checkIdNumber, checkIn, checkPhone, itemName, loadCatalog, maskId,
+  matchServices, pollSnapshot, printNotice, printTicket, promisedLabel, readCheckIn, serviceName, signInAs,
+  ticketItemName, ticketServiceName,
+} from "./issue.js";
+
+const $ = (id) => document.getElementById(id);
+const AUTOPRINT_KEY = "hallq.guide.autoprint";
+const ELDERLY_AGE = 60;
+
+const state = {
+  token: "",
+  services: [], // GET /catalog's services, in the hall's order (bundles among them)
+  bundles: new Map(), // bundle code -> its catalog entry (members, union of materials)
+  lines: new Map(), // service code -> snapshot line (waiting, estimated_wait_s, able_windows)
+  tiles: new Map(), // service code -> tile button
+  chosen: null, // service code
+  item: null, // sub-item code, or null
+  have: new Set(), // numbers (1-based, as the notice counts them) of the documents ticked as brought
+  view: "grid", // the left column shows the grid, or the chosen service's detail
+  idNumber: "", // the checked ID number, held only until the ticket is issued; the field shows it masked
+  busy: false,
+  ticket: null, // the ticket just issued (or checked in)
+  printState: "", // "", printing, printed or failed, for that ticket
+  printProblem: "",
+  noticeState: "", // the same, for the notice
+  noticeProblem: "",
+  reason: "", // the green-channel reason the desk asked for, if any
+  issuer: null,
+  poll: null,
+};
+
+const service = (code) => state.services.find((s) => s.code === code);
+const chosenService = () => service(state.chosen);
+const hasDetail = (svc) => Boolean(svc && (svc.is_bundle || svc.items.length));
+
+// -- the service grid -----------------------------------------------------------------------------
+function buildGrid() {
+  const grid = $("grid");
+  for (const svc of state.services) {
+    const tile = el("button", { type: "button", class: `tile${svc.is_bundle ? " bundle" : ""}`,
+      dataset: { code: svc.code }, onclick: () => choose(svc.code) },
+    el("span", { class: "letter" }, svc.letter),
+    el("span", { class: "name" }),
+    el("span", { class: "code" }, `${svc.code} · ${svc.initials ?? ""}`),
+    el("span", { class: "tags" }),
+    el("span", { class: "stats" },
+      el("span", { class: "waiting" }), el("span", { class: "wait" }), el("span", { class: "able" })),
+    el("span", { class: "off-note" }));
+    state.tiles.set(svc.code, tile);
+    grid.append(tile);
+  }
+}
+
+const able = (code) => (state.lines.get(code)?.able_windows ?? 1) > 0; // unknown until the first snapshot
+
+function tileTags(svc) {
+  if (svc.is_bundle) {
+    const members = state.bundles.get(svc.code)?.members ?? [];
+    return [el("b", { class: "tag bundle" }, t("一件事", "Bundle")),
+      members.map((m) => t(m.name, m.name_en)).join(" + ")];
+  }
+  return svc.items.length ? [el("span", { class: "tag" }, t(`${svc.items.length} 个事项`,
+    `${svc.items.length} sub-item${svc.items.length === 1 ? "" : "s"}`))] : [];
+}
+
+function drawGrid() {
+  const shown = new Set(matchServices(state.services, $("search").value).map((s) => s.code));
+  for (const svc of state.services) {
+    const tile = state.tiles.get(svc.code);
+    const line = state.lines.get(svc.code);
+    tile.hidden = !shown.has(svc.code);
+    tile.disabled = !able(svc.code);
+    tile.classList.toggle("picked", state.chosen === svc.code);
+    tile.setAttribute("aria-pressed", state.chosen === svc.code ? "true" : "false");
+    tile.querySelector(".name").textContent = serviceName(svc);
+    tile.querySelector(".tags").replaceChildren(...tileTags(svc));
+    tile.querySelector(".waiting").replaceChildren(
+      el("b", {}, line ? String(line.waiting) : "—"), t(" 人等候", " waiting"));
+    tile.querySelector(".wait").textContent = line ? t(`预计${minutes(line.estimated_wait_s)}`,
+      `wait ${minutes(line.estimated_wait_s)}`) : "";
+    tile.querySelector(".able").textContent = line ? t(`${line.able_windows} 个窗口可办`,
+      `${line.able_windows} window${line.able_windows === 1 ? "" : "s"}`) : "";
+    tile.querySelector(".off-note").textContent = able(svc.code) ? "" : t("暂无窗口办理", "No window open for it");
+  }
+  $("no-match").hidden = shown.size > 0;
+  $("grid-view").hidden = state.view !== "grid";
+  $("detail").hidden = state.view !== "detail";
+  drawChosen();
+}
+
+function choose(code) {
+  if (state.chosen !== code) {
+    state.item = null;
+    state.have = new Set();
+    state.noticeState = "";
+  }
+  state.chosen = code;
+  $("issue-problem").textContent = "";
+  state.view = hasDetail(service(code)) ? "detail" : "grid";
+  drawGrid();
+  drawDetail();
+}
+
+function showGrid() {
+  state.view = "grid";
+  drawGrid();
+}
+
+function drawChosen() {
+  const svc = chosenService();
+  const line = state.lines.get(state.chosen);
+  $("chosen").classList.toggle("empty", !svc);
+  $("chosen-name").textContent = svc ? `${svc.letter} · ${serviceName(svc)}` : t("请在左侧选择业务", "Choose a service on the left");
+  const item = svc?.items.find((i) => i.code === state.item);
+  const bundle = svc?.is_bundle ? state.bundles.get(svc.code) : null;
+  $("chosen-item").textContent = item ? `${itemName(item)} · ${promisedLabel(item)}`
+    : bundle ? t(`一件事：${bundle.members.map((m) => m.name).join(" + ")}`,
+      `Bundle: ${bundle.members.map((m) => m.name_en).join(" + ")}`) : "";
+  $("chosen-facts").textContent = !svc ? "" : !able(svc.code) ? t("暂无窗口办理", "No window open for it")
+    : line ? t(`${line.waiting} 人等候，预计${minutes(line.estimated_wait_s)}`,
+      `${line.waiting} waiting, ${minutes(line.estimated_wait_s)}`) : "";
+  $("chosen-facts").classList.toggle("off", Boolean(svc) && !able(svc.code));
+  $("issue").disabled = state.busy || !svc || !able(svc.code);
+}
+
+// -- the chosen service: sub-items, a bundle's members, the checklist -----------------------------------
+function drawDetail() {
+  const svc = chosenService();
+  if (!svc) return;
+  $("d-letter").textContent = svc.letter;
+  $("d-name").textContent = serviceName(svc);
+  $("d-bundle").hidden = !svc.is_bundle;
+  const bundle = svc.is_bundle ? state.bundles.get(svc.code) : null;
+  $("items-block").hidden = !svc.items.length;
+  $("members-block").hidden = !bundle;
+  $("no-items").hidden = Boolean(bundle) || svc.items.length > 0;
+  if (svc.items.length) drawItems(svc);
+  if (bundle) drawMembers(bundle);
+  drawChecklist();
+}
+
+function drawItems(svc) {
+  const chip = (code, text, sub) => el("button", { type: "button", class: "item-chip", role: "radio",
+    "aria-checked": state.item === code ? "true" : "false", dataset: { item: code ?? "" },
+    onclick: () => pickItem(code) }, el("span", { class: "item-name" }, text), sub ? el("small", {}, sub) : null);
+  $("items").replaceChildren(chip(null, t("不指定", "Not sure yet"), t("仅咨询或未定", "enquiry or undecided")),
+    ...svc.items.map((item) => chip(item.code, itemName(item), promisedLabel(item))));
+}
+
+function drawMembers(bundle) {
+  $("members").replaceChildren(...bundle.members.map((m) => {
+    const member = service(m.code);
+    const items = (member?.items ?? []).map((i) => itemName(i));
+    return el("li", {}, el("span", { class: "letter small" }, member?.letter ?? ""),
+      el("b", {}, t(m.name, m.name_en)), items.length ? el("span", { class: "member-items" }, items.join(t("、", ", "))) : null);
+  }));
+}
+
+function pickItem(code) {
+  state.item = code;
+  state.have = new Set();
+  state.noticeState = "";
+  drawDetail();
+  drawChosen();
+}
+
+/** The documents of the chosen sub-item or bundle (the bundle's are the union of its members'), or null. */
+function materials() {
+  const svc = chosenService();
+  if (!svc) return null;
+  if (svc.is_bundle) return state.bundles.get(svc.code)?.materials ?? [];
+  return svc.items.find((i) => i.code === state.item)?.materials ?? null;
+}
+
+function entryFacts() {
+  const svc = chosenService();
+  const entry = svc?.is_bundle ? state.bundles.get(svc.code) : svc?.items.find((i) => i.code === state.item);
+  if (!entry) return [];
+  const facts = [el("b", {}, promisedLabel(entry))];
+  if (entry.promised_days) facts.push(t(`如今日受理，预计 ${entry.due} 前办结`, `if accepted today, by ${entry.due}`));
+  if (entry.forms.length) facts.push(t(`表格：${entry.forms.join("、")}`, `Forms: ${entry.forms.join(", ")}`));
+  return facts.flatMap((fact, i) => (i ? [" · ", fact] : [fact]));
+}
+
+function drawChecklist() {
+  const list = materials();
+  $("checklist-block").hidden = list === null;
+  if (list === null) return;
+  $("item-facts").replaceChildren(...entryFacts());
+  const itemNames = new Map(state.services.flatMap((s) => s.items).map((i) => [i.code, itemName(i)]));
+  $("checklist").replaceChildren(...list.map((m, index) => {
+    const number = index + 1;
+    const have = state.have.has(number);
+    const box = el("input", { type: "checkbox", id: `m-${number}`, checked: have || null,
+      onchange: (event) => { toggle(number, event.target.checked); } });
+    const bits = [m.original ? el("span", { class: "badge" }, t("验原件", "original")) : null,
+      el("span", { class: "copies" }, m.copies ? t(`${m.copies} 份`, `${m.copies} cop${m.copies === 1 ? "y" : "ies"}`)
+        : t("仅验原件", "original only"))];
+    const forItems = (m.items ?? []).map((code) => itemNames.get(code) ?? code);
+    return el("li", { class: `material${have ? " have" : " missing"}`, dataset: { number } },
+      box, el("label", { for: `m-${number}` }, el("span", { class: "m-name" }, m.name), ...bits,
+        m.note ? el("span", { class: "m-note" }, m.note) : null,
+        forItems.length ? el("span", { class: "m-for" }, t(`用于${forItems.join("、")}`, `for ${forItems.join(", ")}`)) : null,
+        have ? null : el("span", { class: "lack" }, t("缺", "missing"))));
+  }));
+  const missing = list.length - [...state.have].filter((n) => n <= list.length).length;
+  const summary = $("missing-summary");
+  summary.classList.toggle("complete", missing === 0);
+  summary.textContent = !list.length ? t("无需提交材料", "No documents needed")
+    : missing === 0 ? t("材料齐全", "Everything is here")
+      : t(`尚缺 ${missing} 项材料：请打印告知书交办事人，补齐后一次办成`,
+        `${missing} document${missing === 1 ? "" : "s"} missing: print the notice so they come back once`);
+  $("print-notice").classList.toggle("primary", missing > 0);
+  $("tick-all").disabled = missing === 0;
+  drawNoticeState();
+}
+
+function toggle(number, checked) {
+  if (checked) state.have.add(number); else state.have.delete(number);
+  drawChecklist();
+}
+
+function tickAll() {
+  state.have = new Set((materials() ?? []).map((_, index) => index + 1));
+  drawChecklist();
+}
+
+function missingNumbers() {
+  return (materials() ?? []).map((_, index) => index + 1).filter((n) => !state.have.has(n));
+}
+
+function printTheNotice() {
+  const svc = chosenService();
+  if (!svc || materials() === null) return;
+  const target = svc.is_bundle ? { service: svc.code } : { item: state.item };
+  const mark = (noticeState, problem = "") => {
+    state.noticeState = noticeState;
+    state.noticeProblem = problem;
+    drawNoticeState();
+  };
+  mark("printing");
+  printNotice({ ...target, missing: missingNumbers() }).then(() => mark("printed"), (error) => mark("failed", error.message));
+}
+
+function drawNoticeState() {
+  const node = $("notice-state");
+  node.dataset.state = state.noticeState;
+  node.textContent = {
+    printing: t("告知书正在打印…", "Printing the notice…"),
+    printed: t("告知书已送打印机，请交给办事人。", "The notice went to the printer: hand it over."),
+    failed: t(`告知书打印失败：${state.noticeProblem}`, `The notice did not print: ${state.noticeProblem}`),
+  }[state.noticeState] ?? "";
+}
+
+// -- search and keyboard --------------------------------------------------------------------------
+function pickSingleMatch() {
+  const matches = matchServices(state.services, $("search").value);
+  if (matches.length !== 1) return;
+  const [svc] = matches;
+  if (!able(svc.code)) {
+    $("issue-problem").textContent = t(`${serviceName(svc)}暂无窗口办理，请引导办事人稍后再来或咨询值班长。`,
+      `No open window handles ${serviceName(svc)} right now.`);
+    return;
+  }
+  choose(svc.code);
+  $("id-number").focus();
+}
+
+function onKey(event) {
+  if (event.ctrlKey || event.metaKey || event.altKey || event.isComposing) return;
+  const target = event.target;
+  const inField = target.matches?.("input:not([type=radio]):not([type=checkbox]), textarea, select");
+  if (target.id === "search") {
+    if (event.key === "Enter") { event.preventDefault(); pickSingleMatch(); }
+    if (event.key === "Escape") { target.value = ""; drawGrid(); }
+    return;
+  }
+  if (inField || document.querySelector(".signin-overlay")) return;
+  // Type anywhere to search: the guide hears "社保" and types "sb" without reaching for the box.
+  if (event.key.length === 1 && /\S/.test(event.key)) {
+    event.preventDefault();
+    if (!$("result").hidden) nextCitizen();
+    const search = $("search");
+    search.focus();
+    search.value += event.key;
+    showGrid();
+  }
+}
+
+// -- the ID number field: masked once checked, never shown again ------------------------------------
+function acceptIdNumber() {
+  const input = $("id-number");
+  if (state.idNumber || !input.value.trim()) return true;
+  const { value, problem } = checkIdNumber(input.value);
+  $("id-problem").textContent = problem;
+  input.classList.toggle("invalid", Boolean(problem));
+  if (problem) return false;
+  state.idNumber = value;
+  input.value = maskId(value);
+  input.readOnly = true;
+  $("id-clear").hidden = false;
+  drawElderlyHint();
+  return true;
+}
+
+function clearIdNumber() {
+  state.idNumber = "";
+  const input = $("id-number");
+  input.value = "";
+  input.readOnly = false;
+  input.classList.remove("invalid");
+  $("id-clear").hidden = true;
+  $("id-problem").textContent = "";
+  drawElderlyHint();
+}
+
+function drawElderlyHint() {
+  // 60 and over go by the green channel: the server decides from the ID number; the desk says so beforehand.
+  const elderly = state.idNumber && ageFromId(state.idNumber) >= ELDERLY_AGE && !$("priority").value;
+  const hint = $("elderly-hint");
+  hint.classList.toggle("on", Boolean(elderly));
+  hint.textContent = elderly ? t("已满 60 岁：取号时自动进入绿色通道（老年人）。", "Aged 60 or over: the ticket goes by the green channel (elderly).")
+    : t("老年人（60 岁及以上）填身份证号即自动进入绿色通道。", "People aged 60 or over: enter the ID number and the green channel follows by itself.");
+}
+
+// -- issuing --------------------------------------------------------------------------------------
+function priorityChoice() {
+  const value = $("priority").value;
+  if (!value) return { priority: null, reason: "" };
+  if (value === "vip") return { priority: "vip", reason: "" };
+  return { priority: "green", reason: value };
+}
+
+function setBusy(busy) {
+  state.busy = busy;
+  $("issue-form").classList.toggle("busy", busy);
+  $("checkin").disabled = busy;
+  drawChosen();
+}
+
+function issueBody(svc, phone) {
+  const { priority, reason } = priorityChoice();
+  const body = { service: svc.code, channel: "guide", priority };
+  if (state.item && svc.items.some((i) => i.code === state.item)) body.item = state.item;
+  if (reason) body.green_reason = reason;
+  if (state.idNumber) body.id_number = state.idNumber;
+  if (phone) body.phone = phone.value;
+  const name = $("name").value.trim();
+  if (name) body.name = name; // masked by the server before anything keeps or shows it
+  return { body, reason };
+}
+
+async function issue(event) {
+  event.preventDefault();
+  if (state.busy) return;
+  for (const id of ["issue-problem", "phone-problem"]) $(id).textContent = "";
+  const svc = chosenService();
+  if (!svc) { $("issue-problem").textContent = t("请先选择业务。", "Choose a service first."); return; }
+  if (!acceptIdNumber()) { $("id-number").focus(); return; }
+  const phone = $("phone").value.trim() ? checkPhone($("phone").value) : null;
+  if (phone?.problem) { $("phone-problem").textContent = phone.problem; $("phone").focus(); return; }
+  const { body, reason } = issueBody(svc, phone);
+  setBusy(true);
+  try {
+    const ticket = await state.issuer.issue(body);
+    state.idNumber = ""; // issued: the number and the name have done their job and are not kept on the page
+    $("name").value = "";
+    showResult(ticket, reason);
+    state.poll.refresh();
+    if ($("autoprint").checked) print();
+  } catch (error) {
+    // The server's own sentence, next to the field it is about when it names one.
+    const field = error.fields?.[0]?.field;
+    const where = field === "id_number" ? "id-problem" : field === "phone" ? "phone-problem" : "issue-problem";
+    $(where).textContent = error.message;
+    if (field === "id_number") $("id-number").classList.add("invalid");
+  } finally {
+    setBusy(false);
+  }
+}
+
+async function checkInBooking(event) {
+  event.preventDefault();
+  if (state.busy) return;
+  const problemNode = $("checkin-problem");
+  const { body, problem } = readCheckIn($("checkin-input").value);
+  problemNode.textContent = problem;
+  if (problem) { $("checkin-input").focus(); return; }
+  setBusy(true);
+  try {
+    const { ticket } = await checkIn(state.token, body);
+    $("checkin-input").value = ""; // a voucher code or an ID number: not left on the desk
+    state.chosen = ticket.service;
+    state.item = ticket.item ?? null;
+    state.view = "grid";
+    drawGrid();
+    showResult(ticket, "");
+    state.poll.refresh();
+    if ($("autoprint").checked) print();
+  } catch (error) {
+    problemNode.textContent = error.message;
+    if (body.id_number) $("checkin-input").value = ""; // an ID number is not left on the desk, refused or not
+  } finally {
+    setBusy(false);
+  }
+}
+
+function print() {
+  const ticket = state.ticket;
+  if (!ticket) return;
+  const mark = (printState, problem = "") => {
+    if (state.ticket !== ticket) return; // the desk has moved on to the next citizen
+    state.printState = printState;
+    state.printProblem = problem;
+    drawResult();
+  };
+  mark("printing");
+  printTicket(ticket.id).then(() => mark("printed"), (error) => mark("failed", error.message));
+}
+
+// -- the result card ------------------------------------------------------------------------------
+function showResult(ticket, reason) {
+  state.ticket = ticket;
+  state.reason = reason;
+  state.printState = "";
+  $("issue-form").hidden = true;
+  $("result").hidden = false;
+  $("cancel-confirm").hidden = true;
+  $("cancel-problem").textContent = "";
+  drawResult();
+  $("next").focus();
+}
+
+function drawResult() {
+  const ticket = state.ticket;
+  if (!ticket) return;
+  const cancelled = ticket.status === "cancelled";
+  $("result").classList.toggle("cancelled", cancelled);
+  $("r-title").textContent = cancelled ? t("此号已取消", "Ticket cancelled") : t("取号成功", "Ticket issued");
+  $("r-number").textContent = ticket.number;
+  $("r-service").textContent = ticketServiceName(ticket);
+  $("r-item").textContent = ticketItemName(ticket);
+  $("r-holder").textContent = ticket.holder ? t(`办事人：${ticket.holder}`, `Citizen: ${ticket.holder}`) : "";
+  $("r-appointment").hidden = ticket.channel !== "appointment";
+  const badge = $("r-priority");
+  badge.hidden = !ticket.priority;
+  badge.className = `badge ${ticket.priority === "green" ? "green" : "vip"}`;
+  const why = GREEN_REASONS[ticket.green_reason ?? state.reason];
+  badge.textContent = label(PRIORITY_TEXT, ticket.priority) + (ticket.priority === "green" && why ? ` · ${t(why[0], why[1])}` : "");
+  $("r-time").textContent = clock(ticket.issued_at);
+  $("r-ahead").textContent = ticket.ahead === null || cancelled ? "—" : t(`${ticket.ahead} 人`, String(ticket.ahead));
+  $("r-wait").textContent = cancelled ? "—" : minutes(ticket.estimated_wait_s);
+  $("cancel").hidden = cancelled;
+  $("print").disabled = cancelled;
+  const printNote = $("r-print-state");
+  printNote.dataset.state = state.printState;
+  printNote.textContent = {
+    printing: t("正在打印…", "Printing…"),
+    printed: t("已送打印机，请将号票交给办事人。", "Sent to the printer: hand the ticket over."),
+    failed: t(`打印失败：${state.printProblem}`, `Printing failed: ${state.printProblem}`),
+  }[state.printState] ?? "";
+  $("cancel-question").textContent = t(`确定取消 ${ticket.number} 号？`, `Cancel ticket ${ticket.number}?`);
+}
+
+async function cancelTicket() {
+  const yes = $("cancel-yes");
+  yes.disabled = true;
+  $("cancel-problem").textContent = "";
+  try {
+    state.ticket = await state.issuer.cancel(state.ticket.id);
+    $("cancel-confirm").hidden = true;
+    drawResult();
+    toast(t(`${state.ticket.number} 号已取消`, `Ticket ${state.ticket.number} cancelled`), "ok");
+    state.poll.refresh();
+  } catch (error) {
+    $("cancel-problem").textContent = error.message;
+  } finally {
+    yes.disabled = false;
+  }
+}
+
+function nextCitizen() {
+  state.ticket = null;
+  state.chosen = null;
+  state.item = null;
+  state.have = new Set();
+  state.noticeState = "";
+  state.view = "grid";
+  state.issuer.reset();
+  $("issue-form").reset(); // priority back to 普通, name and phone emptied
+  clearIdNumber();
+  for (const id of ["issue-problem", "phone-problem", "checkin-problem"]) $(id).textContent = "";
+  $("checkin-input").value = "";
+  $("result").hidden = true;
+  $("issue-form").hidden = false;
+  $("search").value = "";
+  drawGrid();
+  $("search").focus();
+}
+
+// -- the page -------------------------------------------------------------------------------------
+function redraw() {
+  document.title = `${t("导办台", "Guide desk")} · hallq`;
+  $("green-group").label = t("绿色通道", "Green channel");
+  drawGrid();
+  drawDetail();
+  drawElderlyHint();
+  drawResult();
+}
+
+function tick() {
+  $("clock").textContent = new Date().toLocaleTimeString("zh-CN", { hour: "2-digit", minute: "2-digit", hour12: false });
+}
+
+function wire() {
+  $("autoprint").checked = localStorage.getItem(AUTOPRINT_KEY) !== "off";
+  $("autoprint").addEventListener("change", (e) => localStorage.setItem(AUTOPRINT_KEY, e.target.checked ? "on" : "off"));
+  $("search").addEventListener("input", () => showGrid());
+  $("back").addEventListener("click", () => { showGrid(); $("search").focus(); });
+  $("tick-all").addEventListener("click", tickAll);
+  $("print-notice").addEventListener("click", printTheNotice);
+  $("issue-form").addEventListener("submit", issue);
+  $("checkin-form").addEventListener("submit", checkInBooking);
+  $("checkin-input").addEventListener("input", () => { $("checkin-problem").textContent = ""; });
+  $("id-number").addEventListener("blur", acceptIdNumber);
+  $("id-number").addEventListener("input", () => { $("id-problem").textContent = ""; $("id-number").classList.remove("invalid"); });
+  $("id-clear").addEventListener("click", () => { clearIdNumber(); $("id-number").focus(); });
+  $("priority").addEventListener("change", drawElderlyHint);
+  $("phone").addEventListener("input", () => { $("phone-problem").textContent = ""; });
+  $("print").addEventListener("click", print);
+  $("cancel").addEventListener("click", () => { $("cancel-confirm").hidden = false; $("cancel-no").focus(); });
+  $("cancel-no").addEventListener("click", () => { $("cancel-confirm").hidden = true; });
+  $("cancel-yes").addEventListener("click", cancelTicket);
+  $("next").addEventListener("click", nextCitizen);
+  document.addEventListener("keydown", onKey);
+}
+
+async function main() {
+  applyLanguage();
+  languageSwitch($("lang"), redraw);
+  tick();
+  setInterval(tick, 10000);
+  const { token, who } = await signInAs("guide", ["guide", "manager"], t("导办台登录", "Guide desk sign-in"));
+  state.token = token;
+  state.issuer = new Issuer(token);
+  $("hall-name").textContent = who.hall_name;
+  const catalog = await loadCatalog(token);
+  state.services = catalog.services;
+  state.bundles = new Map(catalog.bundles.map((b) => [b.code, b]));
+  buildGrid();
+  $("desk").hidden = false;
+  wire();
+  state.poll = pollSnapshot(token, {
+    statusNode: $("link"),
+    onSnapshot: (snap) => {
+      state.lines = new Map(snap.services.map((line) => [line.code, line]));
+      drawGrid();
+    },
+  });
+  redraw();
+  $("search").focus();
+}
+
+main().catch((error) => toast(error.message, "error"));

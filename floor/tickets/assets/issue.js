@@ -1,0 +1,324 @@
+// What the guide desk and the kiosk share: finding a service, checking an ID number before it is sent,
+// issuing a ticket so that a retried click never makes a second one, keeping the waiting counts fresh,
+// and printing the 58 mm ticket. The printed ticket page itself (/t/{id}/print) is rendered from here too.
+
+import { api, clock, el, hall, lang, minutes, newKey, showLink, signIn, t } from "/assets/floor/hallq.js";
+
+// -- signing in -----------------------------------------------------------------------------------
+const ROLE_NAMES = { guide: ["导办员", "guide"], kiosk: ["自助机", "kiosk"], manager: ["管理员", "manager"],
+  staff: ["窗口人员", "window staff"], display: ["显示屏", "display"], admin: ["系统管理员", "admin"] };
+
+/** signIn() for a page only some roles may use; a token of another role is refused, saying why. */
+export function signInAs(page, roles, title) {
+  const named = (role) => t(ROLE_NAMES[role]?.[0] ?? role, ROLE_NAMES[role]?.[1] ?? role);
+  const accept = (who) => (roles.includes(who.role) ? null
+    : t(`此页面需要${roles.map(named).join("或")}令牌，当前令牌属于${named(who.role)}。`,
+      `This page needs a ${roles.map(named).join(" or ")} token; this one is for a ${named(who.role)}.`));
+  return signIn(page, { title, accept });
+}
+
+// -- services -------------------------------------------------------------------------------------
+/** The hall's name and services (with their pinyin and initials, as GET /config gives them). */
+export async function loadConfig(token) {
+  return api("/config", { token });
+}
+
+/**
+ * The hall's catalog (受理事典, GET /catalog): every service (bundles among them) with its pinyin, sub-items,
+ * materials and promised time, and the bundles with their members and the union of their materials.
+ */
+export async function loadCatalog(token) {
+  return api("/catalog", { token });
+}
+
+/** A sub-item's or bundle member's name in the page's language. */
+export function itemName(item) {
+  return t(item.name, item.name_en || item.name);
+}
+
+/** 即办件 / 承诺件（N 个工作日） in the page's language. */
+export function promisedLabel(entry) {
+  return t(entry.promised, entry.promised_en);
+}
+
+/** Why a ticket is in the green channel, as the guide desk and the ticket say it. */
+export const GREEN_REASONS = {
+  elderly: ["老年人", "elderly"], disabled: ["残疾人", "disabled"], pregnant: ["孕妇", "pregnant"],
+  military: ["军人", "military"],
+};
+
+/** A ticket's service in the page's language (the ticket carries both names). */
+export function ticketServiceName(ticket) {
+  return t(ticket.service_name, ticket.service_name_en ?? ticket.service_name);
+}
+
+/** A ticket's sub-item in the page's language, or "" (the ticket carries both names). */
+export function ticketItemName(ticket) {
+  return ticket.item ? t(ticket.item_name ?? ticket.item, ticket.item_name_en ?? ticket.item_name ?? ticket.item) : "";
+}
+
+/** The service's name in the page's language. */
+export function serviceName(service) {
+  return t(service.name_zh ?? service.name, service.name_en ?? service.name_zh ?? service.name);
+}
+
+/**
+ * Services matching what a guide typed: Chinese name, code, English name, full pinyin or pinyin
+ * initials ("sb" -> 社保医保, "hj" -> 户籍办理). Matches at the start of a term come first, so the
+ * likeliest service is the first tile.
+ */
+export function matchServices(services, query) {
+  const q = query.trim().toLowerCase().replace(/\s+/g, "");
+  if (!q) return services;
+  const scored = [];
+  for (const service of services) {
+    const terms = [service.name_zh, service.code, service.name_en?.replace(/\s+/g, ""), service.pinyin,
+      service.initials].filter(Boolean).map((term) => term.toLowerCase());
+    if (terms.some((term) => term.startsWith(q))) scored.push([0, service]);
+    else if (terms.some((term) => term.includes(q))) scored.push([1, service]);
+  }
+  return scored.sort((a, b) => a[0] - b[0]).map(([, service]) => service);
+}
+
+// -- identity -------------------------------------------------------------------------------------
+const ID_WEIGHTS = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
+const ID_CHECK = "10X98765432";
+
+/**
+ * Check a resident ID number (GB 11643: 17 digits and a check digit, 0-9 or X) before it is sent, so
+ * a mistyped digit is caught at the desk. The mod-11 check digit catches every single wrong digit and
+ * every swap of two neighbours. The server checks again (and the birth date, and age for the green
+ * channel). Returns { value, problem }: value upper-cased, problem a sentence or "".
+ */
+export function checkIdNumber(raw) {
+  const value = (raw ?? "").replace(/\s+/g, "").toUpperCase();
+  if (!/^\d{17}[\dX]$/.test(value)) {
+    return { value, problem: t(`身份证号应为 18 位（末位可为 X），当前 ${value.length} 位。`,
+      `An ID number has 18 characters (the last may be X); this one has ${value.length}.`) };
+  }
+  const sum = ID_WEIGHTS.reduce((total, weight, i) => total + weight * Number(value[i]), 0);
+  if (ID_CHECK[sum % 11] !== value[17]) {
+    return { value, problem: t("身份证号校验位不符，请逐位核对。", "The ID number's check digit does not match; check each digit.") };
+  }
+  return { value, problem: "" };
+}
+
+/** 110105195001011234 -> 110***********1234: an ID number is never shown in clear once entered. */
+export function maskId(value) {
+  if (!value) return "";
+  return value.length <= 7 ? "*".repeat(value.length) : `${value.slice(0, 3)}${"*".repeat(value.length - 7)}${value.slice(-4)}`;
+}
+
+/** A mobile number as the server takes it (11 digits from 1, spaces/dashes/+86 allowed). */
+export function checkPhone(raw) {
+  let value = (raw ?? "").replace(/[\s-]/g, "");
+  if (value.startsWith("+86")) value = value.slice(3);
+  const ok = /^1[3-9]\d{9}$/.test(value);
+  return { value, problem: ok ? "" : t("手机号应为 11 位，以 1 开头。", "A mobile number has 11 digits and starts with 1.") };
+}
+
+/** Age in whole years on ``today`` of a checked 18-digit ID number (its birth date is digits 7-14). */
+export function ageFromId(value, today = new Date()) {
+  const year = Number(value.slice(6, 10));
+  const month = Number(value.slice(10, 12));
+  const day = Number(value.slice(12, 14));
+  const before = today.getMonth() + 1 < month || (today.getMonth() + 1 === month && today.getDate() < day);
+  return today.getFullYear() - year - (before ? 1 : 0);
+}
+
+// -- appointments -----------------------------------------------------------------------------------
+/**
+ * What was typed in a check-in box: a 6-digit voucher code, or an 18-character ID number (checked here first).
+ * Returns { body, problem }: body for POST /appointments/check-in, problem a sentence or "".
+ */
+export function readCheckIn(raw) {
+  const value = (raw ?? "").replace(/\s+/g, "").toUpperCase();
+  if (/^\d{6}$/.test(value)) return { body: { code: value }, problem: "" };
+  if (value.length >= 15) {
+    const { value: id, problem } = checkIdNumber(value);
+    return problem ? { body: null, problem } : { body: { id_number: id }, problem: "" };
+  }
+  return { body: null, problem: t("请输入 6 位预约码或 18 位身份证号。", "Enter the 6-digit voucher code or the 18-character ID number.") };
+}
+
+/** Check a booking in (POST /appointments/check-in): resolves to { appointment, ticket }, the Y ticket to print. */
+export async function checkIn(token, body) {
+  return api("/appointments/check-in", { method: "POST", body, token });
+}
+
+// -- issuing --------------------------------------------------------------------------------------
+/**
+ * Issues tickets with an Idempotency-Key per citizen: clicking again after a network failure or a
+ * server error sends the same key for the same request, so the server hands back the ticket it may
+ * already have made instead of a second one. A changed request or a ticket received starts a new key.
+ */
+export class Issuer {
+  constructor(token) {
+    this.token = token;
+    this.pending = null; // { fingerprint, key } of the last request that did not end in a ticket
+  }
+
+  async issue(body) {
+    const fingerprint = JSON.stringify(body);
+    if (this.pending?.fingerprint !== fingerprint) this.pending = { fingerprint, key: newKey() };
+    const ticket = await api("/tickets", { method: "POST", body, token: this.token, idempotencyKey: this.pending.key });
+    this.pending = null;
+    return ticket;
+  }
+
+  /** Cancel a ticket (guide, manager): the citizen changed their mind or took the wrong service. */
+  async cancel(ticketId) {
+    return api(`/tickets/${encodeURIComponent(ticketId)}/cancel`, { method: "POST", token: this.token });
+  }
+
+  /** The next citizen: whatever happened before, their request gets a key of its own. */
+  reset() {
+    this.pending = null;
+  }
+}
+
+// -- live counts ----------------------------------------------------------------------------------
+/**
+ * Poll GET /snapshot every few seconds (guides and kiosks have no feed of their own; a count a few
+ * seconds old is fine at a desk). ``onSnapshot`` gets each snapshot; ``statusNode`` (optional) shows
+ * whether the last poll worked. Returns { refresh(), stop() }.
+ */
+export function pollSnapshot(token, { onSnapshot, statusNode = null, everyMs = 5000 }) {
+  let timer = null;
+  let running = null;
+  let stopped = false;
+  const refresh = () => {
+    if (running) return running;
+    running = api("/snapshot", { token }).then((snap) => {
+      if (statusNode) showLink(statusNode, "live");
+      onSnapshot(snap);
+    }).catch((error) => {
+      // A refused token will not start working by itself: stop and say so; anything else is retried.
+      if (error.status === 401 || error.status === 403) stopped = true;
+      if (statusNode) showLink(statusNode, stopped ? "refused" : "reconnecting");
+    }).finally(() => {
+      running = null;
+      clearTimeout(timer);
+      if (!stopped) timer = setTimeout(refresh, everyMs);
+    });
+    return running;
+  };
+  if (statusNode) showLink(statusNode, "connecting");
+  refresh();
+  return { refresh, stop() { stopped = true; clearTimeout(timer); } };
+}
+
+// -- printing -------------------------------------------------------------------------------------
+const printFrames = new Map(); // class -> the frame last printed from: a ticket and a notice never share one
+
+/**
+ * Print a ticket: load /t/{id}/print in an invisible frame, wait until it has drawn the ticket (and
+ * its QR code), then print that frame, so what prints is exactly the page a reprint would show.
+ * Resolves once the print has been handed to the browser; rejects with the reason it could not.
+ */
+export function printTicket(ticketId) {
+  return printInFrame("hallq-print-frame", `/t/${encodeURIComponent(ticketId)}/print?lang=${lang()}`);
+}
+
+/**
+ * Print the 一次性告知书 of a sub-item (``item``) or a bundle (``service``), marking the documents numbered in
+ * ``missing`` (1-based, as the notice numbers them) as still to bring. It is the notice page, printed from a frame.
+ */
+export function printNotice({ item = null, service = null, missing = [], paper = null }) {
+  const query = new URLSearchParams(item ? { item } : { service });
+  if (missing.length) query.set("missing", missing.join(","));
+  if (paper) query.set("paper", paper);
+  query.set("lang", lang());
+  return printInFrame("hallq-notice-frame", `/halls/${hall}/notice?${query}`);
+}
+
+function printInFrame(kind, src) {
+  printFrames.get(kind)?.remove();
+  const frame = el("iframe", { class: kind, title: "print", "aria-hidden": "true", tabindex: "-1", src });
+  // Not display:none: a frame without layout prints blank in some browsers.
+  frame.style.cssText = "position:fixed;right:0;bottom:0;width:0;height:0;border:0;opacity:0;pointer-events:none";
+  printFrames.set(kind, frame);
+  return new Promise((resolve, reject) => {
+    frame.addEventListener("load", async () => {
+      try {
+        const win = frame.contentWindow;
+        await win.hallqReady;
+        win.print(); // no win.focus() first: the desk's keyboard must stay on the desk
+        resolve();
+      } catch (error) {
+        reject(error);
+      }
+    }, { once: true });
+    document.body.append(frame);
+  });
+}
+
+// -- the printed ticket page ------------------------------------------------------------------------
+/** The hall's name, filled in by the server: the ticket page has no token to ask with. */
+function hallName() {
+  return document.querySelector('meta[name="hallq-hall-name"]')?.content ?? "";
+}
+
+function whenLoaded(img) {
+  if (img.complete && img.naturalWidth) return Promise.resolve();
+  return new Promise((resolve) => {
+    img.addEventListener("load", resolve, { once: true });
+    img.addEventListener("error", resolve, { once: true }); // print without it rather than never
+  });
+}
+
+/** Render /t/{id}/print; window.hallqReady resolves when it is ready to print (rejects if it cannot be). */
+export function renderTicketPage() {
+  const ticketId = document.querySelector('meta[name="hallq-ticket"]')?.content ?? "";
+  const ready = (async () => {
+    const [ticket, name] = await Promise.all([api(`/tickets/${encodeURIComponent(ticketId)}`), hallName()]);
+    fillTicket(ticket, name);
+    await whenLoaded(document.getElementById("qr"));
+    document.body.classList.add("ready");
+  })();
+  window.hallqReady = ready;
+  ready.then(() => {
+    if (new URLSearchParams(location.search).get("print") === "1") window.print();
+  }).catch((error) => {
+    document.getElementById("ticket").replaceChildren(
+      el("p", { class: "failed", role: "alert" }, error.message));
+  });
+  document.getElementById("print-now")?.addEventListener("click", () => window.print());
+  return ready;
+}
+
+/** As big as the 48 mm printable width allows, however long the number grows (A001, VB1234). */
+function fitWidth(node, maxMm) {
+  for (let size = maxMm; size >= 6; size -= 0.5) {
+    node.style.fontSize = `${size}mm`;
+    if (node.scrollWidth <= node.clientWidth) return;
+  }
+}
+
+function fillTicket(ticket, name) {
+  const set = (id, text) => { document.getElementById(id).textContent = text; };
+  document.title = `${ticket.number} · ${t("排队号票", "Queue ticket")}`;
+  set("hall-name", name || t("政务服务中心", "Government Service Centre"));
+  const number = document.getElementById("number");
+  number.textContent = ticket.number;
+  fitWidth(number, 18);
+  set("service", ticketServiceName(ticket));
+  set("item", ticketItemName(ticket)); // the sub-item, so the window knows what the citizen came for
+  document.getElementById("item").hidden = !ticket.item;
+  set("issued", `${ticket.issued_at.slice(0, 10)} ${clock(ticket.issued_at)}`);
+  const waiting = ticket.status === "waiting";
+  document.getElementById("line").hidden = !waiting;
+  if (waiting) {
+    set("ahead", t(`前面还有 ${ticket.ahead ?? 0} 人`, `${ticket.ahead ?? 0} ahead of you`));
+    set("wait", t(`预计等候 ${minutes(ticket.estimated_wait_s)}`, `Estimated wait ${minutes(ticket.estimated_wait_s)}`));
+  }
+  const mark = document.getElementById("mark");
+  const marks = { green: t("绿色通道", "Green channel"), vip: t("优先", "Priority"),
+    appointment: t("预约", "Booked") };
+  const status = { cancelled: t("已取消", "Cancelled"), missed: t("已过号", "Missed"), done: t("已办结", "Done"),
+    called: t("已叫号", "Called"), serving: t("办理中", "Being served") };
+  mark.textContent = status[ticket.status] ?? marks[ticket.priority] ??
+    (ticket.channel === "appointment" ? marks.appointment : "");
+  mark.hidden = !mark.textContent;
+  document.getElementById("qr").src = `/t/${encodeURIComponent(ticket.id)}/qr.svg`;
+}
