@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from displays import feed
-from floor.room import Room
+from floor.http.room import Room
 
 HERE = Path(__file__).resolve().parent
 

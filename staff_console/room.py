@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from floor.http.feed import Channel
-from floor.room import Room
+from floor.http.room import Room
 from staff_console import api
 
 HERE = Path(__file__).resolve().parent
