@@ -21,6 +21,7 @@ const RECENT = 8; // calls listed under the current one
 const REFRESH_DELAY_MS = 200;
 const PERIODIC_REFRESH_MS = 30_000;
 const MARQUEE_PX_PER_S = 110; // slow enough to read a line of Chinese while walking past
+const TILE_ASPECT = 1.8; // a window tile's best shape, width to height: name, state and a line under them
 
 const params = new URLSearchParams(location.search);
 const $ = (id) => document.getElementById(id);
@@ -72,6 +73,7 @@ async function start() {
   tick();
   setInterval(tick, 1000);
   setInterval(scheduleRefresh, PERIODIC_REFRESH_MS);
+  new ResizeObserver(fitWindowGrid).observe($("windows"));
 
   voice = createAnnouncer({
     repeat: intParam("repeat", 2, 1, 3),
@@ -223,6 +225,28 @@ function renderWindows() {
       el("div", { class: busy ? "win-main win-number" : "win-main" }, busy ? w.ticket : label(WINDOW_STATE_TEXT, w.state)),
       el("div", { class: "win-sub" }, sub));
   }));
+  fitWindowGrid();
+}
+
+/** Columns and rows for the window tiles: of every way to lay them out in the room they share, the one whose
+ * tiles come closest to their best shape at the largest size, so a hall with many windows gets more, smaller
+ * tiles (their text shrinks with them) rather than rows squashed until the text is cut. */
+function fitWindowGrid() {
+  const grid = $("windows");
+  const count = grid.children.length;
+  const style = getComputedStyle(grid);
+  const width = grid.clientWidth, height = grid.clientHeight;
+  if (!count || !width || !height) return;
+  const colGap = Number.parseFloat(style.columnGap) || 0, rowGap = Number.parseFloat(style.rowGap) || 0;
+  let best = { cols: 1, rows: count, size: 0 };
+  for (let cols = 1; cols <= count; cols++) {
+    const rows = Math.ceil(count / cols);
+    const tileW = (width - colGap * (cols - 1)) / cols, tileH = (height - rowGap * (rows - 1)) / rows;
+    const size = Math.min(tileW / TILE_ASPECT, tileH); // the height the tile's text can use at its best shape
+    if (size > best.size) best = { cols, rows, size };
+  }
+  grid.style.setProperty("--cols", String(best.cols));
+  grid.style.setProperty("--rows", String(best.rows));
 }
 
 function renderServices() {
