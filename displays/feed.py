@@ -1,36 +1,42 @@
-"""The lobby display's side of the server: each event's text as screens receive it (with the words to announce),
-the display channel, and the LED strip's lines."""
+"""The lobby display's side of the server: what a lobby screen gets of each event (with the words to announce),
+the display channel, and the LED strip's lines.
+
+A lobby screen is read by everyone in the hall, so its projection names what it shows and nothing more: numbers,
+windows, services and the masked name of whoever is called. Never a ticket id (the phone page's key to a ticket),
+a reason staff typed for a pause, transfer or call, who acted, or a citizen's rating.
+"""
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
-import orjson
 from starlette.responses import PlainTextResponse
 
 from displays.announce import announcement, led_line
-from floor.http.feed import Channel
+from floor.http.feed import Channel, pick, window_name
 from floor.http.kit import ApiError, Ctx, Endpoints, Param
 from queue_engine.config import HallConfig
 
-PRIVATE = ("person", "idempotency_key")  # never leave the server on a socket
-CHANNEL = Channel(roles=("display", "manager"))
+CALLS = ("ticket.called", "ticket.recalled")
+SHOWN = ("number", "service", "window", "recalls", "day", "services", "primary")
+UNSHOWN = ("ticket.rated",)  # a rating is between the citizen and the hall
 ENDPOINTS = Endpoints()
 
 
-def render(hall: HallConfig, event_id: str, payload: dict[str, Any]) -> str:
-    """The websocket text of one event: public fields, local time, and for calls the words to announce."""
-    message = {k: v for k, v in payload.items() if k not in PRIVATE}
-    message["event_id"] = event_id
-    at_ms: int = payload["at"]
-    message["at"] = datetime.fromtimestamp(at_ms / 1000, hall.zone).isoformat(timespec="milliseconds")
-    if payload["type"] in ("ticket.called", "ticket.recalled"):
-        window = hall.window(str(payload["window"]))
-        name = window.name if window else f"{payload['window']}号窗口"
+def project(hall: HallConfig, payload: dict[str, Any], _: str | None) -> dict[str, Any] | None:
+    """What a lobby screen gets of an event; for a call, also the window's name and the words to announce."""
+    if payload["type"] in UNSHOWN:
+        return None
+    message = pick(payload, SHOWN)
+    if payload["type"] in CALLS:
+        name = window_name(hall, payload["window"])
         message["window_name"] = name
         message["announcement"] = announcement(str(payload["number"]), name)
-    return orjson.dumps(message).decode()
+        message["holder"] = payload.get("holder")  # masked (张*三): the screen shows it beside the number
+    return message
+
+
+CHANNEL = Channel(roles=("display", "manager"), project=project)
 
 
 @ENDPOINTS.add("GET", "/led", roles=("display", "manager"),

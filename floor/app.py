@@ -24,7 +24,6 @@ from starlette.routing import Route
 
 from displays import room as display_room
 from displays.announce import announcement
-from displays.feed import render
 from floor import gc_tuning
 from floor.appointments import room as appointments_room
 from floor.audit import room as audit_room
@@ -32,7 +31,7 @@ from floor.catalog import room as catalog_room
 from floor.clock import FileClock
 from floor.hall import room as hall_room
 from floor.hall_files import load_halls
-from floor.http.feed import feed_route
+from floor.http.feed import feed_route, render_for
 from floor.http.hall_app import HallApp
 from floor.http.kit import (
     OUTAGES,
@@ -83,13 +82,14 @@ ROOMS: tuple[Room, ...] = (
 )
 ENDPOINTS: list[Endpoint] = [ep for room in ROOMS for ep in room.endpoints]
 CALL_WORDS: CallWords = announcement  # the lobby's words for a call, which the SMS of a call repeats
-RENDER = render  # each event's text as every feed sends it
+CHANNELS = {name: channel for room in ROOMS for name, channel in room.channels.items()}
 
 
 class RedactTokens(logging.Filter):
-    """Websocket URLs carry ?token=…; uvicorn logs those URLs, and a log must never hold a credential."""
+    """Websocket URLs carry ?token=…, a printed ticket's page and QR code ?key=…; uvicorn logs those URLs, and a log
+    must never hold a credential."""
 
-    _TOKEN = re.compile(r"(token=)[^&\s\"']+")
+    _TOKEN = re.compile(r"((?:token|key)=)[^&\s\"']+")
 
     def filter(self, record: logging.LogRecord) -> bool:
         if record.args:
@@ -123,8 +123,8 @@ def create_app(settings: Settings) -> Starlette:
         hub_redis = Redis.from_url(settings.redis_url)
         clock = FileClock(settings.clock_file) if settings.clock_file else time.time
         engines = {h: Engine(redis, cfg, prefix=settings.key_prefix, clock=clock) for h, cfg in halls.items()}
-        hub = Hub(hub_redis, {h: e.keys.events for h, e in engines.items()},
-                  lambda hall, eid, payload: RENDER(halls[hall], eid, payload), heartbeat_s=settings.heartbeat_s)
+        hub = Hub(hub_redis, {h: e.keys.events for h, e in engines.items()}, render_for(halls, CHANNELS),
+                  heartbeat_s=settings.heartbeat_s)
         sql = make_sql_engine(settings.database_url)
         await asyncio.to_thread(migrate, sql)  # a no-op when `hallq serve` has migrated already
         runtime = Runtime(settings, redis, {h: HallRuntime(halls[h], e) for h, e in engines.items()}, hub, sql)
@@ -187,8 +187,7 @@ def create_app(settings: Settings) -> Starlette:
 
     pages = {name: path for room in ROOMS for name, path in room.pages.items()}
     assets = {room.name: room.assets for room in ROOMS if room.assets is not None}
-    channels = {name: channel for room in ROOMS for name, channel in room.channels.items()}
-    routes: list[Any] = [*(r for room in ROOMS for r in room.routes), feed_route(channels),
+    routes: list[Any] = [*(r for room in ROOMS for r in room.routes), feed_route(CHANNELS),
                          *page_routes(pages, assets),
         Route("/api/v1/openapi.json", openapi),
         Route("/api/v1/docs", docs),

@@ -66,7 +66,7 @@ def demo_banner(settings: Settings, host: str, port: int) -> str:
             f"  dashboard       {page('dashboard', 'manager')}",
             f"  reports         {page('reports', 'manager')}",
             f"  差评 cases       {page('cases', 'manager')}",
-            f"  rating pad      {page('rate', 'display', query=f'window={first}')}   (beside window {first})",
+            f"  rating pad      {page('rate', 'pad', first)}   (beside window {first})",
             f"  booking         {page('book', 'kiosk')}   (the hall's portal for appointments)",
             "  a citizen's phone page: scan the QR code on a printed ticket, or open the link the kiosk shows",
             f"  a token for another window: {_token_command(hall.id, hall.windows[-1].id, hall.staff)}",
@@ -185,7 +185,8 @@ def parser() -> argparse.ArgumentParser:
                                        "uses (HALLQ_SECRET, or the secret file in HALLQ_HOME).")
     token.add_argument("--hall", required=True, help="the hall's id, as in its TOML file (e.g. demo)")
     token.add_argument("--role", required=True, choices=ROLES, help="what the token may do")
-    token.add_argument("--window", help="the window a staff token acts for (a window id of the hall, e.g. 1)")
+    token.add_argument("--window", help="the window a staff token acts for, or a rating pad (role pad) sits beside "
+                                        "(a window id of the hall, e.g. 1)")
     token.add_argument("--staff", help="the member of staff signing in with a staff token (an id of the hall's "
                                        "[[staff]], e.g. S05), so the record and reports know who served")
     token.add_argument("--ttl", type=_whole(1, 10 * 365 * 86400),

@@ -6,11 +6,46 @@ import hashlib
 import hmac
 import os
 import secrets
-from collections.abc import Mapping
+import socket
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 DEMO_HALL = Path(__file__).resolve().parent / "halls" / "demo.toml"
+
+
+def host_name(host: str) -> str:
+    """A host as compared with ``allowed_hosts``: lower case, without brackets around an IPv6 address or a
+    final dot."""
+    host = host.strip().lower()
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    return host.rstrip(".")
+
+
+def local_hosts() -> tuple[str, ...]:
+    """The names this machine answers to without a proxy: loopback, and its own host name."""
+    return _unique(("localhost", "127.0.0.1", "::1", socket.gethostname()))
+
+
+def _unique(hosts: Iterable[str]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(h for h in map(host_name, hosts) if h))
+
+
+LOCAL_HOSTS = local_hosts()
+
+
+def _public_host(public_url: str) -> str:
+    """The host of HALLQ_PUBLIC_URL, which must be a whole http(s) address: it is printed in every QR code."""
+    try:
+        parts = urlsplit(public_url)
+        scheme, host = parts.scheme, parts.hostname
+    except ValueError:  # a malformed IPv6 address in brackets, or a port that is not a number
+        scheme, host = "", None
+    if scheme not in ("http", "https") or not host:
+        raise ValueError(f"HALLQ_PUBLIC_URL must be an address like https://queue.example.gov.cn, not {public_url!r}")
+    return host
 
 
 @dataclass(frozen=True)
@@ -22,9 +57,12 @@ class Settings:
     key_prefix: str = "hq"
     archive: bool = True  # `hallq serve` runs the archiver process that copies every event into SQL
     heartbeat_s: float = 15.0
-    # Where citizens' phones reach this server (the QR code on a printed ticket); by default the address
-    # the guide desk itself used, which is right unless the hall sits behind a proxy or a public domain.
+    # Where citizens' phones reach this server (the QR code on a printed ticket). Unset, the address the kiosk or
+    # guide desk itself used, if its host is one of allowed_hosts; set it in production (docs/deployment.md).
     public_url: str | None = None
+    # Without public_url, the Host a request names may stand in for it only if it is one of these (the host of
+    # public_url is always added): any other Host could put an address of the sender's choosing in a QR code.
+    allowed_hosts: tuple[str, ...] = LOCAL_HOSTS
     # A kiosk may issue this many tickets at once, then one every kiosk_window_s / kiosk_limit seconds (0: no limit).
     # A busy kiosk serves a person every several seconds; a finger on the button or a script is stopped.
     kiosk_limit: int = 5
@@ -39,6 +77,16 @@ class Settings:
     webhook_backoff_cap_s: float = 600.0  # the longest wait between two tries
     webhook_timeout_s: float = 10.0  # a receiver that has not answered by then has failed that try
     timings_file: Path | None = None  # load runs: where each worker writes its requests' times (floor.http.timings)
+
+    def __post_init__(self) -> None:
+        hosts = [*self.allowed_hosts]
+        if self.public_url:
+            hosts.append(_public_host(self.public_url))
+        object.__setattr__(self, "allowed_hosts", _unique(hosts))
+
+    def host_allowed(self, host: str) -> bool:
+        """Whether a request's host name (without its port) is one of ``allowed_hosts``."""
+        return host_name(host) in self.allowed_hosts
 
     @property
     def webhook_key(self) -> bytes:
@@ -63,6 +111,7 @@ class Settings:
             archive=env.get("HALLQ_ARCHIVE", "1") != "0",
             heartbeat_s=float(env.get("HALLQ_HEARTBEAT_S", cls.heartbeat_s)),
             public_url=env.get("HALLQ_PUBLIC_URL", "").rstrip("/") or None,
+            allowed_hosts=_unique(env.get("HALLQ_ALLOWED_HOSTS", "").split(",")) or LOCAL_HOSTS,
             kiosk_limit=int(env.get("HALLQ_KIOSK_LIMIT", cls.kiosk_limit)),
             kiosk_window_s=float(env.get("HALLQ_KIOSK_WINDOW_S", cls.kiosk_window_s)),
             clock_file=Path(env["HALLQ_CLOCK_FILE"]) if env.get("HALLQ_CLOCK_FILE") else None,

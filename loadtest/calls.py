@@ -2,7 +2,9 @@
 
 Call-to-screen is measured from the moment a window's Locust user reads the call-next response to the
 moment a screen's socket read returns the ``ticket.called`` message for the same ticket. Both happen in one
-Locust process, so one ``CallClock`` per process pairs them by ticket id.
+Locust process, so one ``CallClock`` per process pairs them, by ``call_key``: the hall, the number and the
+window, which is what a lobby display or a phone is told of a call (never the ticket id, which is the key to
+the citizen's phone page); a number is unique in its hall's day.
 
 A screen can read the message before the window's greenlet has read its response (both arrive at about the
 same time; gevent serves them in whichever order). Such a receipt is kept as early and, once the call is
@@ -27,6 +29,11 @@ LOOP_LAG = "load generator loop lag"  # how late a Locust process's 5 ms sleeps 
 KEEP_EARLY_S = 5.0  # a receipt with no known call waits this long for it
 
 
+def call_key(hall: str, number: str, window: str) -> str:
+    """What pairs a window's call with the screens' receipts of it: the hall's number called at that window."""
+    return f"{hall}|{number}|{window}"
+
+
 @dataclass(slots=True)
 class Early:
     first_s: float
@@ -35,26 +42,27 @@ class Early:
 
 @dataclass
 class CallClock:
-    called: dict[str, float] = field(default_factory=dict)
-    early: dict[str, Early] = field(default_factory=dict)
+    called: dict[str, float] = field(default_factory=dict)  # call -> when a window read it
+    early: dict[str, Early] = field(default_factory=dict)  # call -> receipts read before it
     _next_prune_s: float = 0.0
 
-    def call_read(self, ticket: str, now_s: float) -> list[tuple[str, int]]:
-        """A window read the call-next response for ``ticket``; returns the receipts that came first."""
-        self.called[ticket] = now_s
+    def call_read(self, call: str, now_s: float) -> list[tuple[str, int]]:
+        """A window read the call-next response for ``call`` (its ``call_key``); returns the receipts that came
+        first."""
+        self.called[call] = now_s
         self._maybe_prune(now_s)
-        early = self.early.pop(ticket, None)
+        early = self.early.pop(call, None)
         return early.receipts if early else []
 
-    def screen_read(self, ticket: str, now_s: float, name: str, length: int) -> float | None:
-        """A screen read the call of ``ticket``: milliseconds since the call-next response, or None when the
-        call is not (yet) known here."""
-        t0 = self.called.get(ticket)
+    def screen_read(self, call: str, now_s: float, name: str, length: int) -> float | None:
+        """A screen read ``call``: milliseconds since the call-next response, or None when the call is not (yet)
+        known here."""
+        t0 = self.called.get(call)
         if t0 is not None:
             return max(0.0, (now_s - t0) * 1000.0)
-        early = self.early.get(ticket)
+        early = self.early.get(call)
         if early is None:
-            self.early[ticket] = Early(now_s, [(name, length)])
+            self.early[call] = Early(now_s, [(name, length)])
         else:
             early.receipts.append((name, length))
         return None

@@ -10,7 +10,8 @@ Users of a hall:
   workload's handling times divided by the plan's time scale; sometimes the citizen does not come (no-show).
 - ``Display``: a lobby screen on ``/ws/display``; ``Phone``: a citizen who takes a number and follows it on
   ``/ws/ticket/{id}`` until it is done. Both report, for every call, the time from the call-next response to
-  their receipt as request type ``WS`` named ``call-to-screen display`` / ``call-to-screen phone``.
+  their receipt as request type ``WS`` named ``call-to-screen display`` / ``call-to-screen phone``, pairing the
+  two by the number and window called (``loadtest.calls.call_key``): neither feed carries the ticket id.
 - ``Manager``: polls the snapshot.
 Floors (``loadtest.floors``): ``JsonFloor`` hits ``GET /json``; ``FloorTrigger`` and ``FloorScreen`` measure a raw
 broadcast exactly as ``Window`` and ``Display`` measure hallq.
@@ -38,7 +39,7 @@ from locust.runners import STATE_CLEANUP, STATE_STOPPED, STATE_STOPPING, MasterR
 
 from floor.cli import KEEP_ALIVE_S as SERVER_KEEP_ALIVE_S
 from floor.http.auth import make_token
-from loadtest.calls import LOOP_LAG, CallClock, Samples
+from loadtest.calls import LOOP_LAG, CallClock, Samples, call_key
 from loadtest.plan import (
     SECRET_ENV,
     Plan,
@@ -222,12 +223,21 @@ listen(events.test_start, _start_flusher)
 
 
 # -- screens -------------------------------------------------------------------------------------
+CallOf = Callable[[dict[str, Any]], str]  # a screen's call message -> the call it is (the window's ``call_key``)
+
+
+def hallq_call(hall: str) -> CallOf:
+    """A hallq screen's call: a display or phone is told the number and the window, never the ticket id."""
+    return lambda message: call_key(hall, str(message.get("number")), str(message.get("window")))
+
+
 class ScreenFeed:
     """One websocket of a screen: connects, reads every frame cheaply, reports calls, reconnects on a drop."""
 
-    def __init__(self, user: User, kind: str, url: Callable[[str | None], str], *, resume: bool,
+    def __init__(self, user: User, kind: str, url: Callable[[str | None], str], call_of: CallOf, *, resume: bool,
                  read_timeout_s: float | None) -> None:
         self.user, self.kind, self.url, self.resume, self.read_timeout_s = user, kind, url, resume, read_timeout_s
+        self.call_of = call_of
         self.name = f"call-to-screen {kind}"
         self.last_id: str | None = None
         self.ws: Any = None
@@ -283,7 +293,7 @@ class ScreenFeed:
         call, that is the difference between measuring the server and measuring this process' queue.
         """
         fd = self.ws.sock.fileno()  # gevent keeps the descriptor non-blocking underneath
-        reader, clock, name, msgs = FrameReader(), CLOCK, self.name, f"messages {self.kind}"
+        reader, clock, name, msgs, call_of = FrameReader(), CLOCK, self.name, f"messages {self.kind}", self.call_of
         ended: AsyncResult = AsyncResult()
         last_read = [time.perf_counter()]
 
@@ -305,7 +315,7 @@ class ScreenFeed:
                 payload = frame.payload
                 if frame.opcode == OP_TEXT:
                     if CALLED_MARK in payload:
-                        ms = clock.screen_read(str(orjson.loads(payload).get("ticket")), now, name, len(payload))
+                        ms = clock.screen_read(call_of(orjson.loads(payload)), now, name, len(payload))
                         if ms is not None:
                             report_later(name, ms, len(payload))
                     if self.resume:
@@ -353,7 +363,7 @@ class Display(User):
         token = make_token(SECRET, self.hall, "display")
         base = f"{ws_base(self.host)}/api/v1/halls/{self.hall}/ws/display?token={token}"
         self.feed = ScreenFeed(self, "display", lambda since: base + (f"&since={since}" if since else ""),
-                               resume=True, read_timeout_s=HALLQ_READ_TIMEOUT_S)
+                               hallq_call(self.hall), resume=True, read_timeout_s=HALLQ_READ_TIMEOUT_S)
         self.feed.connect()
 
     def on_stop(self) -> None:
@@ -443,7 +453,7 @@ class Window(HallqHttpUser):
         if ticket is None:
             gevent.sleep(self.rng.uniform(0.2, 0.5))
             return
-        report_early(self, CLOCK.call_read(ticket["id"], now))
+        report_early(self, CLOCK.call_read(call_key(self.slot[0], ticket["number"], ticket["window"]), now))
         SAMPLES.count("calls")
         gevent.sleep(walk_up_s(self.rng, PLAN.time_scale))
         if self.rng.random() < PLAN.no_show:
@@ -554,7 +564,8 @@ class Phone(HallqHttpUser):
             gevent.sleep(1.0)
             return
         url = f"{ws_base(self.host)}/api/v1/halls/{self.hall}/ws/ticket/{orjson.loads(r.content)['id']}"
-        feed = ScreenFeed(self, "phone", lambda _since: url, resume=False, read_timeout_s=HALLQ_READ_TIMEOUT_S)
+        feed = ScreenFeed(self, "phone", lambda _since: url, hallq_call(self.hall), resume=False,
+                          read_timeout_s=HALLQ_READ_TIMEOUT_S)
         try:
             feed.connect()
             feed.follow(until=lambda m: b'"ticket.status"' in m and any(d in m for d in DONE_MARKS))
@@ -597,7 +608,9 @@ class FloorScreen(User):
         index = claim(self, "FloorScreen")
         ports, group = PLAN.floor.ports, index % PLAN.floor.groups
         url = f"ws://127.0.0.1:{ports[index % len(ports)]}/ws/{group}"
-        self.feed = ScreenFeed(self, "floor", lambda _since: url, resume=False, read_timeout_s=None)
+        # The floor's message carries its trigger's id, which the trigger records as the call.
+        self.feed = ScreenFeed(self, "floor", lambda _since: url, lambda message: str(message.get("ticket")),
+                               resume=False, read_timeout_s=None)
         self.feed.connect()
 
     def on_stop(self) -> None:

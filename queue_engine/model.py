@@ -119,7 +119,9 @@ class HallModel:
         t.update(status="done", outcome=e["outcome"], finished_at=e["at"])
         self._retire(t)
         if e.get("reason") != "end_of_day":  # at the day's end the window closes by its own event
-            _free(self.windows[e["window"]])
+            w = self.windows[e["window"]]
+            _free(w)
+            w["done"] = t["id"]  # the one ticket the window's rating pad may ask about
 
     def _on_ticket_missed(self, e: Json) -> None:
         t = self.tickets[e["ticket"]]

@@ -82,12 +82,13 @@ class WindowState:
     reason: str | None = None
     since: int | None = None
     items: list[str] = field(default_factory=list)  # sub-item skills (policy rule 6)
+    done: str | None = None  # the ticket it finished last: the only one its rating pad may ask about
 
     @classmethod
     def from_json(cls, data: Json) -> WindowState:
         return cls(state=data["state"], services=_list(data["services"]), primary=_list(data.get("primary")),
                    misses=_list(data.get("misses")), ticket=data.get("ticket"), reason=data.get("reason"),
-                   since=data.get("since"), items=_list(data.get("items")))
+                   since=data.get("since"), items=_list(data.get("items")), done=data.get("done"))
 
 
 @dataclass(frozen=True, slots=True)

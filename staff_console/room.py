@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from floor.http.feed import Channel
 from floor.http.room import Room
-from staff_console import api
+from staff_console import api, feed
 
 HERE = Path(__file__).resolve().parent
 
@@ -15,5 +14,5 @@ ROOM = Room(
     endpoints=api.ENDPOINTS,
     pages={"console": HERE / "pages" / "console.html"},
     assets=HERE / "assets",
-    channels={"console": Channel(roles=("staff", "manager"), per_window=True)},
+    channels={"console": feed.CHANNEL},
 )

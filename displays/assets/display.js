@@ -219,7 +219,7 @@ function flash() {
 function renderWindows() {
   $("windows").replaceChildren(...state.snap.windows.map((w) => {
     const busy = (w.state === "calling" || w.state === "serving") && w.ticket;
-    const sub = w.state === "paused" ? w.reason ?? "" : busy ? label(WINDOW_STATE_TEXT, w.state) : "";
+    const sub = busy ? label(WINDOW_STATE_TEXT, w.state) : ""; // a pause's reason is staff's, not the lobby's
     return el("div", { class: "win", dataset: { window: w.id, state: w.state } },
       el("div", { class: "win-name" }, windowLabel(w.name, w.id)),
       el("div", { class: busy ? "win-main win-number" : "win-main" }, busy ? w.ticket : label(WINDOW_STATE_TEXT, w.state)),

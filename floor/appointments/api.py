@@ -45,6 +45,7 @@ from floor.appointments.rules import (
     void_at,
 )
 from floor.hall.schemas import TicketOut, _In
+from floor.http.auth import ticket_key
 from floor.http.kit import ApiError, Ctx, Endpoints, Param, actor, query_limit
 from floor.identity import InvalidIdentity, mask_name, normalize_id_number, normalize_phone, person_key
 from queue_engine.config import HallConfig
@@ -377,7 +378,7 @@ async def check_in_appointment(ctx: Ctx, body: CheckInIn) -> Response:
         except UnknownTicket:
             pass  # the ticket is gone from the live day (the day was ended): issuing again hands it back or anew
         else:
-            return _checked_in(hall, row, TicketOut.of(hall, held.ticket, held.ahead, held.estimated_wait_s), now, 200)
+            return _checked_in(ctx, row, TicketOut.of(hall, held.ticket, held.ahead, held.estimated_wait_s), now, 200)
     issued = await engine.issue(
         row.service, channel="appointment", appointment_ms=round(row.slot_start.timestamp() * 1000),
         person=row.person, holder=row.holder[:HOLDER_MAX], item=row.item, idempotency_key=f"appt:{row.id}")
@@ -388,11 +389,12 @@ async def check_in_appointment(ctx: Ctx, body: CheckInIn) -> Response:
             await engine.cancel(issued.ticket.id)
             check_check_in(hall.appointments, row.status, row.slot_start.astimezone(hall.zone), now)
     row = await _booking(ctx, row.id)
-    return _checked_in(hall, row, ticket, now, 200 if issued.replay else 201)
+    return _checked_in(ctx, row, ticket, now, 200 if issued.replay else 201)
 
 
-def _checked_in(hall: HallConfig, row: store.AppointmentRow, ticket: TicketOut, now: datetime,
-                status: int) -> Response:
+def _checked_in(ctx: Ctx, row: store.AppointmentRow, ticket: TicketOut, now: datetime, status: int) -> Response:
+    hall = ctx.hall.config
+    ticket.key = ticket_key(ctx.runtime.settings.secret, hall.id, ticket.id)  # printed in its QR code
     out = CheckInOut(appointment=AppointmentOut.of(hall, row, now), ticket=ticket)
     return Response(out.model_dump_json(), status_code=status, media_type="application/json")
 

@@ -25,12 +25,16 @@ from queue_engine.records import WindowState
 ENDPOINTS = Endpoints()
 
 MAX_QUEUE_LIMIT = 500
+IN_PUBLIC_VIEW = ("display", "kiosk", "pad")  # screens citizens read: no reason staff typed for a pause
 
 
-@ENDPOINTS.add("GET", "/snapshot", roles=("manager", "display", "guide", "kiosk", "staff"), response=SnapshotOut)
+@ENDPOINTS.add("GET", "/snapshot", roles=("manager", "display", "guide", "kiosk", "staff", "pad"),
+               response=SnapshotOut)
 async def snapshot(ctx: Ctx, _: Any) -> SnapshotOut:
-    """Waiting per service, every window's state, the latest calls, and the event id to follow from."""
+    """Waiting per service, every window's state, the latest calls, and the event id to follow from. A screen in
+    the citizens' view (display, kiosk, pad token) is not told why a window paused."""
     hall = ctx.hall.config
+    public = ctx.principal is not None and ctx.principal.role in IN_PUBLIC_VIEW
     snap = await ctx.hall.engine.snapshot()
     services = []
     for line in snap["services"]:
@@ -41,7 +45,7 @@ async def snapshot(ctx: Ctx, _: Any) -> SnapshotOut:
     names = {w.id: w.name for w in hall.windows}
     windows = [WindowLine(id=w["id"], name=names[w["id"]], state=w["state"], ticket=w.get("ticket"),
                           services=w["services"], primary=w["primary"], items=w.get("items", []),
-                          reason=w.get("reason"))
+                          reason=None if public else w.get("reason"))
                for w in snap["windows"]]
     calls = [CallLine(number=c["number"], window=c["window"], window_name=names[c["window"]],
                       at=at(hall, c["at"]), holder=c.get("holder")) for c in snap["recent_calls"]]
@@ -54,6 +58,8 @@ async def config(ctx: Ctx, _: Any) -> dict[str, Any]:
     """The hall's services (with pinyin to search them by), windows and opening hours, for pages to label
     what they show."""
     data = ctx.hall.config.model_dump(mode="json")
+    if ctx.principal is None or ctx.principal.role not in ("manager", "admin"):
+        data.pop("notifications", None)  # where the hall's messages and ratings go is the managers' business
     for service in data["services"]:
         service.update(search_terms(service["name_zh"]))
     return data

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from floor.hall import api
-from floor.http.feed import Channel
+from floor.http.feed import Channel, all_but_private
 from floor.http.room import Room
 
 HERE = Path(__file__).resolve().parent
@@ -16,5 +16,5 @@ ROOM = Room(
     endpoints=api.ENDPOINTS,
     pages={"dashboard": PAGES / "dashboard.html"},
     assets=HERE / "assets",
-    channels={"dashboard": Channel(roles=("manager",))},
+    channels={"dashboard": Channel(roles=("manager",), project=all_but_private)},  # managers see all
 )

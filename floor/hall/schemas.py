@@ -111,6 +111,9 @@ class TicketOut(BaseModel):
     green_reason: GreenReason | None = None
     holder: str | None = Field(None, description="The citizen's name, masked (张*三).")
     rating: TicketRating | None = None
+    key: str | None = Field(None, description="The citizen's key to this ticket, only in the answer that issues it "
+                            "(to print in its QR code and phone link): it proves the holder when they rate the "
+                            "service. Never shown on a screen.")
 
     @classmethod
     def of(cls, hall: HallConfig, t: Ticket, ahead: int | None = None, estimated_wait_s: int | None = None

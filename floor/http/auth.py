@@ -18,8 +18,9 @@ from functools import lru_cache
 
 import orjson
 
-ROLES = ("guide", "kiosk", "staff", "manager", "admin", "display")
-ALL_ROLES = ("guide", "kiosk", "staff", "manager", "display")  # every role that works in a hall (not admin)
+ROLES = ("guide", "kiosk", "staff", "manager", "admin", "display", "pad")
+ALL_ROLES = ("guide", "kiosk", "staff", "manager", "display", "pad")  # every role that works in a hall (not admin)
+WINDOW_ROLES = ("staff", "pad")  # bound to one window: its staff, and the rating pad (评价器) beside it
 _PREFIX = "hq1"
 
 
@@ -54,8 +55,8 @@ def make_token(secret: bytes, hall: str, role: str, window: str | None = None, t
                staff: str | None = None) -> str:
     if role not in ROLES:
         raise ValueError(f"role must be one of {', '.join(ROLES)}")
-    if (role == "staff") != (window is not None):
-        raise ValueError("a staff token needs --window, and only a staff token takes one")
+    if (role in WINDOW_ROLES) != (window is not None):
+        raise ValueError("a staff or pad token needs --window, and only those take one")
     if staff is not None and role != "staff":
         raise ValueError("only a staff token names a member of staff (--staff)")
     claims: dict[str, object] = {"h": hall, "r": role, "j": secrets.token_hex(6), "iat": int(time.time())}
@@ -112,6 +113,29 @@ def authorize(p: Principal, hall: str, roles: tuple[str, ...], window: str | Non
     if p.role not in allowed:
         raise AuthError(403, "wrong_role", f"A {p.role} token cannot do this; it needs one of: {', '.join(allowed)}.",
                         f"{p.role} 角色无权执行此操作，需要：{'、'.join(allowed)}。")
-    if p.role == "staff" and window is not None and p.window != window:
+    if p.role in WINDOW_ROLES and window is not None and p.window != window:
         raise AuthError(403, "wrong_window", f"This token is for window {p.window}, not window {window}.",
                         f"该令牌属于{p.window}号窗口，不能操作{window}号窗口。")
+
+
+# -- the citizen's key to one ticket --------------------------------------------------------------------
+TICKET_KEY_LENGTH = 22  # base64url characters: 132 bits, more than anyone can guess in a rating period
+
+
+def ticket_key(secret: bytes, hall: str, ticket_id: str) -> str:
+    """The secret only the citizen holding a ticket has: printed in its QR code and sent in its phone link, never
+    shown on a screen or a feed. It proves the holder when they rate the service; the ticket id alone, which
+    windows and managers see, does not. Derived from the server's secret, so nothing is stored and a ticket the
+    live day has let go still has its key."""
+    mac = hmac.new(secret, f"ticket:{hall}:{ticket_id}".encode(), hashlib.sha256).digest()
+    return _b64(mac)[:TICKET_KEY_LENGTH]
+
+
+def check_ticket_key(secret: bytes, hall: str, ticket_id: str, key: str | None) -> None:
+    """Refuse unless ``key`` is the ticket's own key."""
+    if not key:
+        raise AuthError(401, "no_ticket_key", "Rating needs the key from the ticket's QR code or phone link.",
+                        "评价需要号票二维码或短信链接中的密钥，请扫描号票上的二维码。")
+    if not (key.isascii() and hmac.compare_digest(key, ticket_key(secret, hall, ticket_id))):
+        raise AuthError(403, "bad_ticket_key", "This key does not belong to this ticket; scan the ticket's QR code.",
+                        "密钥与号票不符，请扫描号票上的二维码。")

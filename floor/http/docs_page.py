@@ -1,4 +1,5 @@
-"""A human page for the API, rendered on the server from the OpenAPI document (no CDN, no script)."""
+"""A human page for the API, rendered on the server from the OpenAPI document (no CDN, no script; its style is
+``floor/http/assets/docs.css``: pages carry no inline style)."""
 
 from __future__ import annotations
 
@@ -6,18 +7,10 @@ import html
 import json
 from typing import Any
 
-_STYLE = """
-body{font:15px/1.5 system-ui,"Noto Sans CJK SC","WenQuanYi Zen Hei",sans-serif;max-width:980px;margin:2em auto;
-padding:0 1em;color:#1d2733}
-h1{margin-bottom:0}.op{border:1px solid #d5dde6;border-radius:6px;margin:1em 0;padding:.6em 1em}
-.m{display:inline-block;min-width:4.2em;font-weight:700;color:#fff;border-radius:4px;text-align:center;margin-right:.6em}
-.GET{background:#2f7d32}.POST{background:#1f5fa8}code{background:#f1f4f7;padding:0 .25em;border-radius:3px}
-details pre{background:#f7f9fb;padding:.6em;overflow:auto;font-size:13px}.roles{color:#5b6b7c;font-size:13px}
-"""
-
 
 def render_docs(spec: dict[str, Any]) -> str:
-    parts = [f"<!doctype html><html lang=en><meta charset=utf-8><title>hallq API</title><style>{_STYLE}</style>",
+    parts = ["<!doctype html><html lang=en><meta charset=utf-8><title>hallq API</title>"
+             '<link rel="stylesheet" href="/assets/floor/docs.css">',
              "<h1>hallq API v1</h1>", f"<p>{html.escape(spec['info']['description'])}</p>",
              '<p>Machine-readable: <a href="/api/v1/openapi.json"><code>/api/v1/openapi.json</code></a>. '
              "Tokens: <code>hallq token --hall H --role ROLE [--window W]</code>, sent as "

@@ -48,15 +48,16 @@ def _responses(ep: Endpoint, components: dict[str, Any]) -> dict[str, Any]:
         responses["200"] = {**ok, "description": "The same request again (same Idempotency-Key): what it made"}
     refusals = [("401", "no or bad token"), ("403", "not allowed for this token"),
                 ("404", "unknown hall, ticket, window or service"), ("409", "refused in this state"),
-                ("413", "request body over 64 KiB"), ("422", "invalid request"),
-                ("503", "briefly unavailable; retry after Retry-After")]
+                ("413", "request body over 64 KiB"), ("415", "the body is not application/json"),
+                ("422", "invalid request"), ("503", "briefly unavailable; retry after Retry-After")]
+    refusals = [(status, why) for status, why in refusals
+                if not (status in ("401", "403") and not ep.roles)
+                and not (status in ("413", "415") and ep.body is None)]
     for also, why in ep.refusals:
         if also < 400:  # another success in the same shape (a repeated check-in answers 200 with the first one's)
             responses[str(also)] = {**ok, "description": why}
-    refusals += [(str(status), why) for status, why in ep.refusals if status >= 400]
+    refusals += [(str(status), why) for status, why in ep.refusals if status >= 400]  # its own: always said
     for status, why in sorted(refusals):
-        if (status in ("401", "403") and not ep.roles) or (status == "413" and ep.body is None):
-            continue
         responses[status] = {"description": why, **error}
     return responses
 

@@ -1,11 +1,14 @@
 """好差评: a citizen rates a finished ticket (the pad beside the window, the phone by QR code); the pad asks what
 to prompt for; managers read the ratings. Each 差评's closed loop is ``floor.ratings.cases_api``.
 
-Rating needs no token: like ``GET /tickets/{id}``, the ticket's unguessable id is the key, and the engine
-takes one rating per ticket. A ticket still in the live day is rated by ``Engine.rate``; one only the SQL
-record holds (a late rating after Redis let it go) is checked against the record here and rated by
-``Engine.rate_archived``. Either way the ``ticket.rated`` event is what the dashboard's alert, the
-archiver's ``ratings`` and ``cases`` rows and the provincial webhook are made from.
+A rating comes from the citizen who was served, proven one of two ways, and its ``source`` says which: the
+ticket's key (``floor.http.auth.ticket_key``: in the QR code printed on the ticket and the phone link, never on a
+screen or feed) sent as ``X-Ticket-Key`` ("qr"), or the window's rating pad, a device paired to that window by a
+pad token, rating the ticket the window finished last, within minutes ("pad"). The ticket id alone, which windows
+and managers see, proves nothing. The engine takes one rating per ticket. A ticket still in the live day is
+rated by ``Engine.rate``; one only the SQL record holds (a late rating after Redis let it go) is checked against
+the record here and rated by ``Engine.rate_archived``. Either way the ``ticket.rated`` event is what the
+dashboard's alert, the archiver's ``ratings`` and ``cases`` rows and the provincial webhook are made from.
 """
 
 from __future__ import annotations
@@ -18,9 +21,10 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from floor.hall.schemas import _In
-from floor.http.kit import ApiError, Ctx, Endpoints, Param, query_limit
+from floor.http.auth import AuthError, check_ticket_key
+from floor.http.kit import ApiError, Ctx, Endpoints, Param, authenticate, header, query_limit
 from floor.identity import redact
-from floor.ratings.rules import MAX_COMMENT, SCORES, level, rateable_until, too_late
+from floor.ratings.rules import MAX_COMMENT, SCORES, level, pad_may_rate, rateable_until, too_late
 from floor.ratings.store import (
     MAX_LIMIT,
     RatingQuery,
@@ -42,14 +46,20 @@ MAX_FILTER = 16
 # No control characters, line breaks included (the house rule for every text the record keeps), said in the
 # document too so clients know before they send.
 ONE_LINE = r"^[^\x00-\x1f\x7f-\x9f]*$"
-PAD_ROLES = ("staff", "display", "manager")  # the pad runs on a display token; its window's staff and managers too
+PAD_ROLES = ("pad", "staff", "manager")  # the pad itself, and its window's staff and managers, may ask what it asks
+KEY_HEADER = "X-Ticket-Key"
+KEY_PARAM = Param(KEY_HEADER, "header", "The ticket's key, from its QR code or phone link (the part after #key=). "
+                  "Or rate from the window's pad: Authorization: Bearer <pad token of that window>.",
+                  {"type": "string", "maxLength": 64})
 
 
 # -- bodies and answers ----------------------------------------------------------------------------
 class RatingIn(_In):
     score: int = Field(ge=1, le=5, strict=True,
                        description="5 非常满意, 4 满意, 3 基本满意, 2 不满意, 1 非常不满意 (2 and 1 are 差评).")
-    source: Literal["pad", "qr"] = Field(description="pad: the 评价器 beside the window; qr: the phone page.")
+    source: Literal["pad", "qr"] | None = Field(
+        None, description="Ignored: the server records how the rating was proven (qr: the ticket's key; pad: the "
+                          "window's pad token).")
     comment: str | None = Field(None, max_length=MAX_COMMENT, pattern=ONE_LINE,
                                 description="What the citizen adds, one line.")
 
@@ -171,21 +181,47 @@ async def _live_ticket(ctx: Ctx, ticket_id: str) -> Ticket | None:
         return None
 
 
+def _has_key(ctx: Ctx, ticket_id: str) -> None:
+    """Refuse unless the request carries the ticket's own key."""
+    key = header(ctx.request, KEY_HEADER.lower().encode())
+    check_ticket_key(ctx.runtime.settings.secret, ctx.hall.config.id, ticket_id, key)
+
+
+async def _rater(ctx: Ctx, ticket_id: str, t: Ticket | None) -> str:
+    """How the rater proves they were served: "pad" or "qr"; the refusal otherwise."""
+    if header(ctx.request, b"authorization") is None:
+        _has_key(ctx, ticket_id)
+        return "qr"
+    pad = authenticate(ctx.request, ctx.runtime, ctx.hall.config.id, ("pad",))
+    window = await ctx.hall.engine.window(str(pad.window))
+    if t is None or not pad_may_rate(str(pad.window), window.done, ticket_id, t.window, t.finished_at,
+                                     int(ctx.hall.engine.clock() * 1000)):
+        raise AuthError(403, "not_this_pad", f"The pad of window {pad.window} may rate only the ticket that window "
+                        "finished last, within minutes; the citizen can still rate with the ticket's QR code.",
+                        f"{pad.window}号窗口的评价器只能评价本窗口刚办结的号票；市民仍可扫描号票二维码评价。")
+    return "pad"
+
+
 @ENDPOINTS.add("POST", "/tickets/{ticket}/rating", roles=(), body=RatingIn, response=RatingOut, status=201,
-          refusals=((410, "the ticket was finished too long ago to be rated"),))
+          params=(KEY_PARAM,), refusals=((401, "neither the ticket's key nor a pad token came"),
+                                         (403, "the key is not this ticket's, or the pad not its window's"),
+                                         (410, "the ticket was finished too long ago to be rated")))
 async def rate_ticket(ctx: Ctx, body: RatingIn) -> RatingOut:
-    """Rate a finished ticket (好差评), once. Needs no token: the unguessable ticket id is the key."""
+    """Rate a finished ticket (好差评), once: with the ticket's key (``X-Ticket-Key``, from its QR code or phone
+    link), or from the window's rating pad (its pad token) for the ticket that window finished last."""
     ticket_id = _ticket_id(ctx)
     comment = redact(body.comment) if body.comment else None  # a number typed into a comment is not kept
     engine = ctx.hall.engine
     t = await _live_ticket(ctx, ticket_id)
+    # An unknown ticket is a 404 whoever asks: GET /tickets/{id} tells as much to anyone.
+    row = await _archived_for_rating(ctx, ticket_id) if t is None else None
+    source = await _rater(ctx, ticket_id, t)
     try:
-        if t is not None:
-            return _rating_out(ctx, await engine.rate(ticket_id, body.score, body.source, comment))
-        row = await _archived_for_rating(ctx, ticket_id)
+        if row is None:
+            return _rating_out(ctx, await engine.rate(ticket_id, body.score, source, comment))
         return _rating_out(ctx, await engine.rate_archived(
             ticket_id, number=row.number, service=row.service, window=row.window, day=row.day, score=body.score,
-            source=body.source, comment=comment))
+            source=source, comment=comment))
     except DomainError as exc:
         if exc.code == "rating_closed":  # the engine's own check of the period: the same answer as ours
             raise _rating_closed(ctx, str(exc.details.get("number", ""))) from None
@@ -207,9 +243,11 @@ async def _archived_for_rating(ctx: Ctx, ticket_id: str) -> TicketRow:
     return row
 
 
-@ENDPOINTS.add("GET", "/tickets/{ticket}/rating", roles=(), response=RatingStateOut)
+@ENDPOINTS.add("GET", "/tickets/{ticket}/rating", roles=(), response=RatingStateOut, params=(KEY_PARAM,),
+               refusals=((401, "the ticket's key did not come"), (403, "the key is not this ticket's")))
 async def ticket_rating(ctx: Ctx, _: Any) -> RatingStateOut:
-    """Whether a ticket may be rated now, or how it was rated (for the phone page). No token: the id is the key."""
+    """Whether a ticket may be rated now, or how it was rated (for the phone page), to its holder: with the
+    ticket's key (``X-Ticket-Key``)."""
     ticket_id = _ticket_id(ctx)
     hall, sql = ctx.hall.config, ctx.runtime.sql
     now = hall_now(ctx)
@@ -226,6 +264,7 @@ async def ticket_rating(ctx: Ctx, _: Any) -> RatingStateOut:
         if row is None:
             raise errors.UnknownTicket(ticket=ticket_id)
         number, status, day, finished, brief = row.number, row.status, row.day, row.finished_at, None
+    _has_key(ctx, ticket_id)  # after the lookup: an unknown ticket is a 404 whoever asks
     if brief is None and stored is not None:
         brief = RatingBrief(score=stored.score, level=level(stored.score).zh, level_en=level(stored.score).en,
                             rated_at=_local(ctx, stored.rated_at))
@@ -243,7 +282,7 @@ def _local(ctx: Ctx, at: datetime | None) -> datetime | None:
 @ENDPOINTS.add("GET", "/windows/{w}/rating-pad", roles=PAD_ROLES, response=PadOut)
 async def rating_pad(ctx: Ctx, _: Any) -> PadOut:
     """The window's most recent finished ticket of today that is not rated yet (or null): what its pad may prompt
-    for when it starts or reconnects. Live, the pad follows ticket.finished on the display feed."""
+    for when it starts or reconnects. Live, the pad follows ticket.finished on its own feed (``ws/pad``)."""
     hall = ctx.hall.config
     window = ctx.path("w")
     if hall.window(window) is None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from floor.http.room import Room
-from floor.ratings import api, cases_api
+from floor.ratings import api, cases_api, pad_feed
 
 HERE = Path(__file__).resolve().parent
 PAGES = HERE / "pages"
@@ -15,4 +15,5 @@ ROOM = Room(
     endpoints=[*api.ENDPOINTS, *cases_api.ENDPOINTS],
     pages={"rate": PAGES / "rate.html", "cases": PAGES / "cases.html"},
     assets=HERE / "assets",
+    channels={"pad": pad_feed.CHANNEL},
 )

@@ -69,3 +69,16 @@ def rateable_until(hall: HallConfig, day: str, finished_at: datetime) -> datetim
 
 def too_late(hall: HallConfig, day: str, finished_at: datetime, now: datetime) -> bool:
     return now >= rateable_until(hall, day, finished_at)
+
+
+# The rating pad beside a window may rate only the ticket that window finished last, and only this long after: it
+# asks for a minute, and a citizen who turned back to the pad, or a pad that reconnected, still counts.
+PAD_S = 300
+
+
+def pad_may_rate(window: str, last_done: str | None, ticket: str, ticket_window: str | None, finished_ms: int | None,
+                 now_ms: int) -> bool:
+    """Whether the pad of ``window`` may rate ``ticket``: the window's latest finished ticket, finished there,
+    within ``PAD_S``."""
+    return (last_done == ticket and ticket_window == window and finished_ms is not None
+            and 0 <= now_ms - finished_ms <= PAD_S * 1000)

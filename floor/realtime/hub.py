@@ -1,6 +1,8 @@
 """The realtime hub: one reader per process over every hall's event stream, fanned out to local listeners.
 
-Each event is rendered to its websocket text once, then offered to every listener of its hall. Offering
+Each event is offered to every listener of its hall. A listener reads it through its view (a lobby screen's, a
+window's console, a phone's): the event's text for a view is rendered once, when the first listener of that view
+is offered it, so a thousand screens of one view cost one rendering, and a view may get nothing of an event. Offering
 never waits: a listener hands the text to its socket's ``Outbox``, which sends it at once when the socket
 can take it and otherwise queues it behind the send in flight, so one bad screen can never delay a call
 to the others. A socket too far behind is closed and reconnects with ``since=<last id>`` to get what it
@@ -35,11 +37,32 @@ from queue_engine.fcall_pipe import Packed, Pipe, bulk
 log = logging.getLogger("hallq.hub")
 
 Entries = list[tuple[bytes, dict[bytes, bytes]]]
-Event = tuple[str, str, dict[str, Any]]  # (event id, websocket text, payload)
-Render = Callable[[str, str, dict[str, object]], str]  # (hall, event id, payload) -> websocket text
+# (hall, view, event id, payload) -> the websocket text that view's readers get, or None: nothing for them
+Render = Callable[[str, str, str, dict[str, Any]], str | None]
 SLICE = 100  # listeners offered what they are owed between two turns of the event loop
 RECENT_MS = 60_000  # events kept per hall, by age: far more than the archiver trails by (a fraction of a second)
 RECENT_MAX = 2000  # and by count, for a hall busier than any
+
+
+class Event:
+    """One event of a hall's stream: its id, its payload as stored (private keys included), and its text per view,
+    each rendered the first time a listener of that view asks for it."""
+
+    __slots__ = ("_hall", "_render", "_texts", "id", "payload")
+
+    def __init__(self, event_id: str, payload: dict[str, Any], hall: str, render: Render) -> None:
+        self.id = event_id
+        self.payload = payload
+        self._hall = hall
+        self._render = render
+        self._texts: dict[str, str | None] = {}
+
+    def text(self, view: str) -> str | None:
+        texts = self._texts
+        if view in texts:
+            return texts[view]
+        text = texts[view] = self._render(self._hall, view, self.id, self.payload)
+        return text
 
 
 class Listener(Protocol):
@@ -48,9 +71,8 @@ class Listener(Protocol):
     hall: str
 
     def offer(self, events: Sequence[Event]) -> None:
-        """Events of the listener's hall, oldest first, at least one: each its id, rendered text and raw
-        payload (private keys included). Several come together when they were read while the hub was busy:
-        a socket then writes them at once."""
+        """Events of the listener's hall, oldest first, at least one. Several come together when they were read
+        while the hub was busy: a socket then writes them at once."""
 
     def beat(self) -> None:
         """Called every half heartbeat interval: send a heartbeat unless something was sent since the last call."""
@@ -86,10 +108,11 @@ class Hub:
     def unsubscribe(self, listener: Listener) -> None:
         self.fans[listener.hall].leave(listener)
 
-    async def backlog(self, hall: str, since: str, count: int = 500) -> list[tuple[str, str]]:
-        """Rendered events strictly after ``since``, oldest first, at most ``count``."""
+    async def backlog(self, hall: str, view: str, since: str, count: int = 500) -> list[tuple[str, str | None]]:
+        """The events strictly after ``since``, oldest first, at most ``count``: each its id and its text for
+        ``view`` (None: nothing for that view)."""
         entries = cast(Entries, await self.redis.xrange(self.streams[hall], min=f"({since}", count=count))
-        return [(event_id, self.render(hall, event_id, payload))
+        return [(event_id, self.render(hall, view, event_id, payload))
                 for event_id, payload in (self._parsed(eid, fields) for eid, fields in entries)]
 
     @staticmethod
@@ -140,7 +163,7 @@ class Hub:
                 for eid, fields in entries:
                     event_id, raw = eid.decode(), _field(fields, b"e")
                     payload = orjson.loads(raw)
-                    fan.add(event_id, self.render(hall, event_id, payload), payload)
+                    fan.add(Event(event_id, payload, hall, self.render))
                     last[hall] = event_id
                     self._keep(hall, event_id, raw)
                     self.delivered += 1
@@ -189,7 +212,7 @@ class Hub:
                 try:
                     listener.offer(events)
                 except Exception:  # a bug in one listener must not stop the calls to the others
-                    log.exception("listener failed on %s", events[-1][0])
+                    log.exception("listener failed on %s", events[-1].id)
             budget -= 1
 
     async def _beat(self) -> None:
@@ -221,8 +244,8 @@ class HallFan:
     def leave(self, listener: Listener) -> None:
         self.next.pop(listener, None)
 
-    def add(self, event_id: str, text: str, payload: dict[str, Any]) -> None:
-        self.events.append((event_id, text, payload))
+    def add(self, event: Event) -> None:
+        self.events.append(event)
 
     def owed(self) -> list[Listener]:
         """Listeners owed an event now, in the order they joined."""

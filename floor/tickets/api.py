@@ -7,6 +7,7 @@ from typing import Any
 from starlette.responses import Response
 
 from floor.hall.schemas import IssueIn, ReasonIn, TicketOut
+from floor.http.auth import ticket_key
 from floor.http.kit import ApiError, Ctx, Endpoints, Param, error_response, header
 from floor.identity import InvalidIdentity, age_on, mask_name, normalize_id_number, normalize_phone, person_key
 from floor.notify.contacts import keep_contact
@@ -76,6 +77,7 @@ async def issue(ctx: Ctx, body: IssueIn) -> Response:
     if body.phone:  # kept sealed for the day, for the SMS when the turn nears (floor.notify.contacts)
         await keep_contact(ctx, issued.ticket, body.phone)
     out = TicketOut.of(hall, issued.ticket, issued.ahead, issued.estimated_wait_s)
+    out.key = ticket_key(ctx.runtime.settings.secret, hall.id, issued.ticket.id)  # printed in its QR code
     return Response(out.model_dump_json(), status_code=200 if issued.replay else 201, media_type="application/json")
 
 

@@ -3,8 +3,9 @@
 No token: like ``GET /tickets/{id}``, the unguessable ticket id is the key, and the socket tells only
 what that ticket's holder may know. It sends ``ticket.status`` (the ticket as GET returns it) at once and
 again whenever an event moves that ticket or its line, and forwards each call of the ticket's service
-(``ticket.called``/``ticket.recalled``, with number and window) so the page can show who is at the
-windows now. Bursts of events are coalesced into one status read.
+(``ticket.called``/``ticket.recalled``: number and window, as the lobby screens show them, never the called
+ticket's id, holder or reason) so the page can show who is at the windows now. Bursts of events are coalesced
+into one status read.
 """
 
 from __future__ import annotations
@@ -12,23 +13,37 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Sequence
+from typing import Any
 
 import orjson
 from starlette.routing import WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from floor.hall.schemas import TicketOut
-from floor.http.feed import CLOSE_NOT_FOUND, drain_incoming, outbox_for, refuse
+from floor.http.feed import CLOSE_NOT_FOUND, Channel, drain_incoming, outbox_for, pick, refuse, window_name
 from floor.http.kit import ApiError, hall_of
 from floor.realtime.hub import Event
 from floor.realtime.outbox import Outbox
 from floor.runtime import HallRuntime, Runtime
+from queue_engine.config import HallConfig
 from queue_engine.errors import DomainError
 
 log = logging.getLogger("hallq.phone")
 
 CALLS = ("ticket.called", "ticket.recalled")
 HEARTBEAT = orjson.dumps({"type": "heartbeat"}).decode()
+VIEW = "phone"
+
+
+def project(hall: HallConfig, payload: dict[str, Any], _: str | None) -> dict[str, Any] | None:
+    """What every phone gets of a call: what the lobby screens show of it. Nothing of any other event: the
+    status read after it tells the phone what it may know."""
+    if payload["type"] not in CALLS:
+        return None
+    return {**pick(payload, ("number", "service", "window")), "window_name": window_name(hall, payload["window"])}
+
+
+CHANNEL = Channel(roles=(), project=project)  # its address is the ticket's: ROUTES
 
 
 async def _status(hall: HallRuntime, ticket_id: str, event_id: str | None) -> tuple[str, str]:
@@ -56,13 +71,15 @@ class PhoneLine:
 
     def offer(self, events: Sequence[Event]) -> None:
         moved = None  # the last event that moved this ticket or its line
-        for event_id, text, payload in events:
+        for event in events:
+            payload = event.payload
             # A transfer's "service" is where the ticket went, so one into this line counts too.
             if payload.get("ticket") != self.ticket_id and payload.get("service") != self.service:
                 continue
-            if payload.get("type") in CALLS:
+            text = event.text(VIEW)
+            if text is not None:
                 self.outbox.put(text)
-            moved = event_id
+            moved = event.id
         if moved is not None:
             self.quiet = False
             self.refresh(moved)  # one status read for the lot

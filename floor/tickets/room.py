@@ -16,4 +16,5 @@ ROOM = Room(
     routes=[*phone_line.ROUTES, *citizen_pages.ROUTES],
     pages={"guide": PAGES / "guide.html", "kiosk": PAGES / "kiosk.html", "notice": PAGES / "notice.html"},
     assets=HERE / "assets",
+    channels={phone_line.VIEW: phone_line.CHANNEL},
 )

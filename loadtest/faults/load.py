@@ -46,7 +46,7 @@ class AckedTicket:
 @dataclass
 class DisplayLog:
     name: str
-    called: dict[str, str] = field(default_factory=dict)  # event id -> ticket id of each ticket.called received
+    called: dict[str, str] = field(default_factory=dict)  # event id -> number of each ticket.called received
     last_id: str = "0-0"
     connects: int = 0
     drops: int = 0
@@ -254,7 +254,7 @@ class LoadGenerator:
                             log.last_id = message["event_id"]
                             log.last_event_at = time.monotonic()
                         if message.get("type") == "ticket.called":
-                            log.called[message["event_id"]] = message["ticket"]
+                            log.called[message["event_id"]] = message["number"]  # a display sees no ticket id
             except (OSError, WebSocketException, TimeoutError):
                 pass
             finally:

@@ -12,6 +12,7 @@ redis.call('HSET', K_EWMA, t.service, math.floor(alpha * handling + (1 - alpha) 
 t.status, t.outcome, t.finished_at = 'done', outcome, NOW
 retire(t)
 free(w)
+w.done = t.id  -- the ticket its rating pad may ask about (model.HallModel._on_ticket_finished)
 put_json(K_TICKETS, t.id, t)
 put_json(K_WINDOWS, window_id, w)
 return reply(t, ticket_event('ticket.finished', t, {window = window_id, outcome = outcome, handling_ms = handling}))

@@ -165,8 +165,9 @@ def test_a_run_with_a_warm_up_counts_and_judges_only_what_came_after_it(tmp_path
     assert (tickets.requests, tickets.failures, tickets.rps) == (1000, 1, 10.0)  # 1,010 counted by Locust, 10 early
     assert tickets.p99 == pytest.approx(9.9, abs=0.02)
     assert run.row("ws connect display") is not None  # no samples either side: Locust's own figures stay
-    assert [(r.name, r.requests, r.rps, r.p50, r.max) for r in run.warmup_rows] == [
+    warmup: list[tuple[str, int, float, object, float]] = [  # object: p50 is compared with pytest.approx
         ("POST /tickets", 10, 0.5, pytest.approx(105.5, abs=0.6), 110.0)]
+    assert [(r.name, r.requests, r.rps, r.p50, r.max) for r in run.warmup_rows] == warmup
     assert run.warmup_s == 20.0
 
 

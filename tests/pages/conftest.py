@@ -141,6 +141,25 @@ class Hall:
     def issue(self, service: str = "SOC", **body: Any) -> Any:
         return self.call("POST", "/tickets", role="guide", json={"service": service, **body}, expect=201)
 
+    def rate(self, ticket: dict[str, Any], score: int, *, pad: str | None = None, expect: int | None = 201,
+             **extra: Any) -> Any:
+        """Rate ``ticket`` as the citizen served: with its key (``ticket["key"]``, as issued: what its QR code
+        carries), or, with ``pad`` (a window), from that window's rating pad (its pad token)."""
+        headers = ({"Authorization": f"Bearer {self.token('pad', pad)}"} if pad is not None
+                   else {"X-Ticket-Key": ticket["key"]})
+        reply = self.http.post(f"/api/v1/halls/{self.id}/tickets/{ticket['id']}/rating",
+                               json={"score": score, **extra}, headers=headers)
+        if expect is not None:
+            assert reply.status_code == expect, f"rating {ticket['id']}: {reply.status_code} {reply.text}"
+        return reply.json()
+
+    def rating_state(self, ticket: dict[str, Any]) -> Any:
+        """GET /tickets/{id}/rating as the phone asks it: with the ticket's key."""
+        reply = self.http.get(f"/api/v1/halls/{self.id}/tickets/{ticket['id']}/rating",
+                              headers={"X-Ticket-Key": ticket["key"]})
+        assert reply.status_code == 200, f"rating state of {ticket['id']}: {reply.status_code} {reply.text}"
+        return reply.json()
+
     def window_op(self, window: str, op: str, body: Any = None, expect: int = 200) -> Any:
         return self.call("POST", f"/windows/{window}/{op}", role="staff", window=window, json=body, expect=expect)
 
@@ -153,9 +172,12 @@ class Hall:
                   size: tuple[int, int] = (1280, 800), lang: str | None = None, speech_ms: int = 150,
                   device_scale: float = 1) -> Page:
         """Open ``path`` (``{hall}`` is replaced by this hall's id) signed in as ``role``, if given."""
+        # bypass_csp: Playwright's wait_for_function compiles its predicate with eval inside the page, which the
+        # pages' Content-Security-Policy (no 'unsafe-eval') refuses. The policy itself is tested without it, on
+        # every page, in tests/pages/test_csp_and_framing.py.
         context = self.browser.new_context(viewport={"width": size[0], "height": size[1]},
                                            device_scale_factor=device_scale, locale="zh-CN",
-                                           timezone_id="Asia/Shanghai")
+                                           timezone_id="Asia/Shanghai", bypass_csp=True)
         context.add_init_script(SPEECH_RECORDER)
         context.add_init_script(f"window.__speechMs = {speech_ms};")
         if lang:

@@ -10,7 +10,7 @@ from typing import Any
 from playwright.sync_api import expect
 
 from tests.pages.conftest import Hall, screenshot
-from tests.pages.test_dashboard_phone import ZONE, overdue_case_in_record, rate, served_ticket
+from tests.pages.test_dashboard_phone import ZONE, overdue_case_in_record, served_ticket
 
 CASES = "/halls/{hall}/cases"
 DESK = (1366, 768)
@@ -19,7 +19,7 @@ DESK = (1366, 768)
 def opened_case(hall: Hall, window: str = "5", score: int = 2, comment: str = "材料清单没讲清楚") -> dict[str, Any]:
     """A ticket served at ``window`` and rated 差评; returns it once the archiver has opened its case."""
     ticket = served_ticket(hall, window)
-    rate(hall, ticket["id"], score, "qr", comment=comment)
+    hall.rate(ticket, score, comment=comment)  # by the ticket's QR code
     deadline = time.monotonic() + 10
     while hall.http.get(f"/api/v1/halls/{hall.id}/cases/{ticket['id']}",
                         headers={"Authorization": f"Bearer {hall.token('manager')}"}).status_code != 200:

@@ -310,8 +310,9 @@ def test_dashboard_fits_a_1366_screen(hall: Hall) -> None:
 
 
 # -- phone page ------------------------------------------------------------------------------------
-def open_phone(hall: Hall, ticket_id: str, *, init_script: str | None = None) -> Page:
-    """The phone page as a citizen opens it (no token), 390x844 at device scale 2; JS errors fail the test."""
+def open_phone(hall: Hall, ticket_id: str, *, key: str | None = None, init_script: str | None = None) -> Page:
+    """The phone page as a citizen opens it (no token), 390x844 at device scale 2; JS errors fail the test. With
+    ``key``, as the ticket's QR code opens it (``/t/{id}#key=...``), so it may rate the ticket."""
     context = hall.browser.new_context(viewport={"width": PHONE[0], "height": PHONE[1]}, device_scale_factor=2,
                                        locale="zh-CN", timezone_id="Asia/Shanghai", is_mobile=True, has_touch=True)
     # Records vibrations instead of shaking nothing (headless Chromium has no motor).
@@ -323,7 +324,7 @@ def open_phone(hall: Hall, ticket_id: str, *, init_script: str | None = None) ->
     page.on("pageerror", lambda exc: hall.errors.append(f"phone: {exc}"))
     page.on("console", lambda msg: hall.errors.append(f"phone: console.error: {msg.text}")
             if msg.type == "error" else None)
-    page.goto(f"{hall.base_url}/t/{ticket_id}")
+    page.goto(f"{hall.base_url}/t/{ticket_id}" + (f"#key={key}" if key else ""))
     return page
 
 
@@ -422,14 +423,11 @@ def test_phone_unknown_ticket_gets_the_friendly_404(hall: Hall) -> None:
 ALERT_WITHIN_MS = 1000  # issue 8: a 差评 raises an alert on the manager dashboard within a second
 
 
-def rate(hall: Hall, ticket_id: str, score: int, source: str = "pad", **extra: Any) -> Any:
-    return hall.call("POST", f"/tickets/{ticket_id}/rating", json={"score": score, "source": source, **extra},
-                     expect=201)
-
-
 def served_ticket(hall: Hall, window: str) -> dict[str, Any]:
-    hall.issue("SOC")
-    return serve(hall, window)
+    """A SOC ticket issued and served to the end at ``window``; the ticket as issued (with its key)."""
+    issued: dict[str, Any] = hall.issue("SOC")
+    assert serve(hall, window)["id"] == issued["id"]
+    return issued
 
 
 def overdue_case_in_record(server: LiveServer, hall_id: str, ticket_id: str, days_ago: int) -> None:
@@ -458,11 +456,12 @@ def test_a_bad_rating_alerts_the_dashboard_within_a_second(hall: Hall) -> None:
     expect(page.locator("#link")).to_have_attribute("data-status", "live")
     expect(page.locator("#cases-empty")).to_be_visible()
 
-    rate(hall, good["id"], 4, "qr")  # not a 差评: no alert
+    hall.rate(good, 4)  # not a 差评: no alert
     delays = []
-    for ticket, score in ((bad, 2), (worse, 1)):
+    # One by the ticket's QR code, the other (the ticket window 5 finished last) from the window's pad.
+    for ticket, score, pad in ((bad, 2, None), (worse, 1, "5")):
         sent_ms = time.time() * 1000
-        rate(hall, ticket["id"], score, comment="等了很久" if score == 1 else None)
+        hall.rate(ticket, score, pad=pad, comment="等了很久" if score == 1 else None)
         banner = page.locator(f'#bad-list li[data-ticket="{ticket["id"]}"]')
         expect(banner).to_be_visible(timeout=ALERT_WITHIN_MS)
         expect(banner).not_to_have_attribute("data-shown-at", "")
@@ -502,7 +501,7 @@ def test_the_dashboard_marks_overdue_cases(hall: Hall) -> None:
     overdue_case_in_record(hall.server, hall.id, f"{datetime.now(ZONE):%Y%m%d}-00000000abcd", days_ago=8)
     hall.open_windows("5")
     fresh = served_ticket(hall, "5")
-    rate(hall, fresh["id"], 2)
+    hall.rate(fresh, 2, pad="5")  # the ticket window 5 finished last, from its pad
     page = hall.open_page(DASHBOARD, role="manager", size=FULL_HD)
     rows = page.locator("#case-rows tr")
     expect(rows).to_have_count(2, timeout=5000)
@@ -516,12 +515,13 @@ def test_the_dashboard_marks_overdue_cases(hall: Hall) -> None:
 def test_phone_rates_its_ticket_once_it_is_done(hall: Hall) -> None:
     hall.open_windows("1")
     mine = hall.issue("SOC")
-    page = open_phone(hall, mine["id"])
+    page = open_phone(hall, mine["id"], key=mine["key"])  # as the ticket's QR code opens it
     expect(page.locator("#number")).to_have_text("A001")
     expect(page.locator("#rate")).to_be_hidden()
     serve(hall, "1")
     form = page.locator("#rate")
     expect(form).to_be_visible()
+    expect(page.locator("#rate-keyless")).to_be_hidden()
     expect(form.locator("h2")).to_have_text("请为本次服务评价")
     expect(page.locator("#rate-more")).to_be_hidden()
     form.locator('button[data-score="4"]').tap()
@@ -532,7 +532,7 @@ def test_phone_rates_its_ticket_once_it_is_done(hall: Hall) -> None:
     expect(page.locator("#rated")).to_be_visible()
     expect(page.locator("#rated-level")).to_have_text("满意")
     expect(form).to_be_hidden()
-    state = hall.call("GET", f"/tickets/{mine['id']}/rating")
+    state = hall.rating_state(mine)
     assert (state["rated"], state["rating"]["score"]) == (True, 4)
     stored = [r for r in hall.call("GET", "/ratings")["ratings"] if r["ticket"] == mine["id"]]
     deadline = time.monotonic() + 10
@@ -544,6 +544,9 @@ def test_phone_rates_its_ticket_once_it_is_done(hall: Hall) -> None:
     page.reload()  # once rated, always "already rated": never a second form
     expect(page.locator("#rated")).to_be_visible()
     expect(page.locator("#rate")).to_be_hidden()
+    page.goto(f"{hall.base_url}/t/{mine['id']}")  # the bare address on the same phone: the key was kept
+    expect(page.locator("#rated")).to_be_visible()
+    expect(page.locator("#rate-keyless")).to_be_hidden()
     page.click("#lang")
     expect(page.locator("#rated-level")).to_have_text("Satisfied")
 
@@ -551,12 +554,44 @@ def test_phone_rates_its_ticket_once_it_is_done(hall: Hall) -> None:
 def test_phone_says_already_rated_when_the_pad_was_used(hall: Hall) -> None:
     hall.open_windows("1")
     mine = hall.issue("SOC")
-    page = open_phone(hall, mine["id"])
+    page = open_phone(hall, mine["id"], key=mine["key"])
     serve(hall, "1")
     expect(page.locator("#rate")).to_be_visible()
-    rate(hall, mine["id"], 5, "pad")  # the citizen tapped the pad beside the window instead
+    hall.rate(mine, 5, pad="1")  # the citizen tapped the pad beside the window instead
     page.locator('#rate button[data-score="1"]').tap()
     page.click("#rate-submit")
     expect(page.locator("#rated")).to_be_visible()
     expect(page.locator("#rated-level")).to_have_text("非常满意")
     hall.forgive_refusals(409)  # the refused second rating, logged by Chromium as any 4xx is
+
+
+def test_phone_without_the_key_only_says_where_to_rate_and_with_it_rates(hall: Hall) -> None:
+    hall.open_windows("1")
+    mine = hall.issue("SOC")
+    page = open_phone(hall, mine["id"])  # the address typed from the ticket id: no #key=
+    expect(page.locator("#number")).to_have_text("A001")
+    serve(hall, "1")
+    expect(page.locator("#rate-keyless")).to_be_visible()
+    expect(page.locator("#rate-keyless")).to_contain_text("评价请扫描号票上的二维码")
+    page.wait_for_timeout(500)  # time for a form that should not come
+    expect(page.locator("#rate")).to_be_hidden()
+    expect(page.locator("#rate-levels button")).to_have_count(5)  # drawn, but never shown
+    expect(page.locator("#rated")).to_be_hidden()
+    # The id alone proves nothing to the server either, and another ticket's key does not fit this one.
+    url = f"/api/v1/halls/{hall.id}/tickets/{mine['id']}/rating"
+    assert hall.http.get(url).status_code == 401
+    assert hall.http.post(url, json={"score": 1, "source": "qr"}).status_code == 401
+    other = hall.issue("SOC")
+    assert hall.http.post(url, json={"score": 1}, headers={"X-Ticket-Key": other["key"]}).status_code == 403
+    assert hall.rating_state(mine)["rated"] is False
+
+    keyed = open_phone(hall, mine["id"], key=mine["key"])  # the ticket's QR code, scanned
+    expect(keyed.locator("#rate")).to_be_visible()
+    expect(keyed.locator("#rate-keyless")).to_be_hidden()
+    keyed.locator('#rate button[data-score="5"]').tap()
+    keyed.click("#rate-submit")
+    expect(keyed.locator("#rated")).to_be_visible()
+    expect(keyed.locator("#rated")).to_contain_text("您已评价")
+    expect(keyed.locator("#rated-level")).to_have_text("非常满意")
+    state = hall.rating_state(mine)
+    assert (state["rated"], state["rating"]["score"]) == (True, 5)

@@ -155,8 +155,13 @@ def test_window_states_and_waiting_per_service(hall: Hall) -> None:
     expect(window("4").locator(".win-main")).to_have_text("未开放")
     hall.window_op("3", "pause", {"reason": "系统维护"})
     expect(window("3").locator(".win-main")).to_have_text("暂停服务")
-    expect(window("3").locator(".win-sub")).to_have_text("系统维护")
     expect(window("3")).to_have_attribute("data-state", "paused")
+    # The reason staff typed is theirs, not the lobby's: the tile says only 暂停服务, and the display is not told.
+    expect(window("3").locator(".win-sub")).to_have_text("")
+    expect(page.locator("body")).not_to_contain_text("系统维护")
+    paused = {w["id"]: w for w in hall.call("GET", "/snapshot", role="display")["windows"]}["3"]
+    assert (paused["state"], paused["reason"]) == ("paused", None)
+    assert {w["id"]: w for w in hall.call("GET", "/snapshot")["windows"]}["3"]["reason"] == "系统维护"  # managers'
 
     soc = page.locator('#services [data-service="SOC"]')
     expect(soc.locator(".svc-waiting b")).to_have_text("0")

@@ -167,7 +167,7 @@ AUDIT = """
 
 
 def busy_morning(hall: Hall) -> None:
-    """A hall at its busiest: most windows calling or serving, one paused with a reason, an idle one, closed
+    """A hall at its busiest: most windows calling or serving, one paused (its reason not shown), an idle one, closed
     ones, real-name tickets (a compound surname, the longest masked name) and double-figure queues."""
     hall.open_windows(*(str(w) for w in range(1, 10)))
     hall.issue("SOC", name="欧阳小明")  # window 1's first call: later among the recent calls
@@ -194,7 +194,9 @@ def open_settled(hall: Hall, size: tuple[int, int]) -> Page:
     page = hall.open_page("/halls/{hall}/display?chime=0", role="display", size=size)
     expect(page.locator("#link")).to_have_attribute("data-status", "live")
     expect(page.locator("#recent li")).to_have_count(8)
-    expect(page.locator('.win[data-window="8"] .win-sub')).to_have_text("系统维护，请至其他窗口")
+    expect(page.locator('.win[data-window="8"] .win-main')).to_have_text("暂停服务")
+    expect(page.locator('.win[data-window="8"] .win-sub')).to_have_text("")  # the pause's reason is staff's
+    expect(page.locator("body")).not_to_contain_text("系统维护")
     expect(page.locator("#now-holder")).to_have_text("司**如")
     page.mouse.click(size[0] // 2, size[1] // 2)
     expect(page.locator("#voice-gate")).to_be_hidden()

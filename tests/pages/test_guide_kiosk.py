@@ -21,6 +21,7 @@ from urllib.parse import urlparse
 import pytest
 from playwright.sync_api import Browser, Page, Route, expect
 
+from floor.http.auth import ticket_key
 from tests.conftest import SHANGHAI
 from tests.pages.conftest import Hall, screenshot
 from tests.server.conftest import (
@@ -331,7 +332,12 @@ def test_kiosk_gives_someone_born_in_1950_the_green_channel(hall: Hall) -> None:
     ticket = hall.call("GET", f"/tickets/{printed_ticket_id(page)}")
     assert (ticket["number"], ticket["priority"], ticket["channel"]) == ("A005", "green", "kiosk")
     expect(page.locator("#d-printing")).to_have_text("请取走打印的号票。")
-    expect(page.locator("#d-qr")).to_have_attribute("src", f"/t/{ticket['id']}/qr.svg")
+    # The QR code carries the ticket's key (the citizen's proof when rating), on the screen and on the print.
+    key = ticket_key(hall.server.secret, hall.id, ticket["id"])
+    expect(page.locator("#d-qr")).to_have_attribute("src", f"/t/{ticket['id']}/qr.svg?key={key}")
+    page.wait_for_function("document.getElementById('d-qr').complete")
+    assert page.locator("#d-qr").evaluate("img => img.naturalWidth") > 0  # the server took the key
+    assert f"key={key}" in printed(page)[0]
     screenshot(page, "kiosk-ticket")
 
     # The same person again: the server's refusal, in large text.
@@ -441,7 +447,7 @@ def test_ticket_prints_on_a_58mm_roll(hall: Hall) -> None:
     hall.issue("SOC")
     ticket = hall.issue("SOC", priority="green")
     hall.issue("SOC")
-    page = open_ticket_page(hall, ticket)
+    page = open_ticket_page(hall, ticket, f"?lang=zh&key={ticket['key']}")  # as the desk prints it
     page.emulate_media(media="print")
     expect(page.locator("#number")).to_have_text(ticket["number"])
     expect(page.locator("#hall-name")).to_have_text("示范县政务服务中心")
@@ -451,7 +457,7 @@ def test_ticket_prints_on_a_58mm_roll(hall: Hall) -> None:
     expect(page.get_by_text("扫码查看排队进度")).to_be_visible()
     expect(page.locator("#print-now")).to_be_hidden()  # a screen-only button
     qr = page.locator("img#qr")
-    expect(qr).to_have_attribute("src", f"/t/{ticket['id']}/qr.svg")
+    expect(qr).to_have_attribute("src", f"/t/{ticket['id']}/qr.svg?key={ticket['key']}")
     page.wait_for_function("document.body.classList.contains('ready')")
     assert qr.evaluate("img => img.naturalWidth") > 0
     number_fits = page.locator("#number").evaluate("n => n.scrollWidth <= n.clientWidth")
@@ -473,6 +479,7 @@ def test_ticket_page_prints_itself_with_print_1(hall: Hall) -> None:
     assert printed(page) == [f"/t/{ticket['id']}/print?print=1"]
     expect(page.locator("#number")).to_have_text("G001")
     expect(page.locator("#mark")).to_be_hidden()
+    expect(page.get_by_text("扫码查看排队进度")).to_be_hidden()  # no key in its address: printed without a QR code
     hall.call("POST", f"/tickets/{ticket['id']}/cancel", role="guide")
     page.reload()
     expect(page.locator("#mark")).to_have_text("已取消")  # a reprint never passes for a live ticket

@@ -14,14 +14,16 @@ PAD = (1280, 800)
 
 
 def pad(hall: Hall, window: str = "5", **options: str) -> Page:
-    query = "&".join(f"{k}={v}" for k, v in {"window": window, **options}.items())
-    page = hall.open_page(f"/halls/{{hall}}/rate?{query}", role="display", size=PAD)
+    """The pad of ``window``, signed in with that window's pad token (the token says the window)."""
+    query = "&".join(f"{k}={v}" for k, v in options.items())
+    page = hall.open_page("/halls/{hall}/rate" + (f"?{query}" if query else ""), role="pad", window=window,
+                          size=PAD)
     expect(page.locator("#link")).to_have_attribute("data-status", "live")
     return page
 
 
 def finish(hall: Hall, window: str, service: str = "SOC") -> dict[str, Any]:
-    """Issue a ticket and serve it to the end at ``window`` (open); the ticket as issued."""
+    """Issue a ticket and serve it to the end at ``window`` (open); the ticket as issued (with its key)."""
     ticket: dict[str, Any] = hall.issue(service)
     assert hall.window_op(window, "call-next")["ticket"]["id"] == ticket["id"]
     hall.window_op(window, "start")
@@ -79,7 +81,7 @@ def test_an_unanswered_question_goes_away_by_itself(hall: Hall) -> None:
     ticket = finish(hall, "5")
     expect(page.locator("#ask")).to_be_visible(timeout=2000)
     expect(page.locator("#idle")).to_be_visible(timeout=4000)
-    state = hall.call("GET", f"/tickets/{ticket['id']}/rating")
+    state = hall.rating_state(ticket)
     assert (state["rated"], state["rateable"]) == (False, True)  # the citizen may still rate by phone
 
 
@@ -87,7 +89,7 @@ def test_a_pad_started_just_after_a_finish_asks_about_that_ticket(hall: Hall) ->
     hall.open_windows("5")
     ticket = finish(hall, "5")
     deadline = time.monotonic() + 10
-    while hall.call("GET", "/windows/5/rating-pad", role="display")["ticket"] is None:
+    while hall.call("GET", "/windows/5/rating-pad", role="pad", window="5")["ticket"] is None:
         assert time.monotonic() < deadline, "the record did not get the finished ticket"
         time.sleep(0.1)
     page = pad(hall)
@@ -102,7 +104,7 @@ def test_a_rating_given_by_phone_meanwhile_ends_the_question(hall: Hall) -> None
     page = pad(hall)
     ticket = finish(hall, "5")
     expect(page.locator("#ask")).to_be_visible(timeout=2000)
-    hall.call("POST", f"/tickets/{ticket['id']}/rating", json={"score": 5, "source": "qr"}, expect=201)
+    hall.rate(ticket, 5)  # by the ticket's QR code, on the citizen's phone
     expect(page.locator("#thanks")).to_be_visible(timeout=2000)
     expect(page.locator("#thanks-sub")).to_have_text("本次服务已评价。")
 
@@ -113,5 +115,55 @@ def test_the_pad_speaks_english_and_says_which_token_it_needs(hall: Hall) -> Non
     finish(hall, "5")
     expect(page.locator("#ask h1")).to_have_text("Please rate this service", timeout=2000)
     expect(page.locator("#levels .level-name").first).to_have_text("Very satisfied")
-    guide = hall.open_page("/halls/{hall}/rate?window=5", role="guide", size=PAD)
-    expect(guide.locator(".signin-problem")).to_contain_text("显示屏")
+    guide = hall.open_page("/halls/{hall}/rate", role="guide", size=PAD, lang="en")
+    expect(guide.locator(".signin-problem")).to_contain_text("The rating pad takes its window's pad token")
+    expect(guide.locator(".signin-problem")).to_contain_text("hallq token --role pad --window")
+
+
+def test_a_pad_signed_in_with_a_display_token_is_refused(hall: Hall) -> None:
+    hall.open_windows("5")
+    page = hall.open_page("/halls/{hall}/rate?window=5", role="display", size=PAD)
+    problem = page.locator(".signin-problem")
+    expect(problem).to_contain_text("评价器使用本窗口的评价器令牌")
+    expect(problem).to_contain_text("hallq token --role pad --window")
+    expect(page.locator("#link")).to_have_attribute("data-status", "connecting")  # never followed any feed
+    finish(hall, "5")
+    page.wait_for_timeout(700)
+    expect(page.locator("#ask")).to_be_hidden()  # a display token asks nobody, whatever ?window= says
+    # The refused token is not kept: a reload asks again rather than starting as a display.
+    assert page.evaluate("Object.keys(localStorage).filter(k => k.startsWith('hallq.token'))") == []
+
+    page.fill("#signin-token", hall.token("pad", "5"))  # the right token, pasted: the pad starts
+    page.click("#signin-submit")
+    expect(page.locator(".signin-overlay")).to_have_count(0)
+    expect(page.locator("#link")).to_have_attribute("data-status", "live")
+    expect(page.locator("#window-name")).to_have_text("5号窗口")
+
+
+def test_a_pad_rates_its_windows_just_finished_ticket_recorded_as_pad(hall: Hall) -> None:
+    hall.open_windows("5", "3")
+    page = pad(hall)
+    earlier = finish(hall, "5")
+    last = finish(hall, "5")
+    expect(page.locator("#ask-number")).to_have_text(last["number"], timeout=2000)
+    # A pad rates only the ticket its own window finished last: not another window's pad, not an earlier one.
+    for window, ticket in (("3", last), ("5", earlier)):
+        refused = hall.http.post(f"/api/v1/halls/{hall.id}/tickets/{ticket['id']}/rating", json={"score": 1},
+                                 headers={"Authorization": f"Bearer {hall.token('pad', window)}"})
+        assert (refused.status_code, refused.json()["error"]["code"]) == (403, "not_this_pad"), refused.text
+    # Nor does any other role of the hall: a rating comes from the citizen served.
+    others: list[tuple[str, str | None]] = [("manager", None), ("staff", "5"), ("display", None)]
+    for role, at in others:
+        refused = hall.http.post(f"/api/v1/halls/{hall.id}/tickets/{last['id']}/rating", json={"score": 1},
+                                 headers={"Authorization": f"Bearer {hall.token(role, at)}"})
+        assert refused.status_code == 403, (role, refused.text)
+
+    page.get_by_role("button", name="满意", exact=True).click()
+    expect(page.locator("#thanks-sub")).to_have_text("您的评价：满意")
+    hall.rate(earlier, 3, source="pad")  # the earlier citizen, by the QR code: the body's source is ignored
+    stored = rating_of(hall, last["id"])
+    assert stored is not None
+    assert (stored["score"], stored["source"], stored["window"], stored["number"]) == (4, "pad", "5", last["number"])
+    by_key = rating_of(hall, earlier["id"])
+    assert by_key is not None
+    assert (by_key["score"], by_key["source"]) == (3, "qr")

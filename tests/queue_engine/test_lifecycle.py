@@ -31,13 +31,13 @@ async def events_after(impl: Any, mark: int) -> list[Event]:
 
 
 def service_row(snapshot: dict[str, Any], code: str) -> dict[str, Any]:
-    rows = [s for s in snapshot["services"] if s["code"] == code]
+    rows: list[dict[str, Any]] = [s for s in snapshot["services"] if s["code"] == code]
     assert len(rows) == 1
     return rows[0]
 
 
 def window_row(snapshot: dict[str, Any], window: str) -> dict[str, Any]:
-    rows = [w for w in snapshot["windows"] if w["id"] == window]
+    rows: list[dict[str, Any]] = [w for w in snapshot["windows"] if w["id"] == window]
     assert len(rows) == 1
     return rows[0]
 
@@ -541,7 +541,7 @@ async def test_pin_leaves_vip_in_its_place(impl: Any) -> None:
 async def test_end_day_closes_everything(impl: Any, clock: ManualClock) -> None:
     for w in ("1", "2", "3", "4"):
         await impl.open_window(w)
-    ids = []
+    ids: list[str] = []
     for _ in range(5):
         ids.append((await impl.issue("SOC", person=f"p-{len(ids)}")).ticket.id)
         clock.advance(1)

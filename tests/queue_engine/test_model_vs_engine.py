@@ -291,7 +291,7 @@ class ModelVsEngine(RuleBasedStateMachine):
         assert {s.decode(): int(n) for s, n in able.items() if int(n)} == {s: n for s, n in model.able.items() if n}
         assert {p.decode(): t.decode() for p, t in people.items()} == model.people
         assert {t.decode() for t in active} == model.active
-        late = {}
+        late: dict[tuple[str, str], int] = {}
         for day in {"20261120", "20261121", "2026-11-21"}:
             stored = self.run(self.redis.hgetall(k.late_ratings(day)))
             late |= {(day, t.decode()): int(at) for t, at in stored.items()}

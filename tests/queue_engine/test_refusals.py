@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
@@ -663,8 +663,8 @@ async def test_second_rating_refused(impl: Any) -> None:
 
 async def test_second_late_rating_refused(impl: Any) -> None:
     def late() -> Awaitable[Any]:
-        return impl.rate_archived("20261120-abcdef", number="A017", service="SOC", window="2", day="20261120",
-                                  score=2, source="phone")
+        return cast(Awaitable[Any], impl.rate_archived("20261120-abcdef", number="A017", service="SOC", window="2",
+                                                       day="20261120", score=2, source="phone"))
 
     await late()
     await assert_refused(impl, late, errors.AlreadyRated, "already_rated")

@@ -96,6 +96,8 @@ async def test_holder_is_not_part_of_the_idempotent_request(impl: Any) -> None:
 async def test_ticket_json_in_redis_has_the_details(engine: Engine) -> None:
     await engine.open_window("7")
     issued = await engine.issue("FOOD", item="FOOD-PERMIT", holder="李*")
-    stored = orjson.loads(await engine.redis.hget(engine.keys.tickets, issued.ticket.id))
+    raw = await engine.redis.hget(engine.keys.tickets, issued.ticket.id)
+    assert raw is not None
+    stored = orjson.loads(raw)
     assert (stored["item"], stored["holder"]) == ("FOOD-PERMIT", "李*")
     assert "green_reason" not in stored

@@ -34,7 +34,7 @@ import redis as redis_sync
 from websockets.asyncio.client import ClientConnection, connect
 
 from floor.clock import write_clock
-from floor.http.auth import make_token
+from floor.http.auth import make_token, ticket_key
 from queue_engine.keys import HallKeys
 from tests.conftest import REDIS_URL, ROOT
 
@@ -303,6 +303,10 @@ class HallApi:
 
     def auth(self, role: str, window: str | None = None) -> dict[str, str]:
         return self.server.auth(role, window, self.hall)
+
+    def keyed(self, ticket_id: str) -> dict[str, str]:
+        """The header that proves a citizen holds the ticket: its key, as its QR code and phone link carry it."""
+        return {"X-Ticket-Key": ticket_key(self.server.secret, self.hall, ticket_id)}
 
     async def request(self, method: str, path: str, *, role: str | None = "manager", window: str | None = None,
                       json: Any = None, headers: Mapping[str, str] | None = None,

@@ -284,7 +284,7 @@ async def _odd_codes(hall: HallApi, text: str) -> None:
 
 async def test_an_idempotency_key_of_utf8_bytes_still_returns_the_same_ticket(hall: HallApi) -> None:
     key = "取号-😀-\u202e".encode()
-    headers: dict[str, str | bytes] = {**hall.auth("guide"), "Idempotency-Key": key}
+    headers = {**{name.encode(): value.encode() for name, value in hall.auth("guide").items()}, b"Idempotency-Key": key}
     first = await hall.client.post(hall.path("/tickets"), json={"service": "HUK"}, headers=headers)
     assert first.status_code == 201, first.text
     with changes_nothing(hall):
@@ -393,7 +393,7 @@ async def test_today_of_an_unknown_window_is_404(api: HallApi) -> None:
 async def test_a_token_with_non_ascii_characters_is_401(api: HallApi) -> None:
     for token in ("hq1.é.ü", "hq1.eyJoIjoiZGVtbyJ9.签名"):
         reply = await api.client.get(api.path("/snapshot"),
-                                     headers={"Authorization": f"Bearer {token}".encode()})
+                                     headers={b"Authorization": f"Bearer {token}".encode()})
         assert_error(reply, 401, "bad_token")
 
 

@@ -20,7 +20,7 @@ ZONE = ZoneInfo("Asia/Shanghai")
 async def bad_case(api: HallApi, score: int = 1, window: str = "5") -> dict[str, Any]:
     """A ticket finished at ``window`` and rated ``score`` (a 差评): its case, once the archiver has opened it."""
     ticket = await finished(api, window=window)
-    await rate(api, ticket["id"], score, comment="等太久")
+    await rate(api, ticket["id"], score, "pad", window=window, comment="等太久")  # on the pad beside the window
 
     async def opened() -> Any:
         reply = await api.request("GET", f"/cases/{ticket['id']}")

@@ -116,17 +116,22 @@ def test_serve_demo_prints_a_token_for_each_role_and_the_urls(live_server: Serve
     for url in (f"{base}/api/v1/docs", f"{base}/api/v1/openapi.json", f"{base}/healthz", f"{base}/"):
         assert url in banner, url
     # Every page, signed in with a token of the right role in the URL fragment.
-    pages = dict(re.findall(rf"({base}/halls/demo/\w+)(?:\?window=1)?#token=(\S+)", banner))
+    pages = dict(re.findall(rf"({base}/halls/demo/\w+)#token=(\S+)", banner))
     roles = {"guide": "guide", "kiosk": "kiosk", "display": "display", "console": "staff", "dashboard": "manager",
-             "reports": "manager", "cases": "manager", "rate": "display", "book": "kiosk"}
+             "reports": "manager", "cases": "manager", "rate": "pad", "book": "kiosk"}
     assert set(pages) == {f"{base}/halls/demo/{page}" for page in roles}, banner
-    assert f"{base}/halls/demo/rate?window=1#token=" in banner  # the pad knows the window it stands beside
+    # The console and the rating pad know their window by their token: the pad's is paired with window 1.
+    for page in ("console", "rate"):
+        assert read_token(server.secret, pages[f"{base}/halls/demo/{page}"]).window == "1", page
     assert "<" not in banner, banner  # nothing to fill in: every command and address works as printed
     for page, role in roles.items():
         assert read_token(server.secret, pages[f"{base}/halls/demo/{page}"]).role == role, page
 
     # The printed tokens work for what each role does.
     assert get(server, "/snapshot", tokens["display"]).status_code == 200
+    pad = pages[f"{base}/halls/demo/rate"]
+    assert get(server, "/windows/1/rating-pad", pad).status_code == 200  # the pad asks about its own window
+    assert get(server, "/windows/2/rating-pad", pad).status_code == 403  # and no other
     assert get(server, "/config", tokens["admin"]).status_code == 200
     assert post(server, "/windows/1/open", tokens["staff"]).status_code == 200
     assert post(server, "/tickets", tokens["guide"], {"service": "SOC"}).status_code == 201

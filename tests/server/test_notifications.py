@@ -166,7 +166,7 @@ async def rated_ticket(api: HallApi, score: int) -> dict[str, Any]:
     ticket = await api.issue("FUND")
     await api.window_op("6", "call-next")
     await api.window_op("6", "finish", {"outcome": "done"})
-    await api.ok("POST", f"/tickets/{ticket['id']}/rating", 201, role=None, json={"score": score, "source": "pad"})
+    await api.ok("POST", f"/tickets/{ticket['id']}/rating", 201, role="pad", window="6", json={"score": score})
     return dict(ticket)
 
 

@@ -79,12 +79,12 @@ async def test_phone_and_print_pages_find_the_ticket_s_hall(api: HallApi) -> Non
 async def test_qr_code_points_at_the_phone_page(api: HallApi) -> None:
     await api.open("1")
     ticket = await api.issue("SOC")
-    reply = await api.client.get(f"/t/{ticket['id']}/qr.svg")
+    reply = await api.client.get(f"/t/{ticket['id']}/qr.svg", params={"key": ticket["key"]})
     assert reply.status_code == 200
     assert reply.headers["content-type"] == "image/svg+xml"
     assert 'xmlns="http://www.w3.org/2000/svg"' in reply.text  # a standalone <img> needs it
-    expected = io.BytesIO()
-    segno.make(f"{api.server.base_url}/t/{ticket['id']}", error="m").save(
+    expected = io.BytesIO()  # the phone page, with the ticket's key in its fragment (test_ticket_qr: the rest)
+    segno.make(f"{api.server.base_url}/t/{ticket['id']}#key={ticket['key']}", error="m").save(
         expected, kind="svg", scale=4, border=2, xmldecl=False)
     assert reply.content == expected.getvalue()
     assert (await api.client.get("/t/bad%20id/qr.svg")).status_code == 404
@@ -215,6 +215,7 @@ async def test_phone_feed_follows_the_ticket_until_its_call(api: HallApi) -> Non
         await api.window_op("1", "call-next")  # calls the first
         call = await recv_json(ws)
         assert (call["type"], call["number"], call["window"]) == ("ticket.called", first["number"], "1")
+        assert "ticket" not in call  # another citizen's ticket id would be the key to their phone page
         status = await next_status(ws)
         assert (status["status"], status["ahead"]) == ("waiting", 0)
         await api.window_op("1", "finish", {"outcome": "done"})
@@ -222,7 +223,9 @@ async def test_phone_feed_follows_the_ticket_until_its_call(api: HallApi) -> Non
         await api.window_op("1", "call-next")  # now mine
         messages = [await recv_json(ws) for _ in range(2)]
         assert [m["type"] for m in messages] == ["ticket.called", "ticket.status"]
-        assert messages[0]["announcement"] == f"请{mine['number']}号到1号窗口"
+        assert (messages[0]["number"], messages[0]["window"], messages[0]["window_name"]) == (
+            mine["number"], "1", "1号窗口")
+        assert "ticket" not in messages[0]  # a call is the same for every phone of the line, its own included
         assert (messages[1]["ticket"]["status"], messages[1]["ticket"]["window_name"]) == ("called", "1号窗口")
         assert other_line["number"] not in {m.get("number") for m in messages}
 

@@ -70,7 +70,9 @@ async def test_a_display_hears_a_call_with_the_window_name_and_announcement(hall
         assert call["window"] == "5"
         assert call["window_name"] == "5号窗口"
         assert call["announcement"] == "请A001号到5号窗口"
-        assert call["ticket"] == issued["id"]
+    for event in events:  # a lobby screen shows the number: the ticket id (the phone page's key) never reaches it
+        assert "ticket" not in event, event
+        assert issued["id"] not in orjson.dumps(event).decode()
 
 
 async def test_every_event_type_in_stream_order(hall: HallApi) -> None:
@@ -111,7 +113,10 @@ async def test_every_event_type_in_stream_order(hall: HallApi) -> None:
     assert calls[-1]["announcement"] == "请A003号到7号窗口"
     assert calls[-1]["window_name"] == "7号窗口"
     assert called_at_7["id"] == a3["id"]
-    assert {a1["id"], a2["id"]} < {m.get("ticket") for m in messages}
+    assert {t["number"] for t in (a1, a2, a3, a4)} == {m.get("number") for m in messages} - {None}
+    for message in messages:  # the display has numbers, never ticket ids, the reasons staff typed, or who acted
+        assert not {"ticket", "reason", "by"} & set(message), message
+        assert not {a1["id"], a2["id"], a3["id"], a4["id"], "复杂业务", "系统维护"} & set(message.values()), message
 
 
 async def test_resume_with_since_gets_exactly_the_missed_events_then_live_ones(hall: HallApi) -> None:
@@ -221,7 +226,8 @@ async def test_a_client_that_sends_something_stays_connected(hall: HallApi) -> N
         issued = await hall.issue("SOC")
         events = await recv_events(ws, 1)
     assert events[0]["type"] == "ticket.issued"
-    assert events[0]["ticket"] == issued["id"]
+    assert events[0]["number"] == issued["number"]
+    assert "ticket" not in events[0]  # a display matches by number: it never has the ticket id
 
 
 async def test_person_keys_and_idempotency_keys_never_reach_a_socket(hall: HallApi) -> None:
@@ -249,7 +255,9 @@ async def test_person_keys_and_idempotency_keys_never_reach_a_socket(hall: HallA
         assert id_number not in text
         assert secret_key not in text
         assert "desk-3-0001" not in text
-    assert orjson.loads(live_raw[0])["priority"] == "green"  # the event itself is there, just not the person
+    # The event itself is there, just not the person: the display's number, the dashboard's priority too.
+    assert orjson.loads(live_raw[0])["number"] == reply.json()["number"]
+    assert orjson.loads(dashboard_raw[0])["priority"] == "green"
 
 
 async def test_console_and_dashboard_carry_the_same_events(hall: HallApi) -> None:
@@ -260,7 +268,7 @@ async def test_console_and_dashboard_carry_the_same_events(hall: HallApi) -> Non
             server.ws_url("display", server.token("manager"))]
     async with ws_connect(urls[0]) as a, ws_connect(urls[1]) as b, ws_connect(urls[2]) as c, \
             ws_connect(urls[3]) as d:
-        await hall.issue("SOC")
+        issued = await hall.issue("SOC")
         await hall.window_op("5", "call-next")
         stream = server.events()
         received = [await recv_until(ws, stream[-1][0]) for ws in (a, b, c, d)]
@@ -268,7 +276,13 @@ async def test_console_and_dashboard_carry_the_same_events(hall: HallApi) -> Non
         for message in messages:
             assert_framing(message)
         assert [(m["event_id"], m["type"]) for m in messages] == stream[-2:]
+        assert (messages[-1]["number"], messages[-1]["window"]) == ("A001", "5")
+    display, console, dashboard, managers_display = received
+    for messages in (display, managers_display):  # a display is a display, whoever's token opened it
         assert messages[-1]["announcement"] == "请A001号到5号窗口"
+        assert all("ticket" not in m for m in messages)
+    # Window 5's console has its own call's ticket id; the dashboard every ticket's.
+    assert console[-1]["ticket"] == dashboard[-1]["ticket"] == issued["id"]
 
 
 def slow_socket(port: int) -> socket.socket:

@@ -14,6 +14,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
 import requests
@@ -22,6 +23,7 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from schemathesis import Case, CheckContext, GenerationMode
 from schemathesis.checks import CheckFunction
+from schemathesis.core.result import Ok
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
     negative_data_rejection,
@@ -30,7 +32,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from floor.app import ENDPOINTS
-from floor.http.auth import make_token
+from floor.http.auth import WINDOW_ROLES, make_token, ticket_key
 from tests.server.conftest import LiveServer, delete_prefix_sync, start_server, stop_server
 from tests.server.test_appointments import booking_body
 
@@ -41,10 +43,13 @@ SNAKE_CASE = re.compile(r"^[a-z][a-z0-9]*(_[a-z0-9]+)*$")
 FUZZ = settings(max_examples=EXAMPLES, deadline=None, derandomize=True, database=None,
                 phases=(Phase.explicit, Phase.generate),  # a failure is reported as found: shrinking costs minutes
                 suppress_health_check=list(HealthCheck))
+# Schemathesis's generics, taken whole: the tests go through any operation of the OpenAPI document.
+Operation = schemathesis.APIOperation[Any, Any, Any, Any]
+AnyCase = Case[Any]
 
 
 @schemathesis.check
-def error_shape(ctx: CheckContext, response: schemathesis.Response, case: Case) -> bool | None:
+def error_shape(ctx: CheckContext, response: schemathesis.Response, case: AnyCase) -> bool | None:
     """api.md: every refusal is {"error": {"code": snake_case, "message": non-empty}}."""
     if not 400 <= response.status_code < 500:
         return None
@@ -60,7 +65,7 @@ def error_shape(ctx: CheckContext, response: schemathesis.Response, case: Case) 
     return True
 
 
-def no_server_error(ctx: CheckContext, response: schemathesis.Response, case: Case) -> bool | None:
+def no_server_error(ctx: CheckContext, response: schemathesis.Response, case: AnyCase) -> bool | None:
     assert response.status_code < 500, f"{response.status_code}: {response.text[:500]}"
     return True
 
@@ -112,7 +117,8 @@ def records(server: LiveServer, session: requests.Session) -> Records:
     booked = session.post(f"{base}/appointments", json=booking_body(who=7), headers=manager, timeout=20)
     assert booked.status_code == 201, booked.text
     rated = set_stage(server, session, "done")
-    reply = session.post(f"{base}/tickets/{rated}/rating", json={"score": 1, "source": "pad"}, timeout=20)
+    reply = session.post(f"{base}/tickets/{rated}/rating", json={"score": 1}, timeout=20,
+                         headers={"X-Ticket-Key": ticket_key(server.secret, HALL, rated)})
     assert reply.status_code == 201, reply.text
     deadline = time.monotonic() + 15
     while session.get(f"{base}/cases/{rated}", headers=manager, timeout=20).status_code != 200:
@@ -158,24 +164,27 @@ def roles_of(method: str, path: str) -> tuple[str, ...]:
 
 
 def token_for(server: LiveServer, role: str, window: str | None) -> str:
-    return server.token(role, window if role == "staff" else None, HALL)
+    return server.token(role, window if role in WINDOW_ROLES else None, HALL)
 
 
-Fuzz = Callable[[schemathesis.APIOperation], None]
+Fuzz = Callable[[Operation], None]
 
 
-def operations_of(schema: schemathesis.BaseSchema) -> list[schemathesis.APIOperation]:
-    operations = [result.ok() for result in schema.get_all_operations()]
+def operations_of(schema: schemathesis.BaseSchema) -> list[Operation]:
+    operations: list[Operation] = []
+    for result in schema.get_all_operations():
+        assert isinstance(result, Ok), f"the document has an invalid operation: {result.err()}"
+        operations.append(result.ok())
     assert len(operations) >= 25, "the document lost operations"
     return operations
 
 
-def has_input(operation: schemathesis.APIOperation) -> bool:
+def has_input(operation: Operation) -> bool:
     """A body or a query parameter: something negative generation can break (path ids are any string)."""
     return bool(operation.body) or bool(list(operation.query))
 
 
-def run_everywhere(operations: list[schemathesis.APIOperation], fuzz: Fuzz) -> None:
+def run_everywhere(operations: list[Operation], fuzz: Fuzz) -> None:
     """Fuzz every operation, then report every operation that failed (not only the first)."""
     failures: list[str] = []
     for operation in operations:
@@ -192,7 +201,7 @@ def _details(exc: BaseException) -> str:
     return str(exc)
 
 
-def call(case: Case, session: requests.Session, headers: dict[str, str], checks: list[CheckFunction]) -> int:
+def call(case: AnyCase, session: requests.Session, headers: dict[str, str], checks: list[CheckFunction]) -> int:
     return case.call_and_validate(session=session, headers=headers, checks=checks, timeout=20).status_code
 
 
@@ -204,7 +213,7 @@ def test_every_operation_with_a_token_that_may_call_it(
     checks = [*CHECKS, negative_data_rejection] if mode is GenerationMode.NEGATIVE else CHECKS
     answered: set[str] = set()  # operations that said yes at least once: the cases got past auth and validation
 
-    def fuzz(operation: schemathesis.APIOperation) -> None:
+    def fuzz(operation: Operation) -> None:
         roles = roles_of(operation.method, operation.path)
         fixed = {"hall": HALL, "w": WINDOW}
         strategy = operation.as_strategy(generation_mode=mode, path_parameters={
@@ -213,7 +222,7 @@ def test_every_operation_with_a_token_that_may_call_it(
         @FUZZ
         @given(case=strategy, role=st.sampled_from(roles or ("manager",)), stage=st.sampled_from(STAGES),
                real_ticket=st.booleans())
-        def one(case: Case, role: str, stage: str, real_ticket: bool) -> None:
+        def one(case: AnyCase, role: str, stage: str, real_ticket: bool) -> None:
             ticket = set_stage(server, session, stage)
             if real_ticket and case.path_parameters:
                 case.path_parameters.update(real_ids(operation.path, ticket, records))
@@ -249,7 +258,7 @@ def wrong_tokens(server: LiveServer, roles: tuple[str, ...]) -> list[str | None]
 def test_every_operation_without_a_token_or_with_a_wrong_one(
     server: LiveServer, schema: schemathesis.BaseSchema, session: requests.Session,
 ) -> None:
-    def fuzz(operation: schemathesis.APIOperation) -> None:
+    def fuzz(operation: Operation) -> None:
         roles = roles_of(operation.method, operation.path)
         fixed = {"hall": HALL, "w": WINDOW}
         strategy = operation.as_strategy(path_parameters={
@@ -257,7 +266,7 @@ def test_every_operation_without_a_token_or_with_a_wrong_one(
 
         @FUZZ
         @given(case=strategy, authorization=st.sampled_from(wrong_tokens(server, roles)))
-        def one(case: Case, authorization: str | None) -> None:
+        def one(case: AnyCase, authorization: str | None) -> None:
             headers = {} if authorization is None else {"Authorization": authorization}
             response = case.call(session=session, headers=headers, timeout=20)
             case.validate_response(response, checks=CHECKS)
@@ -272,14 +281,14 @@ def test_every_operation_without_a_token_or_with_a_wrong_one(
 def test_unknown_halls_windows_and_tickets(
     server: LiveServer, schema: schemathesis.BaseSchema, session: requests.Session,
 ) -> None:
-    def fuzz(operation: schemathesis.APIOperation) -> None:
+    def fuzz(operation: Operation) -> None:
         roles = roles_of(operation.method, operation.path)
 
         @FUZZ
         @given(case=operation.as_strategy(), hall=st.sampled_from([None, HALL]))
-        def one(case: Case, hall: str | None) -> None:
+        def one(case: AnyCase, hall: str | None) -> None:
             if hall is not None:
-                case.path_parameters["hall"] = hall  # type: ignore[index]
+                case.path_parameters["hall"] = hall
             role = "manager" if "manager" in roles or not roles else roles[0]
             window = (case.path_parameters or {}).get("w")
             token = token_for(server, role, str(window) if window is not None else None)

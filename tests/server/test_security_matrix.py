@@ -25,7 +25,8 @@ from tests.server.conftest import HallApi, SharedServer, assert_error, recv_json
 from tests.server.test_appointments import appointment_for, booking_body, person
 from tests.server.test_notifications import failed_delivery
 
-ROLES = ("guide", "kiosk", "staff", "manager", "admin", "display")
+ROLES = ("guide", "kiosk", "staff", "manager", "admin", "display", "pad")
+WINDOW_ROLES = ("staff", "pad")  # tokens bound to one window: its staff, its rating pad
 OWN_WINDOW, OTHER_WINDOW = "5", "3"  # every window route is exercised on window 5
 PUBLIC = None  # no token needed: the unguessable ticket id is the capability (api.md: also the phone page)
 
@@ -37,13 +38,14 @@ class Rule:
     roles: frozenset[str] | None
     body: dict[str, Any] | None = None  # a valid body, "{ticket}" standing for the ticket the cell acts on
     setup: str = "idle"  # the state window 5 and the ticket are put in so that an allowed request succeeds
+    key: bool = False  # the citizen holding the ticket may, proven by the ticket's key (its QR code), with no token
 
 
-def may(*roles: str, body: dict[str, Any] | None = None, setup: str = "idle") -> Rule:
-    return Rule(frozenset(roles), body, setup)
+def may(*roles: str, body: dict[str, Any] | None = None, setup: str = "idle", key: bool = False) -> Rule:
+    return Rule(frozenset(roles), body, setup, key)
 
 
-HALL_ROLES = ROLES  # reading the hall's configuration and state: every token of the hall
+HALL_ROLES = ROLES  # reading the hall's configuration and state: every token of the hall (the pad: its labels)
 WINDOW = ("staff", "manager", "admin")  # api.md: "staff of that window, or manager"; admin is above manager
 MANAGE = ("manager", "admin")
 POLICY: dict[str, Rule] = {
@@ -98,12 +100,13 @@ POLICY: dict[str, Rule] = {
     "POST /appointments/check-in": may("guide", "kiosk", *MANAGE, body={"code": "{ticket}"}, setup="booked today"),
     "GET /appointments": may("guide", *MANAGE),
     "POST /appointment-blocks/lift": may(*MANAGE, body={"id_number": person(1)}),
-    # 好差评 (issue 8): the citizen rates by the ticket's unguessable id, as the phone page reads it; the pad beside a
-    # window runs on a display token. 差评 cases are the managers'. A "case:…" setup rates a ticket 差评 and waits for
-    # its case, then records the steps named.
-    "POST /tickets/{ticket}/rating": Rule(PUBLIC, {"score": 4, "source": "pad"}, "finished"),
-    "GET /tickets/{ticket}/rating": Rule(PUBLIC),
-    "GET /windows/{w}/rating-pad": may("staff", "display", *MANAGE),
+    # 好差评 (issues 8, 21): only the citizen who was served rates: with the ticket's key (its QR code), or on the pad
+    # paired to the window that finished it (a pad token; the pad of another window is refused in test_ratings).
+    # The ticket id alone, any other token, the window's own staff: refused. 差评 cases are the managers'. A
+    # "case:…" setup rates a ticket 差评 and waits for its case, then records the steps named.
+    "POST /tickets/{ticket}/rating": may("pad", body={"score": 4}, setup="finished", key=True),
+    "GET /tickets/{ticket}/rating": may(key=True),
+    "GET /windows/{w}/rating-pad": may("pad", "staff", *MANAGE),
     "GET /ratings": may(*MANAGE),
     "GET /cases": may(*MANAGE),
     "GET /cases/{ticket}": may(*MANAGE, setup="case:"),
@@ -123,8 +126,10 @@ CHANNELS: dict[str, Rule] = {  # the realtime feeds (api.md "Realtime")
     "display": may("display", *MANAGE),
     "console": may(*WINDOW),
     "dashboard": may(*MANAGE),
+    "pad": may("pad"),  # the rating pad of that window only (issue 21); what each feed carries: test_feed_views
     "ticket/{ticket}": Rule(PUBLIC),  # the citizen's phone
 }
+PER_WINDOW = ("console", "pad")  # feeds a reader opens with ?window=
 
 
 # Routes outside the API that need no token, and why: none of them reads or changes a hall's live state.
@@ -134,7 +139,7 @@ PUBLIC_ROUTES = {
     "/halls/{hall}/{page}": "a page's HTML; its token stays in the URL fragment and the page calls the API with it",
     "/t/{ticket}": "the citizen's phone page, by unguessable ticket id",
     "/t/{ticket}/print": "the printed ticket, by unguessable ticket id",
-    "/t/{ticket}/qr.svg": "the printed ticket's QR code, by unguessable ticket id",
+    "/t/{ticket}/qr.svg": "the printed ticket's QR code, only with the ticket's key (which the code carries)",
     "/assets/floor": "static files",
     "/assets/tickets": "static files",
     "/assets/hall": "static files",
@@ -158,10 +163,11 @@ def declared() -> list[str]:
 class Cell:
     role: str | None  # None: no token
     other_hall: bool
-    window: str | None  # a staff token's window
+    window: str | None  # a staff or pad token's window
+    key: bool = False  # sends the ticket's key (X-Ticket-Key), as the citizen holding it does
 
     def __str__(self) -> str:
-        who = self.role or "no token"
+        who = self.role or ("the ticket's key" if self.key else "no token")
         if self.window:
             who += f"@{'own' if self.window == OWN_WINDOW else 'other'} window"
         return f"{who} of {'another' if self.other_hall else 'this'} hall"
@@ -170,21 +176,24 @@ class Cell:
 def cells(window_route: bool) -> Iterator[Cell]:
     for role in ROLES:
         for other_hall in (False, True):
-            if role == "staff":
+            if role in WINDOW_ROLES:
                 windows = (OWN_WINDOW, OTHER_WINDOW) if window_route else (OWN_WINDOW,)
                 for window in windows:
                     yield Cell(role, other_hall, window)
             else:
                 yield Cell(role, other_hall, None)
     yield Cell(None, False, None)
+    yield Cell(None, False, None, key=True)
 
 
 def allowed(rule: Rule, cell: Cell, window_route: bool) -> bool:
     if rule.roles is PUBLIC:
         return True
-    if cell.role is None or cell.other_hall or cell.role not in rule.roles:
+    if cell.role is None:
+        return cell.key and rule.key
+    if cell.other_hall or cell.role not in rule.roles:
         return False
-    return not (window_route and cell.role == "staff" and cell.window != OWN_WINDOW)
+    return not (window_route and cell.role in WINDOW_ROLES and cell.window != OWN_WINDOW)
 
 
 @dataclass
@@ -232,7 +241,7 @@ async def finished_and_rated(api: HallApi, ticket: str, setup: str) -> str:
     await api.window_op(OWN_WINDOW, "finish", {"outcome": "done"})
     if setup == "finished":
         return ticket
-    await api.ok("POST", f"/tickets/{ticket}/rating", 201, role=None, json={"score": 1, "source": "pad"})
+    await api.ok("POST", f"/tickets/{ticket}/rating", 201, role=None, headers=api.keyed(ticket), json={"score": 1})
     deadline = asyncio.get_running_loop().time() + 15
     while (await api.request("GET", f"/cases/{ticket}")).status_code != 200:
         assert asyncio.get_running_loop().time() < deadline, "the archiver did not open the case within 15 s"
@@ -242,9 +251,9 @@ async def finished_and_rated(api: HallApi, ticket: str, setup: str) -> str:
     return ticket
 
 
-def headers_for(api: HallApi, cell: Cell, other: str) -> dict[str, str]:
+def headers_for(api: HallApi, cell: Cell, other: str, ticket: str) -> dict[str, str]:
     if cell.role is None:
-        return {}
+        return api.keyed(ticket) if cell.key else {}
     return api.server.auth(cell.role, cell.window, other if cell.other_hall else api.hall)
 
 
@@ -258,7 +267,7 @@ def fill(value: Any, ticket: str) -> Any:
     return value
 
 
-REFUSALS = {401: {"no_token"}, 403: {"wrong_hall", "wrong_role", "wrong_window"}}
+REFUSALS = {401: {"no_token", "no_ticket_key"}, 403: {"wrong_hall", "wrong_role", "wrong_window"}}
 
 
 def refused_properly(reply: httpx.Response) -> str | None:
@@ -281,7 +290,7 @@ def test_every_endpoint_and_channel_has_a_policy() -> None:
     assert not stale, f"POLICY rows for endpoints that no longer exist: {stale}"
     assert len(endpoints) == len(set(endpoints))
     served = {name for room in floor.app.ROOMS for name in room.channels}
-    assert served | {"ticket/{ticket}"} == set(CHANNELS), "a feed channel without a row in CHANNELS"
+    assert served - {"phone"} | {"ticket/{ticket}"} == set(CHANNELS), "a feed channel without a row in CHANNELS"
 
 
 def test_every_route_of_the_server_is_an_endpoint_a_feed_or_known_public() -> None:
@@ -312,7 +321,7 @@ async def test_endpoint_matrix(route: str, api: HallApi, shared_server: SharedSe
     # Forbidden cells first, while the hall is in the state where each request would change something.
     for cell in (c for c in all_cells if not allowed(rule, c, window_route)):
         before = (api.server.events(api.hall), api.server.events(other))
-        reply = await api.client.request(method, url, json=body, headers=headers_for(api, cell, other))
+        reply = await api.client.request(method, url, json=body, headers=headers_for(api, cell, other, ticket))
         why = refused_properly(reply)
         verdicts.check(why is None, f"{cell} should be refused: {why}; {reply.text[:200]}")
         after = (api.server.events(api.hall), api.server.events(other))
@@ -320,7 +329,7 @@ async def test_endpoint_matrix(route: str, api: HallApi, shared_server: SharedSe
 
     first = True
     for cell in (c for c in all_cells if allowed(rule, c, window_route)):
-        reply = await api.client.request(method, url, json=body, headers=headers_for(api, cell, other))
+        reply = await api.client.request(method, url, json=body, headers=headers_for(api, cell, other, ticket))
         verdicts.check(reply.status_code not in (401, 403), f"{cell} should be allowed: {reply.status_code} "
                        f"{reply.text[:200]}")
         if first:  # the request itself works: a refusal above did stop a real change
@@ -345,7 +354,7 @@ async def ws_first_message(url: str) -> tuple[dict[str, Any], int | None]:
 @pytest.mark.parametrize("channel", sorted(CHANNELS))
 async def test_feed_matrix(channel: str, api: HallApi, shared_server: SharedServer) -> None:
     rule = CHANNELS[channel]
-    window_route = channel == "console"
+    window_route = channel in PER_WINDOW
     other = shared_server.other_hall
     ticket = await prepare(api, "idle")
     verdicts = Verdicts()
@@ -367,7 +376,7 @@ async def test_feed_matrix(channel: str, api: HallApi, shared_server: SharedServ
 async def test_display_tokens_are_read_only(api: HallApi) -> None:
     """Straight from design.md 7, whatever POLICY says: a display token changes nothing, on any endpoint."""
     declared()
-    # A public write (a rating, by the ticket's id) reads no token at all, so it cannot be the display's doing.
+    # A write without roles (a rating) takes only the ticket's key or a pad token; the matrix refuses a display there.
     writes = [ep for ep in ENDPOINTS if ep.method != "GET" and ep.roles]
     assert writes
     ticket = await prepare(api, "called")

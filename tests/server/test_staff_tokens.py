@@ -31,7 +31,11 @@ def recorded_by(api: HallApi) -> list[tuple[str, str | None]]:
         entries = client.xrange(HallKeys(api.hall, api.server.key_prefix).events)
     finally:
         client.close()
-    events = [orjson.loads(fields[b"e"]) for _, fields in entries]
+    assert entries is not None
+    events = []
+    for _, fields in entries:
+        assert fields is not None
+        events.append(orjson.loads(fields[b"e"]))
     return [(e["type"], e.get("by")) for e in events]
 
 
@@ -90,7 +94,9 @@ async def test_events_caused_by_a_named_token_record_the_staff_id_and_the_audit_
         assert reply.status_code == 200, reply.text
     by = dict(recorded_by(api))
     assert by["window.opened"] == by["ticket.called"] == f"staff:5/S05@{token_id}"
-    assert by["ticket.issued"].startswith("guide@")
+    issued_by = by["ticket.issued"]
+    assert issued_by is not None
+    assert issued_by.startswith("guide@")
 
     for _ in range(150):  # the archiver writes the audit a moment later
         entries = (await api.ok("GET", "/audit", params={"window": "5"}))["entries"]

@@ -82,8 +82,8 @@ export class ApiError extends Error {
 
 /** Call /api/v1/halls/{hall}{path}; resolves to the JSON body, rejects with an ApiError whose message
  *  is the server's own sentence in the page's language. */
-export async function api(path, { method = "GET", body, token, idempotencyKey } = {}) {
-  const headers = { "Accept-Language": lang() === "en" ? "en" : "zh-CN" };
+export async function api(path, { method = "GET", body, token, idempotencyKey, headers: extra = {} } = {}) {
+  const headers = { "Accept-Language": lang() === "en" ? "en" : "zh-CN", ...extra };
   if (token) headers.Authorization = `Bearer ${token}`;
   if (body !== undefined) headers["Content-Type"] = "application/json";
   if (idempotencyKey) headers["Idempotency-Key"] = idempotencyKey;
@@ -240,6 +240,8 @@ export function el(tag, attrs = {}, ...children) {
     if (key.startsWith("on")) node.addEventListener(key.slice(2), value);
     else if (key === "class") node.className = value;
     else if (key === "dataset") Object.assign(node.dataset, value);
+    // Through CSSOM: a style="" attribute is inline style, which the pages' Content-Security-Policy refuses.
+    else if (key === "style") node.style.cssText = value;
     else node.setAttribute(key, value === true ? "" : value);
   }
   for (const child of children.flat()) {

@@ -1,7 +1,9 @@
 // 好差评 on the citizen's phone (the QR path): once the ticket is done, five levels and an optional comment, sent
-// once (POST /tickets/{id}/rating, source "qr", no token: the ticket's id is the key); afterwards "you rated …",
-// also when the citizen rated on the pad beside the window instead. Whether it may still be rated comes from
-// GET /tickets/{id}/rating, so a page opened days later (within the hall's rating period) still offers it.
+// once (POST /tickets/{id}/rating with the ticket's key, which the QR code printed on the ticket carries in the
+// page address's #key=, as X-Ticket-Key); afterwards "you rated …", also when the citizen rated on the pad beside
+// the window instead. Whether it may still be rated comes from GET /tickets/{id}/rating, so a page opened days
+// later (within the hall's rating period) still offers it. Without the key (an address typed from the ticket id)
+// the page only says where to rate: the id alone proves nothing.
 import { api, el, t } from "/assets/floor/hallq.js";
 
 const $ = (id) => document.getElementById(id);
@@ -11,13 +13,17 @@ const LEVELS = [
 ];
 
 const RECHECK_MS = 15000; // a done ticket's line keeps moving; its rating is looked up at most this often
-const state = { ticketId: "", done: false, known: null, picked: null, sending: false, checking: null, checkedAt: 0 };
+const state = {
+  ticketId: "", key: "", done: false, known: null, picked: null, sending: false, checking: null, checkedAt: 0,
+};
+const keyed = () => ({ headers: { "X-Ticket-Key": state.key } });
 
 function render() {
   const known = state.known;
   const rated = Boolean(state.done && known?.rated);
   $("rated").hidden = !rated;
   $("rate").hidden = !(state.done && known && !known.rated && known.rateable);
+  $("rate-keyless").hidden = !(state.done && !state.key);
   if (rated) {
     const level = LEVELS.find(([s]) => s === known.rating.score);
     $("rated-level").textContent = level ? t(level[1], level[2]) : "";
@@ -39,11 +45,12 @@ function renderLevels() {
 }
 
 async function check() {
+  if (!state.key) return render();
   if (state.checking) return state.checking;
   state.checkedAt = Date.now();
   state.checking = (async () => {
     try {
-      state.known = await api(`/tickets/${encodeURIComponent(state.ticketId)}/rating`);
+      state.known = await api(`/tickets/${encodeURIComponent(state.ticketId)}/rating`, keyed());
     } catch {
       // no network for a moment: the next status (or a reload) asks again
     } finally {
@@ -62,7 +69,7 @@ async function submit() {
   const comment = $("rate-comment").value.replace(/\s+/g, " ").trim();
   try {
     const rated = await api(`/tickets/${encodeURIComponent(state.ticketId)}/rating`, {
-      method: "POST", body: { score: state.picked, source: "qr", ...(comment ? { comment } : {}) },
+      ...keyed(), method: "POST", body: { score: state.picked, ...(comment ? { comment } : {}) },
     });
     state.known = { rated: true, rateable: false, rating: { score: rated.score } };
     render();
@@ -86,8 +93,21 @@ export function showRating(ticket) {
   else render();
 }
 
+/** The ticket's key: from the address the QR code opened (#key=), kept on this phone so a reload still has it. */
+function ticketKey(ticketId) {
+  const stored = `hallq.phone.${ticketId}.key`;
+  const given = new URLSearchParams(location.hash.slice(1)).get("key");
+  try {
+    if (given) localStorage.setItem(stored, given);
+    return given || localStorage.getItem(stored) || "";
+  } catch {
+    return given || ""; // private browsing without storage
+  }
+}
+
 export function initRating(ticketId) {
   state.ticketId = ticketId;
+  state.key = ticketKey(ticketId);
   renderLevels();
   $("rate-submit").addEventListener("click", submit);
   render();

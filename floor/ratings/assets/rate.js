@@ -1,10 +1,12 @@
 // 评价器: the rating pad beside a window. Between citizens it invites; when its window finishes a ticket
-// (ticket.finished on the display feed) it asks 请为本次服务评价 with five large buttons, thanks the citizen and
+// (ticket.finished on its window's pad feed) it asks 请为本次服务评价 with five large buttons, thanks the citizen and
 // goes back to waiting by itself. It invites, it never insists: a question nobody answers goes away after
 // ?prompt= seconds, and the window can call the next citizen meanwhile.
 //
-// Open as /halls/{hall}/rate#token=<display token>&window=5 (or ?window=5). A pad that starts or reconnects
-// asks GET /windows/{w}/rating-pad whether a ticket finished just now is still unrated. Options: ?prompt=60
+// Open as /halls/{hall}/rate#token=<pad token> (`hallq token --role pad --window 5`): the token pairs the pad with
+// its window, and only with it the server takes a rating from the pad, for the ticket that window finished last.
+// A pad that starts or reconnects asks GET /windows/{w}/rating-pad whether a ticket finished just now is still
+// unrated; live, it follows its window's pad feed. Options: ?prompt=60
 // (seconds a question stays), ?thanks=6 (seconds the thanks stays), ?lang=en.
 import { api, applyLanguage, el, follow, languageSwitch, showLink, signIn, t, toast } from "/assets/floor/hallq.js";
 
@@ -118,9 +120,9 @@ async function choose(score) {
   state.sending = true;
   for (const button of $("levels").querySelectorAll("button")) button.disabled = true;
   try {
-    // No token: the ticket's id is the key, as for the citizen's phone.
+    // The pad token proves the rating comes from this window's pad, for the ticket it just finished.
     const rated = await api(`/tickets/${encodeURIComponent(ticket.id)}/rating`, {
-      method: "POST", body: { score, source: "pad" },
+      method: "POST", token: state.token, body: { score },
     });
     thank(rated.score);
   } catch (error) {
@@ -152,7 +154,7 @@ async function offerPending() {
 }
 
 function onEvent(event) {
-  if (event.type === "ticket.finished" && event.window === state.window && event.reason !== "end_of_day") {
+  if (event.type === "ticket.finished" && event.window === state.window) {
     // A replayed event (the feed came back after a gap) is only asked about while it is recent.
     const ageS = Math.max(0, (Date.now() + state.skewMs - Date.parse(event.at)) / 1000);
     if (ageS < PROMPT_S) ask({ id: event.ticket, number: event.number, service: event.service }, PROMPT_S - ageS);
@@ -169,13 +171,14 @@ async function main() {
   languageSwitch($("lang"), redraw);
   renderLevels();
   show("idle");
-  state.window = params.get("window") || new URLSearchParams(location.hash.slice(1)).get("window") || "";
-  const { token } = await signIn("rate", {
+  const { token, who } = await signIn("rate", {
     title: t("评价器登录", "Rating pad sign-in"),
-    accept: (who) => (["display", "manager", "admin"].includes(who.role) ? null : t(
-      "评价器使用大厅显示屏（display）令牌。", "The rating pad takes a display token.")),
+    accept: (w) => (w.role === "pad" ? null : t(
+      "评价器使用本窗口的评价器令牌（hallq token --role pad --window 窗口号）。",
+      "The rating pad takes its window's pad token (hallq token --role pad --window N).")),
   });
   state.token = token;
+  state.window = who.window ?? "";
   let snapshot = null;
   while (!snapshot) {
     try {
@@ -188,17 +191,17 @@ async function main() {
   }
   state.skewMs = Date.parse(snapshot.at) - Date.now();
   if (!state.config.windows.some((w) => w.id === state.window)) {
-    $("window-name").textContent = t("未指定窗口", "No window set");
+    $("window-name").textContent = t("窗口不存在", "No such window");
     $("idle").replaceChildren(el("p", { class: "idle-head" }, t(
-      "请在地址中写明本评价器所在的窗口，例如 …/rate#window=5",
-      "Name this pad's window in its address, e.g. …/rate#window=5")));
+      `本评价器令牌的窗口（${state.window}）不在本大厅，请重新生成令牌`,
+      `This pad token's window (${state.window}) is not in this hall; make a new token`)));
     return;
   }
   redraw();
   await offerPending();
   let wasLive = false;
-  follow("display", {
-    token, since: snapshot.event_id, onEvent,
+  follow("pad", {
+    token, params: { window: state.window }, since: snapshot.event_id, onEvent,
     onStatus: (status, why) => {
       showLink($("link"), status);
       if (status === "refused") toast(why || t("实时连接被拒绝。", "The live feed was refused."), "error");

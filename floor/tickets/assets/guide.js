@@ -423,7 +423,7 @@ function print() {
     drawResult();
   };
   mark("printing");
-  printTicket(ticket.id).then(() => mark("printed"), (error) => mark("failed", error.message));
+  printTicket(ticket).then(() => mark("printed"), (error) => mark("failed", error.message));
 }
 
 // -- the result card ------------------------------------------------------------------------------

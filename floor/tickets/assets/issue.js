@@ -214,10 +214,21 @@ const printFrames = new Map(); // class -> the frame last printed from: a ticket
 /**
  * Print a ticket: load /t/{id}/print in an invisible frame, wait until it has drawn the ticket (and
  * its QR code), then print that frame, so what prints is exactly the page a reprint would show.
- * Resolves once the print has been handed to the browser; rejects with the reason it could not.
+ * ``ticket`` is the ticket as POST /tickets answered it (its ``key`` goes into the QR code), or its id and the
+ * key as a second argument. Resolves once the print has been handed to the browser; rejects with the reason it
+ * could not.
  */
-export function printTicket(ticketId) {
-  return printInFrame("hallq-print-frame", `/t/${encodeURIComponent(ticketId)}/print?lang=${lang()}`);
+export function printTicket(ticket, key = undefined) {
+  const id = typeof ticket === "string" ? ticket : ticket.id;
+  const query = new URLSearchParams({ lang: lang() });
+  const ticketKey = key ?? (typeof ticket === "string" ? null : ticket.key);
+  if (ticketKey) query.set("key", ticketKey);
+  return printInFrame("hallq-print-frame", `/t/${encodeURIComponent(id)}/print?${query}`);
+}
+
+/** The address of a ticket's QR code: only whoever holds the ticket's key may have it (the server checks it). */
+export function ticketQrSrc(ticketId, key) {
+  return `/t/${encodeURIComponent(ticketId)}/qr.svg?key=${encodeURIComponent(key ?? "")}`;
 }
 
 /**
@@ -273,7 +284,8 @@ export function renderTicketPage() {
   const ready = (async () => {
     const [ticket, name] = await Promise.all([api(`/tickets/${encodeURIComponent(ticketId)}`), hallName()]);
     fillTicket(ticket, name);
-    await whenLoaded(document.getElementById("qr"));
+    const qr = document.getElementById("qr");
+    if (qr.getAttribute("src")) await whenLoaded(qr); // an <img> without a source never loads
     document.body.classList.add("ready");
   })();
   window.hallqReady = ready;
@@ -320,5 +332,12 @@ function fillTicket(ticket, name) {
   mark.textContent = status[ticket.status] ?? marks[ticket.priority] ??
     (ticket.channel === "appointment" ? marks.appointment : "");
   mark.hidden = !mark.textContent;
-  document.getElementById("qr").src = `/t/${encodeURIComponent(ticket.id)}/qr.svg`;
+  // The key came in this page's own address (?key=, from printTicket): the ticket as the API reads it has none.
+  const key = new URLSearchParams(location.search).get("key");
+  const qr = document.getElementById("qr");
+  const figure = qr.closest("figure");
+  figure.hidden = !key; // no key, no code: the ticket prints without it rather than with a broken image
+  // Refused (e.g. 400 unknown_host: the server has no HALLQ_PUBLIC_URL and was reached by a name it does not know).
+  qr.addEventListener("error", () => { figure.hidden = true; }, { once: true });
+  if (key) qr.src = ticketQrSrc(ticket.id, key);
 }

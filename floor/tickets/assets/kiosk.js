@@ -8,7 +8,7 @@
 import { applyLanguage, el, languageSwitch, minutes, t, toast } from "/assets/floor/hallq.js";
 import {
   Issuer, checkIdNumber, checkIn, itemName, loadCatalog, pollSnapshot, printTicket, promisedLabel, readCheckIn,
-  serviceName, signInAs, ticketItemName, ticketServiceName,
+  serviceName, signInAs, ticketItemName, ticketQrSrc, ticketServiceName,
 } from "./issue.js";
 
 const $ = (id) => document.getElementById(id);
@@ -323,12 +323,14 @@ function drawOops() {
 function showTicket(ticket) {
   state.ticket = ticket;
   drawTicket();
-  $("d-qr").src = `/t/${encodeURIComponent(ticket.id)}/qr.svg`;
+  // The code is the citizen's proof of holding the ticket: the server gives it only with the ticket's key.
+  if (ticket.key) $("d-qr").src = ticketQrSrc(ticket.id, ticket.key);
+  else $("d-qr").removeAttribute("src");
   show("done");
   state.poll.refresh();
   $("d-printing").dataset.state = "printing";
   drawTicket();
-  printTicket(ticket.id).then(() => {
+  printTicket(ticket).then(() => {
     if (state.ticket?.id === ticket.id) { $("d-printing").dataset.state = "printed"; drawTicket(); }
   }).catch(() => {
     if (state.ticket?.id === ticket.id) { $("d-printing").dataset.state = "failed"; drawTicket(); }

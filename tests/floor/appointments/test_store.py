@@ -57,6 +57,11 @@ def race(calls: list[Callable[[], Any]]) -> list[Any]:
     return results
 
 
+def booker(sql: SqlEngine, person: str, capacity: int, *, start: datetime = NINE) -> Callable[[], store.AppointmentRow]:
+    """A call for ``race``: book ``new(person, start=start)`` once the racers are released."""
+    return lambda: store.book(sql, new(person, start=start), capacity=capacity)
+
+
 def codes_of(results: list[Any]) -> list[str]:
     return sorted(r.code if isinstance(r, Refused) else "ok" if isinstance(r, store.AppointmentRow) else repr(r)
                   for r in results)
@@ -93,7 +98,7 @@ def test_a_full_slot_refuses_the_next_booking(sql: SqlEngine) -> None:
 
 def test_concurrent_requests_for_the_last_place_cannot_both_succeed(sql: SqlEngine) -> None:
     store.book(sql, new("first"), capacity=2)  # one place left
-    results = race([lambda i=i: store.book(sql, new(f"racer-{i}"), capacity=2) for i in range(RACERS)])
+    results = race([booker(sql, f"racer-{i}", capacity=2) for i in range(RACERS)])
     assert codes_of(results) == ["ok"] + ["slot_full"] * (RACERS - 1)
     assert store.places_taken(sql, "demo", "SOC", NINE, NINE) == {NINE: 2}
     assert len(stored(sql)) == 2
@@ -101,7 +106,7 @@ def test_concurrent_requests_for_the_last_place_cannot_both_succeed(sql: SqlEngi
 
 def test_concurrent_bookings_of_one_person_for_one_service_and_day_leave_one(sql: SqlEngine) -> None:
     starts = [NINE + timedelta(minutes=30 * i) for i in range(RACERS)]  # a different slot each: no shared lock
-    results = race([lambda s=s: store.book(sql, new("same-person", start=s), capacity=4) for s in starts])
+    results = race([booker(sql, "same-person", capacity=4, start=s) for s in starts])
     assert codes_of(results) == ["already_booked"] * (RACERS - 1) + ["ok"]
     assert len(stored(sql)) == 1
     # The refused ones took no place: every slot but the winner's is empty.

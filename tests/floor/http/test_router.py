@@ -14,7 +14,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from floor.app import ENDPOINTS, HallApp
+from floor.app import ENDPOINTS
+from floor.http.hall_app import HallApp
 from floor.http.router import PathShapes, plain
 from floor.http.timings import Timings, read
 

@@ -6,7 +6,17 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from floor.ratings.rules import LEVELS, SCORES, is_bad, level, points, rateable_until, too_late
+from floor.ratings.rules import (
+    LEVELS,
+    PAD_S,
+    SCORES,
+    is_bad,
+    level,
+    pad_may_rate,
+    points,
+    rateable_until,
+    too_late,
+)
 from queue_engine import policy
 from queue_engine.config import HallConfig
 from tests.conftest import SHANGHAI
@@ -52,3 +62,14 @@ def test_with_no_late_period_a_ticket_is_rateable_until_its_day_ends(demo_hall: 
     assert rateable_until(hall, "20261123", finished) == datetime(2026, 11, 24, 0, 0, tzinfo=SHANGHAI)
     assert not too_late(hall, "20261123", finished, datetime(2026, 11, 23, 23, 59, tzinfo=SHANGHAI))
     assert too_late(hall, "20261123", finished, datetime(2026, 11, 24, 0, 0, tzinfo=SHANGHAI))
+
+
+def test_a_pad_may_rate_only_its_window_s_last_finished_ticket_and_only_for_a_while() -> None:
+    done, now = 1_000_000, 1_000_000 + 60_000
+    assert pad_may_rate("5", "t1", "t1", "5", done, now)
+    assert pad_may_rate("5", "t1", "t1", "5", done, done + PAD_S * 1000)  # to the last second
+    assert not pad_may_rate("5", "t1", "t1", "5", done, done + PAD_S * 1000 + 1)  # and no longer
+    assert not pad_may_rate("5", "t2", "t1", "5", done, now)  # the window finished another since
+    assert not pad_may_rate("3", "t1", "t1", "5", done, now)  # another window's pad
+    assert not pad_may_rate("5", None, "t1", "5", None, now)  # never finished
+    assert not pad_may_rate("5", "t1", "t1", "5", now + 1, now)  # finished in the future: a clock gone wrong

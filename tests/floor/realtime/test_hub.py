@@ -6,6 +6,7 @@ import asyncio
 import itertools
 import time
 from collections.abc import Sequence
+from typing import Any
 
 import pytest
 from redis.asyncio import Redis
@@ -18,18 +19,21 @@ from tests.conftest import REDIS_URL
 STREAM = "{hall}:events"
 
 
-def render(hall: str, event_id: str, payload: dict[str, object]) -> str:
-    return f"{hall}|{event_id}|{payload['n']}"
+def render(hall: str, view: str, event_id: str, payload: dict[str, Any]) -> str | None:
+    """Each view's text of an event; view "none" gets nothing of any."""
+    return None if view == "none" else f"{hall}|{view}|{event_id}|{payload['n']}"
 
 
 async def _add(redis: Redis, key: str, n: int) -> str:
-    eid: bytes = await redis.xadd(key, {"e": f'{{"n": {n}}}'})
+    eid = await redis.xadd(key, {"e": f'{{"n": {n}}}'})
+    assert isinstance(eid, bytes)  # the client does not decode replies
     return eid.decode()
 
 
 class Recorder:
-    def __init__(self, hall: str, expect: int = 1) -> None:
+    def __init__(self, hall: str, expect: int = 1, view: str = "v") -> None:
         self.hall = hall
+        self.view = view
         self.offers: list[Event] = []
         self.beats: list[float] = []  # when each beat came (loop time)
         self.expect = expect
@@ -53,7 +57,7 @@ async def test_every_listener_of_the_hall_gets_every_event_in_order_once(redis: 
     keys = {"h": f"{key_prefix}:{{h}}:events", "other": f"{key_prefix}:{{other}}:events"}
     await _add(redis, keys["h"], 0)  # before the hub starts: for the backlog, not delivered live
     hub = Hub(redis, keys, render, block_ms=100)
-    first, second, elsewhere, broken = Recorder("h", 20), Recorder("h", 20), Recorder("other"), Broken("h")
+    first, second, elsewhere, broken = Recorder("h", 20), Recorder("h", 20, "w"), Recorder("other"), Broken("h")
     for listener in (broken, first, second, elsewhere):
         hub.subscribe(listener)
     reader = asyncio.create_task(hub.run())
@@ -62,9 +66,11 @@ async def test_every_listener_of_the_hall_gets_every_event_in_order_once(redis: 
         ids = [await _add(redis, keys["h"], n) for n in range(1, 21)]
         await asyncio.wait_for(asyncio.gather(first.arrived.wait(), second.arrived.wait()), 5)
         for listener in (first, second):
-            assert [eid for eid, _, _ in listener.offers] == ids
-            assert [text for _, text, _ in listener.offers] == [f"h|{eid}|{n}" for n, eid in enumerate(ids, 1)]
-            assert [payload["n"] for _, _, payload in listener.offers] == list(range(1, 21))
+            assert [event.id for event in listener.offers] == ids
+            assert [event.text(listener.view) for event in listener.offers] == [
+                f"h|{listener.view}|{eid}|{n}" for n, eid in enumerate(ids, 1)]
+            assert [event.payload["n"] for event in listener.offers] == list(range(1, 21))
+        assert [event.text("none") for event in first.offers] == [None] * 20  # a view may get nothing
         assert elsewhere.offers == []  # another hall's listener hears nothing of this one
         assert hub.delivered == 20
     finally:
@@ -76,9 +82,9 @@ async def test_backlog_is_strictly_after_since_and_in_order(redis: Redis, key_pr
     key = f"{key_prefix}:{STREAM}"
     ids = [await _add(redis, key, n) for n in range(10)]
     hub = Hub(redis, {"h": key}, render)
-    backlog = await hub.backlog("h", ids[3])
-    assert [eid for eid, _ in backlog] == ids[4:]
-    assert [text.split("|")[2] for _, text in backlog] == [str(n) for n in range(4, 10)]
+    backlog = await hub.backlog("h", "v", ids[3])
+    assert backlog == [(eid, f"h|v|{eid}|{n}") for n, eid in enumerate(ids[4:], 4)]  # that view's text of each
+    assert await hub.backlog("h", "none", ids[3]) == [(eid, None) for eid in ids[4:]]  # ids even when nothing
     assert parse_stream_id(ids[9]) > parse_stream_id(ids[8])
 
 
@@ -156,7 +162,11 @@ class Named:
 
 
 def _ids(events: list[Event]) -> list[str]:
-    return [event_id for event_id, _, _ in events]
+    return [event.id for event in events]
+
+
+def _event(event_id: str) -> Event:
+    return Event(event_id, {"n": 0}, "h", render)
 
 
 def test_a_hall_fan_owes_each_listener_what_was_read_after_it_joined_once_and_in_order() -> None:
@@ -164,10 +174,10 @@ def test_a_hall_fan_owes_each_listener_what_was_read_after_it_joined_once_and_in
     a, b, c, late = Named("a"), Named("b"), Named("c"), Named("late")
     for listener in (a, b, c):
         fan.join(listener)
-    fan.add("1-0", "t1", {})
+    fan.add(_event("1-0"))
     assert fan.owed() == [a, b, c]
     assert _ids(fan.take(a)) == ["1-0"]
-    fan.add("2-0", "t2", {})  # read while a pass is under way: it joins the pass for those not yet offered
+    fan.add(_event("2-0"))  # read while a pass is under way: it joins the pass for those not yet offered
     fan.join(late)  # joined after both were read: owed neither
     assert _ids(fan.take(b)) == ["1-0", "2-0"]
     fan.leave(c)  # gone before its turn
@@ -178,7 +188,7 @@ def test_a_hall_fan_owes_each_listener_what_was_read_after_it_joined_once_and_in
     assert _ids(fan.take(a)) == ["2-0"]
     fan.trim()
     assert (fan.base, fan.events, fan.owed()) == (2, [], [])
-    fan.add("3-0", "t3", {})
+    fan.add(_event("3-0"))
     assert fan.owed() == [a, b, late]
     assert [_ids(fan.take(x)) for x in (a, b, late)] == [["3-0"]] * 3
 

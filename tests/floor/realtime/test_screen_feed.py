@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import orjson
 
@@ -12,13 +13,18 @@ from queue_engine.config import HallConfig
 from tests.sockets import RecordingSocket
 
 
-def event(event_id: str) -> Event:
-    return event_id, f"e{event_id.split('-')[0]}", {}
+def render(_hall: str, view: str, event_id: str, payload: dict[str, Any]) -> str | None:
+    """The screen's view "screen" gets e<ms> of each event but those marked hidden; other views get nothing."""
+    return f"e{event_id.split('-')[0]}" if view == "screen" and not payload.get("hidden") else None
 
 
-def screen(hall: HallConfig, *, held: bool) -> tuple[ScreenFeed, RecordingSocket]:
+def event(event_id: str, *, hidden: bool = False) -> Event:
+    return Event(event_id, {"hidden": hidden}, "demo", render)
+
+
+def screen(hall: HallConfig, *, held: bool, view: str = "screen") -> tuple[ScreenFeed, RecordingSocket]:
     sock = RecordingSocket()
-    return ScreenFeed(hall, sock.outbox(held=held)), sock
+    return ScreenFeed(hall, view, sock.outbox(held=held)), sock
 
 
 async def test_events_the_backlog_sent_ahead_of_the_hub_are_not_sent_twice(demo_hall: HallConfig) -> None:
@@ -52,3 +58,20 @@ async def test_a_held_screen_sends_no_heartbeat_into_its_backlog(demo_hall: Hall
     feed.caught_up(None)
     await asyncio.sleep(0)
     assert sock.sent == []
+
+
+async def test_events_the_view_gets_nothing_of_send_nothing_and_leave_the_screen_quiet(demo_hall: HallConfig) -> None:
+    feed, sock = screen(demo_hall, held=False)
+    feed.offer([event("5-0"), event("6-0", hidden=True)])
+    assert (feed.last, feed.quiet) == ("6-0", False)
+    feed.beat()  # e5 was sent since the last beat: no heartbeat
+    feed.offer([event("7-0", hidden=True)])  # nothing of it for this view: not sent, the screen stays quiet
+    assert (feed.last, feed.quiet) == ("7-0", True)
+    feed.beat()  # quiet: a heartbeat with where the screen stands, so a resume skips what was not for it
+    other, other_sock = screen(demo_hall, held=False, view="elsewhere")
+    other.offer([event("8-0")])
+    assert (other.last, other.quiet) == ("8-0", True)
+    await asyncio.sleep(0)
+    assert sock.sent[0] == "e5"
+    assert [(b["type"], b["event_id"]) for b in map(orjson.loads, sock.sent[1:])] == [("heartbeat", "7-0")]
+    assert other_sock.sent == []

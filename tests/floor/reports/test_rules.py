@@ -180,7 +180,7 @@ def facts_of(sql: SqlEngine, hall: HallConfig, first: date, last: date | None = 
 
 
 def row(data: dict[str, Any], key: str | None) -> dict[str, Any]:
-    found = [r for r in data["rows"] if r["key"] == key]
+    found: list[dict[str, Any]] = [r for r in data["rows"] if r["key"] == key]
     assert len(found) == 1, (key, [r["key"] for r in data["rows"]])
     return found[0]
 
