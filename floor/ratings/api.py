@@ -48,6 +48,7 @@ MAX_FILTER = 16
 ONE_LINE = r"^[^\x00-\x1f\x7f-\x9f]*$"
 PAD_ROLES = ("pad", "staff", "manager")  # the pad itself, and its window's staff and managers, may ask what it asks
 KEY_HEADER = "X-Ticket-Key"
+_KEY_HEADER_RAW = KEY_HEADER.lower().encode()  # as ASGI names it
 KEY_PARAM = Param(KEY_HEADER, "header", "The ticket's key, from its QR code or phone link (the part after #key=). "
                   "Or rate from the window's pad: Authorization: Bearer <pad token of that window>.",
                   {"type": "string", "maxLength": 64})
@@ -183,7 +184,7 @@ async def _live_ticket(ctx: Ctx, ticket_id: str) -> Ticket | None:
 
 def _has_key(ctx: Ctx, ticket_id: str) -> None:
     """Refuse unless the request carries the ticket's own key."""
-    key = header(ctx.request, KEY_HEADER.lower().encode())
+    key = header(ctx.request, _KEY_HEADER_RAW)
     check_ticket_key(ctx.runtime.settings.secret, ctx.hall.config.id, ticket_id, key)
 
 

@@ -137,6 +137,15 @@ async def busy_day(api: HallApi) -> BusyDay:
     return BusyDay(id_number, {"a": a, "b": b, "c": c, "last": last}, stream)
 
 
+async def busy_day_read_by(api: HallApi, channel: str, role: str) -> tuple[BusyDay, list[Message], list[Message]]:
+    """A busy day, and what a reader of ``channel`` got of it: live, and replayed with ``since=0-0``."""
+    url = feed_url(api, channel, role)
+    async with ws_connect(url) as ws:
+        day = await busy_day(api)
+        live = await read_through(ws, day.last_id)
+    return day, live, await replay(url, day.last_id)
+
+
 async def rate(api: HallApi, ticket: dict[str, Any], comment: str, score: int = 1) -> None:
     """Rate as the citizen does: with the key the issuing answer gave (the QR code's), no token."""
     await api.ok("POST", f"/tickets/{ticket['id']}/rating", 201, role=None, headers={"X-Ticket-Key": ticket["key"]},
@@ -145,11 +154,7 @@ async def rate(api: HallApi, ticket: dict[str, Any], comment: str, score: int = 
 
 # -- the lobby display ---------------------------------------------------------------------------
 async def test_a_display_never_gets_a_ticket_id_a_reason_who_acted_or_any_rating(api: HallApi) -> None:
-    url = feed_url(api, "display", "display")
-    async with ws_connect(url) as ws:
-        day = await busy_day(api)
-        live = await read_through(ws, day.last_id)
-    replayed = await replay(url, day.last_id)
+    day, live, replayed = await busy_day_read_by(api, "display", "display")
     unrated = [(eid, t) for eid, t in day.stream if t != "ticket.rated"]
     for messages in (live, replayed):
         assert kinds(messages) == unrated  # everything else, each once and in order: a rating, not at all
@@ -171,11 +176,7 @@ async def test_a_display_never_gets_a_ticket_id_a_reason_who_acted_or_any_rating
 
 # -- the manager's dashboard ---------------------------------------------------------------------
 async def test_the_dashboard_still_gets_everything_but_the_person_and_the_idempotency_key(api: HallApi) -> None:
-    url = feed_url(api, "dashboard", "manager")
-    async with ws_connect(url) as ws:
-        day = await busy_day(api)
-        live = await read_through(ws, day.last_id)
-    replayed = await replay(url, day.last_id)
+    day, live, replayed = await busy_day_read_by(api, "dashboard", "manager")
     stored = dict(stream_payloads(api))
     secret_key = person_key(api.server.secret, day.id_number)
     for messages in (live, replayed):

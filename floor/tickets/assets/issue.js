@@ -214,16 +214,13 @@ const printFrames = new Map(); // class -> the frame last printed from: a ticket
 /**
  * Print a ticket: load /t/{id}/print in an invisible frame, wait until it has drawn the ticket (and
  * its QR code), then print that frame, so what prints is exactly the page a reprint would show.
- * ``ticket`` is the ticket as POST /tickets answered it (its ``key`` goes into the QR code), or its id and the
- * key as a second argument. Resolves once the print has been handed to the browser; rejects with the reason it
- * could not.
+ * ``ticket`` is the ticket as POST /tickets answered it (its ``key`` goes into the QR code). Resolves once the
+ * print has been handed to the browser; rejects with the reason it could not.
  */
-export function printTicket(ticket, key = undefined) {
-  const id = typeof ticket === "string" ? ticket : ticket.id;
+export function printTicket(ticket) {
   const query = new URLSearchParams({ lang: lang() });
-  const ticketKey = key ?? (typeof ticket === "string" ? null : ticket.key);
-  if (ticketKey) query.set("key", ticketKey);
-  return printInFrame("hallq-print-frame", `/t/${encodeURIComponent(id)}/print?${query}`);
+  if (ticket.key) query.set("key", ticket.key);
+  return printInFrame("hallq-print-frame", `/t/${encodeURIComponent(ticket.id)}/print?${query}`);
 }
 
 /** The address of a ticket's QR code: only whoever holds the ticket's key may have it (the server checks it). */

@@ -23,6 +23,13 @@ async def open_all(engine: Engine, hall: HallConfig) -> None:
         await engine.open_window(window.id)
 
 
+def phone_of(engine: Engine, hall: HallConfig, ticket_id: str, service: str = "SOC") -> tuple[PhoneLine,
+                                                                                              RecordingSocket]:
+    """The phone line of ``ticket_id``, in line for ``service``, and the socket it writes to."""
+    sock = RecordingSocket()
+    return PhoneLine(HallRuntime(hall, engine), ticket_id, service, sock.outbox()), sock
+
+
 def events(hall: HallConfig, *payloads: dict[str, Any]) -> list[Event]:
     """Events 1-0, 2-0, ... of the payloads, rendered for the phone as the server renders them."""
     render = render_for({hall.id: hall}, {VIEW: CHANNEL})
@@ -35,8 +42,7 @@ async def test_a_run_of_events_forwards_the_lines_calls_and_reads_the_status_onc
     first = await engine.issue("SOC")
     mine = await engine.issue("SOC")
     other = await engine.issue("HUK")
-    sock = RecordingSocket()
-    line = PhoneLine(HallRuntime(demo_hall, engine), mine.ticket.id, "SOC", sock.outbox())
+    line, sock = phone_of(engine, demo_hall, mine.ticket.id)
     called = {"ticket": first.ticket.id, "number": first.ticket.number, "service": "SOC", "window": "2",
               "holder": "张*三", "reason": "老人优先", "by": "staff:2@abc", "item": "SOC-REG"}
     run = events(
@@ -66,8 +72,7 @@ async def test_a_run_of_other_lines_events_sends_nothing_and_keeps_the_line_quie
         engine: Engine, demo_hall: HallConfig) -> None:
     await open_all(engine, demo_hall)
     mine = await engine.issue("SOC")
-    sock = RecordingSocket()
-    line = PhoneLine(HallRuntime(demo_hall, engine), mine.ticket.id, "SOC", sock.outbox())
+    line, sock = phone_of(engine, demo_hall, mine.ticket.id)
     line.offer(events(demo_hall, {"type": "ticket.called", "ticket": "t-other", "number": "B001", "service": "HUK",
                                   "window": "3"},
                       {"type": "window.paused", "window": "3", "reason": "系统维护"}))
@@ -81,8 +86,7 @@ async def test_events_of_its_line_that_are_not_calls_move_the_status_but_send_no
     """A transfer into the line, a pin, another's finish: the phone hears of them only through its next status."""
     await open_all(engine, demo_hall)
     mine = await engine.issue("SOC")
-    sock = RecordingSocket()
-    line = PhoneLine(HallRuntime(demo_hall, engine), mine.ticket.id, "SOC", sock.outbox())
+    line, sock = phone_of(engine, demo_hall, mine.ticket.id)
     line.offer(events(
         demo_hall,
         {"type": "ticket.transferred", "ticket": "t-other", "number": "B002", "service": "SOC", "from_service": "HUK",
