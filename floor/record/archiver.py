@@ -32,6 +32,7 @@ from floor.record.projection import Batch, StreamEvent, store_batches
 from queue_engine.config import HallConfig
 from queue_engine.engine import Engine
 from queue_engine.records import Event
+from queue_engine.stream_ids import parse_stream_id
 
 log = logging.getLogger("hallq.archiver")
 
@@ -88,6 +89,19 @@ class SqlWriter:
             return
         for done, count in zip(futures, counts, strict=True):
             _settle(done, result=count)
+
+
+async def unrecorded(engine: Engine, group: str = GROUP) -> int:
+    """How many of the hall's events the SQL record does not hold yet: not yet read by the archive group,
+    or read and not yet committed. A reader of the record (today's figures) re-reads until this is 0."""
+    for info in await engine.redis.xinfo_groups(engine.keys.events):
+        if _text(info["name"]) == group:
+            lag = info.get("lag")
+            if lag is None:  # Redis cannot count it (entries deleted): is anything past what the group read?
+                last = (await engine.redis.xinfo_stream(engine.keys.events))["last-generated-id"]
+                lag = int(parse_stream_id(last) > parse_stream_id(info["last-delivered-id"]))
+            return int(info["pending"]) + int(lag)
+    return int(await engine.redis.xlen(engine.keys.events))  # no archiver has started on this stream yet
 
 
 def _settle(done: asyncio.Future[int], *, result: int = 0, exc: Exception | None = None) -> None:

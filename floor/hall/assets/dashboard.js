@@ -3,7 +3,8 @@
 //
 // Live numbers come from GET /snapshot, re-read shortly after each event of the dashboard feed and every
 // 5 s regardless (waits grow while nothing happens). Today's figures and charts come from GET /stats/today
-// (the SQL record, a moment behind the events), re-read every 30 s and a second after events settle.
+// (the SQL record, a moment behind the events), re-read every 30 s, a second after events settle, and again
+// each second while the answer says the record has not caught up.
 import {
   api, applyLanguage, clock, el, follow, label, languageSwitch, PRIORITY_TEXT, showLink, signIn, stopwatch, t,
   toast, WINDOW_STATE_TEXT,
@@ -329,6 +330,7 @@ const refreshSnapshot = serial(() => guarded("snapshot", async () => {
 const refreshStats = serial(() => guarded("stats", async () => {
   state.stats = await api("/stats/today", { token: state.token });
   renderStats();
+  if (state.stats.unrecorded > 0) soonStats(); // the record is still writing events: read again once it has
 }));
 
 const soonSnapshot = debounce(refreshSnapshot, 200);

@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from sqlalchemy import Engine as SqlEngine
 
 import floor.record.archiver
+from floor.record.archiver import unrecorded
 from floor.record.projection import StreamEvent, store_batches, store_events
 from floor.sql.db import TicketRow, to_ms
 from queue_engine.actor import ACTOR
@@ -102,6 +103,35 @@ async def test_a_batch_committed_but_not_acknowledged_is_not_archived_twice(
     assert_archived_once(sql_engine, ids)
     assert restarted.archived == len(ids) - 10
     assert await pending(engine) == 0
+
+
+async def test_the_count_of_events_not_yet_recorded_falls_to_zero_only_once_they_are_committed(
+    engine: Engine, sql_engine: SqlEngine, clock: ManualClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await busy_morning(engine, clock)
+    total = len(await stream_ids(engine))
+    assert await unrecorded(engine) == total  # no archiver has read the stream yet
+
+    async def die(*_args: Any) -> None:
+        raise Crash
+
+    monkeypatch.setattr(engine.redis, "xack", die)
+    with pytest.raises(Crash):
+        await fast_archiver(engine, sql_engine, consumer="worker-1", batch_size=10).drain()
+    monkeypatch.undo()
+    assert await unrecorded(engine) == total  # 10 read and pending, the rest unread
+
+    await fast_archiver(engine, sql_engine, consumer="worker-1", batch_size=10).drain()
+    assert await unrecorded(engine) == 0
+    await engine.issue("SOC")
+    assert await unrecorded(engine) == 1
+
+    # After an entry is deleted Redis no longer counts the lag; the count still says whether any is unread.
+    first = (await stream_ids(engine))[0]
+    await engine.redis.xdel(engine.keys.events, first)
+    assert await unrecorded(engine) == 1
+    await fast_archiver(engine, sql_engine, consumer="worker-1").drain()
+    assert await unrecorded(engine) == 0
 
 
 async def test_another_process_claims_what_a_dead_one_left_pending(
