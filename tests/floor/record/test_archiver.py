@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from sqlalchemy import Engine as SqlEngine
 
 import floor.record.archiver
-from floor.record.archiver import unrecorded
+from floor.record.archiver import Archiver, unrecorded
 from floor.record.projection import StreamEvent, store_batches, store_events
 from floor.sql.db import TicketRow, to_ms
 from queue_engine.actor import ACTOR
@@ -35,6 +35,18 @@ async def stream_ids(engine: Engine) -> list[str]:
 async def pending(engine: Engine) -> int:
     info = await engine.redis.xpending(engine.keys.events, "archiver")
     return int(info["pending"])
+
+
+async def die_before_acknowledging(archiver: Archiver, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The archiver's process dies after its first batch is committed, before Redis hears of it."""
+
+    async def die(*_args: Any) -> None:
+        raise Crash
+
+    monkeypatch.setattr(archiver.engine.redis, "xack", die)
+    with pytest.raises(Crash):
+        await archiver.drain()
+    monkeypatch.undo()
 
 
 def assert_archived_once(sql_engine: SqlEngine, ids: list[str]) -> None:
@@ -86,14 +98,7 @@ async def test_a_batch_committed_but_not_acknowledged_is_not_archived_twice(
     await busy_morning(engine, clock)
     ids = await stream_ids(engine)
 
-    async def die(*_args: Any) -> None:
-        raise Crash
-
-    crashing = fast_archiver(engine, sql_engine, consumer="worker-1", batch_size=10)
-    monkeypatch.setattr(engine.redis, "xack", die)
-    with pytest.raises(Crash):
-        await crashing.drain()
-    monkeypatch.undo()
+    await die_before_acknowledging(fast_archiver(engine, sql_engine, consumer="worker-1", batch_size=10), monkeypatch)
     assert len(stored_events(sql_engine)) == 10  # committed; still pending in Redis
     assert await pending(engine) == 10
 
@@ -112,13 +117,7 @@ async def test_the_count_of_events_not_yet_recorded_falls_to_zero_only_once_they
     total = len(await stream_ids(engine))
     assert await unrecorded(engine) == total  # no archiver has read the stream yet
 
-    async def die(*_args: Any) -> None:
-        raise Crash
-
-    monkeypatch.setattr(engine.redis, "xack", die)
-    with pytest.raises(Crash):
-        await fast_archiver(engine, sql_engine, consumer="worker-1", batch_size=10).drain()
-    monkeypatch.undo()
+    await die_before_acknowledging(fast_archiver(engine, sql_engine, consumer="worker-1", batch_size=10), monkeypatch)
     assert await unrecorded(engine) == total  # 10 read and pending, the rest unread
 
     await fast_archiver(engine, sql_engine, consumer="worker-1", batch_size=10).drain()
@@ -140,13 +139,7 @@ async def test_another_process_claims_what_a_dead_one_left_pending(
     await busy_morning(engine, clock)
     ids = await stream_ids(engine)
 
-    async def die(*_args: Any) -> None:
-        raise Crash
-
-    monkeypatch.setattr(engine.redis, "xack", die)
-    with pytest.raises(Crash):
-        await fast_archiver(engine, sql_engine, consumer="dead", batch_size=5).drain()
-    monkeypatch.undo()
+    await die_before_acknowledging(fast_archiver(engine, sql_engine, consumer="dead", batch_size=5), monkeypatch)
 
     survivor = fast_archiver(engine, sql_engine, consumer="alive", batch_size=5)
     await survivor.drain()
@@ -257,14 +250,8 @@ async def test_a_clean_shutdown_leaves_the_group_unless_entries_are_pending(
 ) -> None:
     await busy_morning(engine, clock)
 
-    async def die(*_args: Any) -> None:
-        raise Crash
-
-    monkeypatch.setattr(engine.redis, "xack", die)
     stuck = fast_archiver(engine, sql_engine, batch_size=5)
-    with pytest.raises(Crash):
-        await stuck.drain()
-    monkeypatch.undo()
+    await die_before_acknowledging(stuck, monkeypatch)
     await stuck.close()  # its 5 pending entries would be lost with it: it stays
     assert stuck.consumer in await consumers(engine)
 
