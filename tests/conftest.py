@@ -23,6 +23,12 @@ SHANGHAI = ZoneInfo("Asia/Shanghai")
 MONDAY_9AM = datetime(2026, 11, 23, 9, 0, tzinfo=SHANGHAI)
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Files marked ``slow`` run first. Workers take a whole file at a time (``--dist loadfile``, in collection
+    order): a long file handed out last keeps the whole run waiting on one worker while the others idle."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)  # stable: each file keeps its order
+
+
 @pytest.fixture(scope="session")
 def demo_hall() -> HallConfig:
     return load_hall(ROOT / "floor" / "halls" / "demo.toml")

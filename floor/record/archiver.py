@@ -94,7 +94,13 @@ class SqlWriter:
 async def unrecorded(engine: Engine, group: str = GROUP) -> int:
     """How many of the hall's events the SQL record does not hold yet: not yet read by the archive group,
     or read and not yet committed. A reader of the record (today's figures) re-reads until this is 0."""
-    for info in await engine.redis.xinfo_groups(engine.keys.events):
+    try:
+        groups = await engine.redis.xinfo_groups(engine.keys.events)
+    except ResponseError as exc:
+        if "no such key" in str(exc):
+            return 0  # no event yet today
+        raise
+    for info in groups:
         if _text(info["name"]) == group:
             lag = info.get("lag")
             if lag is None:  # Redis cannot count it (entries deleted): is anything past what the group read?

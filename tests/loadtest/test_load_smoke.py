@@ -25,6 +25,8 @@ from loadtest.wsframes import OP_CLOSE, OP_PING, OP_TEXT, FrameReader, client_fr
 from queue_engine.config import load_hall
 from tests.conftest import ROOT
 
+pytestmark = pytest.mark.slow  # handed out first (see tests/conftest.py)
+
 SMOKE_TIMEOUT_S = 180
 COMMITTED = ROOT / "loadtest" / "results" / "opening-surge.md"
 

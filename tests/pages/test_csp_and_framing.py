@@ -25,6 +25,8 @@ from playwright.sync_api import ConsoleMessage, Page, expect
 from floor.app import ROOMS
 from tests.pages.conftest import SPEECH_RECORDER, Hall
 
+pytestmark = pytest.mark.slow  # handed out first (see tests/conftest.py)
+
 PAGES = sorted(name for room in ROOMS for name in room.pages)
 # Records every violation the page's policy reports, in every frame, before any script of the page runs.
 CSP_RECORDER = """

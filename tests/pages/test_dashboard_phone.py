@@ -28,6 +28,8 @@ from queue_engine.policy import TIER_WALK_IN
 from tests.pages.conftest import Hall, screenshot
 from tests.server.conftest import LiveServer, delete_prefix_sync, start_server, stop_server, write_hall_copy
 
+pytestmark = pytest.mark.slow  # handed out first (see tests/conftest.py)
+
 DASHBOARD = "/halls/{hall}/dashboard"
 FULL_HD = (1920, 1080)
 PHONE = (390, 844)

@@ -9,9 +9,12 @@ from datetime import datetime, timedelta
 from itertools import pairwise
 from typing import Any
 
+import pytest
 from playwright.sync_api import Locator, Page, Route, expect
 
 from tests.pages.conftest import Hall, screenshot, spoken
+
+pytestmark = pytest.mark.slow  # handed out first (see tests/conftest.py)
 
 LANDSCAPE = (1920, 1080)
 PORTRAIT = (1080, 1920)

@@ -13,6 +13,8 @@ from playwright.sync_api import Page, expect
 
 from tests.pages.conftest import Hall, screenshot
 
+pytestmark = pytest.mark.slow  # handed out first (see tests/conftest.py)
+
 SIZES = [(1366, 768), (1600, 900), (1920, 1080), (3840, 2160), (1080, 1920)]
 
 # Text smaller than this share of the screen's shorter side cannot be read from across a hall: a 4K screen

@@ -36,6 +36,8 @@ from tests.server.conftest import (
     write_hall_copy,
 )
 
+pytestmark = pytest.mark.slow  # handed out first (see tests/conftest.py)
+
 GUIDE = "/halls/{hall}/guide"
 KIOSK = "/halls/{hall}/kiosk"
 GUIDE_SIZE = (1180, 820)

@@ -6,9 +6,12 @@ from __future__ import annotations
 import time
 from typing import Any
 
+import pytest
 from playwright.sync_api import Page, expect
 
 from tests.pages.conftest import Hall, screenshot
+
+pytestmark = pytest.mark.slow  # handed out first (see tests/conftest.py)
 
 PAD = (1280, 800)
 

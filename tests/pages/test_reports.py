@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import pytest
 from openpyxl import load_workbook
 from playwright.sync_api import Page, expect
 from sqlalchemy import create_engine
@@ -23,6 +24,8 @@ from queue_engine.config import load_hall
 from queue_engine.policy import TIER_GREEN, TIER_WALK_IN
 from tests.pages.conftest import Hall, screenshot
 from tests.server.conftest import DEMO_TOML
+
+pytestmark = pytest.mark.slow  # handed out first (see tests/conftest.py)
 
 REPORTS = "/halls/{hall}/reports"
 DASHBOARD = "/halls/{hall}/dashboard"

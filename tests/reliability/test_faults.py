@@ -18,6 +18,8 @@ from loadtest.faults.invariants import Evidence, check_all
 from loadtest.faults.load import AckedTicket, DisplayLog, LoadRecord
 from loadtest.faults.run import DEFAULT_DURATION_S, Deployment, Outcome, Plan, run_fault
 
+pytestmark = pytest.mark.slow  # handed out first (see tests/conftest.py)
+
 
 def _tracebacks(log: str) -> list[str]:
     return [chunk[-1500:] for chunk in log.split("Traceback (most recent call last):")[1:3]]

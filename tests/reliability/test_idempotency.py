@@ -24,6 +24,8 @@ from queue_engine.model import HallModel
 from tests.drivers import ModelDriver
 from tests.server.conftest import HallApi, LiveServer, ServerFactory, assert_error, make_id_number
 
+pytestmark = pytest.mark.slow  # handed out first (see tests/conftest.py)
+
 ISSUE_PATH = "/tickets"
 RESTART_TIMEOUT_S = 20.0
 

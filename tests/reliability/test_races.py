@@ -11,6 +11,7 @@ import uuid
 from pathlib import Path
 
 import orjson
+import pytest
 from redis.asyncio import Redis
 
 from loadtest.races import (
@@ -31,6 +32,8 @@ from queue_engine.engine import Engine
 from queue_engine.keys import HallKeys
 from tests.conftest import REDIS_URL
 from tests.server.conftest import ServerFactory
+
+pytestmark = pytest.mark.slow  # handed out first (see tests/conftest.py)
 
 ENGINE_RACE_S = 12.0
 HTTP_RACE_S = 8.0

@@ -18,6 +18,8 @@ from sqlalchemy.orm import Session
 from floor.sql.db import TicketEventRow, make_sql_engine
 from tests.server.conftest import HallApi, LiveServer, ServerFactory
 
+pytestmark = pytest.mark.slow  # handed out first (see tests/conftest.py)
+
 
 def archiver_pids(server: LiveServer) -> list[int]:
     found = subprocess.run(["pgrep", "-f", f"floor.cli archive --parent {server.process.pid}"],

@@ -23,6 +23,8 @@ from floor.http.kit import MAX_BODY, Endpoint
 from tests.server.conftest import HallApi, SharedServer, assert_error, recv_json, ws_connect
 from tests.server.test_appointments import booking_body, person
 
+pytestmark = pytest.mark.slow  # handed out first (see tests/conftest.py)
+
 BODY_ENDPOINTS = [ep for ep in ENDPOINTS if ep.body is not None]
 WINDOW = "5"
 # A request each body endpoint accepts, so that one changed field is what a refusal is about.

@@ -14,6 +14,8 @@ from floor.http.auth import read_token
 from tests.conftest import ROOT
 from tests.server.conftest import HALLQ, SECRET, LiveServer, ServerFactory, server_env
 
+pytestmark = pytest.mark.slow  # handed out first (see tests/conftest.py)
+
 TOKEN = re.compile(r"^hq1\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$")
 
 

@@ -25,6 +25,8 @@ from websockets.asyncio.client import ClientConnection
 from floor.sql.db import TicketEventRow, TicketRow, make_sql_engine
 from tests.server.conftest import HallApi, LiveServer, ServerFactory, recv_json, ws_connect
 
+pytestmark = pytest.mark.slow  # handed out first (see tests/conftest.py)
+
 SERVICES = ("SOC", "HUK", "TAX", "FUND", "BIZ", "INFO")  # what windows 1-5 all serve
 ALL_SERVICES = ("SOC", "HUK", "PROP", "TAX", "FUND", "BIZ", "INFO", "FOOD", "RESTO")
 WINDOWS = ("1", "2", "3", "4", "5")

@@ -22,6 +22,8 @@ from tests.server.conftest import (
     with_bad_check_digit,
 )
 
+pytestmark = pytest.mark.slow  # handed out first (see tests/conftest.py)
+
 LIMIT, WINDOW_S = 3, 3.0  # three at once, then one a second: quick to reach, quick to wait out
 BAD_ID = with_bad_check_digit(make_id_number(date(1980, 5, 17)))
 

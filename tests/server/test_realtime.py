@@ -27,6 +27,8 @@ from tests.server.conftest import (
     ws_connect,
 )
 
+pytestmark = pytest.mark.slow  # handed out first (see tests/conftest.py)
+
 
 def stream_id(value: str) -> tuple[int, int]:
     ms, _, seq = value.partition("-")

@@ -36,6 +36,8 @@ from floor.http.auth import WINDOW_ROLES, make_token, ticket_key
 from tests.server.conftest import LiveServer, delete_prefix_sync, start_server, stop_server
 from tests.server.test_appointments import booking_body
 
+pytestmark = [pytest.mark.slow, pytest.mark.thorough]  # many random examples: the whole run, not --quick
+
 HALL = "demo"
 WINDOW = "1"
 EXAMPLES = 12  # per operation and pass: 28 operations x 4 passes stay well under a minute

@@ -25,6 +25,8 @@ from tests.server.conftest import HallApi, SharedServer, assert_error, recv_json
 from tests.server.test_appointments import appointment_for, booking_body, person
 from tests.server.test_notifications import failed_delivery
 
+pytestmark = pytest.mark.slow  # handed out first (see tests/conftest.py)
+
 ROLES = ("guide", "kiosk", "staff", "manager", "admin", "display", "pad")
 WINDOW_ROLES = ("staff", "pad")  # tokens bound to one window: its staff, its rating pad
 OWN_WINDOW, OTHER_WINDOW = "5", "3"  # every window route is exercised on window 5

@@ -34,6 +34,8 @@ from floor.tickets import citizen_pages
 from tests.conftest import REDIS_URL
 from tests.server.conftest import SECRET, HallApi, LiveServer, ServerFactory, SharedServer, assert_error, has_chinese
 
+pytestmark = pytest.mark.slow  # handed out first (see tests/conftest.py)
+
 UNKNOWN_TICKET = "20261123-000000000000"
 PUBLIC_URL = "https://queue.example.gov.cn"
 MiB = 1024 * 1024

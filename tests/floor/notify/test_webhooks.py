@@ -41,6 +41,8 @@ from floor.sql.db import AuditRow, sync_config
 from queue_engine.config import HallConfig
 from tests.floor.conftest import eventually
 
+pytestmark = pytest.mark.slow  # handed out first (see tests/conftest.py)
+
 KEY = b"receiver-shares-this-key"
 PHONE = "13912345678"
 FAST = RetryPolicy(attempts=5, backoff_s=0.05, cap_s=1.0, timeout_s=0.5)

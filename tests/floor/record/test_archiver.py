@@ -113,6 +113,7 @@ async def test_a_batch_committed_but_not_acknowledged_is_not_archived_twice(
 async def test_the_count_of_events_not_yet_recorded_falls_to_zero_only_once_they_are_committed(
     engine: Engine, sql_engine: SqlEngine, clock: ManualClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    assert await unrecorded(engine) == 0  # not an event yet: no stream
     await busy_morning(engine, clock)
     total = len(await stream_ids(engine))
     assert await unrecorded(engine) == total  # no archiver has read the stream yet

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any, cast
 
 import orjson
+import pytest
 import sqlalchemy as sa
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
@@ -47,6 +48,8 @@ from tests.queue_engine.test_model_vs_engine import (
     _counting_ids,
     _normal,
 )
+
+pytestmark = pytest.mark.slow  # handed out first (see tests/conftest.py)
 
 # Ticket columns that hold the model ticket's field of the same name.
 SAME = ("day", "number", "service", "status", "tier", "channel", "priority", "window", "outcome", "pinned", "item",
@@ -343,9 +346,11 @@ def test_the_comparison_covers_every_column_and_every_model_field() -> None:
     assert {f.name for f in fields(Ticket)} == {"id", "recalls", *SAME, *TIMES.values(), *NOT_KEPT}
 
 
+@pytest.mark.thorough
 def test_the_projection_folds_every_step_as_the_model_does(sql_engine: SqlEngine) -> None:
     run_machine(ProjectionVsModel, sql_engine)
 
 
+@pytest.mark.thorough
 def test_batches_delivered_twice_and_out_of_order_give_the_same_rows(sql_engine: SqlEngine) -> None:
     run_machine(ShuffledDeliveries, sql_engine)
