@@ -8,15 +8,18 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy.orm import Session
 
+from floor.ratings.rules import PAD_S
 from floor.sql.db import TicketRow, make_sql_engine
 from queue_engine.policy import TIER_WALK_IN
-from tests.server.conftest import HallApi, assert_error, has_chinese
+from tests.conftest import MONDAY_9AM
+from tests.server.conftest import HallApi, ServerClock, ServerFactory, assert_error, has_chinese
 
 ZONE = ZoneInfo("Asia/Shanghai")
 ARCHIVE_WITHIN_S = 15.0  # the archive process trails the stream by a fraction of a second when idle
@@ -287,6 +290,27 @@ async def test_the_pad_is_offered_the_window_s_last_unrated_ticket(api: HallApi)
     assert (await eventually(offered))["id"] == first["id"]
     await rate(api, first["id"], 5)
     await eventually(lambda: _nothing_offered(api))
+
+
+async def test_the_pad_rates_its_window_s_last_ticket_for_five_minutes_and_the_key_rates_it_after(
+    live_server: ServerFactory, tmp_path: Path,
+) -> None:
+    clock = ServerClock(tmp_path / "clock", MONDAY_9AM)  # the server's time stands where the test sets it
+    server = live_server(extra_env=clock.env)
+    async with server.client() as client:
+        api = HallApi(server, client, "demo")
+        await api.open("5")
+        in_time = await finished(api)
+        clock.advance(PAD_S)  # the last second the pad may still rate it
+        assert (await rate(api, in_time["id"], 4, "pad"))["source"] == "pad"
+
+        too_late = await finished(api)
+        clock.advance(PAD_S + 1)
+        reply = await api.request("POST", f"/tickets/{too_late['id']}/rating", role="pad", window="5",
+                                  json={"score": 1})
+        assert has_chinese(assert_error(reply, 403, "not_this_pad")["message"])
+        # The citizen who walked away still holds the ticket's key: the QR code rates it.
+        assert (await rate(api, too_late["id"], 2))["source"] == "qr"
 
 
 async def _offered_is(api: HallApi, ticket_id: str) -> Any:
