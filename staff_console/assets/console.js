@@ -3,8 +3,8 @@
 // who is waiting for this window and its recent no-shows, and keeps itself current from the console feed.
 // The server is the only judge: every refusal it sends is shown in its own words.
 import {
-  ApiError, PRIORITY_TEXT, STATUS_TEXT, WINDOW_STATE_TEXT, api, applyLanguage, clock, el, follow, forgetToken,
-  label, languageSwitch, showLink, signIn, stopwatch, t, toast,
+  ApiError, PRIORITY_TEXT, STATUS_TEXT, WINDOW_STATE_TEXT, api, applyLanguage, clock, duration, el, follow,
+  forgetToken, label, languageSwitch, showLink, signIn, t, toast,
 } from "/assets/floor/hallq.js";
 
 const $ = (id) => document.getElementById(id);
@@ -75,16 +75,6 @@ function windowTakes(w, ticket) {
 const windowName = (id) => t(windowConf(id)?.name ?? `${id}号窗口`, `Window ${id}`);
 const now = () => Date.now() + S.offset;
 const since = (iso) => (iso ? (now() - Date.parse(iso)) / 1000 : 0);
-
-/** An average or a wait, exact enough for a counter: "6分12秒", "6m 12s". */
-function duration(seconds) {
-  if (seconds === null || seconds === undefined) return "—";
-  const s = Math.max(0, Math.round(seconds));
-  if (s < 60) return t(`${s}秒`, `${s}s`);
-  const m = Math.floor(s / 60);
-  if (m < 60) return t(`${m}分${s % 60}秒`, `${m}m ${s % 60}s`);
-  return t(`${Math.floor(m / 60)}小时${m % 60}分`, `${Math.floor(m / 60)}h ${m % 60}m`);
-}
 
 /** How long someone in the list has waited, in whole minutes. */
 function waited(seconds) {
@@ -506,7 +496,7 @@ function renderToday() {
 /** The running clocks: twice a second, so a minute boundary never lags a whole second behind. */
 function tick() {
   const ticket = S.win?.ticket;
-  if (ticket) $("t-timer").textContent = stopwatch(since(ticket.serving_at ?? ticket.called_at));
+  if (ticket) $("t-timer").textContent = duration(since(ticket.serving_at ?? ticket.called_at));
   const extra = (Date.now() - S.fetchedAt) / 1000;
   for (const node of document.querySelectorAll("#waiting-list .l-waited")) {
     node.textContent = waited(Number(node.dataset.waited) + extra);

@@ -217,9 +217,10 @@ def test_dashboard_alerts_once_per_crossing_until_acknowledged(tight_hall: Calla
     first = alerts.first
     expect(first).to_have_attribute("data-service", "SOC")
     expect(first).to_contain_text("社保医保")
-    expect(first).to_contain_text("已超过目标 0:01")
+    expect(first).to_contain_text("已超过目标 1秒")  # a duration, never "0:01"
     expect(first).to_contain_text("首次发现")
     expect(service_cell(page, "SOC", "longest")).to_have_css("color", "rgb(192, 38, 45)")
+    expect(service_cell(page, "SOC", "longest")).to_have_text(re.compile(r"^\d{1,2}秒$|^\d{1,2}分\d{1,2}秒$"))
     assert "(1)" in page.title()
 
     # Later refreshes (timer and events) update it but never add a second row for the same crossing.

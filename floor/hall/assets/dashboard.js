@@ -6,7 +6,7 @@
 // (the SQL record, a moment behind the events), re-read every 30 s, a second after events settle, and again
 // each second while the answer says the record has not caught up.
 import {
-  api, applyLanguage, clock, el, follow, label, languageSwitch, PRIORITY_TEXT, showLink, signIn, stopwatch, t,
+  api, applyLanguage, clock, duration, el, follow, label, languageSwitch, PRIORITY_TEXT, showLink, signIn, t,
   toast, WINDOW_STATE_TEXT,
 } from "/assets/floor/hallq.js";
 import { barChart, lineChart } from "/assets/reports/charts.js";
@@ -112,10 +112,10 @@ function renderServices() {
     return el("tr", { dataset: { service: s.code, level: lvl } },
       el("td", { class: "svc-name" }, el("b", { class: "letter" }, s.letter), serviceName(s)),
       el("td", { class: "num big", dataset: { field: "waiting" } }, s.waiting),
-      el("td", { class: "num", dataset: { field: "longest" } }, s.waiting ? stopwatch(s.longest_wait_s) : "—"),
+      el("td", { class: "num", dataset: { field: "longest" } }, s.waiting ? duration(s.longest_wait_s) : "—"),
       el("td", { class: "est" }, el("div", { class: "est-box" },
         el("div", { class: "meter" }, el("i", { style: `width:${(share * 100).toFixed(1)}%` })),
-        el("span", { class: "est-text" }, `${stopwatch(s.estimated_wait_s)} / ${stopwatch(s.target_wait_s)}`))),
+        el("span", { class: "est-text" }, `${duration(s.estimated_wait_s)} / ${duration(s.target_wait_s)}`))),
       el("td", { class: "num", dataset: { field: "able" } }, s.able_windows),
       el("td", {}, el("span", { class: `level ${lvl}` },
         noWindow ? t("无窗口可办", "No window") : label(LEVEL_TEXT, lvl))));
@@ -187,8 +187,8 @@ function renderAlerts() {
   el("span", { class: "alert-icon", "aria-hidden": "true" }, "!"),
   el("b", { class: "alert-service" }, serviceName(a)),
   el("span", { class: "alert-text" }, t(
-    `最长等候 ${stopwatch(a.longest_s)}，已超过目标 ${stopwatch(a.target_s)}`,
-    `longest wait ${stopwatch(a.longest_s)}, over the ${stopwatch(a.target_s)} target`)),
+    `最长等候 ${duration(a.longest_s)}，已超过目标 ${duration(a.target_s)}`,
+    `longest wait ${duration(a.longest_s)}, over the ${duration(a.target_s)} target`)),
   el("span", { class: "alert-since" }, t(`首次发现 ${clock(a.since)}`, `first seen ${clock(a.since)}`)),
   a.ended ? el("span", { class: "badge green" }, t(`${clock(a.ended)} 已回落`, `back under target ${clock(a.ended)}`))
     : null,
@@ -207,7 +207,7 @@ function acknowledge(seq) {
 // -- today's figures and charts -------------------------------------------------------------------
 function renderStats() {
   const totals = state.stats.totals;
-  const wait = (s) => (s === null || s === undefined ? "—" : stopwatch(s));
+  const wait = (s) => (s === null || s === undefined ? "—" : duration(s));
   $("kpi-issued").textContent = totals.issued;
   $("kpi-served").textContent = totals.served;
   $("kpi-missed").textContent = totals.missed;
@@ -263,7 +263,7 @@ function renderQueue() {
       q.transferred ? el("span", { class: "badge" }, t("转入", "Transferred")) : null,
       q.channel === "appointment" ? el("span", { class: "badge" }, t("预约", "Appointment")) : null),
     el("td", {}, clock(q.issued_at)),
-    el("td", { class: "num" }, stopwatch(q.waited_s + elapsed)),
+    el("td", { class: "num" }, duration(q.waited_s + elapsed)),
     el("td", { class: "act" }, q.pinned !== null && q.pinned !== undefined
       ? el("span", { class: "hint", title: q.pinned }, q.pinned || t("已置顶", "Pinned"))
       : el("button", { class: "btn pin", type: "button", onclick: () => askPin(q) }, t("置顶", "Pin")))));

@@ -200,12 +200,18 @@ export function minutes(seconds) {
   return t(`约 ${h} 小时 ${m % 60} 分`, `~${h} h ${m % 60} min`);
 }
 
-/** m:ss or h:mm:ss, for running timers. */
-export function stopwatch(seconds) {
+/**
+ * A measured duration as people read one: "45秒", "18分24秒", "1小时5分" ("45 s", "18 min 24 s", "1 h 5 min").
+ * Never "18:24", which reads as a time of day beside one.
+ */
+export function duration(seconds) {
+  if (seconds === null || seconds === undefined) return "—";
   const s = Math.max(0, Math.floor(seconds));
-  const pad = (n) => String(n).padStart(2, "0");
   const h = Math.floor(s / 3600);
-  return h ? `${h}:${pad(Math.floor(s / 60) % 60)}:${pad(s % 60)}` : `${Math.floor(s / 60)}:${pad(s % 60)}`;
+  const m = Math.floor(s / 60) % 60;
+  if (h) return t(`${h}小时${m}分`, `${h} h ${m} min`);
+  if (m) return t(`${m}分${s % 60}秒`, `${m} min ${s % 60} s`);
+  return t(`${s}秒`, `${s} s`);
 }
 
 /** 张三 -> 张*, 张小三 -> 张*三, 欧阳小明 -> 欧**明: names on any screen are masked (design §7). */

@@ -5,8 +5,10 @@
 // and downloads need the token too, so they are fetched (with the Authorization header) and handed to <img> and
 // to a download link as blobs. Without a token of its own the page borrows the dashboard's, so the dashboard's
 // link opens it signed in.
-import { api, ApiError, applyLanguage, el, hall, label, lang, languageSwitch, signIn, stopwatch, storeToken, t,
-  takeToken, toast } from "/assets/floor/hallq.js";
+import {
+  api, ApiError, applyLanguage, duration, el, hall, label, lang, languageSwitch, signIn, storeToken, t,
+  takeToken, toast,
+} from "/assets/floor/hallq.js";
 
 const $ = (id) => document.getElementById(id);
 const ROLE_TEXT = {
@@ -15,7 +17,6 @@ const ROLE_TEXT = {
 };
 const GROUP_TEXT = { service: ["业务", "Service"], window: ["窗口", "Window"], staff: ["工作人员", "Staff"] };
 const CHARTS = ["hourly", "waits", "ratings"];
-const duration = (s) => (s === null || s === undefined ? "—" : stopwatch(s));
 const percent = (x) => (x === null || x === undefined ? "—" : `${(x * 100).toFixed(1)}%`);
 const plain = (x) => (x === null || x === undefined ? "—" : String(x));
 const score = (x) => (x === null || x === undefined ? "—" : x.toFixed(2));
