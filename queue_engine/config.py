@@ -133,6 +133,15 @@ class Policy(_Frozen):
     ewma_alpha: float = Field(0.2, gt=0, le=1, description="Weight of the newest handling time in the estimate.")
 
 
+class Screens(_Frozen):
+    """What the hall's own screens show: citizens read names, never codes, in the hall's language."""
+
+    language: Literal["zh", "en"] = Field("zh", description="The lobby display's language, set by the hall, not by "
+                                                            "whoever presses a button on the TV.")
+    show_codes: bool = Field(False, description="Service codes and pinyin on the guide desk's tiles, for staff who "
+                                                "search by them; never on a citizen's screen.")
+
+
 class Appointments(_Frozen):
     """预约办: bookable slots per service, and the rules of booking, cancelling and not coming."""
 
@@ -208,6 +217,7 @@ class HallConfig(_Frozen):
     appointments: Appointments = Field(default_factory=Appointments)
     ratings: Ratings = Field(default_factory=Ratings)
     notifications: Notifications = Field(default_factory=Notifications)
+    screens: Screens = Field(default_factory=Screens)
     staff: tuple[Staff, ...] = ()
     holidays: tuple[date, ...] = Field((), description="Public holidays the hall is closed on (法定节假日).")
     workdays: tuple[date, ...] = Field((), description="Weekend days the hall works (调休上班).")
