@@ -125,12 +125,54 @@ class Window(_Frozen):
 
 
 class Policy(_Frozen):
+    """How tickets are called, and the hall's one no-show (过号) rule: when staff may mark one, and what a citizen
+    who comes back late gets. Every text about no-shows (ticket, phone, lobby, console) is written from this rule
+    (``queue_engine.no_show``)."""
+
     recall_limit: int = Field(3, ge=0, description="How many times a called ticket may be announced again.")
-    missed_serve_direct: int = Field(3, ge=0, le=10, description="A window may call its N latest no-shows directly.")
+    no_show_after_recalls: int = Field(
+        1, ge=0, description="Recalls (重呼) a called ticket must have had before staff may mark it a no-show.")
+    no_show_after_s: int = Field(
+        60, ge=0, le=3600, description="Seconds from the call before staff may mark the ticket a no-show.")
+    returning: Literal["serve", "requeue", "new_ticket"] = Field(
+        "serve", description="What a no-show who comes back late gets: served directly by the window that called "
+                             "them (serve), put back in line where `requeue` says (requeue), or asked to take a new "
+                             "number (new_ticket).")
+    missed_serve_direct: int = Field(
+        3, ge=0, le=10, description="How many of its latest no-shows a window keeps listed; with returning = serve "
+                                    "it may call them directly.")
     requeue: Literal["original", "end", "none"] = Field(
-        "original", description="Where a late arrival goes back: its old place, the end of the line, or nowhere."
-    )
+        "original", description="With returning = requeue: where a late arrival goes back, its old place or the end "
+                                "of the line. 'none' is the older spelling of returning = new_ticket (or serve).")
     ewma_alpha: float = Field(0.2, gt=0, le=1, description="Weight of the newest handling time in the estimate.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _returning_from_older_files(cls, data: Any) -> Any:
+        # Files written before `returning` said "nowhere" with requeue = "none": they served late arrivals directly
+        # if their windows kept any no-shows, else sent them for a new number.
+        if isinstance(data, dict) and "returning" not in data and data.get("requeue") == "none":
+            serves = data.get("missed_serve_direct", 3)
+            return {**data, "returning": "serve" if serves else "new_ticket"}
+        return data
+
+    @model_validator(mode="after")
+    def _one_rule(self) -> Policy:
+        if self.no_show_after_recalls > self.recall_limit:
+            raise ValueError(f"no_show_after_recalls ({self.no_show_after_recalls}) is more than recall_limit "
+                             f"({self.recall_limit}): no ticket could ever be marked a no-show")
+        if self.returning == "serve" and self.missed_serve_direct == 0:
+            raise ValueError("returning = serve needs missed_serve_direct of 1 or more: a window serves the no-shows "
+                             "it keeps listed")
+        if self.returning == "requeue" and self.requeue == "none":
+            raise ValueError("returning = requeue needs requeue = original or end (where the late arrival goes back)")
+        return self
+
+    @property
+    def requeue_mode(self) -> str:
+        """What a requeue is told (``lua/requeue.lua``): where the ticket goes back (original | end), or, when the
+        hall's rule puts no late arrival back in line, that rule (serve | new_ticket), which refuses it."""
+        return self.requeue if self.returning == "requeue" else self.returning
 
 
 class Screens(_Frozen):

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import secrets
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
 from typing import Any, cast
 
 import orjson
 from redis.asyncio import Redis
+from redis.exceptions import WatchError
 
 from . import errors, policy
 from .actor import ACTOR
@@ -69,6 +71,7 @@ class Engine:
         k = self.keys
         # Everything a call sends that never changes is encoded here, once (see wire.py).
         self._base = Packed.of([k.tickets, k.windows, k.active, k.able, k.ewma, k.people, k.calls, k.events])
+        self._last_key = Packed.of([k.idle])  # every script's last key (common.lua), after its own
         codes = [s.code for s in hall.services]
         self._codes = codes
         self._windows = {w.id: w for w in hall.windows}
@@ -103,7 +106,8 @@ class Engine:
 
     async def _run(self, name: str, keys: Packed, args: Sequence[Any], now_ms: int,
                    tail: Packed = EMPTY) -> tuple[Any, str | None]:
-        raw = await self.scripts.call(name, self._base + keys, [now_ms, EVENTS_MAXLEN, *args], tail, ACTOR.get())
+        raw = await self.scripts.call(name, self._base + keys + self._last_key, [now_ms, EVENTS_MAXLEN, *args], tail,
+                                      ACTOR.get())
         reply: Json = orjson.loads(raw)
         if "error" in reply:
             if reply["error"] == "moved":
@@ -148,6 +152,29 @@ class Engine:
             for s in self.hall.services:
                 pipe.hsetnx(self.keys.ewma, s.code, s.handling_s * 1000)
             await pipe.execute()
+        await self._count_idle_windows()
+
+    async def _count_idle_windows(self) -> None:
+        """Count the idle windows of a live day begun before the scripts kept count (an upgrade in the day): once,
+        from the windows as they are; the scripts keep the count from then on. Watched, so a script changing a
+        window meanwhile makes us count again rather than write a stale count."""
+        k = self.keys
+        async with self.redis.pipeline(transaction=True) as pipe:
+            while True:
+                try:
+                    await pipe.watch(k.windows, k.idle)
+                    if await pipe.exists(k.idle):
+                        return
+                    windows = [orjson.loads(raw) for raw in await pipe.hvals(k.windows)]
+                    counts = Counter(s for w in windows if w["state"] == "idle" for s in w["services"])
+                    if not counts:  # no window idle: nothing to count, and the scripts start from nothing
+                        return
+                    pipe.multi()  # type: ignore[no-untyped-call]
+                    pipe.hset(k.idle, mapping=dict(counts))
+                    await pipe.execute()
+                    return
+                except WatchError:
+                    continue
 
     async def has_state(self) -> bool:
         """Whether Redis holds this hall's live day (it does not after a restart without persistence)."""
@@ -164,13 +191,14 @@ class Engine:
         old_queues = [k.queue(c) for c in self._codes] + [k.window_queue(w) for w in self._window_ids]
         ages = [k.age(c) for c in self._codes]
         async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.delete(k.tickets, k.windows, k.active, k.able, k.ewma, k.people, k.calls, *old_queues, *ages)
+            pipe.delete(k.tickets, k.windows, k.active, k.able, k.idle, k.ewma, k.people, k.calls, *old_queues, *ages)
             if model.tickets:
                 pipe.hset(k.tickets, mapping={i: orjson.dumps(t) for i, t in model.tickets.items()})
             pipe.hset(k.windows, mapping={i: orjson.dumps(w) for i, w in model.windows.items()})
             if model.active:
                 pipe.sadd(k.active, *model.active)
             pipe.hset(k.able, mapping={s: n for s, n in model.able.items()})
+            pipe.hset(k.idle, mapping={s: model.idle_windows(s) for s in self._codes})
             pipe.hset(k.ewma, mapping={s: ms for s, ms in model.ewma.items()})
             if model.people:
                 pipe.hset(k.people, mapping={p: t for p, t in model.people.items()})
@@ -244,13 +272,13 @@ class Engine:
         t = Ticket.from_json(await self._read_ticket(ticket_id))
         if t.status != "waiting" or t.queue is None or t.score is None:
             return TicketStatus(t)
-        ahead, handling, able = await pipe_for(self.redis).call_many((
+        ahead, handling, able, idle = await pipe_for(self.redis).call_many((
             command("ZRANK", self._queue_key(t.queue), t.id), command("HGET", self.keys.ewma, t.service),
-            command("HGET", self.keys.able, t.service)))
+            command("HGET", self.keys.able, t.service), command("HGET", self.keys.idle, t.service)))
         if ahead is None:  # called or moved since we read it
             return await self.ticket(ticket_id)
         wait_ms = policy.estimated_wait_ms(
-            ahead, int(handling or self._handling[t.service]), int(able or 0), self._planned[t.service])
+            ahead, int(handling or self._handling[t.service]), int(able or 0), int(idle or 0), self._planned[t.service])
         return TicketStatus(t, ahead, wait_ms // 1000)
 
     async def cancel(self, ticket_id: str) -> Ticket:
@@ -272,7 +300,7 @@ class Engine:
 
         def build(t: Json) -> tuple[list[str], list[Any]]:
             svc = t["service"]
-            return [self.keys.queue(svc), self.keys.age(svc)], [ticket_id, svc, self.hall.policy.requeue, day]
+            return [self.keys.queue(svc), self.keys.age(svc)], [ticket_id, svc, self.hall.policy.requeue_mode, day]
 
         return await self._on_ticket("requeue", ticket_id, build)
 
@@ -291,7 +319,8 @@ class Engine:
             queue = t.get("queue") if t["status"] == "waiting" else None
             queue_key = self._queue_key(queue) if queue else self.keys.queue(t["service"])
             items = self._items_of.get(t["service"], [])
-            args = [window, ticket_id, queue or "", reason, len(items), *items, *([t["service"]] * len(items))]
+            args = [window, ticket_id, queue or "", reason, self.hall.policy.returning, len(items), *items,
+                    *([t["service"]] * len(items))]
             return [queue_key, self.keys.age(t["service"])], args
 
         return await self._on_ticket("call_ticket", ticket_id, build)
@@ -312,7 +341,10 @@ class Engine:
         return await self._window_op("finish", window, outcome, self.hall.policy.ewma_alpha)
 
     async def no_show(self, window: str) -> Ticket:
-        return await self._window_op("no_show", window, self.hall.policy.missed_serve_direct)
+        """The called citizen did not come (过号): refused (``no_show_too_early``) until the hall's rule allows it."""
+        rule = self.hall.policy
+        return await self._window_op("no_show", window, rule.missed_serve_direct, rule.no_show_after_recalls,
+                                     rule.no_show_after_s)
 
     async def transfer(
         self, window: str, *, to_service: str | None = None, to_window: str | None = None, reason: str = ""

@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from .no_show import left_words
+
 ECHOED = ("service", "window", "ticket", "item")  # details that come straight from the request
 ECHO_MAX = 40
 
@@ -18,17 +20,26 @@ class DomainError(Exception):
 
     code = "domain_error"
     status = 409  # the HTTP status an API maps it to
+    public: tuple[str, ...] = ()  # details an API adds to its error answer, for clients that act on them
 
     def __init__(self, **details: Any) -> None:
         self.details = details
         super().__init__(self.message("en"))
 
+    def texts(self) -> tuple[str, str]:
+        """(English, Chinese) templates of the sentence."""
+        return MESSAGES.get(self.code, ("The operation was refused.", "操作被拒绝。"))
+
+    def words(self, zh: bool) -> dict[str, Any]:
+        """Words a sentence puts together from the details (how long is left), added to them for its template."""
+        return {}
+
     def message(self, lang: str = "en", service_names: Mapping[str, str] | None = None) -> str:
         """The sentence in ``lang``; with ``service_names`` (code -> name in that language) a service is
         named as people know it (社保医保) rather than by its code (SOC)."""
-        en, zh = MESSAGES.get(self.code, ("The operation was refused.", "操作被拒绝。"))
+        en, zh = self.texts()
         template = zh if lang.startswith("zh") else en
-        details = self.details
+        details = {**self.details, **self.words(lang.startswith("zh"))}
         if service_names and details.get("service") in service_names:
             details = {**details, "service": service_names[details["service"]]}
         # An id echoed back from the request is cut short: a 3,000-character window id needs no 3,000-character reply.
@@ -73,8 +84,15 @@ _TABLE: dict[str, tuple[int, str, str]] = {
     "ticket_not_missed": (409, "Ticket {number} is {status}; only a missed ticket can be put back in the queue.",
                           "{number}号当前状态为{status}，只有过号的号票可以重新排队。"),
     "not_for_this_window": (403, "Window {window} cannot serve ticket {number}.", "{window}号窗口不能办理{number}号。"),
-    "requeue_not_allowed": (409, "Ticket {number} cannot go back in the queue ({why}); please take a new number.",
-                            "{number}号不能重新排队（{why}），请重新取号。"),
+    # The sentence depends on why (the hall's rule for late arrivals, or the day): see _VARIANTS.
+    "requeue_not_allowed": (409, "Ticket {number} cannot go back in the queue; please take a new number.",
+                            "{number}号不能重新排队，请重新取号。"),
+    # The hall's no-show rule (config Policy): so many recalls and so long after the call first.
+    "no_show_too_early": (409, "It is too early to mark {number} a no-show: {left}, as the hall's no-show rule asks.",
+                          "{number}号暂不能作过号处理：按本大厅过号规定，{left}。"),
+    # A window's own late no-show, at a hall whose rule does not serve late arrivals directly: see _VARIANTS.
+    "no_show_not_served": (409, "Ticket {number} missed its turn and cannot be called back here.",
+                           "{number}号已过号，不能直接叫回。"),
     "idempotency_key_reused": (422, "This Idempotency-Key was used today for ticket {number} with a different "
                                "request; send a new key for a new ticket, or repeat that request to get {number} "
                                "again.", "该 Idempotency-Key 今天已用于{number}号，但请求内容不同；新取号请换用新的 "
@@ -90,11 +108,49 @@ _TABLE: dict[str, tuple[int, str, str]] = {
     "invalid_request": (422, "{why}", "{why_zh}"),
 }
 MESSAGES: dict[str, tuple[str, str]] = {code: (en, zh) for code, (_, en, zh) in _TABLE.items()}
+# code -> (the detail that decides, {its value -> (English, Chinese)}): sentences that differ with the hall's rule.
+_VARIANTS: dict[str, tuple[str, dict[str, tuple[str, str]]]] = {
+    "requeue_not_allowed": ("why", {
+        "new_ticket": ("Ticket {number} cannot go back in the queue: this hall asks late arrivals to take a new "
+                       "number.", "{number}号不能重新排队：本大厅过号须重新取号，请重新取号。"),
+        "serve": ("Ticket {number} cannot go back in the queue: this hall serves late arrivals at the window that "
+                  "called them; ask that window to call it back.",
+                  "{number}号不能重新排队：本大厅过号由叫号窗口直接办理，请到该窗口叫回。"),
+        "another_day": ("Ticket {number} cannot go back in the queue: it was issued on another day; please take a "
+                        "new number.", "{number}号不能重新排队：该号不是当天的号，请重新取号。"),
+    }),
+    "no_show_not_served": ("returning", {
+        "requeue": ("Ticket {number} missed its turn; this hall puts late arrivals back in line: requeue it instead "
+                    "of calling it.", "{number}号已过号；本大厅过号须重新排队，请为其重新排队，不能直接叫回。"),
+        "new_ticket": ("Ticket {number} missed its turn; this hall asks late arrivals to take a new number.",
+                       "{number}号已过号；本大厅过号须重新取号，请群众重新取号。"),
+    }),
+}
+
+
+class _Varied(DomainError):
+    """A refusal whose sentence depends on one of its details (_VARIANTS)."""
+
+    def texts(self) -> tuple[str, str]:
+        name, variants = _VARIANTS[self.code]
+        return variants.get(str(self.details.get(name)), MESSAGES[self.code])
+
+
+class _TooEarly(DomainError):
+    """no_show_too_early: says how many recalls and how many seconds are still to come."""
+
+    public = ("recalls_left", "wait_s")
+
+    def words(self, zh: bool) -> dict[str, Any]:
+        return {"left": left_words(self.details.get("recalls_left", 0), self.details.get("wait_s", 0), zh)}
+
+
+_BASES: dict[str, type[DomainError]] = {"no_show_too_early": _TooEarly, **dict.fromkeys(_VARIANTS, _Varied)}
 
 BY_CODE: dict[str, type[DomainError]] = {
     code: type(
         "".join(part.title() for part in code.split("_")),
-        (DomainError,),
+        (_BASES.get(code, DomainError),),
         {"code": code, "status": status, "__doc__": en.split(";")[0]},
     )
     for code, (status, en, _) in _TABLE.items()
@@ -124,6 +180,8 @@ NotFinished = BY_CODE["not_finished"]
 AlreadyRated = BY_CODE["already_rated"]
 RatingClosed = BY_CODE["rating_closed"]
 InvalidRequest = BY_CODE["invalid_request"]
+NoShowTooEarly = BY_CODE["no_show_too_early"]
+NoShowNotServed = BY_CODE["no_show_not_served"]
 
 
 def refusal(code: str, details: dict[str, Any]) -> DomainError:

@@ -50,6 +50,12 @@ class HallKeys:
         return f"{self.base}:able"
 
     @property
+    def idle(self) -> str:
+        """Hash: service code -> number of open windows skilled for it that are idle (free to call it now). Every
+        script gets it as its last key; ``common.lua`` set_state keeps it with the windows' states."""
+        return f"{self.base}:idle"
+
+    @property
     def ewma(self) -> str:
         """Hash: service code -> exponentially weighted handling time in ms."""
         return f"{self.base}:ewma"
@@ -114,3 +120,8 @@ class HallKeys:
         """Hash: id of a ticket of that day rated after it left the live day -> when (ms). It expires the hall's
         rating period (``ratings.late_s``) after its latest rating: by then no ticket of the day may be rated."""
         return f"{self.base}:rated:{day}"
+
+    def displays(self, day: str) -> str:
+        """Hash: id a lobby display keeps for itself -> what it last reported of its voice that day (JSON, with when).
+        Each report gives it a day to live: by the next day's end, a day's displays are gone."""
+        return f"{self.base}:displays:{day}"

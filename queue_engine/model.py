@@ -258,11 +258,17 @@ class HallModel:
     def _rank(self, t: Json) -> int:
         return bisect.bisect_left(self.queues[t["queue"]], (self.line_keys[t["id"]], t["id"]))
 
+    def idle_windows(self, service: str) -> int:
+        """Open windows skilled for ``service`` standing idle, free to call it now (the engine counts them as the
+        windows change state: the ``idle`` hash)."""
+        return sum(1 for w in self.windows.values() if w["state"] == "idle" and service in w["services"])
+
     def estimate(self, t: Json) -> tuple[int, int]:
         """(tickets ahead, estimated wait in s) of a waiting ticket."""
         ahead = self._rank(t)
         svc = t["service"]
-        wait_ms = policy.estimated_wait_ms(ahead, self.ewma[svc], self.able[svc], self.hall.planned_windows(svc))
+        wait_ms = policy.estimated_wait_ms(ahead, self.ewma[svc], self.able[svc], self.idle_windows(svc),
+                                           self.hall.planned_windows(svc))
         return ahead, wait_ms // 1000
 
     # -- checks ---------------------------------------------------------------------------
@@ -348,10 +354,11 @@ class HallModel:
         t = self._ticket(ticket_id)
         if t["status"] != "missed":
             raise errors.TicketNotMissed(number=t["number"], status=t["status"])
-        if self.hall.policy.requeue == "none":
-            raise errors.RequeueNotAllowed(number=t["number"], why="this hall asks late arrivals to take a new number")
+        mode = self.hall.policy.requeue_mode
+        if mode not in ("original", "end"):  # the hall's rule puts no late arrival back in line
+            raise errors.RequeueNotAllowed(number=t["number"], why=mode)
         if t["day"] != day:
-            raise errors.RequeueNotAllowed(number=t["number"], why="it was issued on another day")
+            raise errors.RequeueNotAllowed(number=t["number"], why="another_day")
         return self._ticket_event("ticket.requeued", now, t)
 
     # -- a window's work ------------------------------------------------------------------
@@ -388,6 +395,8 @@ class HallModel:
         t = self._ticket(ticket_id)
         self._ready_to_call(window_id, w)
         missed_here = t["status"] == "missed" and ticket_id in w["misses"]
+        if missed_here and self.hall.policy.returning != "serve":
+            raise errors.NoShowNotServed(number=t["number"], returning=self.hall.policy.returning)
         if not missed_here and t["status"] != "waiting":
             raise errors.TicketNotWaiting(number=t["number"], status=t["status"])
         if not missed_here and t["queue"] != f"wq:{window_id}":
@@ -428,6 +437,11 @@ class HallModel:
         if w["state"] == "serving":
             raise errors.WindowBusy(window=window_id, number=self.tickets[w["ticket"]]["number"])
         t = self._current(window_id, w, allow=("calling",))
+        rule = self.hall.policy
+        recalls_left, wait_s = policy.no_show_left(t["recalls"], t["called_at"], now, rule.no_show_after_recalls,
+                                                   rule.no_show_after_s)
+        if recalls_left or wait_s:
+            raise errors.NoShowTooEarly(number=t["number"], recalls_left=recalls_left, wait_s=wait_s)
         return self._ticket_event("ticket.missed", now, t, window=window_id)
 
     def transfer(
@@ -568,7 +582,8 @@ class HallModel:
                 "code": s.code, "waiting": len(ages),
                 "longest_wait_s": (now - oldest) // 1000 if oldest is not None else 0,
                 "estimated_wait_s": policy.estimated_wait_ms(
-                    len(ages), self.ewma[s.code], self.able[s.code], self.hall.planned_windows(s.code)) // 1000,
+                    len(ages), self.ewma[s.code], self.able[s.code], self.idle_windows(s.code),
+                    self.hall.planned_windows(s.code)) // 1000,
                 "able_windows": self.able[s.code],
             })
         windows = []

@@ -168,14 +168,30 @@ def is_bad(score: int) -> bool:
     return score <= BAD_SCORE
 
 
-def estimated_wait_ms(ahead: int, handling_ms: int, able_windows: int, planned_windows: int) -> int:
-    """Wait for a ticket with ``ahead`` before it: they and the citizen now at the window, shared by the windows.
+def estimated_wait_ms(ahead: int, handling_ms: int, able_windows: int, idle_windows: int, planned_windows: int
+                      ) -> int:
+    """Wait for a ticket with ``ahead`` before it: the time until a window able to serve it can take it, never
+    its own service. 0 means a window takes it now (pages say 即将叫号).
 
-    Before opening no window is open yet; the windows configured for the service stand in for them,
-    or a crowd at the door would be told it waits as if one window served them all.
+    ``idle_windows`` of the ``able_windows`` (open, skilled for the service) stand idle: they take the first of
+    the line at once. Everyone behind them waits one handling time per ticket still in front of a window, shared
+    by the able windows: ``max(0, ahead + 1 - idle) x handling / able``, rounded down. Before opening no window
+    is open yet; the windows configured for the service stand in for them, or a crowd at the door would be told
+    it waits as if one window served them all. ``lua/common.lua`` computes the same, to the ms.
     """
     windows = able_windows or planned_windows or 1
-    return (ahead + 1) * handling_ms // windows
+    # Clamped: idle windows are a subset of the able ones, and a counter must never make a wait shorter than that.
+    idle = min(max(idle_windows, 0), able_windows)
+    return max(0, ahead + 1 - idle) * handling_ms // windows
+
+
+def no_show_left(recalls: int, called_at_ms: int, now_ms: int, after_recalls: int, after_s: int) -> tuple[int, int]:
+    """The hall's no-show rule (config ``Policy``): (recalls still to make, seconds still to wait) before staff
+    may mark a called ticket a no-show (过号); (0, 0) when they may. Seconds are rounded up, so "wait 0 s" is
+    never said of a refusal. ``lua/common.lua`` computes the same."""
+    recalls_left = max(0, after_recalls - recalls)
+    wait_ms = called_at_ms + after_s * 1000 - now_ms
+    return recalls_left, max(0, -(-wait_ms // 1000))
 
 
 def next_ewma(old_ms: int, sample_ms: int, alpha: float) -> int:

@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from pydantic import Field
+
 from floor.hall.api import window_out
 from floor.hall.schemas import (
     CallTicketIn,
@@ -17,10 +19,11 @@ from floor.hall.schemas import (
     TransferIn,
     WaitingOut,
     WindowOut,
+    _In,
 )
 from floor.http.kit import Ctx, Endpoints
 from floor.reports.today import figures, load_day
-from queue_engine.errors import UnknownWindow
+from queue_engine.errors import NotForThisWindow, UnknownWindow
 from queue_engine.records import Ticket
 
 ENDPOINTS = Endpoints()
@@ -58,7 +61,7 @@ async def window_today(ctx: Ctx, _: Any) -> dict[str, Any]:
     if hall.window(ctx.path("w")) is None:  # the record would answer zeros for a window that does not exist
         raise UnknownWindow(window=ctx.path("w"))
     day = hall.business_day(ctx.hall.engine.clock())
-    tickets = await asyncio.to_thread(load_day, ctx.runtime.sql, hall.id, day, ctx.path("w"))
+    tickets = await asyncio.to_thread(load_day, ctx.runtime.sql, hall, day, ctx.path("w"))
     return {"window": ctx.path("w"), "day": day, **figures(tickets)}
 
 
@@ -116,10 +119,30 @@ async def finish(ctx: Ctx, body: FinishIn) -> TicketReply:
     return _reply(ctx, await ctx.hall.engine.finish(ctx.path("w"), body.outcome))
 
 
-@ENDPOINTS.add("POST", "/windows/{w}/no-show", roles=STAFF, response=TicketReply)
+@ENDPOINTS.add("POST", "/windows/{w}/no-show", roles=STAFF, response=TicketReply,
+               refusals=((409, "too early by the hall's no-show rule (no_show_too_early, with recalls_left and "
+                               "wait_s): recall the ticket, or wait"),))
 async def no_show(ctx: Ctx, _: Any) -> TicketReply:
-    """The called citizen did not come (过号)."""
+    """The called citizen did not come (过号), once the hall's rule allows: so many recalls, so long after the call."""
     return _reply(ctx, await ctx.hall.engine.no_show(ctx.path("w")))
+
+
+class RequeueIn(_In):  # the bodies' common checks: no unknown field, no control character
+    ticket: str = Field(min_length=1, max_length=64, description="One of this window's latest no-shows.")
+
+
+@ENDPOINTS.add("POST", "/windows/{w}/requeue", roles=STAFF, body=RequeueIn, response=TicketReply,
+               refusals=((409, "the hall's rule does not put late arrivals back in line"),))
+async def requeue_missed(ctx: Ctx, body: RequeueIn) -> TicketReply:
+    """Put one of this window's latest no-shows, come back late, back in line where the hall's rule says
+    (returning = requeue)."""
+    engine = ctx.hall.engine
+    window = ctx.path("w")
+    if body.ticket not in (await engine.window(window)).misses:  # another window's, or long ago: not this one's
+        raise NotForThisWindow(window=window, number=(await engine.ticket(body.ticket)).ticket.number)
+    await engine.requeue(body.ticket)
+    back = await engine.ticket(body.ticket)  # with its place in line, which staff tell the citizen
+    return TicketReply(ticket=TicketOut.of(ctx.hall.config, back.ticket, back.ahead, back.estimated_wait_s))
 
 
 @ENDPOINTS.add("POST", "/windows/{w}/transfer", roles=STAFF, body=TransferIn, response=TicketReply)

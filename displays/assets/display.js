@@ -1,6 +1,11 @@
 // The lobby display (大厅显示屏): the call being made now, the last calls, each window's state, the waiting
 // per service and a notice line; every call is also spoken (voice.js).
 //
+// Its language is the hall's (``screens.language`` in the hall file, read from GET /config), never a button
+// a passer-by can press. A display that cannot speak Chinese says so on the screen for whoever sets it up, with
+// what to do, and tells the server (POST /displays/voice: on start, on every change, and once a minute, which
+// is also how the dashboard knows it is still on), so the manager's dashboard lists the mute and the offline.
+//
 // Data flow: GET /config (names, hours, time zone) and GET /snapshot once, then the display feed from the
 // snapshot's event id. A call is shown and announced straight from its event; the rest of the screen is
 // re-read from /snapshot shortly after any event (and every 30 s, since estimates age with the clock).
@@ -8,10 +13,11 @@
 // are shown but not announced, so a screen that blinked does not shout a string of old numbers.
 //
 // URL options: ?repeat=1|2|3 (times each call is spoken, default 2), ?chime=0 (no ding-dong),
-// ?rate=0.9 (speech rate), ?notice=text (replaces the notice line), ?lang=en.
+// ?rate=0.9 (speech rate), ?notice=text (replaces the notice line), ?name=一楼东 (what the dashboard calls
+// this screen).
 
 import {
-  WINDOW_STATE_TEXT, api, applyLanguage, el, forgetToken, follow, label, lang, languageSwitch, minutes,
+  WINDOW_STATE_TEXT, api, applyLanguage, el, fixLanguage, forgetToken, follow, hall, label, lang, minutes,
   showLink, signIn, t, toast,
 } from "/assets/floor/hallq.js";
 import { createAnnouncer } from "./voice.js";
@@ -22,6 +28,9 @@ const REFRESH_DELAY_MS = 200;
 const PERIODIC_REFRESH_MS = 30_000;
 const MARQUEE_PX_PER_S = 110; // slow enough to read a line of Chinese while walking past
 const TILE_ASPECT = 1.8; // a window tile's best shape, width to height: name, state and a line under them
+const REPORT_EVERY_MS = 60_000; // displays/voice_api.py REPORT_EVERY_S: three missed and the dashboard says offline
+const SETUP_NOTICE_MS = 120_000; // the "cannot speak" panel then folds into the bar, so it never hides the calls
+const DISPLAY_ID = /^[A-Za-z0-9_-]{1,64}$/;
 
 const params = new URLSearchParams(location.search);
 const $ = (id) => document.getElementById(id);
@@ -37,13 +46,17 @@ const state = {
   refreshTimer: null,
   refreshSeq: 0,
   refreshFailed: false,
+  reports: false, // a display token reports this screen's voice; a manager looking at the page does not
+  displayId: null,
+  voice: null, // what voice.js last said this device can do
+  noticeShownFor: null, // the problem the setup panel was last opened for: shown again only for a new one
+  noticeTimer: null,
 };
 let voice = null;
 
 // -- start ----------------------------------------------------------------------------------------
 async function main() {
   applyLanguage();
-  languageSwitch($("lang-switch"), redraw);
   showLink($("link"), "connecting");
   for (;;) {
     try {
@@ -58,14 +71,18 @@ async function main() {
 }
 
 async function start() {
-  const { token } = await signIn("display", {
+  const { token, who } = await signIn("display", {
     title: t("大厅显示屏登录", "Lobby display sign-in"),
     accept: (who) => (["display", "manager"].includes(who.role) ? null
       : t("此页面需要显示屏或管理员令牌。", "This page needs a display or manager token.")),
   });
   state.token = token;
+  state.reports = who.role === "display";
+  state.displayId = displayId();
   const [config, snap] = await Promise.all([api("/config", { token }), api("/snapshot", { token })]);
   state.config = config;
+  fixLanguage(config.screens?.language); // the hall's choice, whatever this browser was set to before
+  applyLanguage();
   state.calls = callsFrom(snap);
   applySnapshot(snap);
   renderCalls();
@@ -80,8 +97,11 @@ async function start() {
     chime: params.get("chime") !== "0",
     rate: Math.min(1.5, Math.max(0.5, Number(params.get("rate")) || 0.9)), // a hall needs it slow and clear
     onGate: showGate,
+    onVoice: onVoiceChange,
   });
   showGate(voice.locked);
+  setInterval(reportVoice, REPORT_EVERY_MS);
+  $("voice-problem-ok").addEventListener("click", foldVoiceNotice);
   for (const type of ["pointerdown", "keydown", "touchstart"]) {
     document.addEventListener(type, () => voice.unlock(), { passive: true });
   }
@@ -159,7 +179,7 @@ function applySnapshot(snap) {
   const serverNow = Date.parse(snap.at);
   if (!Number.isNaN(serverNow)) state.skewMs = serverNow - Date.now();
   $("hall-name").textContent = snap.name;
-  document.title = `${snap.name} · ${t("叫号显示屏", "Lobby display")}`;
+  document.title = t(`${snap.name} 叫号显示`, `${snap.name} queue display`);
   renderWindows();
   renderServices();
 }
@@ -171,15 +191,6 @@ function callsFrom(snap) {
 }
 
 // -- drawing --------------------------------------------------------------------------------------
-function redraw() {
-  if (!state.snap) return;
-  applySnapshot(state.snap);
-  renderCalls();
-  renderNotice();
-  tick();
-  showLink($("link"), state.link);
-}
-
 /** "5号窗口" reads "Window 5" in English; a window with a name of its own keeps it. */
 function windowLabel(name, id) {
   if (lang() !== "en") return name;
@@ -286,8 +297,23 @@ function noticeText() {
   const hours = state.config.hours ?? [];
   const zhHours = hours.length ? `办公时间：${hours.map((h) => `${part(h.start)} ${span(h)}`).join("，")}。` : "";
   const enHours = hours.length ? `Opening hours: ${hours.map((h) => `${span(h)} (${part(h.start)})`).join(", ")}. ` : "";
-  return t(`${zhHours}请留意叫号，过号请到导办台重新排队。`,
-    `${enHours}Please watch for your number; if you miss your call, see the guide desk to queue again.`);
+  // What a citizen who missed the call should do is the hall's rule (no_show_notice), when its file says it.
+  const noShow = state.config.no_show_notice ?? {};
+  const zhNoShow = sentence(noShow.zh, "。") ?? "过号请到导办台重新排队。";
+  const enNoShow = sentence(noShow.en, ".");
+  // A screen that cannot speak tells the people waiting too: they must watch it rather than listen for it.
+  const mute = state.voice && !state.voice.speaking;
+  return t(`${mute ? "本屏暂不语音播报叫号，请留意屏幕。" : ""}${zhHours}请留意叫号，${zhNoShow}`,
+    `${mute ? "This screen does not announce calls aloud: please watch it. " : ""}${enHours}`
+    + (enNoShow ? `Please watch for your number. ${enNoShow}`
+      : "Please watch for your number; if you miss your call, see the guide desk to queue again."));
+}
+
+/** A sentence the hall wrote, ending as a sentence should; null when there is none. */
+function sentence(text, stop) {
+  const trimmed = typeof text === "string" ? text.trim() : "";
+  if (!trimmed) return null;
+  return /[。！？.!?]$/.test(trimmed) ? trimmed : trimmed + stop;
 }
 
 function renderNotice() {
@@ -304,6 +330,106 @@ function renderNotice() {
 // -- voice gate -----------------------------------------------------------------------------------
 function showGate(locked) {
   $("voice-gate").hidden = !locked;
+}
+
+// -- a display that cannot speak --------------------------------------------------------------------
+const VOICE_PROBLEMS = {
+  no_zh_voice: {
+    title: ["本机无中文语音，叫号不会播报", "No Chinese voice on this device: calls will not be announced"],
+    help: ["请在本机安装中文（普通话）语音包（系统设置 → 语言 → 文字转语音），或换用有中文语音的电视盒子或电脑。",
+      "Install a Chinese (Mandarin) text-to-speech voice on this device (settings → language → text-to-speech), "
+      + "or use a different box or computer that has one."],
+  },
+  no_speech: {
+    title: ["本机浏览器不能语音播报，叫号不会播报", "This browser cannot speak: calls will not be announced"],
+    help: ["请换用能语音播报的浏览器（如 Chrome、Edge）并安装中文语音包，或换用其他电视盒子或电脑。",
+      "Use a browser that can speak (Chrome, Edge) with a Chinese voice installed, or a different box or computer."],
+  },
+  speech_error: {
+    title: ["本机语音播报出错，叫号不会播报", "Speech fails on this device: calls are not being announced"],
+    help: ["请检查本机的文字转语音设置和音量，或重新安装中文（普通话）语音包；仍不行请换用其他电视盒子或电脑。",
+      "Check this device's text-to-speech settings and volume, or reinstall its Chinese (Mandarin) voice; "
+      + "if it still fails, use a different box or computer."],
+  },
+};
+
+function onVoiceChange(health) {
+  state.voice = health;
+  showVoiceProblem();
+  renderNotice();
+  reportVoice();
+}
+
+/** The panel for whoever sets the screen up, and a mark in the bar that stays after it is folded away. */
+function showVoiceProblem() {
+  const health = state.voice;
+  const problem = health && !health.speaking ? VOICE_PROBLEMS[health.problem] ?? VOICE_PROBLEMS.no_speech : null;
+  $("voice-status").hidden = !problem;
+  $("voice-status").textContent = problem ? t("无语音播报", "No voice calls") : "";
+  const key = problem ? `${health.problem}:${health.detail ?? ""}` : null;
+  if (!problem) {
+    foldVoiceNotice();
+    state.noticeShownFor = null;
+    return;
+  }
+  if (key === state.noticeShownFor) return; // folded away by hand or by time: the bar keeps saying it
+  state.noticeShownFor = key;
+  $("voice-problem-title").textContent = t(...problem.title);
+  $("voice-problem-help").textContent = t(...problem.help);
+  $("voice-problem-detail").textContent = health.detail ? t(`浏览器报告：${health.detail}`, `The browser says: ${health.detail}`) : "";
+  $("voice-problem-detail").hidden = !health.detail;
+  $("voice-problem-where").textContent = whereText();
+  $("voice-problem").hidden = false;
+  $("voice-problem-ok").focus(); // a TV remote's OK key folds it
+  clearTimeout(state.noticeTimer);
+  state.noticeTimer = setTimeout(foldVoiceNotice, SETUP_NOTICE_MS);
+}
+
+function foldVoiceNotice() {
+  clearTimeout(state.noticeTimer);
+  $("voice-problem").hidden = true;
+}
+
+/** Which screen this is, as the dashboard lists it, so whoever fixes it finds the right one. */
+function whereText() {
+  const short = state.displayId.slice(0, 6);
+  const name = displayName();
+  const which = name ? t(`${name}（编号 ${short}）`, `${name} (id ${short})`) : t(`显示屏 ${short}`, `Display ${short}`);
+  return state.reports ? t(`本屏：${which}。管理看板会列出本屏。`, `This screen: ${which}. The manager's dashboard lists it.`)
+    : t(`本屏：${which}。`, `This screen: ${which}.`);
+}
+
+/** The hall's own name for this screen (?name=), kept to one line the server takes. */
+function displayName() {
+  const name = (params.get("name") ?? "").replace(/[\u0000-\u001f\u007f-\u009f]/g, "").trim().slice(0, 40);
+  return name || null;
+}
+
+/** The id this screen made for itself once and keeps, so the dashboard lists it as one display however often
+ *  it restarts. Random, not derived from anything of the device. */
+function displayId() {
+  const key = `hallq.display.${hall}.id`;
+  let id = localStorage.getItem(key);
+  if (!id || !DISPLAY_ID.test(id)) {
+    // getRandomValues, not randomUUID: a hall's LAN address (http://10.x.x.x) is not a secure context.
+    id = Array.from(crypto.getRandomValues(new Uint8Array(8)), (b) => b.toString(16).padStart(2, "0")).join("");
+    localStorage.setItem(key, id);
+  }
+  return id;
+}
+
+async function reportVoice() {
+  if (!state.reports || !state.voice) return; // nothing known yet: the first verdict reports itself
+  const health = state.voice;
+  const problem = health.speaking ? null : t(...(VOICE_PROBLEMS[health.problem] ?? VOICE_PROBLEMS.no_speech).title);
+  try {
+    await api("/displays/voice", { method: "POST", token: state.token, body: {
+      display: state.displayId, name: displayName(), voice: health.voice?.slice(0, 100) ?? null,
+      speaking: health.speaking, problem,
+    } });
+  } catch {
+    // The server is out of reach: the feed and the snapshot say so on screen; the next report tries again.
+  }
 }
 
 // -- helpers --------------------------------------------------------------------------------------

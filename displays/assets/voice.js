@@ -1,6 +1,7 @@
-// The lobby's voice: a queue of spoken calls, each after a two-tone chime, never cut off.
+// The lobby's voice: a queue of spoken calls, each after a two-tone chime, never cut off; and whether this device
+// can speak Chinese at all.
 //
-//   const voice = createAnnouncer({ repeat: 2, chime: true, lang: "zh-CN", rate: 0.9, onGate });
+//   const voice = createAnnouncer({ repeat: 2, chime: true, lang: "zh-CN", rate: 0.9, onGate, onVoice });
 //   voice.announce("请A023号到5号窗口");   // queued; spoken when everything before it has finished
 //   voice.unlock();                         // from a click: lets the browser play sound from now on
 //
@@ -13,16 +14,29 @@
 // happened (a kiosk started with an autoplay flag is "running" at once); ``onGate(true)`` asks the page to
 // show its "click to enable" button and ``onGate(false)`` to hide it. Speech is attempted either way: a
 // browser that still refuses just reports an error, and the queue moves on.
+//
+// Many lobby TV boxes have no Chinese voice: the browser then says nothing, or reads the call in a voice that
+// cannot. ``onVoice({voice, speaking, problem, detail})`` tells the page what this device can do, once it is known
+// and whenever it changes: ``problem`` is "no_speech" (no speech synthesis at all), "no_zh_voice" (no zh-CN voice
+// once the browser has listed its voices, or after ``voiceWaitMs``: some never say they have) or "speech_error"
+// (an utterance failed, ``detail`` the browser's error), else null and ``speaking`` true. Calls are still
+// attempted whatever it says: a device that finds its voice later speaks from then on.
 
 const CHIME_MS = 1300; // the ding-dong's length; speech starts after it, never waits longer
+// Errors that say nothing about the voice: a call given up on purpose, or sound held back until a click (the gate).
+const NOT_A_VOICE_FAULT = new Set(["interrupted", "canceled", "not-allowed"]);
 
 export function createAnnouncer({
   repeat = 2, chime = true, lang = "zh-CN", rate = 0.9, gapMs = 400, safetyMs = 8000, onGate = () => {},
+  onVoice = () => {}, voiceWaitMs = 3000,
 } = {}) {
   const queue = [];
   let busy = false;
   const audio = makeContext();
   let locked = audioLocked(audio);
+  let health = null; // what onVoice last said; null until it is known
+  let failure = null; // the last utterance's error, until one is spoken through
+  let listed = false; // the browser has listed its voices (voiceschanged), or we stopped waiting for it
 
   const setLocked = (value) => {
     if (value === locked) return;
@@ -30,6 +44,34 @@ export function createAnnouncer({
     onGate(locked);
   };
   if (audio) audio.onstatechange = () => setLocked(audioLocked(audio));
+
+  /** Work out what this device can say and tell the page when that changed. */
+  function checkVoice() {
+    const synth = window.speechSynthesis;
+    let next;
+    if (!synth || typeof SpeechSynthesisUtterance === "undefined") {
+      next = { voice: null, speaking: false, problem: "no_speech", detail: null };
+    } else {
+      const voice = pickVoice(synth, lang);
+      if (!voice && !listed) return; // the list may still be on its way: no verdict yet
+      if (!voice) next = { voice: null, speaking: false, problem: "no_zh_voice", detail: null };
+      else if (failure) next = { voice: voice.name, speaking: false, problem: "speech_error", detail: failure };
+      else next = { voice: voice.name, speaking: true, problem: null, detail: null };
+    }
+    if (health && ["voice", "speaking", "problem", "detail"].every((k) => health[k] === next[k])) return;
+    health = next;
+    onVoice({ ...health });
+  }
+
+  const synth = window.speechSynthesis;
+  if (synth) {
+    // A voice installed or loaded late counts from then on; the first list ends the wait at once.
+    const listedNow = () => { listed = true; checkVoice(); };
+    if (synth.addEventListener) synth.addEventListener("voiceschanged", listedNow);
+    else synth.onvoiceschanged = listedNow;
+  }
+  setTimeout(() => { listed = true; checkVoice(); }, voiceWaitMs);
+  queueMicrotask(checkVoice); // after the caller holds the announcer: a voice listed already is known at once
 
   async function pump() {
     if (busy || !queue.length) return;
@@ -59,8 +101,15 @@ export function createAnnouncer({
       if (voice) utterance.voice = voice;
       let timer = null;
       const done = () => { clearTimeout(timer); utterance.onend = utterance.onerror = null; resolve(); };
-      utterance.onend = done;
-      utterance.onerror = done; // "not-allowed" before a click, or no voice: go on with the next call
+      utterance.onend = () => {
+        if (failure) { failure = null; checkVoice(); } // spoken through: whatever failed before has passed
+        done();
+      };
+      utterance.onerror = (event) => { // "not-allowed" before a click, or no voice: go on with the next call
+        const error = event?.error || "unknown";
+        if (!NOT_A_VOICE_FAULT.has(error)) { failure = error; checkVoice(); }
+        done();
+      };
       timer = setTimeout(done, safetyMs);
       try { synth.speak(utterance); } catch { done(); }
     });
@@ -82,6 +131,8 @@ export function createAnnouncer({
       }
     },
     get locked() { return locked; },
+    /** What onVoice last said (null until known). */
+    get voice() { return health ? { ...health } : null; },
     get pending() { return queue.length + (busy ? 1 : 0); },
   };
 }
@@ -125,11 +176,16 @@ function tone(audio, frequency, start, length) {
   oscillator.stop(start + length + 0.05);
 }
 
-/** The system's voice for exactly this language (Android writes zh_CN); none: the browser picks by ``lang``,
- *  which is safer than guessing a relative (a zh-HK voice would read the call in Cantonese). */
+/** The system's voice for Mainland Mandarin: exactly this language first (Android writes zh_CN), then the other
+ *  tags engines give it (cmn-CN, zh-Hans-CN). None: the browser picks by ``lang``, which is safer than guessing a
+ *  relative (a zh-HK voice would read the call in Cantonese), and the page is told there is no Chinese voice. */
 function pickVoice(synth, lang) {
-  const voices = synth.getVoices ? synth.getVoices() : [];
-  return voices.find((v) => (v.lang ?? "").replace("_", "-").toLowerCase() === lang.toLowerCase()) ?? null;
+  const voices = (synth.getVoices ? synth.getVoices() : null) ?? [];
+  const tag = (v) => (v.lang ?? "").replace(/_/g, "-").toLowerCase();
+  const wanted = lang.toLowerCase();
+  return voices.find((v) => tag(v) === wanted)
+    ?? (wanted === "zh-cn" ? voices.find((v) => /^(zh|cmn)(-hans)?-cn$/.test(tag(v))) : null)
+    ?? null;
 }
 
 function sleep(ms) {

@@ -1,4 +1,4 @@
-"""Appointments: the booking API and the booking page."""
+"""Appointments: the booking API, the booking page, and the managers' bookings page."""
 
 from __future__ import annotations
 
@@ -13,6 +13,6 @@ PAGES = HERE / "pages"
 ROOM = Room(
     name="appointments",
     endpoints=api.ENDPOINTS,
-    pages={"book": PAGES / "book.html"},
+    pages={"book": PAGES / "book.html", "bookings": PAGES / "bookings.html"},
     assets=HERE / "assets",
 )

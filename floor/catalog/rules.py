@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from floor.catalog.search_terms import search_terms
 from queue_engine import policy
@@ -29,6 +29,9 @@ class MaterialOut(BaseModel):
 
 class BundleMaterialOut(MaterialOut):
     items: list[str]  # the member sub-items that ask for it: a bundle's union names where each comes from
+    choice: int | None = Field(None, description="The bundle's alternatives it belongs to (an index into "
+                                                 "alternatives): only some of them ask for it. None: always needed.")
+    options: list[str] = Field(default_factory=list, description="Which sub-items of that choice ask for it.")
 
 
 class ItemOut(BaseModel):
@@ -38,6 +41,8 @@ class ItemOut(BaseModel):
     service_name_en: str
     name: str
     name_en: str
+    pinyin: str  # of the Chinese name: a sub-item is found by its name as its service is (search_terms)
+    initials: str
     materials: list[MaterialOut]
     forms: list[str]
     legal_basis: list[str]
@@ -79,7 +84,10 @@ class BundleOut(BaseModel):
     name_en: str
     members: list[MemberOut]
     items: list[str]
-    materials: list[BundleMaterialOut]
+    alternatives: list[list[str]] = Field(
+        default_factory=list, description="Groups of sub-items of which a citizen needs one (以下二选一): the "
+                                          "sub-items of a member service that has several.")
+    materials: list[BundleMaterialOut]  # always-needed ones first, then each choice's, option by option
     forms: list[str]
     legal_basis: list[str]
     promised_days: int  # the longest of its members' sub-items
@@ -110,6 +118,21 @@ class NoticeMaterialOut(MaterialOut):
     number: int
     copies_text: str  # "2 份", "仅验原件", as the paper says it
     for_items: list[str]  # names of the sub-items that ask for it (a bundle's notice)
+    choice: int | None = None  # a bundle's: the choice it belongs to (an index into choices), None if always needed
+    options: list[str] = Field(default_factory=list)  # the sub-items of that choice that ask for it
+
+
+class NoticeOptionOut(BaseModel):
+    item: str
+    item_name: str
+    materials: list[int]  # the numbers of the materials this option asks for
+
+
+class NoticeChoiceOut(BaseModel):
+    """Sub-items of a bundle of which the citizen needs one, with the materials each asks for: 以下二选一."""
+
+    label: str  # "以下二选一", "Choose one of these 2"
+    options: list[NoticeOptionOut]
 
 
 class NoticePartOut(BaseModel):
@@ -138,6 +161,7 @@ class NoticeOut(BaseModel):
     due: date
     windows: list[str]
     parts: list[NoticePartOut]  # a bundle's member services and their sub-items
+    choices: list[NoticeChoiceOut] = Field(default_factory=list)  # a bundle's alternatives, each listed apart
     text: str  # the whole notice as plain text, e.g. for a message to the citizen
 
 
@@ -194,9 +218,11 @@ def _material(m: Material) -> MaterialOut:
 
 
 def _item(hall: HallConfig, service: Service, item: ServiceItem, day: date) -> ItemOut:
+    terms = search_terms(item.name_zh)
     return ItemOut(
         code=item.code, service=service.code, service_name=service.name_zh, service_name_en=service.name_en,
-        name=item.name_zh, name_en=item.name_en or item.name_zh, materials=[_material(m) for m in item.materials],
+        name=item.name_zh, name_en=item.name_en or item.name_zh, pinyin=terms["pinyin"], initials=terms["initials"],
+        materials=[_material(m) for m in item.materials],
         forms=list(item.forms), legal_basis=list(item.legal_basis), promised_days=item.promised_days,
         immediate=item.promised_days == 0, promised=promised_text(item.promised_days),
         promised_en=promised_text(item.promised_days, "en"), due=hall.add_working_days(day, item.promised_days),
@@ -216,9 +242,32 @@ def _unique(values: list[str]) -> list[str]:
     return list(dict.fromkeys(values))
 
 
+def bundle_alternatives(hall: HallConfig, bundle: Service) -> list[list[str]]:
+    """The sub-items of a bundle of which a citizen needs only one: those of a member service that has several. A
+    bundle (一件事) takes one matter of each member: a restaurant opens as a 个体工商户 or as a company, not both."""
+    return [[i.code for i in member.items] for code in bundle.bundle
+            if (member := hall.service(code)) is not None and len(member.items) > 1]
+
+
+def _choice_of(items: list[str], choices: list[list[str]]) -> tuple[int, list[str]] | None:
+    """The choice a document belongs to, with the options asking for it; None when it is needed whatever is
+    chosen: a sub-item outside every choice asks for it, or every option of a choice does. (A document asked by
+    options of two choices goes with the first.)"""
+    choice_of = {code: n for n, group in enumerate(choices) for code in group}
+    if any(code not in choice_of for code in items):
+        return None
+    touched = sorted({choice_of[code] for code in items})
+    if any(set(choices[n]) <= set(items) for n in touched):
+        return None
+    n = touched[0]
+    return n, [code for code in choices[n] if code in items]
+
+
 def bundle_materials(hall: HallConfig, bundle: Service) -> list[BundleMaterialOut]:
     """The union of the members' materials, one line per document (by name): the most copies any sub-item asks
-    for, the original shown if any asks for it, every distinct note, and which sub-items ask for it."""
+    for, the original shown if any asks for it, every distinct note, and which sub-items ask for it. Documents
+    every citizen needs come first, then those of each choice of sub-items (``bundle_alternatives``), option by
+    option, each marked with its choice and options."""
     merged: dict[str, BundleMaterialOut] = {}
     for code in bundle.bundle:
         member = hall.service(code)
@@ -233,7 +282,15 @@ def bundle_materials(hall: HallConfig, bundle: Service) -> list[BundleMaterialOu
                 seen.original = seen.original or m.original
                 seen.note = "；".join(_unique([n for n in (seen.note, m.note) if n]))
                 seen.items = _unique([*seen.items, item.code])
-    return list(merged.values())
+    choices = bundle_alternatives(hall, bundle)
+    for line in merged.values():
+        chosen = _choice_of(line.items, choices)
+        if chosen is not None:
+            line.choice, line.options = chosen
+    lines = list(merged.values())
+    # Numbered in this order on the desk's checklist and the notice: the choices' documents together, last.
+    order = {code: k for group in choices for k, code in enumerate(group)}
+    return sorted(lines, key=lambda m: (-1, 0) if m.choice is None else (m.choice, order[m.options[0]]))
 
 
 def _member_items(hall: HallConfig, bundle: Service) -> list[tuple[Service, ServiceItem | None]]:
@@ -258,7 +315,8 @@ def bundle_entry(hall: HallConfig, code: str, day: date) -> BundleOut | None:
         code=bundle.code, letter=bundle.letter, name=bundle.name_zh, name_en=bundle.name_en,
         members=[MemberOut(code=m.code, name=m.name_zh, name_en=m.name_en, items=[i.code for i in m.items])
                  for m in members],
-        items=[i.code for i in items], materials=bundle_materials(hall, bundle),
+        items=[i.code for i in items], alternatives=bundle_alternatives(hall, bundle),
+        materials=bundle_materials(hall, bundle),
         forms=_unique([f for i in items for f in i.forms]),
         legal_basis=_unique([b for i in items for b in i.legal_basis]),
         promised_days=days, promised=promised_text(days), promised_en=promised_text(days, "en"),
@@ -330,7 +388,12 @@ def bundle_notice(hall: HallConfig, code: str, day: date, lang: Lang = "zh") -> 
     for n, m in enumerate(entry.materials, 1):
         materials.append(NoticeMaterialOut(number=n, name=m.name, copies=m.copies, original=m.original, note=m.note,
                                            copies_text=copies_text(m.copies, m.original, lang),
-                                           for_items=[names[i] for i in m.items]))
+                                           for_items=[names[i] for i in m.items], choice=m.choice,
+                                           options=list(m.options)))
+    choices = [NoticeChoiceOut(label=choice_label(len(group), lang), options=[
+        NoticeOptionOut(item=code, item_name=names[code],
+                        materials=[m.number for m in materials if m.choice == n and code in m.options])
+        for code in group]) for n, group in enumerate(entry.alternatives)]
     parts = [NoticePartOut(service=s.code, service_name=_name(s.name_zh, s.name_en, lang),
                            item=i.code if i else None, item_name=names[i.code] if i else None,
                            promised=promised_text(i.promised_days, lang) if i else "")
@@ -341,9 +404,20 @@ def bundle_notice(hall: HallConfig, code: str, day: date, lang: Lang = "zh") -> 
         service_name=_name(bundle.name_zh, bundle.name_en, lang), materials=materials, forms=entry.forms,
         legal_basis=entry.legal_basis, promised_days=entry.promised_days,
         promised=promised_text(entry.promised_days, lang), due=entry.due,
-        windows=_window_names(hall, entry.windows), parts=parts, text="")
+        windows=_window_names(hall, entry.windows), parts=parts, choices=choices, text="")
     notice.text = notice_text(notice)
     return notice
+
+
+_CHINESE_NUMBERS = "零一二三四五六七八九十"
+
+
+def choice_label(options: int, lang: Lang = "zh") -> str:
+    """以下二选一 (三选一 …): how a Chinese office heads documents of which one set is needed."""
+    if lang == "en":
+        return f"Choose one of these {options}"
+    count = _CHINESE_NUMBERS[options] if options <= 10 else str(options)
+    return f"以下{count}选一"
 
 
 _WORDS: dict[str, tuple[str, str]] = {
@@ -357,6 +431,7 @@ _WORDS: dict[str, tuple[str, str]] = {
     "none": ("无需提交材料", "No documents needed"),
     "original": ("验原件", "original shown"),
     "for": ("用于", "for"),
+    "one_set": ("备齐其中一组即可", "one set is enough"),
     "forms": ("申请表格", "Forms"),
     "basis": ("设定依据", "Legal basis"),
     "windows": ("办理窗口", "Windows"),
@@ -393,12 +468,23 @@ def notice_text(n: NoticeOut) -> str:
         lines.append(f"{_word('due', lang)}{colon}{n.due.isoformat()}")
     lines.append(f"{_word('materials', lang)}{colon}" if n.materials else
                  f"{_word('materials', lang)}{colon}{_word('none', lang)}")
-    for m in n.materials:
+    def line(m: NoticeMaterialOut) -> str:
         extras = [_word("original", lang)] if m.original and m.copies else []
         extras += [m.note] if m.note else []
-        extras += [f"{_word('for', lang)}{'' if lang == 'zh' else ' '}{sep.join(m.for_items)}"] if m.for_items else []
+        if m.for_items and m.choice is None:  # a choice's documents stand under the sub-item they are for
+            extras += [f"{_word('for', lang)}{'' if lang == 'zh' else ' '}{sep.join(m.for_items)}"]
         tail = f"（{'；'.join(extras)}）" if extras and lang == "zh" else f" ({'; '.join(extras)})" if extras else ""
-        lines.append(f"{m.number}. {m.name} {m.copies_text}{tail}")
+        return f"{m.number}. {m.name} {m.copies_text}{tail}"
+
+    numbered = {m.number: m for m in n.materials}
+    lines += [line(m) for m in n.materials if m.choice is None]
+    for choice in n.choices:
+        lines.append(f"{choice.label}（{_word('one_set', lang)}）：" if lang == "zh" else
+                     f"{choice.label} ({_word('one_set', lang)}):")
+        for k, option in enumerate(choice.options):
+            head = f"（{_CHINESE_NUMBERS[k + 1]}）" if lang == "zh" and k < 10 else f"({chr(ord('a') + k)}) "
+            lines.append(f"{head}{option.item_name}{colon}")
+            lines += [f"  {line(numbered[number])}" for number in option.materials]
     if n.forms:
         lines.append(f"{_word('forms', lang)}{colon}{sep.join(n.forms)}")
     if n.legal_basis:

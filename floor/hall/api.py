@@ -20,6 +20,7 @@ from floor.hall.schemas import (
 )
 from floor.http.auth import ALL_ROLES
 from floor.http.kit import Ctx, Endpoints, Param, query_limit
+from queue_engine.no_show import notice as no_show_notice
 from queue_engine.records import WindowState
 
 ENDPOINTS = Endpoints()
@@ -56,8 +57,10 @@ async def snapshot(ctx: Ctx, _: Any) -> SnapshotOut:
 @ENDPOINTS.add("GET", "/config", roles=ALL_ROLES)
 async def config(ctx: Ctx, _: Any) -> dict[str, Any]:
     """The hall's services (with pinyin to search them by), windows and opening hours, for pages to label
-    what they show."""
+    what they show; and ``no_show_notice``, the no-show sentence of the hall's rule (zh and en) that every page
+    shows as it is."""
     data = ctx.hall.config.model_dump(mode="json")
+    data["no_show_notice"] = no_show_notice(ctx.hall.config.policy)
     if ctx.principal is None or ctx.principal.role not in ("manager", "admin"):
         data.pop("notifications", None)  # where the hall's messages and ratings go is the managers' business
     for service in data["services"]:

@@ -1,4 +1,5 @@
-"""The hall as a whole: snapshot, configuration, queues, the manager's dashboard and its live channel."""
+"""The hall as a whole: snapshot, configuration, queues, the manager's dashboard and its live channel, and the
+windows' skills page."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ PAGES = HERE / "pages"
 ROOM = Room(
     name="hall",
     endpoints=api.ENDPOINTS,
-    pages={"dashboard": PAGES / "dashboard.html"},
+    pages={"dashboard": PAGES / "dashboard.html", "windows": PAGES / "windows.html"},
     assets=HERE / "assets",
     channels={"dashboard": Channel(roles=("manager",), project=all_but_private)},  # managers see all
 )

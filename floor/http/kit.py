@@ -308,7 +308,9 @@ def as_route(ep: Endpoint) -> Route:
             names = hall.service_names(lang) if hall else None
             # hall_not_ready: the hall is being rebuilt after Redis lost it; a moment later it answers.
             retry = {"Retry-After": RETRY_AFTER_S} if exc.status == 503 else None
-            return error_response(exc.status, exc.code, exc.message(lang, names), headers=retry)
+            # A refusal's public details (no_show_too_early: recalls_left, wait_s) let a page say what is left.
+            public = {name: exc.details[name] for name in exc.public if name in exc.details}
+            return error_response(exc.status, exc.code, exc.message(lang, names), headers=retry, **public)
         except (ApiError, AuthError) as exc:
             extra = getattr(exc, "extra", {})
             return error_response(exc.status, exc.code, exc.message_zh if lang == "zh" else exc.message, **extra)

@@ -29,7 +29,9 @@ NO_STORE = {"Cache-Control": "no-cache"}  # pages are tiny; a hall must never ru
 # The front door's links, in the order a hall's people look for them.
 FRONT_DOOR = (("guide", "导办台 Guide desk"), ("kiosk", "自助取号 Kiosk"), ("display", "大厅显示屏 Lobby display"),
               ("console", "窗口工作台 Staff console"), ("dashboard", "管理看板 Dashboard"),
-              ("reports", "统计报表 Reports"), ("book", "预约办理 Booking"))
+              ("reports", "统计报表 Reports"), ("book", "预约办理 Booking"),
+              ("cases", "差评件 Bad-rating cases"), ("bookings", "预约管理 Bookings"), ("windows", "窗口设置 Windows"),
+              ("webhooks", "消息推送 Webhooks"), ("audit", "操作日志 Audit log"))
 
 
 @cache
@@ -37,10 +39,14 @@ def _template(path: Path) -> str:
     return path.read_text(encoding="utf-8")
 
 
-def render_page(path: Path, hall: HallRuntime, ticket: str = "") -> HTMLResponse:
+def render_page(path: Path, hall: HallRuntime, ticket: str = "", fills: Mapping[str, str] | None = None
+                ) -> HTMLResponse:
+    """The page for ``hall``; ``fills`` are a room's own placeholders (``__NO_SHOW_ZH__``) and their texts."""
     # __HALL_NAME__ first: "__HALL__" is a prefix of it.
     text = (_template(path).replace("__HALL_NAME__", html.escape(hall.config.name))
             .replace("__HALL__", html.escape(hall.config.id)).replace("__TICKET__", html.escape(ticket)))
+    for placeholder, value in (fills or {}).items():
+        text = text.replace(placeholder, html.escape(value))
     return HTMLResponse(text, headers=NO_STORE)
 
 

@@ -16,7 +16,7 @@ from starlette.responses import Response
 
 from floor.http.kit import ApiError, Ctx, Endpoints, Param
 from floor.reports.facts import load_facts
-from floor.reports.rules import CHARTS, GROUPINGS, MAX_DAYS, DateRange, Facts, Grouping, hourly, report, stars
+from floor.reports.rules import CHARTS, GROUPINGS, MAX_DAYS, DateRange, Facts, Grouping, report, stars
 from queue_engine.config import HallConfig
 
 ENDPOINTS = Endpoints()
@@ -32,7 +32,8 @@ T = TypeVar("T")
 class Figures(BaseModel):
     issued: int
     served: int
-    missed: int
+    missed: int = Field(description="过号: tickets marked no-show and not called back, requeued or served since; "
+                                    "a window's console and the dashboard count them alike.")
     cancelled: int
     unfinished: int = Field(description="Still waiting, called or being served when the report was made.")
     avg_wait_s: int | None = Field(description="Issued -> first called, average, seconds.")
@@ -46,8 +47,12 @@ class Figures(BaseModel):
     appointments: int = Field(description="Tickets from checked-in bookings.")
     appointment_no_shows: int | None = Field(description="Bookings never checked in (per service only).")
     ratings: dict[str, int] = Field(description="Rated tickets per score, 5 (非常满意) to 1 (非常不满意).")
+    rating_shares: dict[str, float | None] = Field(
+        description="Each score's share of the rated tickets, 0..1 (the five-level distribution); null without any.")
     rated: int
-    satisfaction: float | None = Field(description="Average of 10/8/6/3/0 points per rating.")
+    good: int = Field(description="好评: ratings that are not 差评 (非常满意, 满意, 基本满意).")
+    good_rate: float | None = Field(description="好评率: good / rated, 0..1; null without a rating.")
+    satisfaction: float | None = Field(description="Average of 10/8/6/3/0 points per rating, out of 10.")
     bad: int = Field(description="差评: ratings of 2 and 1.")
     cases: dict[str, int] = Field(description="差评 cases: open, closed, overdue.")
 
@@ -62,6 +67,12 @@ class DayRow(Figures):
     day: date
 
 
+class HourRow(BaseModel):
+    hour: str = Field(description="HH:00, local time.")
+    issued: int = Field(description="Tickets issued in this hour of the day, over every day of the range.")
+    avg_wait_s: int | None
+
+
 class ReportOut(BaseModel):
     model_config = ConfigDict(serialize_by_alias=True, validate_by_name=True)
 
@@ -72,13 +83,18 @@ class ReportOut(BaseModel):
     rows: list[ReportRow]
     totals: Figures
     days: list[DayRow]
+    hours: list[HourRow] = Field(description="Tickets and average wait per hour of the day, by issue time.")
+    targets: dict[str, int] = Field(description="Each service's target wait, seconds.")
 
 
 class StarLine(BaseModel):
     window: str
     name: str
     rated: int
-    satisfaction: float | None
+    ratings: dict[str, int] = Field(description="Ratings per score, 5 (非常满意) to 1 (非常不满意).")
+    rating_shares: dict[str, float | None]
+    good_rate: float | None = Field(description="好评率: share of ratings that are not 差评.")
+    satisfaction: float | None = Field(description="Average of 10/8/6/3/0 points, out of 10.")
     bad: int
     open_cases: int
     overdue_cases: int
@@ -243,7 +259,4 @@ def _draw(hall: HallConfig, rng: DateRange, facts: Facts, chart: str, lang: str)
     # event loop does not wait for, and a server that never draws a chart never loads it.
     from floor.reports.charts import render
 
-    data = report(hall, rng, "service", facts)
-    data["hours"] = hourly(hall, facts.tickets)
-    data["targets"] = {s.code: s.target_wait_s for s in hall.services}
-    return render(chart, data, lang)
+    return render(chart, report(hall, rng, "service", facts), lang)

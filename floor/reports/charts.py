@@ -134,12 +134,20 @@ def _ratings(figure: Any, data: dict[str, Any], lang: str) -> None:
     ax = figure.add_subplot()
     labels = [_text(lang, LEVELS[int(k)].zh, LEVELS[int(k)].en) for k in keys]
     counts = [totals["ratings"][k] for k in keys]
+    shares = [totals["rating_shares"][k] for k in keys]
     bars = ax.bar(labels, counts, color=[_LEVEL_COLOURS[k] for k in keys])
-    ax.bar_label(bars, padding=2)
+    # Each bar says its count and its share: the distribution is the figure, not one average.
+    ax.bar_label(bars, labels=[f"{n}（{_percent(p)}）" if lang == "zh" and cjk_font() else f"{n} ({_percent(p)})"
+                               for n, p in zip(counts, shares, strict=True)], padding=2)
     ax.set_ylabel(_text(lang, "评价数", "Ratings"))
     ax.set_ylim(0, max([*counts, 1]) * 1.15)
     ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     score = totals["satisfaction"]
-    shown = "—" if score is None else f"{score:.2f}"
+    shown = "—" if score is None else f"{score:.2f}/10"
     ax.set_title(f"{_text(lang, '评价分布', 'Rating distribution')} · {_subtitle(data, lang)} · "
+                 f"{_text(lang, '好评率', 'good')} {_percent(totals['good_rate'])} · "
                  f"{_text(lang, '满意度', 'satisfaction')} {shown}")
+
+
+def _percent(share: float | None) -> str:
+    return "—" if share is None else f"{share * 100:.1f}%"

@@ -1,8 +1,10 @@
 """A report as a file: CSV (UTF-8 with a byte-order mark, so Excel reads the Chinese right) and XLSX (openpyxl).
 
 Both carry one header row in Chinese and English ("取号 Issued"), a row per group and a total row; the
-workbook adds a sheet with each day's totals. Durations are whole seconds, the no-show rate a fraction
-(formatted as a percentage in the workbook), empty cells where there is nothing to average.
+workbook adds a sheet with each day's totals. Durations are whole seconds, rates and shares fractions
+(formatted as percentages in the workbook), empty cells where there is nothing to average. Satisfaction is
+never alone: 好评率 and each level's share sit beside it (columns added in issue 22 go after the old ones, so a
+sheet that reads columns by position still finds them).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ _RATING_TEXT = {"5": "非常满意 Very satisfied", "4": "满意 Satisfied", "3"
 GROUP_TEXT = {"service": ("业务代码 Service code", "业务 Service"), "window": ("窗口 Window", "窗口名称 Window name"),
               "staff": ("工号 Staff id", "工作人员 Staff")}
 RATE_COLUMN = "过号率 No-show rate"
+GOOD_RATE_COLUMN = "好评率 Good-rating rate"
 
 
 def _figure(name: str) -> Callable[[dict[str, Any]], Cell]:
@@ -57,7 +60,12 @@ FIGURE_COLUMNS: list[Column] = [
     ("差评件未办结 Open cases", _nested("cases", "open")),
     ("差评件已办结 Closed cases", _nested("cases", "closed")),
     ("差评件超期 Overdue cases", _nested("cases", "overdue")),
+    ("好评 Good ratings", _figure("good")),
+    (GOOD_RATE_COLUMN, _figure("good_rate")),
+    *((f"评价占比·{_RATING_TEXT[k]}", _nested("rating_shares", k)) for k in ("5", "4", "3", "2", "1")),
 ]
+# Fractions shown as percentages in the workbook.
+PERCENT_COLUMNS = (RATE_COLUMN, GOOD_RATE_COLUMN, *(f"评价占比·{_RATING_TEXT[k]}" for k in ("5", "4", "3", "2", "1")))
 TOTAL = "合计 Total"
 
 
@@ -104,9 +112,10 @@ def to_xlsx(data: dict[str, Any], title: str) -> bytes:
             cell.font = Font(bold=True)
             cell.alignment = Alignment(wrap_text=True, vertical="top")
         sheet.freeze_panes = "B2"
-        rate = table[0].index(RATE_COLUMN) + 1
-        for (cell,) in sheet.iter_rows(min_row=2, min_col=rate, max_col=rate):
-            cell.number_format = "0.0%"
+        for title in PERCENT_COLUMNS:
+            column = table[0].index(title) + 1
+            for (cell,) in sheet.iter_rows(min_row=2, min_col=column, max_col=column):
+                cell.number_format = "0.0%"
         for column in sheet.columns:
             sheet.column_dimensions[column[0].column_letter].width = 14
     last = summary.max_row

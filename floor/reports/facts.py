@@ -62,17 +62,27 @@ def _day_text(day: date) -> str:
 def load_facts(sql: Engine, hall: HallConfig, rng: DateRange, now: datetime) -> Facts:
     """Every ticket of the range as a fact, and the bookings of the range never checked in."""
     with Session(sql) as session:
-        rows = _tickets(session, hall.id, rng)
-        trails = _trails(session, hall.id, rng)
-        openers = _openers(session, hall, rng)
-        scores = _ratings(session, hall.id, rng)
-        case_of = _cases(session, hall.id, rng, now)
+        tickets = _facts(session, hall, rng, _cases(session, hall.id, rng, now))
         no_shows = _no_shows(session, hall, rng, now)
+    return Facts(tickets, no_shows)
+
+
+def load_tickets(sql: Engine, hall: HallConfig, rng: DateRange) -> list[TicketFact]:
+    """The range's tickets as facts, without their 差评 cases: what the dashboard's today and a window's own counts
+    read, so they count from the same facts as the reports."""
+    with Session(sql) as session:
+        return _facts(session, hall, rng, {})
+
+
+def _facts(session: Session, hall: HallConfig, rng: DateRange, case_of: dict[str, CaseFact]) -> list[TicketFact]:
+    rows = _tickets(session, hall.id, rng)
+    trails = _trails(session, hall.id, rng)
+    openers = _openers(session, hall, rng)
+    scores = _ratings(session, hall.id, rng)
     targets = {s.code: s.target_wait_s for s in hall.services}
     days: dict[str, date] = {}  # parsed once per day, not once per ticket
-    facts = [_fact(row, trails.get(row.id, _Trail()), openers, targets, days, scores.get(row.id),
-                   case_of.get(row.id)) for row in rows]
-    return Facts(facts, no_shows)
+    return [_fact(row, trails.get(row.id, _Trail()), openers, targets, days, scores.get(row.id), case_of.get(row.id))
+            for row in rows]
 
 
 def _in_range(rng: DateRange) -> Any:
@@ -82,7 +92,7 @@ def _in_range(rng: DateRange) -> Any:
 def _tickets(session: Session, hall: str, rng: DateRange) -> Sequence[Row[Any]]:
     columns: list[Any] = [TicketRow.id, TicketRow.day, TicketRow.service, TicketRow.status, TicketRow.channel,
                TicketRow.priority, TicketRow.window, TicketRow.issued_at, TicketRow.called_at, TicketRow.serving_at,
-               TicketRow.finished_at, TicketRow.handling_ms, TicketRow.green_reason]
+               TicketRow.finished_at, TicketRow.handling_ms, TicketRow.green_reason, TicketRow.outcome]
     stmt = select(*columns).where(TicketRow.hall == hall, _in_range(rng)).order_by(TicketRow.issued_at)
     rows: Sequence[Row[Any]] = session.execute(stmt).all()
     return rows
@@ -154,7 +164,10 @@ def _openers(session: Session, hall: HallConfig, rng: DateRange) -> Openers:
 def _fact(row: Row[Any], trail: _Trail, openers: Openers, targets: dict[str, int], days: dict[str, date],
           score: int | None, case: CaseFact | None) -> TicketFact:
     service = trail.issued_for or row.service
-    wait = None if trail.first_called is None else (trail.first_called - row.issued_at).total_seconds()
+    # The row keeps the last call only; a row with no call event (written without its events, as an import or a
+    # screenshot's dressing is) falls back to it.
+    first_called = trail.first_called or row.called_at
+    wait = None if first_called is None else (first_called - row.issued_at).total_seconds()
     handling = None
     if row.status == "done":
         if row.handling_ms is not None:
@@ -171,7 +184,8 @@ def _fact(row: Row[Any], trail: _Trail, openers: Openers, targets: dict[str, int
     return TicketFact(
         id=row.id, day=day, service=service, status=row.status, channel=row.channel, priority=row.priority,
         green_reason=row.green_reason, window=row.window, staff=staff, issued_at=row.issued_at, wait_s=wait,
-        handling_s=handling, target_s=targets.get(service), score=score, case=case)
+        handling_s=handling, target_s=targets.get(service), score=score, case=case,
+        outcome=row.outcome if row.status == "done" else None)
 
 
 # -- the rooms of ratings and appointments --------------------------------------------------------------

@@ -1,70 +1,40 @@
 """Today's figures from the SQL record: arrivals and waits per half hour, per service and per window.
 
 The record trails the live day by the archiver's lag (milliseconds); the dashboard's live numbers come
-from the snapshot, these feed its charts and the window's own counts. ``summarize`` is pure: rows in,
-figures out; ``load_day`` is the one query.
+from the snapshot, these feed its charts and totals and each window's own counts. The tickets are the reports'
+facts (``floor.reports.facts.load_tickets``) and their counts the reports' (``floor.reports.rules.counts``), so
+过号, served, issued and the waits read the same on the console, the dashboard and the report of the day.
+``summarize`` is pure: facts in, figures out.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, select
-from sqlalchemy.orm import Session
+from sqlalchemy import Engine
 
-from floor.sql.db import TicketRow
+from floor.reports.facts import load_tickets
+from floor.reports.rules import DateRange, TicketFact, counts, mean
 from queue_engine.config import HallConfig
 
 BIN = timedelta(minutes=30)
 
 
-@dataclass(frozen=True, slots=True)
-class DayTicket:
-    service: str
-    status: str
-    priority: str | None
-    window: str | None
-    issued_at: datetime
-    called_at: datetime | None
-    finished_at: datetime | None
-    outcome: str | None
-    handling_ms: int | None
-
-    @property
-    def wait_s(self) -> float | None:
-        return None if self.called_at is None else (self.called_at - self.issued_at).total_seconds()
-
-
-def load_day(sql: Engine, hall: str, day: str, window: str | None = None) -> list[DayTicket]:
-    query = select(TicketRow).where(TicketRow.hall == hall, TicketRow.day == day)
-    if window is not None:
-        query = query.where(TicketRow.window == window)
-    with Session(sql) as session:
-        return [DayTicket(r.service, r.status, r.priority, r.window, r.issued_at, r.called_at, r.finished_at,
-                          r.outcome, r.handling_ms) for r in session.scalars(query)]
-
-
-def _mean(values: Sequence[float]) -> int | None:
-    return round(sum(values) / len(values)) if values else None
-
-
-def _p90(values: Sequence[float]) -> int | None:
-    if not values:
-        return None
-    ordered = sorted(values)
-    return round(ordered[min(len(ordered) - 1, math.ceil(0.9 * len(ordered)) - 1)])
+def load_day(sql: Engine, hall: HallConfig, day: str, window: str | None = None) -> list[TicketFact]:
+    """The tickets of business day ``day`` (YYYYMMDD), or those last called to ``window``, as the reports see them."""
+    local = datetime.strptime(day, "%Y%m%d").date()
+    tickets = load_tickets(sql, hall, DateRange(local, local))
+    return tickets if window is None else [t for t in tickets if t.window == window]
 
 
 def _bin_start(at: datetime) -> datetime:
     return at.replace(minute=0 if at.minute < 30 else 30, second=0, microsecond=0)
 
 
-def half_hours(tickets: Iterable[DayTicket], hall: HallConfig, day: str) -> list[dict[str, Any]]:
-    """Arrivals (by issue time) and waits (of tickets called in the bin) per half hour of the local day,
+def half_hours(tickets: Iterable[TicketFact], hall: HallConfig, day: str) -> list[dict[str, Any]]:
+    """Arrivals (by issue time) and waits (of tickets first called in the bin) per half hour of the local day,
     from opening to closing, widened to cover any ticket outside the opening hours."""
     tickets = list(tickets)
     midnight = datetime.strptime(day, "%Y%m%d").replace(tzinfo=hall.zone)
@@ -73,7 +43,7 @@ def half_hours(tickets: Iterable[DayTicket], hall: HallConfig, day: str) -> list
     start = midnight.replace(hour=first.hour, minute=first.minute)
     end = midnight.replace(hour=last.hour, minute=last.minute)
     for t in tickets:
-        for at in (t.issued_at, t.called_at):
+        for at in (t.issued_at, t.first_called_at):
             if at is not None:
                 local = at.astimezone(hall.zone)
                 start, end = min(start, _bin_start(local)), max(end, _bin_start(local) + BIN)
@@ -82,48 +52,40 @@ def half_hours(tickets: Iterable[DayTicket], hall: HallConfig, day: str) -> list
     arrivals: dict[datetime, int] = {}
     waits: dict[datetime, list[float]] = {}
     for t in tickets:
-        arrivals[_bin_start(t.issued_at.astimezone(hall.zone))] = \
-            arrivals.get(_bin_start(t.issued_at.astimezone(hall.zone)), 0) + 1
-        if t.called_at is not None and t.wait_s is not None:
-            waits.setdefault(_bin_start(t.called_at.astimezone(hall.zone)), []).append(t.wait_s)
+        issued = _bin_start(t.issued_at.astimezone(hall.zone))
+        arrivals[issued] = arrivals.get(issued, 0) + 1
+        called = t.first_called_at
+        if called is not None and t.wait_s is not None:
+            waits.setdefault(_bin_start(called.astimezone(hall.zone)), []).append(t.wait_s)
     at = start
     while at < end:
         w = waits.get(at, [])
         bins.append({"start": at.strftime("%H:%M"), "arrivals": arrivals.get(at, 0), "called": len(w),
-                     "avg_wait_s": _mean(w), "max_wait_s": round(max(w)) if w else None})
+                     "avg_wait_s": mean(w), "max_wait_s": round(max(w)) if w else None})
         at += BIN
     return bins
 
 
-def figures(tickets: Sequence[DayTicket], target_s: int | None = None) -> dict[str, Any]:
-    waits = [t.wait_s for t in tickets if t.wait_s is not None]
-    handling = [t.handling_ms / 1000 for t in tickets if t.handling_ms is not None]
+def figures(tickets: Sequence[TicketFact]) -> dict[str, Any]:
+    """The reports' counts (``floor.reports.rules.counts``) and what the dashboard and console add to them."""
     outcomes: dict[str, int] = {}
     for t in tickets:
-        if t.status == "done" and t.outcome:
+        if t.outcome:
             outcomes[t.outcome] = outcomes.get(t.outcome, 0) + 1
-    figures: dict[str, Any] = {
-        "issued": len(tickets),
+    return {
+        **counts(tickets),
         "waiting": sum(t.status == "waiting" for t in tickets),
-        "served": sum(t.status == "done" for t in tickets),
-        "missed": sum(t.status == "missed" for t in tickets),
-        "cancelled": sum(t.status == "cancelled" for t in tickets),
         "green": sum(t.priority == "green" for t in tickets),
         "vip": sum(t.priority == "vip" for t in tickets),
         "outcomes": outcomes,
-        "avg_wait_s": _mean(waits),
-        "p90_wait_s": _p90(waits),
-        "avg_handling_s": _mean(handling),
     }
-    if target_s is not None:
-        figures["over_target"] = sum(w > target_s for w in waits)
-    return figures
 
 
-def summarize(tickets: Sequence[DayTicket], hall: HallConfig, day: str) -> dict[str, Any]:
-    """Everything the dashboard charts: totals, half hours, each service and each window."""
+def summarize(tickets: Sequence[TicketFact], hall: HallConfig, day: str) -> dict[str, Any]:
+    """Everything the dashboard charts: totals, half hours, each service (the one a ticket was issued for, as in
+    the reports) and each window (the one it was last called to)."""
     services = [{"code": s.code, "name": s.name_zh, "name_en": s.name_en,
-                 **figures([t for t in tickets if t.service == s.code], s.target_wait_s)} for s in hall.services]
+                 **figures([t for t in tickets if t.service == s.code])} for s in hall.services]
     windows = [{"id": w.id, "name": w.name, **figures([t for t in tickets if t.window == w.id])}
                for w in hall.windows]
     return {"day": day, "totals": figures(tickets), "half_hours": half_hours(tickets, hall, day),

@@ -19,5 +19,5 @@ async def today(ctx: Ctx, _: Any) -> dict[str, Any]:
     hall = ctx.hall.config
     day = hall.business_day(ctx.hall.engine.clock())
     behind = await unrecorded(ctx.hall.engine)
-    tickets = await asyncio.to_thread(load_day, ctx.runtime.sql, hall.id, day)
+    tickets = await asyncio.to_thread(load_day, ctx.runtime.sql, hall, day)
     return {**summarize(tickets, hall, day), "unrecorded": behind}

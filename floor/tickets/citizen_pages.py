@@ -23,6 +23,7 @@ from floor.http.kit import error_response, header, language
 from floor.http.pages import not_found_page, render_page
 from floor.runtime import Runtime
 from floor.settings import Settings
+from queue_engine.no_show import notice as no_show_notice
 
 PAGES = Path(__file__).resolve().parent / "pages"
 PHONE_PAGE = PAGES / "phone.html"
@@ -48,7 +49,11 @@ async def _ticket_page(request: Request, path: Path) -> Response:
     if hall is None:
         return not_found_page("号票不存在",
                           "没有找到这张号票，请核对二维码或咨询导办台。No such ticket; please ask the guide desk.")
-    return render_page(path, runtime.halls[hall], ticket)
+    # The printed ticket and the phone page have no token to read GET /config: the hall's no-show sentence comes in
+    # the page itself.
+    notice = no_show_notice(runtime.halls[hall].config.policy)
+    fills = {"__NO_SHOW_ZH__": notice["zh"], "__NO_SHOW_EN__": notice["en"]}
+    return render_page(path, runtime.halls[hall], ticket, fills)
 
 
 async def phone_page(request: Request) -> Response:

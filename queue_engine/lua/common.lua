@@ -5,18 +5,19 @@
 -- KEYS[1] tickets (hash id -> JSON)   KEYS[2] windows (hash id -> JSON)   KEYS[3] active (set)
 -- KEYS[4] able (hash service -> open windows)   KEYS[5] ewma (hash service -> ms)
 -- KEYS[6] people (hash "person|service" -> id)   KEYS[7] calls (list)   KEYS[8] events (stream)
+-- KEYS[#KEYS] idle (hash service -> open idle windows skilled for it), last so no script's own keys move
 -- ARGV[1] now in ms   ARGV[2] approximate cap on the event stream's length
 -- ARGV[#ARGV] who acts ('' for the system): recorded on every event as `by`, the audit trail
 -- A script's own keys start at KEYS[9] and its own arguments at ARGV[3].
 -- Refusals return {"error": code, "details": {...}} and change nothing: every check comes before any write.
-local K_TICKETS, K_WINDOWS, K_ACTIVE, K_ABLE, K_EWMA, K_PEOPLE, K_CALLS, K_EVENTS
+local K_TICKETS, K_WINDOWS, K_ACTIVE, K_ABLE, K_EWMA, K_PEOPLE, K_CALLS, K_EVENTS, K_IDLE
 local NOW, MAXLEN, ACTOR
 local CALL_KEYS, CALL_ARGV
 
 -- Calls run one at a time in Redis, so these library-wide names hold the current call's values.
 local function bind(keys, argv)
   K_TICKETS, K_WINDOWS, K_ACTIVE, K_ABLE = keys[1], keys[2], keys[3], keys[4]
-  K_EWMA, K_PEOPLE, K_CALLS, K_EVENTS = keys[5], keys[6], keys[7], keys[8]
+  K_EWMA, K_PEOPLE, K_CALLS, K_EVENTS, K_IDLE = keys[5], keys[6], keys[7], keys[8], keys[#keys]
   NOW, MAXLEN, ACTOR = tonumber(argv[1]), argv[2], argv[#argv]
   CALL_KEYS, CALL_ARGV = keys, argv
 end
@@ -50,16 +51,35 @@ local function emit(event)
   return redis.call('XADD', K_EVENTS, 'MAXLEN', '~', MAXLEN, '*', 'e', cjson.encode(event))
 end
 
--- policy.estimated_wait_ms
-local function estimated_wait_ms(ahead, handling_ms, able_windows, planned_windows)
+-- policy.estimated_wait_ms: until a window able to serve the ticket can take it, never its own service.
+local function estimated_wait_ms(ahead, handling_ms, able_windows, idle_windows, planned_windows)
   local windows = able_windows
   if windows == 0 then windows = planned_windows end
   if windows == 0 then windows = 1 end
-  return math.floor((ahead + 1) * handling_ms / windows)
+  local idle = math.min(math.max(idle_windows, 0), able_windows)
+  return math.floor(math.max(0, ahead + 1 - idle) * handling_ms / windows)
+end
+
+-- policy.no_show_left: recalls still to make and seconds still to wait before a no-show may be marked.
+local function no_show_left(t, after_recalls, after_s)
+  local wait_ms = t.called_at + after_s * 1000 - NOW
+  return math.max(0, after_recalls - t.recalls), math.max(0, math.ceil(wait_ms / 1000))
 end
 
 local function count(hash, field)
   return tonumber(redis.call('HGET', hash, field) or '0')
+end
+
+-- Every change of a window's state goes through here, so K_IDLE (read by every estimate) follows it: an idle
+-- window counts for each service it serves. model.HallModel.idle_windows is what it must equal.
+local function set_state(w, state)
+  local delta = 0
+  if w.state == 'idle' and state ~= 'idle' then delta = -1 end
+  if w.state ~= 'idle' and state == 'idle' then delta = 1 end
+  if delta ~= 0 then
+    for _, s in ipairs(w.services) do redis.call('HINCRBY', K_IDLE, s, delta) end
+  end
+  w.state = state
 end
 
 -- model._enqueue: tickets of one line with the same score (tier and ms) keep the order they came in, TIE_STEP
@@ -125,7 +145,7 @@ end
 
 local function free(w)
   w.ticket = nil
-  w.state = 'idle'
+  set_state(w, 'idle')
 end
 
 -- policy rule 6: the services a window serves only some sub-items of. item_service maps sub-item -> service.
@@ -157,7 +177,8 @@ end
 -- The event of a call or recall carries whom to expect (the masked name) and what they come for.
 local function call_ticket(window_id, w, t, reason)
   t.status, t.window, t.called_at, t.recalls = 'called', window_id, NOW, 0
-  w.state, w.ticket = 'calling', t.id
+  set_state(w, 'calling')
+  w.ticket = t.id
   put_json(K_TICKETS, t.id, t)
   put_json(K_WINDOWS, window_id, w)
   redis.call('LPUSH', K_CALLS, cjson.encode({ticket = t.id, number = t.number, window = window_id, at = NOW,

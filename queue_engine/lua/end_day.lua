@@ -43,6 +43,6 @@ for _, window_id in ipairs(window_ids) do
   w.misses = {}
   put_json(K_WINDOWS, window_id, w)
 end
-redis.call('DEL', K_ABLE)
+redis.call('DEL', K_ABLE, K_IDLE)
 local summary = {day = day, missed = missed, finished = finished}
 return reply(summary, emit({type = 'day.closed', day = day, missed = missed, finished = finished}))

@@ -18,8 +18,8 @@ local function issued(t, replay, event_id)
     local ahead = redis.call('ZRANK', queue_key, t.id)
     local handling = tonumber(redis.call('HGET', K_EWMA, t.service) or ARGV[13])
     out.ahead = ahead
-    out.estimated_wait_s = math.floor(estimated_wait_ms(ahead, handling, count(K_ABLE, t.service), tonumber(ARGV[15]))
-                                      / 1000)
+    out.estimated_wait_s = math.floor(estimated_wait_ms(ahead, handling, count(K_ABLE, t.service),
+                                                        count(K_IDLE, t.service), tonumber(ARGV[15])) / 1000)
   end
   return reply(out, event_id)
 end

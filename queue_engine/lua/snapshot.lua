@@ -14,9 +14,10 @@ for i = 1, n do
   if #oldest > 0 then longest = math.floor((NOW - tonumber(oldest[2])) / 1000) end
   local able = count(K_ABLE, code)
   local handling = tonumber(redis.call('HGET', K_EWMA, code) or ARGV[3 + n + i])
+  -- The estimate is what a ticket issued now would be told: everyone waiting is ahead of it.
+  local wait_ms = estimated_wait_ms(waiting, handling, able, count(K_IDLE, code), tonumber(ARGV[3 + 2 * n + i]))
   services[i] = {code = code, waiting = waiting, longest_wait_s = longest, able_windows = able,
-                 estimated_wait_s = math.floor(estimated_wait_ms(waiting, handling, able, tonumber(ARGV[3 + 2 * n + i]))
-                                               / 1000)}
+                 estimated_wait_s = math.floor(wait_ms / 1000)}
 end
 local m = tonumber(ARGV[4 + 3 * n])
 local windows = {}

@@ -6,7 +6,7 @@ if not w then return refuse('hall_not_ready', {}) end
 local refusal, t = not_current(window_id, w, {'calling'})
 if refusal then return refusal end
 t.status, t.serving_at = 'serving', NOW
-w.state = 'serving'
+set_state(w, 'serving')
 put_json(K_TICKETS, t.id, t)
 put_json(K_WINDOWS, window_id, w)
 return reply(t, ticket_event('ticket.serving', t, {window = window_id}))

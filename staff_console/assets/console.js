@@ -76,6 +76,39 @@ const windowName = (id) => t(windowConf(id)?.name ?? `${id}号窗口`, `Window $
 const now = () => Date.now() + S.offset;
 const since = (iso) => (iso ? (now() - Date.parse(iso)) / 1000 : 0);
 
+// -- the hall's no-show rule (GET /config: policy, no_show_notice) --------------------------------
+// The server is the judge (a no-show it finds too early is refused, saying what is left); the console only
+// greys out 过号 until the rule allows it, says why, and offers a late arrival what the rule gives them.
+const rule = () => S.config?.policy ?? {};
+/** Recalls still to make and seconds still to wait before the rule lets staff mark the called ticket a no-show. */
+function noShowLeft(ticket) {
+  const r = rule();
+  return {
+    recalls: Math.max(0, (r.no_show_after_recalls ?? 0) - (ticket.recalls ?? 0)),
+    seconds: Math.max(0, Math.ceil((r.no_show_after_s ?? 0) - since(ticket.called_at))),
+  };
+}
+/** Why 过号 is not offered yet: "按本大厅过号规定，过号须先重呼 1 次，再等 45秒。" */
+function noShowWhy({ recalls, seconds }) {
+  const zh = [recalls ? `重呼 ${recalls} 次` : "", seconds ? `再等 ${duration(seconds)}` : ""].filter(Boolean);
+  const en = [recalls ? `recall ${recalls} more time${recalls > 1 ? "s" : ""}` : "",
+    seconds ? `wait ${duration(seconds)} more` : ""].filter(Boolean);
+  return t(`按本大厅过号规定，过号须先${zh.join("，")}。`, `By the hall's no-show rule: ${en.join(" and ")} first.`);
+}
+/** What the rule gives a no-show who comes back: the misses card's title, and what staff are told after a no-show. */
+const RETURNING_TEXT = {
+  serve: { title: ["过号可直接办理", "Missed, may serve directly"],
+    after: (n) => t(`${n} 号已过号，群众返回时可在“过号可直接办理”中叫回。`,
+      `${n} marked a no-show; call it back from the missed list if they return.`) },
+  requeue: { title: ["过号可重新排队", "Missed, may go back in line"],
+    after: (n) => t(`${n} 号已过号，群众返回时可在“过号可重新排队”中为其重新排队。`,
+      `${n} marked a no-show; put it back in line from the missed list if they return.`) },
+  new_ticket: { title: ["近期过号（须重新取号）", "Missed (they take a new number)"],
+    after: (n) => t(`${n} 号已过号，群众返回时请其重新取号。`,
+      `${n} marked a no-show; if they return, ask them to take a new number.`) },
+};
+const returning = () => RETURNING_TEXT[rule().returning] ?? RETURNING_TEXT.serve;
+
 /** How long someone in the list has waited, in whole minutes. */
 function waited(seconds) {
   const m = Math.floor(Math.max(0, seconds) / 60);
@@ -212,8 +245,7 @@ const DO = {
   }),
   "no-show": () => run(async () => {
     const { ticket } = await windowApi("/no-show", { method: "POST" });
-    notice(() => t(`${ticket.number} 号已过号，群众返回时可在“过号可直接办理”中叫回。`,
-      `${ticket.number} marked a no-show; call it back from the missed list if they return.`), "ok");
+    notice(() => returning().after(ticket.number), "ok");
     todaySoon();
   }),
   pause: () => openPause(),
@@ -316,6 +348,15 @@ function openCall(line, missed) {
   $("call-reason").select();
 }
 
+/** A late arrival put back in line, where the hall's rule says (returning = requeue). */
+function requeueMissed(line) {
+  return run(async () => {
+    const { ticket } = await windowApi("/requeue", { method: "POST", body: { ticket: line.id } });
+    notice(() => t(`${ticket.number} 号已重新排队，前面 ${ticket.ahead ?? 0} 人。`,
+      `${ticket.number} is back in line, ${ticket.ahead ?? 0} ahead.`), "ok");
+  });
+}
+
 function wireDialogs() {
   for (const button of document.querySelectorAll("dialog [data-close]")) {
     button.addEventListener("click", () => button.closest("dialog").close());
@@ -383,6 +424,19 @@ function render() {
   renderTicket();
   renderLines();
   tick();
+}
+
+/** 过号 stays greyed out, with the rule's reason beside it, until the hall's rule allows it (run by tick()). */
+function renderNoShow() {
+  const ticket = S.win?.state === "calling" ? S.win.ticket : null;
+  const left = ticket ? noShowLeft(ticket) : { recalls: 0, seconds: 0 };
+  const early = left.recalls > 0 || left.seconds > 0;
+  const button = $("act-no-show");
+  button.disabled = !allowed("no-show") || early;
+  const why = early ? noShowWhy(left) : "";
+  button.title = why;
+  $("no-show-why").textContent = why;
+  $("no-show-why").hidden = !early;
 }
 
 /** Between choosing a window and its first answer: nothing of the previous window stays on screen. */
@@ -473,13 +527,28 @@ function renderLines() {
     el("span", { class: "l-waited", dataset: { waited: line.waited_s } }, waited(line.waited_s)),
     el("button", { class: "btn small", type: "button", disabled: !canCall, onclick: () => openCall(line, false) },
       t("叫此号", "Call")))));
+  $("miss-title").textContent = t(...returning().title);
+  $("miss-rule").textContent = t(S.config.no_show_notice?.zh ?? "", S.config.no_show_notice?.en ?? "");
   $("miss-empty").hidden = S.misses.length > 0;
   $("miss-list").replaceChildren(...S.misses.map((ticket) => el("li", { class: "line", dataset: { ticket: ticket.id } },
     el("span", { class: "l-number" }, ticket.number),
     el("span", { class: "l-main" }, el("span", { class: "l-service" }, serviceName(ticket.service))),
     el("span", { class: "l-waited" }, t(`${clock(ticket.finished_at)} 过号`, `missed ${clock(ticket.finished_at)}`)),
-    el("button", { class: "btn small", type: "button", disabled: !canCall, onclick: () => openCall(ticket, true) },
-      t("叫回", "Call back")))));
+    missAction(ticket, canCall))));
+}
+
+/** What the hall's rule lets staff do for a no-show who came back: serve now, put back in line, or nothing here. */
+function missAction(ticket, canCall) {
+  const mode = rule().returning ?? "serve";
+  if (mode === "serve") {
+    return el("button", { class: "btn small", type: "button", disabled: !canCall, onclick: () => openCall(ticket, true) },
+      t("叫回", "Call back"));
+  }
+  if (mode === "requeue") {
+    return el("button", { class: "btn small", type: "button", disabled: S.busy, onclick: () => requeueMissed(ticket) },
+      t("重新排队", "Back in line"));
+  }
+  return el("span", { class: "hint l-action" }, t("请重新取号", "New number"));
 }
 
 function renderToday() {
@@ -495,6 +564,7 @@ function renderToday() {
 
 /** The running clocks: twice a second, so a minute boundary never lags a whole second behind. */
 function tick() {
+  if (S.win) renderNoShow();
   const ticket = S.win?.ticket;
   if (ticket) $("t-timer").textContent = duration(since(ticket.serving_at ?? ticket.called_at));
   const extra = (Date.now() - S.fetchedAt) / 1000;
@@ -507,7 +577,7 @@ function renderHeader() {
   $("hall-name").textContent = S.who.hall_name;
   $("window-name").textContent = S.window ? windowName(S.window) : "";
   $("who").textContent = label(ROLE_TEXT, S.who.role);
-  document.title = `${S.window ? `${windowName(S.window)} · ` : ""}${t("窗口工作台", "Window console")} · hallq`;
+  document.title = `${S.window ? `${windowName(S.window)} · ` : ""}${t("窗口工作台", "Window console")}`;
   if (S.who.role === "manager") {
     $("window-pick-wrap").hidden = false;
     const pick = $("window-pick");

@@ -21,9 +21,17 @@ from sqlalchemy.pool import NullPool
 from floor.record.archiver import Archiver
 from floor.sql.db import TicketEventRow, TicketRow, make_sql_engine, migrate
 from queue_engine.clock import ManualClock
+from queue_engine.config import HallConfig
 from queue_engine.engine import Engine
 
 POSTGRES_URL = os.environ.get("HALLQ_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+
+
+@pytest.fixture(scope="session")
+def demo_hall(demo_hall: HallConfig) -> HallConfig:
+    """The demo hall, but a late no-show is put back in line (returning = requeue): the record's tests play every
+    kind of event, a requeue among them, which the demo's own rule (serve directly) refuses."""
+    return demo_hall.model_copy(update={"policy": demo_hall.policy.model_copy(update={"returning": "requeue"})})
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -123,7 +131,7 @@ async def busy_morning(engine: Engine, clock: ManualClock) -> dict[str, str]:
     await issue("d1", "TAX")
     steps: list[tuple[str, tuple[Any, ...], dict[str, Any]]] = [
         ("call_next", ("1",), {}), ("recall", ("1",), {}), ("start", ("1",), {}), ("finish", ("1", "done"), {}),
-        ("call_next", ("2",), {}), ("no_show", ("2",), {}),
+        ("call_next", ("2",), {}), ("recall", ("2",), {}), ("no_show", ("2",), {}),  # the hall's rule: a recall, 60 s
         ("call_next", ("3",), {}), ("start", ("3",), {}), ("transfer", ("3",), {"to_service": "TAX", "reason": "税"}),
         ("open_window", ("11",), {}),
         ("call_next", ("9",), {}), ("start", ("9",), {}), ("transfer", ("9",), {"to_window": "11", "reason": ""}),

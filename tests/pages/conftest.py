@@ -14,6 +14,7 @@ against a real ``hallq serve`` with real Redis.
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 import uuid
@@ -38,29 +39,61 @@ WRITE_DOCS = os.environ.get("HALLQ_SCREENSHOTS") == "1"
 POOL = 40
 
 # Headless Chromium has no voices: speak() would say nothing and leave no trace. This recorder keeps every
-# utterance (with its language and rate) and finishes it after a short while, like a real voice would, so the
-# page's own queue (one announcement at a time, never cut off) runs as it does in a hall.
+# utterance (with its language, rate and voice) and finishes it after a short while, like a real voice would, so
+# the page's own queue (one announcement at a time, never cut off) runs as it does in a hall.
+# ``window.__voice`` (open_page's ``voice``) is the device it stands for: "zh", a Mandarin voice, as a hall's TV
+# needs (the default); "en-only", voices listed (voiceschanged) but none Chinese; "none", no voice ever listed (as
+# headless Chromium itself); "error", a Mandarin voice whose every utterance fails; "missing", no speech synthesis at
+# all. ``window.__setVoices(kind)`` changes the voices later and says so (voiceschanged), as installing one does.
 SPEECH_RECORDER = """
 (() => {
+  const kind = window.__voice ?? "zh";
+  if (kind === "missing") {
+    for (const name of ["speechSynthesis", "SpeechSynthesisUtterance"]) {
+      Object.defineProperty(window, name, {value: undefined, configurable: true});
+    }
+    return;
+  }
+  const mandarin = {name: "Test Mandarin", lang: "zh-CN", voiceURI: "test-zh", localService: true, default: true};
+  const english = {name: "Test English", lang: "en-US", voiceURI: "test-en", localService: true, default: true};
+  const VOICES = {zh: [english, mandarin], "en-only": [english], none: [], error: [mandarin]};
+  let voices = kind === "en-only" ? [] : VOICES[kind] ?? [];
   window.__spoken = [];
   let speaking = null;
   const queue = [];
   const next = () => {
     if (speaking || !queue.length) return;
     speaking = queue.shift();
-    window.__spoken.push({text: speaking.text, lang: speaking.lang, rate: speaking.rate, at: Date.now()});
+    window.__spoken.push({text: speaking.text, lang: speaking.lang, rate: speaking.rate,
+                          voice: speaking.voice ? speaking.voice.name : null, at: Date.now()});
     const u = speaking;
-    setTimeout(() => { speaking = null; if (u.onend) u.onend({}); next(); }, window.__speechMs ?? 150);
+    setTimeout(() => {
+      speaking = null;
+      if (kind === "error") { if (u.onerror) u.onerror({error: "synthesis-failed"}); } else if (u.onend) u.onend({});
+      next();
+    }, window.__speechMs ?? 150);
   };
+  const listeners = new Set();
   const fake = {
     speak(u) { queue.push(u); setTimeout(() => { if (u.onstart) u.onstart({}); }, 0); next(); },
     cancel() { window.__cancelled = (window.__cancelled || 0) + 1; queue.length = 0; },
     pause() {}, resume() {},
-    getVoices() { return []; },
+    getVoices() { return voices.slice(); },
     get speaking() { return speaking !== null; },
     get pending() { return queue.length > 0; },
-    addEventListener() {}, removeEventListener() {},
+    addEventListener(type, f) { if (type === "voiceschanged") listeners.add(f); },
+    removeEventListener(type, f) { listeners.delete(f); },
     onvoiceschanged: null,
+  };
+  window.__setVoices = (next) => {
+    voices = VOICES[next] ?? [];
+    for (const f of [fake.onvoiceschanged, ...listeners]) if (f) f({type: "voiceschanged"});
+  };
+  // The engine lists its voices a moment after the page starts, as Chromium does when it has some.
+  if (kind === "en-only") setTimeout(() => window.__setVoices("en-only"), 300);
+  // A plain utterance object: Chromium's own refuses a voice that is not one of its SpeechSynthesisVoice objects.
+  window.SpeechSynthesisUtterance = class {
+    constructor(text) { Object.assign(this, {text, lang: "", rate: 1, voice: null, onend: null, onerror: null}); }
   };
   Object.defineProperty(window, 'speechSynthesis', {value: fake, configurable: true});
 })();
@@ -91,12 +124,15 @@ class PagesServer:
 
 
 @pytest.fixture(scope="module")
-def pages_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PagesServer]:
+def pages_server(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Iterator[PagesServer]:
+    """One server for the module: "demo" and a pool of demo copies, with the module's ``HALL_POLICY`` if it sets one
+    (tests/server/conftest.py ``NO_SHOW_AT_ONCE``)."""
+    policy = getattr(request.module, "HALL_POLICY", None)
     home = tmp_path_factory.mktemp("pages")
     halls_dir = home / "halls"
     halls_dir.mkdir()
     pool = [f"page-{i:02d}" for i in range(POOL)]
-    paths = [DEMO_TOML, *(write_hall_copy(halls_dir, h) for h in pool)]
+    paths = [DEMO_TOML, *(write_hall_copy(halls_dir, h, policy) for h in pool)]
     prefix = f"hqtest-{uuid.uuid4().hex[:10]}"
     server = start_server(home / "server", prefix, halls=paths, hall_ids=("demo", *pool), heartbeat_s=1.0)
     try:
@@ -170,14 +206,16 @@ class Hall:
 
     def open_page(self, path: str, *, role: str | None = None, window: str | None = None,
                   size: tuple[int, int] = (1280, 800), lang: str | None = None, speech_ms: int = 150,
-                  device_scale: float = 1) -> Page:
-        """Open ``path`` (``{hall}`` is replaced by this hall's id) signed in as ``role``, if given."""
+                  device_scale: float = 1, voice: str = "zh") -> Page:
+        """Open ``path`` (``{hall}`` is replaced by this hall's id) signed in as ``role``, if given, on a device whose
+        speech is ``voice`` (see SPEECH_RECORDER)."""
         # bypass_csp: Playwright's wait_for_function compiles its predicate with eval inside the page, which the
         # pages' Content-Security-Policy (no 'unsafe-eval') refuses. The policy itself is tested without it, on
         # every page, in tests/pages/test_csp_and_framing.py.
         context = self.browser.new_context(viewport={"width": size[0], "height": size[1]},
                                            device_scale_factor=device_scale, locale="zh-CN",
                                            timezone_id="Asia/Shanghai", bypass_csp=True)
+        context.add_init_script(f"window.__voice = {json.dumps(voice)};")
         context.add_init_script(SPEECH_RECORDER)
         context.add_init_script(f"window.__speechMs = {speech_ms};")
         if lang:

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import time
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from playwright.sync_api import expect
@@ -99,3 +99,28 @@ def test_overdue_cases_are_marked_and_can_be_picked_out(hall: Hall) -> None:
     expect(page.locator("#case-rows tr").first).to_have_attribute("data-case", fresh["id"])
     page.locator("#case-rows tr").first.click()
     expect(page.locator('#d-steps li[data-step="callback"]')).to_have_class("step todo")
+
+
+def test_a_deadline_reads_as_the_end_of_its_day(hall: Hall) -> None:
+    """A step is due by the end of its day, which the API gives as the midnight after it: the pages say
+    "12月7日24:00前" (the end of the 7th), never "12-08 00:00" (which read as the morning of the 8th)."""
+    hall.open_windows("5")
+    ticket = opened_case(hall)
+    case = hall.call("GET", f"/cases/{ticket['id']}")
+    callback_due = datetime.fromisoformat(case["callback_due"])
+    assert (callback_due.hour, callback_due.minute) == (0, 0)
+    last_day = (callback_due - timedelta(days=1)).date()
+    said = f"{last_day.month}月{last_day.day}日24:00前"
+
+    page = hall.open_page(CASES, role="manager", size=DESK)
+    row = page.locator(f'#case-rows tr[data-case="{ticket["id"]}"]')
+    expect(row.locator("td").nth(5)).to_have_text(said)
+    expect(row).not_to_contain_text("00:00")
+    row.click()
+    expect(page.locator('#d-steps li[data-step="callback"] .when')).to_have_text(f"期限：{said}")
+    page.click("#lang")
+    months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+    expect(row.locator("td").nth(5)).to_have_text(f"by end of {last_day.day} {months[last_day.month - 1]}")
+
+    dashboard = hall.open_page("/halls/{hall}/dashboard", role="manager", size=(1920, 1080))
+    expect(dashboard.locator(f'#case-rows tr[data-case="{ticket["id"]}"] td.due')).to_have_text(said)

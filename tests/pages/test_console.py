@@ -5,11 +5,13 @@ Each test checks what staff see and what the server recorded."""
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Browser, Page, expect
 
+from tests.pages import test_no_show_texts as rules
 from tests.pages.conftest import Hall, screenshot
 
 pytestmark = pytest.mark.slow  # handed out first (see tests/conftest.py)
@@ -109,16 +111,39 @@ def test_call_a_chosen_ticket_from_the_waiting_list(hall: Hall) -> None:
     expect(page.locator("#waiting-list button")).to_be_disabled()
 
 
-def test_no_show_then_call_it_back_from_the_misses(hall: Hall) -> None:
+# -- the hall's no-show rule (halls under rules of their own: tests/pages/test_no_show_texts.py) ----------------
+@pytest.fixture(scope="module")
+def rules_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[rules.RuleHalls]:
+    yield from rules.serve_rule_halls(tmp_path_factory)
+
+
+@pytest.fixture
+def rule_hall(rules_server: rules.RuleHalls, browser: Browser) -> Iterator[rules.RuleHall]:
+    yield from rules.rule_halls(rules_server, browser)
+
+
+def test_no_show_waits_for_the_rule_then_the_window_serves_the_late_arrival(rule_hall: rules.RuleHall) -> None:
+    """One recall and 3 s from the call (a rule short enough to wait out); late arrivals served directly."""
+    hall = rule_hall("short-serve")
     hall.open_windows("3")
     t = hall.issue("TAX")
     page = open_console(hall)
+    expect(page.locator("#miss-title")).to_have_text("过号可直接办理")
+    expect(page.locator("#miss-rule")).to_have_text(rules.sentence(hall)["zh"])  # what staff tell the citizen
     expect(page.locator("#miss-empty")).to_be_visible()
     page.keyboard.press("F1")
     expect(page.locator("#t-number")).to_have_text(t["number"])
 
+    no_show, why = page.locator("#act-no-show"), page.locator("#no-show-why")
+    expect(no_show).to_be_disabled()
+    expect(why).to_contain_text("按本大厅过号规定，过号须先重呼 1 次")
+    page.keyboard.press("F2")
+    expect(page.locator("#t-recalls")).to_have_text("1 / 3")
+    expect(no_show).to_be_enabled(timeout=10_000)  # the 3 s from the call have passed: the rule allows it
+    expect(why).to_be_hidden()
     page.click("#act-no-show")
     expect(page.locator("#state")).to_have_text("空闲")
+    expect(page.locator("#notice")).to_contain_text("群众返回时可在“过号可直接办理”中叫回")
     assert ticket(hall, t["id"])["status"] == "missed"
     expect(numbers(page, "#miss-list")).to_have_text([t["number"]])
     expect(page.locator("#today-missed")).to_have_text("1", timeout=10_000)
@@ -133,6 +158,57 @@ def test_no_show_then_call_it_back_from_the_misses(hall: Hall) -> None:
     assert back["status"] == "called"
     assert back["window"] == "3"
     expect(page.locator("#miss-empty")).to_be_visible()
+    expect(no_show).to_be_disabled()  # called anew: the rule starts again
+    page.click("#lang")
+    expect(why).to_contain_text("By the hall's no-show rule: recall 1 more time")
+
+
+def test_the_demo_rule_keeps_no_show_greyed_out_for_a_minute(hall: Hall) -> None:
+    hall.open_windows("3")
+    t = hall.issue("SOC")
+    page = open_console(hall)
+    page.keyboard.press("F1")
+    expect(page.locator("#t-number")).to_have_text(t["number"])
+    page.keyboard.press("F2")
+    expect(page.locator("#t-recalls")).to_have_text("1 / 3")
+    why = page.locator("#no-show-why")
+    expect(why).to_have_text(re.compile(r"^按本大厅过号规定，过号须先再等 (60|[1-5]\d)秒。$"))
+    expect(page.locator("#act-no-show")).to_be_disabled()
+    expect(page.locator("#act-no-show")).to_have_attribute("title", re.compile("过号须先再等"))
+
+
+def test_where_the_rule_requeues_the_console_puts_the_late_arrival_back_in_line(rule_hall: rules.RuleHall) -> None:
+    hall = rule_hall("short-requeue")  # no wait, back at the end of the line
+    hall.open_windows("3")
+    t, other = hall.issue("TAX"), hall.issue("TAX")
+    page = open_console(hall)
+    expect(page.locator("#miss-title")).to_have_text("过号可重新排队")
+    page.keyboard.press("F1")
+    expect(page.locator("#act-no-show")).to_be_enabled()
+    page.click("#act-no-show")
+    expect(page.locator("#notice")).to_contain_text("在“过号可重新排队”中为其重新排队")
+    back = page.locator("#miss-list .line button")
+    expect(back).to_have_text("重新排队")
+    back.click()
+    expect(page.locator("#notice")).to_have_text(f"{t['number']} 号已重新排队，前面 1 人。")
+    assert ticket(hall, t["id"])["status"] == "waiting"
+    expect(numbers(page)).to_have_text([other["number"], t["number"]])  # behind the one who came meanwhile
+    expect(page.locator("#miss-empty")).to_be_visible()
+
+
+def test_where_the_rule_asks_for_a_new_number_the_console_says_so(rule_hall: rules.RuleHall) -> None:
+    hall = rule_hall("quick-new")
+    hall.open_windows("3")
+    t = hall.issue("TAX")
+    page = open_console(hall)
+    page.keyboard.press("F1")
+    page.click("#act-no-show")
+    expect(page.locator("#notice")).to_contain_text("群众返回时请其重新取号")
+    expect(page.locator("#miss-title")).to_have_text("近期过号（须重新取号）")
+    line = page.locator(f'#miss-list .line[data-ticket="{t["id"]}"]')
+    expect(line).to_contain_text("请重新取号")
+    expect(line.locator("button")).to_have_count(0)  # nothing to call back or requeue
+    expect(page.locator("#miss-rule")).to_have_text(rules.sentence(hall)["zh"])
 
 
 def test_transfer_to_another_service_and_to_a_window(hall: Hall) -> None:
@@ -314,15 +390,12 @@ def test_english_and_the_language_switch(hall: Hall) -> None:
 
 def test_screenshot_while_serving(hall: Hall) -> None:
     hall.open_windows("3", "1")
-    # earlier today at window 3: two served, one no-show
+    # earlier today at window 3: two served
     for service, outcome in (("HUK", "done"), ("SOC", "consult")):
         hall.issue(service)
         hall.window_op("3", "call-next")
         hall.window_op("3", "start")
         hall.window_op("3", "finish", {"outcome": outcome})
-    hall.issue("TAX")
-    hall.window_op("3", "call-next")
-    hall.window_op("3", "no-show")
     # now waiting: the next for window 3, a green-channel, a VIP, a pinned and a transferred ticket
     current = hall.issue("HUK", item="HUK-MOVE", name="张小三")
     hall.issue("SOC", priority="green", green_reason="elderly", item="SOC-RETIRE")

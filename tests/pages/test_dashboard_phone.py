@@ -26,9 +26,17 @@ from floor.ratings.store import CaseRow, RatingRow
 from floor.sql.db import TicketRow
 from queue_engine.policy import TIER_WALK_IN
 from tests.pages.conftest import Hall, screenshot
-from tests.server.conftest import LiveServer, delete_prefix_sync, start_server, stop_server, write_hall_copy
+from tests.server.conftest import (
+    NO_SHOW_AT_ONCE,
+    LiveServer,
+    delete_prefix_sync,
+    start_server,
+    stop_server,
+    write_hall_copy,
+)
 
 pytestmark = pytest.mark.slow  # handed out first (see tests/conftest.py)
+HALL_POLICY = NO_SHOW_AT_ONCE  # the module's halls mark a no-show at once (tests/server/conftest.py)
 
 DASHBOARD = "/halls/{hall}/dashboard"
 FULL_HD = (1920, 1080)
@@ -352,7 +360,7 @@ def test_phone_follows_its_ticket_until_done(hall: Hall) -> None:
 
     assert hall.window_op("5", "call-next")["ticket"]["id"] == second["id"]
     expect(page.locator("#ahead")).to_have_text("0")
-    expect(page.locator("#wait")).to_have_text("下一位就是您")
+    expect(page.locator("#wait")).to_have_text("即将叫号")  # first in line, and window 1 is free (it finished A001)
     expect(page.locator("#last-call")).to_have_text("A002")
 
     turn = page.locator("#turn")
@@ -391,7 +399,7 @@ def test_phone_shows_missed_and_cancelled(hall: Hall) -> None:
     hall.window_op("1", "call-next")
     expect(missed_page.locator("#turn")).to_contain_text("轮到您了")
     hall.window_op("1", "no-show")
-    expect(missed_page.locator("#turn")).to_contain_text("您已过号，请到导办台咨询")
+    expect(missed_page.locator("#turn")).to_contain_text("您已过号")  # then the rule: test_no_show_texts.py
     hall.call("POST", f"/tickets/{cancelled['id']}/cancel", role="guide")
     expect(cancelled_page.locator("#turn")).to_contain_text("号票已取消")
 

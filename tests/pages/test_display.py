@@ -1,18 +1,23 @@
 """The lobby display in Chromium against a real server: calls shown and spoken (in order, never cut off, again
-on a recall, and after the feed drops), window states, waiting counts, the notice line, the voice gate, and
-the landscape and portrait screenshots of a busy hall."""
+on a recall, and after the feed drops), window states, waiting counts, the notice line, the voice gate, the
+hall's language (its setting, not a button on the TV), and the landscape and portrait screenshots of a busy hall.
+A display that cannot speak is tested in test_display_voice.py."""
 
 from __future__ import annotations
 
 import re
+import uuid
+from collections.abc import Iterator
 from datetime import datetime, timedelta
 from itertools import pairwise
+from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Locator, Page, Route, expect
+from playwright.sync_api import Browser, Locator, Page, Route, expect
 
 from tests.pages.conftest import Hall, screenshot, spoken
+from tests.server.conftest import LiveServer, delete_prefix_sync, start_server, stop_server, write_hall_copy
 
 pytestmark = pytest.mark.slow  # handed out first (see tests/conftest.py)
 
@@ -27,6 +32,44 @@ window.AudioContext = class {
 };
 """
 NO_AUDIO = "delete window.AudioContext; delete window.webkitAudioContext;"
+
+
+def hall_in_english(directory: Path, hall_id: str) -> Path:
+    """A demo copy whose screens speak English to their readers: ``[screens] language = "en"`` in the hall file."""
+    path = write_hall_copy(directory, hall_id)
+    text = path.read_text(encoding="utf-8")
+    if re.search(r"^\[screens\]", text, flags=re.MULTILINE):  # the demo may say its language already
+        text = re.sub(r"^(\[screens\][^\[]*?)^language = .*$\n?", r"\1", text, count=1, flags=re.MULTILINE | re.DOTALL)
+        text = re.sub(r"^\[screens\]\n", '[screens]\nlanguage = "en"\n', text, count=1, flags=re.MULTILINE)
+    else:
+        text += '\n[screens]\nlanguage = "en"\n'
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="module")
+def english_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    home = tmp_path_factory.mktemp("english")
+    (home / "halls").mkdir()
+    prefix = f"hqtest-{uuid.uuid4().hex[:10]}"
+    server = start_server(home / "server", prefix, halls=[hall_in_english(home / "halls", "english")],
+                          hall_ids=("english",), heartbeat_s=1.0)
+    try:
+        yield server
+    finally:
+        stop_server(server)
+        delete_prefix_sync(prefix)
+
+
+@pytest.fixture
+def english_hall(english_server: LiveServer, browser: Browser) -> Iterator[Hall]:
+    """The one hall of a server whose hall file sets its screens' language to English."""
+    h = Hall(english_server, "english", browser)
+    yield h
+    h.http.close()
+    for context in browser.contexts:
+        context.close()
+    assert not h.errors, "errors in the page:\n" + "\n".join(h.errors)
 
 
 def open_display(hall: Hall, query: str = "", *, size: tuple[int, int] = LANDSCAPE, **kwargs: Any) -> Page:
@@ -186,31 +229,108 @@ def test_window_states_and_waiting_per_service(hall: Hall) -> None:
     expect(window("1")).to_have_attribute("data-state", "serving")
 
 
-def test_english_labels(hall: Hall) -> None:
+def test_an_english_hall_s_display_is_in_english_from_its_hall_file_with_no_button_to_change_it(
+        english_hall: Hall) -> None:
+    hall = english_hall
+    assert hall.call("GET", "/config", role="display")["screens"]["language"] == "en"
     hall.open_windows("5")
     number = hall.issue("TAX")["number"]
-    page = open_display(hall, "?chime=0&repeat=1", lang="en")
+    page = open_display(hall, "?chime=0&repeat=1", lang="zh")  # the browser's own choice is not the hall's
 
     expect(page.locator(".now h2 span").first).to_have_text("Now calling")
     expect(page.locator("#now-idle")).to_be_visible()
+    expect(page.locator("html")).to_have_attribute("lang", "en")
     hall.window_op("5", "call-next")
     expect(page.locator("#now-window")).to_have_text("Window 5")
     expect(page.locator("#now-words")).to_have_text(f"Number {number}, please go to Window 5")
     expect(page.locator('#services [data-service="TAX"] .svc-name')).to_have_text("Taxation")
     expect(page.locator('.win[data-window="6"] .win-main')).to_have_text("Closed")
+    expect(page.locator("#notice-track span").first).to_contain_text("Please watch for your number")
+    expect(page.locator("button", has_text=re.compile("English|中文"))).to_have_count(0)  # nothing to switch it
+    expect(page).to_have_title(f"{hall.call('GET', '/snapshot', role='display')['name']} queue display")
     # The voice speaks Chinese whatever the screen's language: the hall's announcement is the same for all.
     assert wait_spoken(page, 1)[0]["text"] == words(number, "5")
+
+
+def test_a_chinese_hall_s_display_stays_chinese_whatever_the_browser_or_address_asks(hall: Hall) -> None:
+    config = hall.call("GET", "/config", role="display")
+    assert config["screens"]["language"] == "zh"
+    hall.open_windows("5")
+    page = open_display(hall, "?chime=0&repeat=1&lang=en", lang="en")
+
+    expect(page.locator(".now h2 span").first).to_have_text("正在呼叫")
+    expect(page.locator("html")).to_have_attribute("lang", "zh-CN")
+    expect(page.locator('#services [data-service="TAX"] .svc-name')).to_have_text("税务办理")
+    expect(page.locator('.win[data-window="6"] .win-main')).to_have_text("未开放")
+    # No button on the TV to change it: the old "English" switch is gone.
+    expect(page.locator("#lang-switch")).to_have_count(0)
+    expect(page.locator("button", has_text=re.compile("English|中文"))).to_have_count(0)
+    expect(page.locator("body")).not_to_contain_text("English")
+    # The tab and the TV box's task list name the hall, in the hall's words.
+    snapshot = hall.call("GET", "/snapshot", role="display")
+    expect(page).to_have_title(f"{snapshot['name']} 叫号显示")
+    # Citizens read names: never a service's code, nor the pinyin a guide searches by.
+    shown = page.locator("body").inner_text()
+    for service in config["services"]:
+        assert service["code"] not in shown, service["code"]
+        for term in (service["pinyin"], service["initials"]):
+            assert term.lower() not in shown.lower(), term
+
+
+HOURS_ZH = "办公时间：上午 08:30–12:00，下午 14:00–17:30。"
+HOURS_EN = "Opening hours: 08:30–12:00 (morning), 14:00–17:30 (afternoon). "
+NO_SHOW_BEFORE = "过号请到导办台重新排队。"  # the sentence of a hall whose /config says no rule of its own
 
 
 def test_notice_line_scrolls_the_opening_hours_or_a_notice_of_its_own(hall: Hall) -> None:
     page = open_display(hall)
     track = page.locator("#notice-track span").first
-    expect(track).to_have_text("办公时间：上午 08:30–12:00，下午 14:00–17:30。请留意叫号，过号请到导办台重新排队。")
+    rule = hall.call("GET", "/config", role="display").get("no_show_notice")
+    tail = rule["zh"].rstrip("。") + "。" if rule else NO_SHOW_BEFORE
+    expect(track).to_have_text(f"{HOURS_ZH}请留意叫号，{tail}")
     assert page.eval_on_selector("#notice-track", "n => getComputedStyle(n).animationName") == "marquee"
     assert page.locator("marquee").count() == 0
 
     own = hall.open_page("/halls/{hall}/display?notice=今日下午系统升级，暂停办理不动产业务", role="display")
     expect(own.locator("#notice-track span").first).to_have_text("今日下午系统升级，暂停办理不动产业务")
+
+
+def with_no_show_notice(page: Page, notice: dict[str, str] | None) -> None:
+    """/config as it reads when the hall's no-show rule is ``notice`` (None: a /config that says none)."""
+    def change(route: Route) -> None:
+        config = route.fetch().json()
+        config.pop("no_show_notice", None)
+        route.fulfill(json=config | ({"no_show_notice": notice} if notice else {}))
+
+    page.route("**/config", change)
+
+
+def test_the_notice_line_says_the_hall_s_own_no_show_rule_when_it_has_one(hall: Hall) -> None:
+    page = hall.open_page("/halls/{hall}/display", role="display", size=LANDSCAPE)
+    with_no_show_notice(page, {"zh": "过号后30分钟内可到导办台登记，顺延3位叫号", "en": "Missed it? See a guide."})
+    page.reload()
+    track = page.locator("#notice-track span").first
+    expect(track).to_have_text(f"{HOURS_ZH}请留意叫号，过号后30分钟内可到导办台登记，顺延3位叫号。")
+    expect(page.locator("body")).not_to_contain_text("过号请到导办台重新排队")
+
+    with_no_show_notice(page, None)  # a server that does not give the rule: the sentence of before
+    page.reload()
+    expect(track).to_have_text(f"{HOURS_ZH}请留意叫号，{NO_SHOW_BEFORE}")
+
+
+def test_an_english_hall_s_notice_line_says_its_own_no_show_rule_in_english(english_hall: Hall) -> None:
+    page = english_hall.open_page("/halls/{hall}/display", role="display", size=LANDSCAPE)
+    track = page.locator("#notice-track span").first
+    rule = english_hall.call("GET", "/config", role="display").get("no_show_notice")
+    before = "Please watch for your number; if you miss your call, see the guide desk to queue again."
+    expect(track).to_have_text(HOURS_EN + (f"Please watch for your number. {rule['en']}" if rule else before))
+
+    with_no_show_notice(page, {"zh": "过号请重新取号", "en": "Missed your call? Take a new number"})
+    page.reload()
+    expect(track).to_have_text(f"{HOURS_EN}Please watch for your number. Missed your call? Take a new number.")
+    with_no_show_notice(page, None)
+    page.reload()
+    expect(track).to_have_text(HOURS_EN + before)
 
 
 def test_voice_gate_until_a_click_and_calls_are_spoken_meanwhile(hall: Hall) -> None:

@@ -6,6 +6,8 @@ and these checks are what "fits" means for it. Each size leaves a screenshot to 
 
 from __future__ import annotations
 
+import tempfile
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -29,7 +31,8 @@ READABLE_SHARE = 1 / 50
 # - overlapping: two texts drawn over each other;
 # - too small to read (see READABLE_SHARE).
 # The notice line is a marquee: its text runs past the screen's edges on purpose, so only its height is held
-# to the screen. The small link status and language switch are for the staff who set the screen up.
+# to the screen. The small link status and the mark of a screen that cannot speak are for the staff who set the
+# screen up.
 AUDIT = """
 ({windows, services, readable}) => {
   const TOL = 1;
@@ -190,10 +193,10 @@ def busy_morning(hall: Hall) -> None:
     # Window 9 is open and idle; 10 to 12 are not open today.
 
 
-def open_settled(hall: Hall, size: tuple[int, int]) -> Page:
+def open_settled(hall: Hall, size: tuple[int, int], voice: str = "zh") -> Page:
     """The display built from the snapshot, sound turned on with the one click a screen gets when it is set up,
     fonts loaded and the flash of a call over (the marquee runs for ever and is left alone)."""
-    page = hall.open_page("/halls/{hall}/display?chime=0", role="display", size=size)
+    page = hall.open_page("/halls/{hall}/display?chime=0", role="display", size=size, voice=voice)
     expect(page.locator("#link")).to_have_attribute("data-status", "live")
     expect(page.locator("#recent li")).to_have_count(8)
     expect(page.locator('.win[data-window="8"] .win-main')).to_have_text("暂停服务")
@@ -225,3 +228,54 @@ def test_a_busy_hall_fits_the_screen_with_every_window_and_service_shown_whole(
     assert result["checked"] > 50, f"too few texts found to judge the page ({result['checked']}); see {path}"
     found = result["missing"] + result["problems"]
     assert not found, (f"{len(found)} problems at {size[0]}x{size[1]} (see {path}):\n" + "\n".join(found))
+
+
+# The panel a screen that cannot speak shows whoever sets it up: on the screen, every line whole and readable.
+PANEL_AUDIT = """
+(readable) => {
+  const card = document.querySelector(".voice-problem-card");
+  const r = card.getBoundingClientRect();
+  const problems = [];
+  if (r.left < 0 || r.top < 0 || r.right > innerWidth + 1 || r.bottom > innerHeight + 1)
+    problems.push(`the panel ${Math.round(r.width)}x${Math.round(r.height)} leaves the screen`);
+  for (const el of card.querySelectorAll("h2, p, button")) {
+    if (el.hidden) continue;
+    const e = el.getBoundingClientRect();
+    const what = JSON.stringify(el.textContent.slice(0, 30));
+    if (el.scrollWidth > el.clientWidth + 1 || el.scrollHeight > el.clientHeight + 1) problems.push(`clipped: ${what}`);
+    if (e.left < r.left - 1 || e.right > r.right + 1 || e.bottom > r.bottom + 1) problems.push(`spills: ${what}`);
+    const size = parseFloat(getComputedStyle(el).fontSize);
+    if (size < readable) problems.push(`too small (${size}px): ${what}`);
+  }
+  return problems;
+}
+"""
+
+
+@pytest.mark.parametrize("size", SIZES, ids=[f"{w}x{h}" for w, h in SIZES])
+def test_a_screen_that_cannot_speak_says_so_in_a_panel_that_fits_and_still_fits_the_hall_once_folded(
+        hall: Hall, size: tuple[int, int]) -> None:
+    busy_morning(hall)
+    config = hall.call("GET", "/config", role="display")
+    page = hall.open_page("/halls/{hall}/display?chime=0&name=一楼大厅东侧靠近导办台", role="display", size=size,
+                          voice="en-only")
+    expect(page.locator("#voice-problem")).to_be_visible()
+    page.evaluate("document.fonts.ready.then(() => true)")
+    path = Path(tempfile.gettempdir()) / f"hallq-display-no-voice-{size[0]}x{size[1]}.png"  # to look at, not docs
+    page.screenshot(path=str(path))
+    problems = page.evaluate(PANEL_AUDIT, min(size) * READABLE_SHARE)
+    assert not problems, f"the cannot-speak panel at {size[0]}x{size[1]} (see {path}):\n" + "\n".join(problems)
+
+    # Folded away, the bar keeps its mark, and the hall's board still fits as it does on a screen that speaks.
+    page.locator("#voice-problem-ok").click()
+    page.close()
+    folded = open_settled(hall, size, voice="en-only")
+    folded.locator("#voice-problem-ok").click()
+    expect(folded.locator("#voice-status")).to_be_visible()
+    result: dict[str, Any] = folded.evaluate(AUDIT, {
+        "windows": [{"id": w["id"], "name": w["name"]} for w in config["windows"]],
+        "services": [{"code": s["code"], "name_zh": s["name_zh"]} for s in config["services"]],
+        "readable": min(size) * READABLE_SHARE,
+    })
+    found = result["missing"] + result["problems"]
+    assert not found, (f"{len(found)} problems at {size[0]}x{size[1]} with the mark in the bar:\n" + "\n".join(found))

@@ -1,6 +1,7 @@
 """The reports page (统计报表) and the dashboard's reports panel, in Chromium against a real server: the range and
-grouping picked, the table, the server's PNG charts, CSV and Excel downloads, the stars of the month, and a
-refused range shown with the server's sentence."""
+grouping picked, the table, the charts drawn from the report, CSV and Excel downloads, the stars of the month,
+satisfaction always beside 好评率 and the five-level distribution, and a refused range shown with the server's
+sentence."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ import csv
 import io
 import random
 import time
+import uuid
+from collections.abc import Iterator
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -22,8 +25,9 @@ from floor.http.auth import make_token
 from floor.record.projection import StreamEvent, store_events
 from queue_engine.config import load_hall
 from queue_engine.policy import TIER_GREEN, TIER_WALK_IN
-from tests.pages.conftest import Hall, screenshot
-from tests.server.conftest import DEMO_TOML
+from tests.pages.conftest import Hall, PagesServer, screenshot
+from tests.server.conftest import DEMO_TOML, delete_prefix_sync, start_server, stop_server, write_hall_copy
+from tests.server.test_reports import no_show_at_once
 
 pytestmark = pytest.mark.slow  # handed out first (see tests/conftest.py)
 
@@ -34,6 +38,24 @@ CHART_TIMEOUT_MS = 20000
 
 
 ZONE = ZoneInfo("Asia/Shanghai")
+HALLS = 12  # more than the tests of this module
+
+
+@pytest.fixture(scope="module")
+def pages_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PagesServer]:
+    """This module's server (as tests/pages/conftest.py starts it), its halls marking no-shows at once: the small
+    day is played on the real clock (see ``no_show_at_once``)."""
+    home = tmp_path_factory.mktemp("reports-pages")
+    (home / "halls").mkdir()
+    pool = [f"page-{i:02d}" for i in range(HALLS)]
+    paths = [no_show_at_once(write_hall_copy(home / "halls", hall)) for hall in pool]
+    prefix = f"hqtest-{uuid.uuid4().hex[:10]}"
+    server = start_server(home / "server", prefix, halls=paths, hall_ids=tuple(pool), heartbeat_s=1.0)
+    try:
+        yield PagesServer(server, iter(pool))
+    finally:
+        stop_server(server)
+        delete_prefix_sync(prefix)
 
 
 def today() -> str:
@@ -72,9 +94,9 @@ def cell(page: Page, key: str, field: str) -> Any:
     return page.locator(f'#report-rows tr[data-key="{key}"] td[data-field="{field}"]')
 
 
-def chart_width(page: Page, chart: str) -> int:
-    width: int = page.locator(f"#chart-{chart}").evaluate("img => img.complete ? img.naturalWidth : 0")
-    return width
+def drawn(page: Page, chart: str) -> Any:
+    """The chart's SVG, drawn in the page from the report (charts.js)."""
+    return page.locator(f'#chart-{chart} svg[data-chart="{chart}"]')
 
 
 def test_reports_show_the_days_figures_charts_and_stars(hall: Hall) -> None:
@@ -90,18 +112,22 @@ def test_reports_show_the_days_figures_charts_and_stars(hall: Hall) -> None:
     expect(cell(page, "TAX", "served")).to_have_text("1")
     expect(page.locator('#report-total td[data-field="issued"]')).to_have_text("4")
     expect(page.locator('#totals .kpi[data-field="served"] .kpi-value')).to_have_text("3")
-    for chart in ("hourly", "waits", "ratings"):
-        # Drawn by the server after the table; the first chart a server draws loads matplotlib first.
-        expect(page.locator(f"#chart-{chart}")).to_have_attribute("data-loaded", f"from={today()}&to={today()}",
-                                                                  timeout=CHART_TIMEOUT_MS)
-        assert chart_width(page, chart) == 800
+    # The charts, drawn from the same figures: tickets per hour, waits per service, the rating distribution.
+    expect(drawn(page, "hourly").locator("rect.bar")).not_to_have_count(0)
+    issued = drawn(page, "hourly").locator("rect.bar").evaluate_all("bars => bars.map(b => +b.dataset.value)")
+    assert sum(issued) == 4
+    expect(drawn(page, "waits").locator('rect.bar[data-label="社保医保"]')).to_have_count(2)  # average and p90
+    expect(drawn(page, "ratings").locator("rect.bar")).to_have_count(5)
     expect(page.locator("#star-rows tr")).to_have_count(12)
     expect(page.locator('#star-rows tr[data-window="1"] .star-cell')).to_have_text("未评星")
     expect(page.locator("#star-rule")).to_contain_text("9.5")
 
-    # Grouped by staff: S01 served the two SOC tickets and missed the third; window 5's ticket names nobody.
+    # Grouped by staff: S01 served the two SOC tickets and missed the third; window 5's ticket names nobody. The
+    # manager reads their own staff's full names.
     page.select_option("#by", "staff")
     expect(page.locator("#report-head")).to_contain_text("工作人员")
+    expect(page.locator('#report-rows tr[data-key="S01"] th')).to_have_text("S01 王芳")
+    expect(page.locator("#chart-waits-caption")).to_have_text("各工作人员等候时间")
     expect(cell(page, "S01", "issued")).to_have_text("3")
     expect(cell(page, "S01", "served")).to_have_text("2")
     expect(cell(page, "", "served")).to_have_text("1")
@@ -111,6 +137,44 @@ def test_reports_show_the_days_figures_charts_and_stars(hall: Hall) -> None:
     expect(page.locator("#run")).to_have_text("Show")
     expect(page.locator('#report-head th[data-field="issued"]')).to_have_text("Issued")
     expect(page.locator('#star-rows tr[data-window="1"] .star-cell')).to_have_text("no stars")
+
+
+def test_satisfaction_is_shown_out_of_10_beside_the_good_rate_and_the_distribution(hall: Hall) -> None:
+    """One 非常满意 and one 非常不满意: satisfaction 5.00 of 10, which alone read as a perfect 5; 好评率 50% and one at
+    each end of the five levels say what happened, in the table, the totals, the chart, the stars and the dashboard."""
+    hall.open_windows("5")
+    for score in (5, 1):
+        ticket = hall.issue("SOC")
+        hall.window_op("5", "call-next")
+        hall.window_op("5", "finish", {"outcome": "done"})
+        hall.rate(ticket, score)  # with its key, as its QR code does
+    deadline = time.monotonic() + 15
+    while hall.call("GET", "/reports")["totals"]["rated"] != 2:
+        assert time.monotonic() < deadline, "the archiver did not record the ratings within 15 s"
+        time.sleep(0.1)
+    page = hall.open_page(REPORTS, role="manager", size=DESK)
+    expect(page.locator("body")).to_have_attribute("data-ready", "1")
+    shown = {"satisfaction": "5.00/10", "good_rate": "50.0%", "rating_5": "1（50.0%）", "rating_4": "0（0.0%）",
+             "rating_1": "1（50.0%）", "rated": "2", "bad": "1"}
+    for field, text in shown.items():
+        expect(cell(page, "SOC", field)).to_have_text(text)
+        expect(page.locator(f'#report-total td[data-field="{field}"]')).to_have_text(text)
+    expect(page.locator('#report-head th[data-field="rating_3"]')).to_have_text("基本满意")
+    expect(page.locator('#totals .kpi[data-field="good_rate"] .kpi-value')).to_have_text("50.0%")
+    expect(page.locator('#totals .kpi[data-field="satisfaction"] .kpi-value')).to_have_text("5.00/10")
+    expect(page.locator("#chart-ratings-caption")).to_have_text("评价分布 · 好评率 50.0% · 满意度 5.00/10")
+    bars = drawn(page, "ratings").locator("rect.bar").evaluate_all("bars => bars.map(b => +b.dataset.value)")
+    assert bars == [1, 0, 0, 0, 1]
+    stars = page.locator('#star-rows tr[data-window="5"]')
+    expect(stars.locator('[data-field="satisfaction"]')).to_have_text("5.00/10")
+    expect(stars.locator('[data-field="good_rate"]')).to_have_text("50.0%")
+    expect(stars.locator('[data-field="ratings"] .level[data-level="1"]')).to_have_text("1（50.0%）")
+
+    dashboard = hall.open_page(DASHBOARD, role="manager", size=(1920, 1080))
+    expect(dashboard.locator("#kpi-issued")).to_have_text("2")
+    dashboard.locator("#report-panel summary").click()
+    expect(dashboard.locator("#report-chart-ratings")).to_have_attribute(
+        "alt", "评价分布 · 好评率 50.0% · 满意度 5.00/10", timeout=CHART_TIMEOUT_MS)
 
 
 def test_reports_download_csv_and_excel_with_the_same_figures(hall: Hall) -> None:
@@ -173,9 +237,12 @@ def test_the_dashboard_panel_shows_todays_charts_and_leads_to_the_reports_signed
     panel.locator("summary").click()
     expect(panel.locator(".report-popover")).to_be_visible()
     for chart in ("hourly", "waits", "ratings"):
-        expect(page.locator(f"#report-chart-{chart}")).to_have_attribute("data-loaded", "1", timeout=CHART_TIMEOUT_MS)
-        width = page.locator(f"#report-chart-{chart}").evaluate("img => img.naturalWidth")
-        assert width == 800
+        # Each drawn as an SVG image of the size it is shown at (labels measured in test_charts_readable.py).
+        img = page.locator(f"#report-chart-{chart}")
+        expect(img).to_have_attribute("data-chart", chart, timeout=CHART_TIMEOUT_MS)
+        box = img.bounding_box()
+        assert box is not None
+        assert img.get_attribute("data-drawn") == f"{int(box['width'])}x{int(box['height'])}"
     link = page.locator("#report-link")
     expect(link).to_have_attribute("href", f"/halls/{hall.id}/reports")
     screenshot(page, "dashboard-report-charts")
@@ -266,9 +333,10 @@ def test_a_recorded_day_reads_as_a_report_with_charts_and_stars(hall: Hall) -> N
     expect(page.locator('#report-total td[data-field="issued"]')).to_have_text(str(counts["issued"]))
     expect(page.locator('#report-total td[data-field="served"]')).to_have_text(str(counts["served"]))
     expect(page.locator('#report-total td[data-field="rated"]')).to_have_text(str(counts["rated"]))
-    for chart in ("hourly", "waits", "ratings"):
-        expect(page.locator(f"#chart-{chart}")).to_have_attribute("data-loaded", f"from={day}&to={day}",
-                                                                  timeout=CHART_TIMEOUT_MS)
+    issued = drawn(page, "hourly").locator("rect.bar").evaluate_all("bars => bars.map(b => +b.dataset.value)")
+    assert sum(issued) == counts["issued"]
+    rated = drawn(page, "ratings").locator("rect.bar").evaluate_all("bars => bars.map(b => +b.dataset.value)")
+    assert sum(rated) == counts["rated"]
     page.fill("#month", day.strftime("%Y-%m"))
     page.locator("#month").dispatch_event("change")
     page.locator("#month").blur()

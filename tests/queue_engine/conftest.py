@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from queue_engine.clock import ManualClock
-from queue_engine.config import HallConfig
+from queue_engine.config import HallConfig, Policy
 from queue_engine.engine import Engine
 from tests.drivers import ModelDriver
 
@@ -37,3 +37,22 @@ def build(request: pytest.FixtureRequest, clock: ManualClock, key_prefix: str) -
         return engine
 
     return make
+
+
+async def mark_no_show(impl: Any, window: str) -> Any:
+    """Mark the window's called ticket a no-show once the hall's rule lets staff (``Policy.no_show_after_*``): it is
+    announced again as often as the rule asks, and the time the rule gives passes on the test's clock."""
+    rule = impl.hall.policy
+    ticket = (await impl.ticket((await impl.window(window)).ticket)).ticket
+    for _ in range(rule.no_show_after_recalls - ticket.recalls):
+        await impl.recall(window)
+    left_ms = ticket.called_at + rule.no_show_after_s * 1000 - int(impl.clock() * 1000)
+    if left_ms > 0:
+        impl.clock.advance(left_ms / 1000)
+    return await impl.no_show(window)
+
+
+def with_returning(hall: HallConfig, returning: str, **policy: Any) -> HallConfig:
+    """The hall with another rule for late arrivals (and any other policy fields), validated as a file's would be."""
+    rule = hall.policy.model_dump() | {"returning": returning, **policy}
+    return hall.model_copy(update={"policy": Policy.model_validate(rule)})

@@ -13,7 +13,7 @@ from queue_engine.clock import ManualClock
 from queue_engine.config import HallConfig
 from queue_engine.records import Event
 from tests.conftest import SHANGHAI
-from tests.queue_engine.conftest import Build
+from tests.queue_engine.conftest import Build, mark_no_show, with_returning
 
 
 def now_ms(clock: ManualClock) -> int:
@@ -43,7 +43,10 @@ def window_row(snapshot: dict[str, Any], window: str) -> dict[str, Any]:
 
 
 def with_requeue(hall: HallConfig, mode: str) -> HallConfig:
-    return hall.model_copy(update={"policy": hall.policy.model_copy(update={"requeue": mode})})
+    """The hall whose rule puts late arrivals back in line, ``mode`` saying where ("none": it asks for a new number)."""
+    if mode == "none":
+        return with_returning(hall, "new_ticket")
+    return with_returning(hall, "requeue", requeue=mode)
 
 
 # -- issue -> call -> recall -> start -> finish ---------------------------------------------------
@@ -133,14 +136,19 @@ async def test_finish_without_start_measures_from_the_call(impl: Any, clock: Man
 
 
 async def test_finish_teaches_the_wait_estimate(impl: Any, clock: ManualClock) -> None:
-    """SOC starts at 480 s; one 300 s case at alpha 0.2 makes it 0.2*300 + 0.8*480 = 444 s."""
+    """SOC starts at 480 s; one 300 s case at alpha 0.2 makes it 0.2*300 + 0.8*480 = 444 s. A newcomer waits for
+    the one window only while it is busy: one case of the estimate then, none while it stands idle."""
     await impl.open_window("1")
-    assert service_row(await impl.snapshot(), "SOC")["estimated_wait_s"] == 480
+    assert service_row(await impl.snapshot(), "SOC")["estimated_wait_s"] == 0
     await impl.issue("SOC")
     await impl.call_next("1")
+    assert service_row(await impl.snapshot(), "SOC")["estimated_wait_s"] == 480
     await impl.start("1")
     clock.advance(300)
     await impl.finish("1")
+    assert service_row(await impl.snapshot(), "SOC")["estimated_wait_s"] == 0
+    await impl.issue("SOC")
+    await impl.call_next("1")
     assert service_row(await impl.snapshot(), "SOC")["estimated_wait_s"] == 444
 
 
@@ -158,7 +166,7 @@ async def test_no_show_then_window_serves_late_arrival_directly(impl: Any, clock
         assert called is not None
         assert called.id == tid
         clock.advance(60)
-        missed = await impl.no_show("1")
+        missed = await mark_no_show(impl, "1")
         assert missed.status == "missed"
         assert (await impl.ticket(tid)).ticket.status == "missed"
     w = await impl.window("1")
@@ -191,31 +199,32 @@ async def test_late_arrival_keeps_duplicate_guard_when_served_directly(impl: Any
     await impl.open_window("1")
     tid = (await impl.issue("SOC", person="p-1")).ticket.id
     await impl.call_next("1")
-    await impl.no_show("1")
+    await mark_no_show(impl, "1")
     await impl.call_ticket("1", tid, "came back")
     with pytest.raises(errors.DuplicateTicket):
         await impl.issue("SOC", person="p-1")
 
 
-async def test_a_ticket_missed_twice_at_one_window_is_remembered_once(impl: Any, clock: ManualClock) -> None:
-    """Missed, requeued, missed again at the same window: one place in its misses, the newest, so a late call
-    takes it out whole and the engine and the model agree on what the window still remembers."""
+async def test_a_ticket_missed_twice_at_one_window_is_remembered_once(
+    build: Build, demo_hall: HallConfig, clock: ManualClock
+) -> None:
+    """Missed, requeued, missed again at the same window: one place in its misses, the newest, so the window's list
+    names it once and the engine and the model agree on what the window still remembers."""
+    impl = await build(with_requeue(demo_hall, "original"))
     await impl.open_window("1")
     twice = (await impl.issue("SOC")).ticket.id
     clock.advance(1)
     other = (await impl.issue("SOC")).ticket.id
     await impl.call_next("1")
-    await impl.no_show("1")
+    await mark_no_show(impl, "1")
     await impl.call_next("1")
-    await impl.no_show("1")
+    await mark_no_show(impl, "1")
     assert (await impl.window("1")).misses == [other, twice]
     await impl.requeue(twice)
     await impl.call_next("1")
-    await impl.no_show("1")
+    await mark_no_show(impl, "1")
     assert (await impl.window("1")).misses == [twice, other]
-
-    await impl.call_ticket("1", twice, "came back late")
-    assert (await impl.window("1")).misses == [other]
+    assert (await impl.requeue(twice)).status == "waiting"
 
 
 @pytest.mark.parametrize("mode", ["original", "end"])
@@ -232,7 +241,7 @@ async def test_requeue_puts_late_arrival_back_by_policy(
     called = await impl.call_next("1")
     assert called is not None
     assert called.id == ids[0]
-    await impl.no_show("1")
+    await mark_no_show(impl, "1")
     clock.advance(120)
     mark = len(await impl.events())
 
@@ -264,22 +273,47 @@ async def test_requeue_puts_late_arrival_back_by_policy(
     assert order == expected
 
 
-async def test_requeue_original_is_the_demo_default(impl: Any, clock: ManualClock) -> None:
+async def test_the_demo_serves_late_arrivals_at_their_window_and_puts_none_back_in_line(
+    impl: Any, clock: ManualClock
+) -> None:
+    """The demo hall's rule (returning = serve): the window that called a no-show serves them when they come back;
+    nobody puts them back in line, so a guide's requeue is refused with the rule in its sentence."""
+    assert impl.hall.policy.returning == "serve"
     await impl.open_window("1")
-    await impl.open_window("2")
     first = (await impl.issue("SOC")).ticket.id
     clock.advance(10)
-    second = (await impl.issue("SOC")).ticket.id
-    clock.advance(10)
+    await impl.issue("SOC")
     await impl.call_next("1")
-    await impl.no_show("1")
+    await mark_no_show(impl, "1")
     clock.advance(300)
-    await impl.requeue(first)
-    assert (await impl.ticket(first)).ahead == 0
-    got = await impl.call_next("2")
-    assert got is not None
-    assert got.id == first
-    assert (await impl.ticket(second)).ahead == 0
+    with pytest.raises(errors.RequeueNotAllowed) as refused:
+        await impl.requeue(first)
+    assert refused.value.details == {"number": "A001", "why": "serve"}
+    assert "叫号窗口直接办理" in refused.value.message("zh")
+    assert (await impl.ticket(first)).ticket.status == "missed"
+    assert (await impl.call_ticket("1", first, "came back late")).status == "called"
+
+
+@pytest.mark.parametrize("returning", ["requeue", "new_ticket"])
+async def test_a_rule_that_does_not_serve_late_arrivals_refuses_to_call_them_back(
+    build: Build, demo_hall: HallConfig, returning: str
+) -> None:
+    """The window still lists its no-shows (its console offers what the rule says), but calling one back directly
+    is refused with what the rule asks instead."""
+    impl = await build(with_returning(demo_hall, returning))
+    await impl.open_window("1")
+    tid = (await impl.issue("SOC")).ticket.id
+    await impl.call_next("1")
+    await mark_no_show(impl, "1")
+    assert (await impl.window("1")).misses == [tid]
+    before = len(await impl.events())
+    with pytest.raises(errors.NoShowNotServed) as refused:
+        await impl.call_ticket("1", tid, "came back late")
+    assert (refused.value.code, refused.value.status) == ("no_show_not_served", 409)
+    assert refused.value.details == {"number": "A001", "returning": returning}
+    assert ("重新排队" if returning == "requeue" else "重新取号") in refused.value.message("zh")
+    assert len(await impl.events()) == before
+    assert (await impl.window("1")).misses == [tid]
 
 
 async def test_requeue_none_refuses_and_late_arrival_takes_new_number(
@@ -289,7 +323,7 @@ async def test_requeue_none_refuses_and_late_arrival_takes_new_number(
     await impl.open_window("1")
     tid = (await impl.issue("SOC", person="p-1")).ticket.id
     await impl.call_next("1")
-    await impl.no_show("1")
+    await mark_no_show(impl, "1")
     before = len(await impl.events())
     with pytest.raises(errors.RequeueNotAllowed) as refused:
         await impl.requeue(tid)
@@ -625,12 +659,14 @@ async def test_snapshot_fields(impl: Any, clock: ManualClock) -> None:
     assert [s["code"] for s in snap["services"]] == [
         "SOC", "HUK", "PROP", "TAX", "FUND", "BIZ", "INFO", "FOOD", "RESTO"]
     soc = service_row(snap, "SOC")
-    # 3 waiting + the one at the window, 480 s each, shared by 2 windows.
-    assert soc == {"code": "SOC", "waiting": 3, "longest_wait_s": 500, "estimated_wait_s": 960, "able_windows": 2}
+    # A newcomer has the 3 waiting ahead; windows 1 and 2 stand idle and take two of them at once, so the newcomer
+    # waits for 2 of 480 s each, shared by the 2 windows.
+    assert soc == {"code": "SOC", "waiting": 3, "longest_wait_s": 500, "estimated_wait_s": 480, "able_windows": 2}
     tax = service_row(snap, "TAX")
-    assert (tax["waiting"], tax["longest_wait_s"], tax["estimated_wait_s"]) == (1, 200, 720)
+    # 1 waiting, 2 idle windows: the newcomer is called at once too.
+    assert (tax["waiting"], tax["longest_wait_s"], tax["estimated_wait_s"]) == (1, 200, 0)
     prop = service_row(snap, "PROP")
-    assert (prop["waiting"], prop["longest_wait_s"], prop["able_windows"], prop["estimated_wait_s"]) == (0, 0, 1, 2100)
+    assert (prop["waiting"], prop["longest_wait_s"], prop["able_windows"], prop["estimated_wait_s"]) == (0, 0, 1, 0)
     assert [w["id"] for w in snap["windows"]] == [str(i) for i in range(1, 13)]
     assert [w["state"] for w in snap["windows"]][:3] == ["idle", "idle", "closed"]
     assert window_row(snap, "9")["state"] == "idle"
@@ -646,6 +682,7 @@ async def test_snapshot_fields(impl: Any, clock: ManualClock) -> None:
     assert (row["state"], row["ticket"], row["ticket_id"]) == ("calling", "A001", called.id)
     assert service_row(snap, "SOC")["waiting"] == 2
     assert service_row(snap, "SOC")["longest_wait_s"] == 400
+    assert service_row(snap, "SOC")["estimated_wait_s"] == 480  # 2 ahead, window 2 idle: (2 + 1 - 1) x 480 / 2
     assert snap["recent_calls"] == [{"ticket": called.id, "number": "A001", "window": "1", "at": now_ms(clock)}]
 
 
@@ -674,14 +711,15 @@ async def test_ticket_gives_ahead_and_estimated_wait_while_waiting(impl: Any, cl
     for _ in range(3):
         issued.append(await impl.issue("SOC"))
         clock.advance(1)
-    # At issue: position and estimate as they were then (480 s a case, 2 windows).
-    assert [(i.ahead, i.estimated_wait_s) for i in issued] == [(0, 240), (1, 480), (2, 720)]
+    # At issue: position and estimate as they were then (480 s a case, 2 windows, both idle: the first two are
+    # called at once, the third waits for one case shared by the 2 windows).
+    assert [(i.ahead, i.estimated_wait_s) for i in issued] == [(0, 0), (1, 0), (2, 240)]
     statuses = [await impl.ticket(i.ticket.id) for i in issued]
-    assert [(s.ahead, s.estimated_wait_s) for s in statuses] == [(0, 240), (1, 480), (2, 720)]
+    assert [(s.ahead, s.estimated_wait_s) for s in statuses] == [(0, 0), (1, 0), (2, 240)]
     await impl.call_next("1")
     first, second, third = [await impl.ticket(i.ticket.id) for i in issued]
     assert (first.ticket.status, first.ahead, first.estimated_wait_s) == ("called", None, None)
-    assert (second.ahead, second.estimated_wait_s) == (0, 240)
-    assert (third.ahead, third.estimated_wait_s) == (1, 480)
+    assert (second.ahead, second.estimated_wait_s) == (0, 0)  # window 2 is still idle
+    assert (third.ahead, third.estimated_wait_s) == (1, 240)
     await impl.close_window("2")
     assert (await impl.ticket(issued[2].ticket.id)).estimated_wait_s == 960  # one window left

@@ -2,7 +2,10 @@
 
 Hypothesis drives both with the same random commands on a small hall whose windows overlap in
 skills. After every step the two must agree on the outcome (same result or same refusal), on
-the events appended, and on the whole live state: tickets, windows, queue order, counters.
+the events appended, and on the whole live state: tickets, windows, queue order, counters (the open and
+the idle windows of each service among them). Each example draws the hall's no-show rule (how many recalls,
+how long after the call, and what a late arrival gets), so every rule is held to the model; every estimate
+(at issue, of a ticket, of a service) must agree to the second.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from redis.asyncio import Redis
 
 from queue_engine import errors
 from queue_engine.clock import ManualClock
-from queue_engine.config import HallConfig
+from queue_engine.config import HallConfig, Policy
 from queue_engine.engine import Engine
 from queue_engine.model import HallModel
 from queue_engine.records import Ticket, WindowState
@@ -46,9 +49,24 @@ HALL = HallConfig.model_validate({
         {"id": "3", "name": "3号窗口", "services": ["TAX"], "primary": ["TAX"], "kind": "special"},
         {"id": "4", "name": "4号窗口", "services": ["HUK", "TAX"], "items": ["HUK-X"]},
     ],
-    "policy": {"recall_limit": 2, "missed_serve_direct": 2, "requeue": "original"},
+    # No no-show rule of its own: each example here draws one (RULES). The SQL projection's machine, which drives
+    # this hall as it is (tests/floor/record/test_projection_vs_model.py), marks no-shows at once and requeues them.
+    "policy": {"recall_limit": 2, "missed_serve_direct": 2, "returning": "requeue", "requeue": "original",
+               "no_show_after_recalls": 0, "no_show_after_s": 0},
     "ratings": {"late_s": 3600},
 })
+# The hall's no-show rule, one per example: when staff may mark a no-show, and what a late arrival gets.
+RULES = st.sampled_from([
+    {"returning": "serve", "no_show_after_recalls": 1, "no_show_after_s": 60},
+    {"returning": "requeue", "requeue": "original", "no_show_after_recalls": 1, "no_show_after_s": 60},
+    {"returning": "requeue", "requeue": "end", "no_show_after_recalls": 0, "no_show_after_s": 30},
+    {"returning": "new_ticket", "no_show_after_recalls": 2, "no_show_after_s": 0},
+    {"returning": "serve", "no_show_after_recalls": 0, "no_show_after_s": 0},
+])
+
+
+def hall_with(rule: dict[str, Any]) -> HallConfig:
+    return HALL.model_copy(update={"policy": Policy.model_validate(HALL.policy.model_dump() | rule)})
 SERVICES = st.sampled_from(["SOC", "HUK", "TAX", "PACK"])
 SKILLS = st.sampled_from(["SOC", "HUK", "TAX", "PACK"])
 ITEMS = st.sampled_from(["SOC-A", "SOC-B", "HUK-X", "NOPE"])
@@ -105,13 +123,19 @@ class ModelVsEngine(RuleBasedStateMachine):
         self.clock = ManualClock(MONDAY_9AM)
         self.prefix = f"hqprop-{uuid.uuid4().hex[:10]}"
         self.redis = Redis.from_url(REDIS_URL)
-        self.engine = Engine(self.redis, HALL, prefix=self.prefix, clock=self.clock, new_id=_counting_ids())
-        self.model = ModelDriver(HALL, clock=self.clock, new_id=_counting_ids())
-        self.run(self.engine.setup())
+        self.hall = HALL
+        self.start(HALL)
         self.last_event = "0-0"
         self.outcomes: Counter[tuple[str, str]] = Counter()
         self.archive: list[dict[str, Any]] = []  # every event the engine wrote, as the SQL record keeps them
         self.model_events_seen = 0
+
+    def start(self, hall: HallConfig) -> None:
+        """Model and engine of ``hall``, on an empty day."""
+        self.hall = hall
+        self.engine = Engine(self.redis, hall, prefix=self.prefix, clock=self.clock, new_id=_counting_ids())
+        self.model = ModelDriver(hall, clock=self.clock, new_id=_counting_ids())
+        self.run(self.engine.setup())
 
     def run(self, coro: Any) -> Any:
         return self.loop.run_until_complete(coro)
@@ -145,8 +169,10 @@ class ModelVsEngine(RuleBasedStateMachine):
         self.model_events_seen = len(self.model.model.events)
 
     # -- rules ------------------------------------------------------------------------------
-    @initialize()
-    def open_some_windows(self) -> None:
+    @initialize(rule=RULES)
+    def open_some_windows(self, rule: dict[str, Any]) -> None:
+        if hasattr(self, "engine"):  # a machine without one (the SQL projection's) keeps HALL's rule
+            self.start(hall_with(rule))  # nothing has happened yet: the same empty day, under this example's rule
         for w in ("1", "3"):
             self.both("open_window", w)
 
@@ -196,6 +222,51 @@ class ModelVsEngine(RuleBasedStateMachine):
             "serving": ["finish"] * 8 + ["transfer_to_service", "transfer_to_window"],
         }[state]
         self.window_work(window, by_state[choice % len(by_state)], service, other, reason)
+
+    @rule(window=WINDOWS, early=st.sampled_from([0, 0, 1, 30]))
+    def no_show_when_the_rule_allows(self, window: str, early: int) -> None:
+        """A called citizen who does not come: announced again as the rule asks, then marked once its time is up,
+        tried ``early`` seconds before that first (both refuse alike, saying what is left)."""
+        w = self.model.model.windows[window]
+        if w["state"] != "calling":
+            return
+        rule, t = self.hall.policy, self.model.model.tickets[w["ticket"]]
+        for _ in range(rule.no_show_after_recalls - t["recalls"]):
+            self.both("recall", window)
+        due_s = (t["called_at"] + rule.no_show_after_s * 1000) / 1000 - self.clock()
+        self.clock.advance(max(0.0, due_s - early))
+        self.both("no_show", window)
+        if w["state"] == "calling":
+            self.clock.advance(max(early, 1))
+            assert self.both("no_show", window) is not None
+
+    @rule(window=WINDOWS, how=st.sampled_from(["call_ticket", "requeue"]))
+    def late_arrival_comes_back(self, window: str, how: str) -> None:
+        """The window's latest no-show turns up: called back, or put back in line, as staff try; the rule lets one
+        of them (or neither) and both refuse the rest alike."""
+        misses = self.model.model.windows[window]["misses"]
+        if not misses:
+            return
+        if how == "call_ticket":
+            self.both("call_ticket", window, misses[0], "came back late")
+        else:
+            self.both("requeue", misses[0])
+
+    @rule(window=WINDOWS, how=st.sampled_from(["call_ticket", "requeue"]), early=st.sampled_from([0, 1, 30]))
+    def missed_and_back(self, window: str, how: str, early: int) -> None:
+        """A whole missed visit: called, not there, marked once the rule allows, then back late. Random steps rarely
+        string these together."""
+        if self.model.model.windows[window]["state"] == "closed":
+            self.both("open_window", window)
+        if self.both("call_next", window) is None:
+            return
+        self.no_show_when_the_rule_allows(window, early)
+        self.late_arrival_comes_back(window, how)
+
+    @rule(ticket=tickets)
+    def read_ticket(self, ticket: str) -> None:
+        """A ticket as the phone reads it: status, place in line and estimated wait."""
+        self.both("ticket", ticket)
 
     @rule(ticket=tickets, score=st.integers(min_value=0, max_value=6), source=st.sampled_from(["pad", "qr", "fax"]),
           comment=st.sampled_from([None, "", "窗口人员很耐心", "bad\nline"]))
@@ -256,7 +327,7 @@ class ModelVsEngine(RuleBasedStateMachine):
     def next_day(self, roll: int) -> None:
         if roll:  # rarely: a day's end resets everything, and the interesting states need a long day
             return
-        day = HALL.business_day(self.clock())
+        day = self.hall.business_day(self.clock())
         self.clock.advance(timedelta(hours=24).total_seconds())
         self.both("end_day", day)
 
@@ -265,7 +336,7 @@ class ModelVsEngine(RuleBasedStateMachine):
         """Redis restarts without persistence; the hall is rebuilt from the recorded events and carries on."""
         if roll:
             return
-        rebuilt = HallModel.replay(HALL, self.archive)
+        rebuilt = HallModel.replay(self.hall, self.archive)
         self.run(delete_prefix(self.redis, self.prefix))
         assert not self.run(self.engine.has_state())
         restored_id = self.run(self.engine.load_state(rebuilt, self.last_event))
@@ -281,14 +352,16 @@ class ModelVsEngine(RuleBasedStateMachine):
     def same_state(self) -> None:
         model = self.model.model
         k = self.engine.keys
-        raw_tickets, raw_windows, able, people, active = self.run(self._read(
-            ("hgetall", k.tickets), ("hgetall", k.windows), ("hgetall", k.able), ("hgetall", k.people),
-            ("smembers", k.active)))
+        raw_tickets, raw_windows, able, idle, people, active = self.run(self._read(
+            ("hgetall", k.tickets), ("hgetall", k.windows), ("hgetall", k.able), ("hgetall", k.idle),
+            ("hgetall", k.people), ("smembers", k.active)))
         assert {i.decode(): Ticket.from_json(orjson.loads(v)) for i, v in raw_tickets.items()} == {
             i: Ticket.from_json(t) for i, t in model.tickets.items()}
         assert {i.decode(): WindowState.from_json(orjson.loads(v)) for i, v in raw_windows.items()} == {
             i: WindowState.from_json(w) for i, w in model.windows.items()}
         assert {s.decode(): int(n) for s, n in able.items() if int(n)} == {s: n for s, n in model.able.items() if n}
+        idle_windows = {s: model.idle_windows(s) for s in model.able}
+        assert {s.decode(): int(n) for s, n in idle.items() if int(n)} == {s: n for s, n in idle_windows.items() if n}
         assert {p.decode(): t.decode() for p, t in people.items()} == model.people
         assert {t.decode() for t in active} == model.active
         late: dict[tuple[str, str], int] = {}
@@ -307,7 +380,7 @@ class ModelVsEngine(RuleBasedStateMachine):
     @invariant()
     def replaying_the_events_rebuilds_the_state(self) -> None:
         """What a restart that lost Redis relies on: the stored events alone give back the live state."""
-        rebuilt = HallModel.replay(HALL, self.archive)
+        rebuilt = HallModel.replay(self.hall, self.archive)
         model = self.model.model
         for name in ("tickets", "windows", "queues", "line_keys", "ages", "sequences", "people", "idempotency",
                      "able", "ewma", "active", "calls", "late_ratings"):

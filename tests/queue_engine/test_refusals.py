@@ -12,7 +12,9 @@ import pytest
 
 from queue_engine import errors
 from queue_engine.clock import ManualClock
+from queue_engine.config import HallConfig
 from tests.conftest import SHANGHAI
+from tests.queue_engine.conftest import Build, mark_no_show, with_returning
 
 WINDOWS = [str(i) for i in range(1, 13)]
 CHINESE = re.compile(r"[\u4e00-\u9fff]")
@@ -154,7 +156,7 @@ async def test_same_person_may_take_new_ticket_after_the_old_one_ends(impl: Any,
         await impl.cancel(first.ticket.id)
     else:
         await impl.call_next("1")
-        await getattr(impl, ending)("1")
+        await (mark_no_show(impl, "1") if ending == "no_show" else impl.finish("1"))
     again = await impl.issue("SOC", person="id-hash-1")
     assert again.replay is False
     assert again.ticket.id != first.ticket.id
@@ -321,7 +323,7 @@ async def test_recall_limit_refused(impl: Any) -> None:
     assert exc.details["recalls"] == 3
     assert exc.details["number"] == "A001"
     # the citizen can still be marked a no-show
-    assert (await impl.no_show("1")).status == "missed"
+    assert (await mark_no_show(impl, "1")).status == "missed"
 
 
 async def test_call_ticket_not_skilled_for_refused(impl: Any) -> None:
@@ -358,7 +360,7 @@ async def test_call_ticket_of_another_windows_miss_refused(impl: Any) -> None:
     await impl.open_window("1")
     await impl.open_window("2")
     tid = await called_ticket(impl, "2")
-    await impl.no_show("2")
+    await mark_no_show(impl, "2")
     exc = await assert_refused(
         impl, lambda: impl.call_ticket("1", tid, "late"), errors.TicketNotWaiting, "ticket_not_waiting",
         tickets=[tid],
@@ -383,7 +385,7 @@ async def test_cancel_or_pin_of_non_waiting_ticket_refused(impl: Any, operation:
         elif status == "done":
             await impl.finish("1")
         elif status == "missed":
-            await impl.no_show("1")
+            await mark_no_show(impl, "1")
     calls: dict[str, Callable[[], Awaitable[Any]]] = {
         "cancel": lambda: impl.cancel(tid), "pin": lambda: impl.pin(tid, "manager"),
     }
@@ -408,24 +410,29 @@ async def test_requeue_of_non_missed_ticket_refused(impl: Any, status: str) -> N
     assert exc.details["status"] == status
 
 
-async def test_requeue_on_another_day_refused(impl: Any, clock: ManualClock) -> None:
+async def test_requeue_on_another_day_refused(build: Build, demo_hall: HallConfig, clock: ManualClock) -> None:
+    impl = await build(with_returning(demo_hall, "requeue"))
     await impl.open_window("1")
     tid = await called_ticket(impl, "1")
-    await impl.no_show("1")
+    await mark_no_show(impl, "1")
     clock.set(datetime(2026, 11, 24, 9, 0, tzinfo=SHANGHAI))
     exc = await assert_refused(impl, lambda: impl.requeue(tid), errors.RequeueNotAllowed, "requeue_not_allowed",
                                tickets=[tid])
-    assert "day" in exc.details["why"]
+    assert exc.details["why"] == "another_day"
+    assert "不是当天的号" in exc.message("zh")
 
 
-async def test_requeue_after_end_of_day_refused_next_day(impl: Any, clock: ManualClock) -> None:
+async def test_requeue_after_end_of_day_refused_next_day(build: Build, demo_hall: HallConfig,
+                                                         clock: ManualClock) -> None:
+    impl = await build(with_returning(demo_hall, "requeue"))
     await impl.open_window("1")
     tid = (await impl.issue("SOC")).ticket.id
     await impl.end_day()
     clock.set(datetime(2026, 11, 24, 8, 0, tzinfo=SHANGHAI))
     assert (await impl.ticket(tid)).ticket.status == "missed"
-    await assert_refused(impl, lambda: impl.requeue(tid), errors.RequeueNotAllowed, "requeue_not_allowed",
-                         tickets=[tid])
+    exc = await assert_refused(impl, lambda: impl.requeue(tid), errors.RequeueNotAllowed, "requeue_not_allowed",
+                               tickets=[tid])
+    assert exc.details["why"] == "another_day"
 
 
 # -- transfers ----------------------------------------------------------------------------------------
@@ -644,7 +651,7 @@ async def test_rating_of_unfinished_ticket_refused(impl: Any, status: str) -> No
     if status == "serving":
         await impl.start("1")
     elif status == "missed":
-        await impl.no_show("1")
+        await mark_no_show(impl, "1")
     elif status == "cancelled":
         await impl.cancel(tid)
     exc = await assert_refused(impl, lambda: impl.rate(tid, 5, "pad"), errors.NotFinished, "not_finished",

@@ -16,6 +16,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -23,12 +24,14 @@ import pytest
 
 from floor.logs import RedactPersonalData
 from tests.server.conftest import (
+    NO_SHOW_AT_ONCE,
     LiveServer,
     ServerFactory,
     id_check_digit,
     make_id_number,
     stop_server,
     with_bad_check_digit,
+    write_hall_copy,
     ws_connect,
 )
 
@@ -209,8 +212,10 @@ def _logs(server: LiveServer) -> dict[str, str]:
             for p in sorted(server.home.rglob("*")) if p.is_file() and not p.name.startswith("hallq.db")}
 
 
-async def test_no_personal_data_in_logs_replies_or_the_record(live_server: ServerFactory) -> None:
-    server = live_server(extra_env={"HALLQ_LOG_LEVEL": "debug"})
+async def test_no_personal_data_in_logs_replies_or_the_record(live_server: ServerFactory, tmp_path: Path) -> None:
+    # Every kind of request in a few seconds: the no-show rule's recall and minute are not waited out here.
+    server = live_server(extra_env={"HALLQ_LOG_LEVEL": "debug"},
+                         halls=[write_hall_copy(tmp_path, "demo", NO_SHOW_AT_ONCE)])
     sent = Sent()
     await _full_run(server, sent)
     archived = _wait_for_archive(server)

@@ -53,7 +53,10 @@ async def test_thirty_windows_race_through_the_engine(key_prefix: str) -> None:
     tally = await engine_race(REDIS_URL, ENGINE_RACE_S, prefix=key_prefix)
     print(tally.render(ENGINE_RACE_S))
     assert tally.violations == [], tally.render(ENGINE_RACE_S)
-    _every_operation_ran(tally, [*WINDOW_OPS, "issue", "issue:replay", "cancel", "requeue"])
+    # The race hall puts late arrivals back in line (returning = requeue): a window's direct call-back is refused.
+    served_ops = [op for op in WINDOW_OPS if op != "call_missed"]
+    _every_operation_ran(tally, [*served_ops, "issue", "issue:replay", "cancel", "requeue"])
+    assert tally.refusals["no_show_not_served"] > 0, tally.refusals
     assert tally.refusals["duplicate_ticket"] > 0  # the same person twice, from two guides at once
     assert tally.events > 2000, tally.render(ENGINE_RACE_S)
 

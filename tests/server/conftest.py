@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import itertools
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -53,10 +54,19 @@ def free_port() -> int:
         return port
 
 
-def write_hall_copy(directory: Path, hall_id: str) -> Path:
-    """The demo hall under another id (same services, windows and hours)."""
+# For modules whose tests mark a no-show right after the call (they test something else: the matrix, bad input, the
+# feeds): no recall or minute to wait, and a late arrival put back in line. The rule itself has its own tests
+# (tests/server/test_no_show_rule.py, tests/queue_engine/test_no_show_rule.py) on the demo's rule.
+NO_SHOW_AT_ONCE = {"no_show_after_recalls": "0", "no_show_after_s": "0", "returning": '"requeue"'}
+
+
+def write_hall_copy(directory: Path, hall_id: str, policy: Mapping[str, str] | None = None) -> Path:
+    """The demo hall under another id (same services, windows and hours); ``policy`` replaces [policy] lines."""
     text = DEMO_TOML.read_text(encoding="utf-8")
     assert 'id = "demo"' in text
+    for name, value in (policy or {}).items():
+        text, n = re.subn(rf"(?m)^{name} = .*$", f"{name} = {value}", text, count=1)
+        assert n == 1, f"demo.toml has no {name} line"
     path = directory / f"{hall_id}.toml"
     path.write_text(text.replace('id = "demo"', f'id = "{hall_id}"', 1), encoding="utf-8")
     return path
@@ -272,13 +282,16 @@ class SharedServer:
 
 
 @pytest.fixture(scope="module")
-def shared_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SharedServer]:
-    """One server for the module: hall "demo", a second hall "other", and a pool of demo copies."""
+def shared_server(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Iterator[SharedServer]:
+    """One server for the module: hall "demo", a second hall "other", and a pool of demo copies, whose [policy]
+    is the module's ``HALL_POLICY`` if it sets one (e.g. ``NO_SHOW_AT_ONCE``)."""
+    policy = getattr(request.module, "HALL_POLICY", None)
     home = tmp_path_factory.mktemp("shared")
     halls_dir = home / "halls"
     halls_dir.mkdir()
     pool = [f"pool-{i:02d}" for i in range(POOL_SIZE)]
-    paths = [DEMO_TOML, write_hall_copy(halls_dir, "other"), *(write_hall_copy(halls_dir, h) for h in pool)]
+    paths = [DEMO_TOML, write_hall_copy(halls_dir, "other", policy),
+             *(write_hall_copy(halls_dir, h, policy) for h in pool)]
     prefix = f"hqtest-{uuid.uuid4().hex[:10]}"
     server = start_server(home / "server", prefix, halls=paths, hall_ids=("demo", "other", *pool))
     try:

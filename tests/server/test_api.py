@@ -228,14 +228,20 @@ async def test_finish_with_an_unknown_outcome_is_refused(api: HallApi) -> None:
     assert any(f["field"] == "outcome" for f in error["fields"])
 
 
-async def test_no_show(api: HallApi) -> None:
+async def test_no_show_waits_for_the_halls_rule(api: HallApi) -> None:
+    """The demo hall's rule: one recall and a minute from the call first. A no-show marked when the rule allows it,
+    and the rule's sentence, are tested on a clock the test sets (test_no_show_rule.py)."""
     await api.open("5")
     issued = await api.issue("SOC")
     await api.window_op("5", "call-next")
-    missed = await api.window_op("5", "no-show")
-    assert_ticket(missed["ticket"], id=issued["id"], status="missed")
-    assert (await api.ok("GET", f"/tickets/{issued['id']}", role=None))["status"] == "missed"
-    assert (await api.ok("GET", "/windows/5", role="staff", window="5"))["state"] == "idle"
+    error = assert_error(await api.request("POST", "/windows/5/no-show", role="staff", window="5"), 409,
+                         "no_show_too_early")
+    assert has_chinese(error["message"])
+    assert "重呼1次" in error["message"]
+    assert error["recalls_left"] == 1
+    assert 0 < error["wait_s"] <= 60
+    assert_ticket(await api.ok("GET", f"/tickets/{issued['id']}", role=None), id=issued["id"], status="called")
+    assert (await api.ok("GET", "/windows/5", role="staff", window="5"))["state"] == "calling"
 
 
 async def test_transfer_to_another_service_keeps_the_number(api: HallApi) -> None:
@@ -407,7 +413,8 @@ API_MD_ENDPOINTS = [
     ("post", "/tickets"), ("get", "/tickets/{}"), ("post", "/tickets/{}/cancel"), ("post", "/tickets/{}/pin"),
     ("post", "/windows/{}/open"), ("post", "/windows/{}/close"), ("post", "/windows/{}/call-next"),
     ("post", "/windows/{}/call"), ("post", "/windows/{}/recall"), ("post", "/windows/{}/start"),
-    ("post", "/windows/{}/finish"), ("post", "/windows/{}/no-show"), ("post", "/windows/{}/transfer"),
+    ("post", "/windows/{}/finish"), ("post", "/windows/{}/no-show"), ("post", "/windows/{}/requeue"),
+    ("post", "/windows/{}/transfer"),
     ("post", "/windows/{}/pause"), ("post", "/windows/{}/resume"), ("get", "/windows/{}"),
     ("post", "/windows/{}/services"), ("get", "/snapshot"), ("get", "/config"), ("get", "/led"),
 ]

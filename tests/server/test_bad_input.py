@@ -20,10 +20,11 @@ from websockets.exceptions import ConnectionClosed
 
 from floor.app import ENDPOINTS
 from floor.http.kit import MAX_BODY, Endpoint
-from tests.server.conftest import HallApi, SharedServer, assert_error, recv_json, ws_connect
+from tests.server.conftest import NO_SHOW_AT_ONCE, HallApi, SharedServer, assert_error, recv_json, ws_connect
 from tests.server.test_appointments import booking_body, person
 
 pytestmark = pytest.mark.slow  # handed out first (see tests/conftest.py)
+HALL_POLICY = NO_SHOW_AT_ONCE  # the shared server's halls (see tests/server/conftest.py)
 
 BODY_ENDPOINTS = [ep for ep in ENDPOINTS if ep.body is not None]
 WINDOW = "5"
@@ -36,6 +37,7 @@ VALID: dict[str, dict[str, Any]] = {
     "/windows/{w}/call": {"ticket": "{ticket}", "reason": "came back"},
     "/windows/{w}/finish": {},
     "/windows/{w}/transfer": {"to_service": "HUK"},
+    "/windows/{w}/requeue": {"ticket": "{ticket}"},
     "/appointments": booking_body(),
     "/appointments/check-in": {"code": "000000"},
     "/appointment-blocks/lift": {"id_number": person(1)},
@@ -44,6 +46,7 @@ VALID: dict[str, dict[str, Any]] = {
     "/cases/{ticket}/fix": {"note": "fixed"},
     "/cases/{ticket}/feedback": {"note": "told", "satisfied": True},
     "/cases/{ticket}/review": {"kind": "appeal", "outcome": "dismissed"},
+    "/displays/voice": {"display": "tv-1", "speaking": False, "problem": "no voice"},
 }
 UNICODE_ODDITIES = {
     "rtl": "\u202eCOS\u200f",
@@ -103,9 +106,11 @@ def valid_body(ep: Endpoint, api: HallApi) -> dict[str, Any]:
 
 
 async def post_raw(api: HallApi, ep: Endpoint, content: bytes) -> httpx.Response:
-    """``content`` as the body of ``ep`` (ids of this hall in its path), sent by a manager."""
+    """``content`` as the body of ``ep`` (ids of this hall in its path), sent by a manager, or by the one role that
+    may send it when a manager may not (a display's report of its voice)."""
+    role = "manager" if not ep.roles or "manager" in ep.roles else ep.roles[0]
     return await api.client.request(ep.method, api.path(path_of(ep, api)), content=content,
-                                    headers={**api.auth("manager"), "Content-Type": "application/json"})
+                                    headers={**api.auth(role), "Content-Type": "application/json"})
 
 
 def fields_of(error: dict[str, Any]) -> list[str]:

@@ -24,7 +24,11 @@ async def test_catalog_gives_services_sub_items_bundles_and_window_skills(api: H
     assert list(services)[-2:] == ["FOOD", "RESTO"]
     soc = services["SOC"]
     assert (soc["letter"], soc["initials"], soc["is_bundle"]) == ("A", "sbyb", False)
+    assert (soc["name"], services["RESTO"]["name"]) == ("社保医保", "开餐馆一件事")  # what the pages search and show
     retire = next(i for i in soc["items"] if i["code"] == "SOC-RETIRE")
+    # A sub-item is found as its service is: by its name, its pinyin or their initials.
+    assert (retire["name"], retire["pinyin"], retire["initials"]) == \
+        ("职工退休待遇申领", "zhigongtuixiudaiyushenling", "zgtxdysl")
     assert [m["name"] for m in retire["materials"]][:2] == ["居民身份证", "户口簿"]
     assert (retire["promised_days"], retire["immediate"], retire["promised"]) == (10, False, "承诺件（10 个工作日）")
     assert services["RESTO"]["is_bundle"]
@@ -41,7 +45,8 @@ async def test_catalog_gives_services_sub_items_bundles_and_window_skills(api: H
 async def test_one_sub_item_comes_with_its_notice_in_the_asked_language(api: HallApi) -> None:
     before = hall_today()
     item = await api.ok("GET", "/catalog/items/SOC-RETIRE", role="guide")
-    assert (item["code"], item["service"], item["name"]) == ("SOC-RETIRE", "SOC", "职工退休待遇申领")
+    assert (item["code"], item["service"], item["name"], item["initials"]) == \
+        ("SOC-RETIRE", "SOC", "职工退休待遇申领", "zgtxdysl")
     assert item["windows"] == ["1", "2", "3", "4", "5", "6", "7", "8", "12"]
     notice = item["notice"]
     assert (notice["kind"], notice["lang"], notice["hall_name"]) == ("item", "zh", "示范县政务服务中心")
@@ -66,6 +71,35 @@ async def test_a_bundle_comes_with_the_union_of_its_members_materials_and_its_no
     licence = next(m for m in bundle["notice"]["materials"] if m["name"] == "营业执照")
     assert licence["for_items"] == ["食品经营许可证核发"]
     assert "主题联办（一件事）：开餐馆一件事" in bundle["notice"]["text"]
+
+
+async def test_a_bundles_alternative_sub_items_are_one_choice_on_its_notice(api: HallApi) -> None:
+    """开餐馆一件事 takes a 个体工商户 or a company, not both: their documents are a choice (以下二选一), after the
+    documents every restaurant needs, numbered so on the desk's checklist and the notice alike."""
+    bundle = await api.ok("GET", "/catalog/bundles/RESTO", role="guide")
+    assert bundle["alternatives"] == [["BIZ-INDIV", "BIZ-LLC"]]
+    lines = [(m["name"], m["choice"], m["options"]) for m in bundle["materials"]]
+    assert lines == [
+        ("营业执照", None, []), ("经营场所平面图和设备布局图", None, []), ("食品安全管理制度", None, []),
+        ("经营者居民身份证", 0, ["BIZ-INDIV"]), ("经营场所证明", 0, ["BIZ-INDIV"]),
+        ("公司章程", 0, ["BIZ-LLC"]), ("股东主体资格证明", 0, ["BIZ-LLC"]),
+        ("法定代表人、董事、监事任职文件", 0, ["BIZ-LLC"]), ("住所使用证明", 0, ["BIZ-LLC"])]
+    notice = bundle["notice"]
+    assert [(m["number"], m["choice"]) for m in notice["materials"]][2:4] == [(3, None), (4, 0)]
+    [choice] = notice["choices"]
+    assert choice["label"] == "以下二选一"
+    assert [(o["item"], o["item_name"], o["materials"]) for o in choice["options"]] == [
+        ("BIZ-INDIV", "个体工商户设立登记", [4, 5]), ("BIZ-LLC", "有限责任公司设立登记", [6, 7, 8, 9])]
+    text = notice["text"].splitlines()
+    start = text.index("以下二选一（备齐其中一组即可）：")
+    assert text[start + 1:start + 4] == ["（一）个体工商户设立登记：", "  4. 经营者居民身份证 1 份（验原件）",
+                                         "  5. 经营场所证明 1 份"]
+    assert "（二）有限责任公司设立登记：" in text[start:]
+    english = await api.ok("GET", "/catalog/bundles/RESTO", role="guide", headers={"Accept-Language": "en"})
+    assert english["notice"]["choices"][0]["label"] == "Choose one of these 2"
+    assert "Choose one of these 2 (one set is enough):" in english["notice"]["text"].splitlines()
+    # A plain sub-item's notice has no choice to make.
+    assert (await api.ok("GET", "/catalog/items/SOC-RETIRE", role="guide"))["notice"]["choices"] == []
 
 
 async def test_an_unknown_sub_item_is_404_with_a_sentence_naming_it(api: HallApi) -> None:

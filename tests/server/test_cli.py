@@ -120,7 +120,8 @@ def test_serve_demo_prints_a_token_for_each_role_and_the_urls(live_server: Serve
     # Every page, signed in with a token of the right role in the URL fragment.
     pages = dict(re.findall(rf"({base}/halls/demo/\w+)#token=(\S+)", banner))
     roles = {"guide": "guide", "kiosk": "kiosk", "display": "display", "console": "staff", "dashboard": "manager",
-             "reports": "manager", "cases": "manager", "rate": "pad", "book": "kiosk"}
+             "reports": "manager", "cases": "manager", "rate": "pad", "book": "kiosk", "bookings": "manager",
+             "windows": "manager", "webhooks": "manager", "audit": "manager"}
     assert set(pages) == {f"{base}/halls/demo/{page}" for page in roles}, banner
     # The console and the rating pad know their window by their token: the pad's is paired with window 1.
     for page in ("console", "rate"):

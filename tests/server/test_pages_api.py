@@ -11,8 +11,10 @@ from typing import Any
 import pytest
 import segno
 
-from tests.server.conftest import HallApi, assert_error, recv_json, ws_connect
+from tests.server.conftest import NO_SHOW_AT_ONCE, HallApi, assert_error, recv_json, ws_connect
 from tests.server.test_auth import refused
+
+HALL_POLICY = NO_SHOW_AT_ONCE  # the shared server's halls mark a no-show at once (tests/server/conftest.py)
 
 
 async def eventually(check: Callable[[], Awaitable[Any]], within_s: float = 10.0) -> Any:
@@ -51,6 +53,31 @@ async def test_index_lists_every_hall_with_links_to_its_pages(api: HallApi) -> N
     assert reply.status_code == 200
     assert f'href="/halls/{api.hall}/display"' in reply.text
     assert f'href="/halls/{api.hall}/console"' in reply.text
+
+
+async def test_the_managers_pages_are_served_joined_by_their_nav_and_listed_at_the_front_door(api: HallApi) -> None:
+    """Issue 22, item 8: bookings, windows' skills, webhooks and the audit log each have a page, with its script and
+    styles, the nav of the managers' pages (also on the dashboard, reports and cases), and a link at the front door."""
+    scripts = {"bookings": "/assets/appointments/bookings.js", "windows": "/assets/hall/windows.js",
+               "webhooks": "/assets/notify/webhooks.js", "audit": "/assets/audit/audit.js"}
+    front_door = (await api.client.get("/")).text
+    for page, script in scripts.items():
+        reply = await api.client.get(f"/halls/{api.hall}/{page}")
+        assert reply.status_code == 200, page
+        assert f'name="hallq-hall" content="{api.hall}"' in reply.text, page
+        assert f'<script type="module" src="{script}"></script>' in reply.text, page
+        assert f'href="/halls/{api.hall}/{page}"' in front_door, page
+        for asset, kind in ((script, "javascript"), (script.removesuffix(".js") + ".css", "text/css")):
+            served = await api.client.get(asset)
+            assert served.status_code == 200, asset
+            assert kind in served.headers["content-type"], asset
+    for page in ("dashboard", "reports", "cases", *scripts):
+        assert '<nav id="manager-nav"></nav>' in (await api.client.get(f"/halls/{api.hall}/{page}")).text, page
+    for asset in ("manager-nav.js", "manager-nav.css", "manager.css"):
+        assert (await api.client.get(f"/assets/floor/{asset}")).status_code == 200, asset
+    nav = (await api.client.get("/assets/floor/manager-nav.js")).text
+    for page in ("dashboard", "reports", "cases", *scripts):
+        assert f'["{page}", ' in nav, page
 
 
 async def test_assets_of_every_room_are_served(api: HallApi) -> None:

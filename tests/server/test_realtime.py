@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import itertools
 import socket
+from collections.abc import AsyncIterator
 from datetime import date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -18,12 +20,14 @@ from floor.identity import person_key
 from queue_engine.config import HallConfig
 from queue_engine.engine import Engine
 from tests.server.conftest import (
+    NO_SHOW_AT_ONCE,
     HallApi,
     ServerFactory,
     make_id_number,
     recv_events,
     recv_json,
     recv_until,
+    write_hall_copy,
     ws_connect,
 )
 
@@ -51,8 +55,12 @@ def display_url(api: HallApi, **params: str) -> str:
 
 
 @pytest.fixture
-def hall(demo_api: HallApi) -> HallApi:
-    return demo_api
+async def hall(live_server: ServerFactory, tmp_path: Path) -> AsyncIterator[HallApi]:
+    """A server of the test's own serving "demo", whose windows may mark a no-show at once (every event type is
+    played in a few seconds here; the no-show rule has tests of its own)."""
+    server = live_server(halls=[write_hall_copy(tmp_path, "demo", NO_SHOW_AT_ONCE)])
+    async with server.client() as client:
+        yield HallApi(server, client, "demo")
 
 
 async def test_a_display_hears_a_call_with_the_window_name_and_announcement(hall: HallApi) -> None:

@@ -10,8 +10,12 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
+import re
 import struct
+import uuid
+from collections.abc import Iterator
 from datetime import date, datetime
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -19,9 +23,44 @@ import pytest
 from openpyxl import load_workbook
 
 from floor.http.auth import make_token
-from tests.server.conftest import HallApi, assert_error, has_chinese
+from tests.server.conftest import (
+    HallApi,
+    SharedServer,
+    assert_error,
+    delete_prefix_sync,
+    has_chinese,
+    start_server,
+    stop_server,
+    write_hall_copy,
+)
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+HALLS = 80  # more than the tests of this module
+
+
+def no_show_at_once(path: Path) -> Path:
+    """The hall file with a no-show rule that lets staff mark one at once (a hall may ask for a recall and a minute
+    first): this module counts what a small day leaves, on the real clock. tests/server/test_same_figures.py plays
+    a morning by the demo hall's own rule, on a clock of its own."""
+    text = re.sub(r"(?m)^(no_show_after_(?:s|recalls)) = \d+", r"\1 = 0", path.read_text(encoding="utf-8"))
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="module")
+def shared_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SharedServer]:
+    """This module's server (as tests/server/conftest.py starts it), its halls marking no-shows at once."""
+    home = tmp_path_factory.mktemp("reports")
+    (home / "halls").mkdir()
+    pool = [f"pool-{i:02d}" for i in range(HALLS)]
+    paths = [no_show_at_once(write_hall_copy(home / "halls", hall)) for hall in pool]
+    prefix = f"hqtest-{uuid.uuid4().hex[:10]}"
+    server = start_server(home / "server", prefix, halls=paths, hall_ids=tuple(pool))
+    try:
+        yield SharedServer(server, iter(pool))
+    finally:
+        stop_server(server)
+        delete_prefix_sync(prefix)
 
 
 def today() -> date:
@@ -52,7 +91,7 @@ async def archived_report(api: HallApi, **params: str) -> dict[str, Any]:
     """GET /reports once the archiver has recorded the day (it trails the events by a fraction of a second)."""
     for _ in range(150):
         data: dict[str, Any] = await api.ok("GET", "/reports", params=params)
-        if data["totals"]["missed"] == 1:
+        if (data["totals"]["missed"], data["totals"]["issued"]) == (1, 4):  # the last event, the HUK ticket, too
             return data
         await asyncio.sleep(0.1)
     pytest.fail("the archiver did not record the day within 15 s")
@@ -78,6 +117,9 @@ async def test_the_report_of_today_counts_what_was_played(api: HallApi, played: 
     soc = next(r for r in data["rows"] if r["key"] == "SOC")
     assert (soc["name"], soc["issued"], soc["served"], soc["missed"]) == ("社保医保", 3, 1, 1)
     assert data["days"] == [{"day": today().isoformat(), **totals}]
+    # Per hour of the day and each service's target: what the pages draw their charts from.
+    assert sum(h["issued"] for h in data["hours"]) == 4
+    assert data["targets"]["SOC"] == 900
 
 
 async def test_the_report_groups_by_window_and_by_the_staff_the_token_named(
@@ -90,7 +132,8 @@ async def test_the_report_groups_by_window_and_by_the_staff_the_token_named(
     assert never["issued"] == 2
     by_staff = await api.ok("GET", "/reports", params={"by": "staff"})
     s01 = next(r for r in by_staff["rows"] if r["key"] == "S01")
-    assert (s01["name"], s01["issued"], s01["served"], s01["missed"]) == ("王*", 2, 1, 1)  # masked like any name
+    # The manager's own staff, named in full (citizens' names are masked; no report holds one).
+    assert (s01["name"], s01["issued"], s01["served"], s01["missed"]) == ("王芳", 2, 1, 1)
 
 
 async def test_a_range_in_the_past_is_empty_and_lists_every_day(api: HallApi) -> None:
@@ -145,6 +188,67 @@ async def test_xlsx_opens_with_a_summary_and_a_daily_sheet(api: HallApi, played:
     daily = [list(r) for r in book["每日 Daily"].iter_rows(values_only=True)]
     assert daily[0][:2] == ["日期 Day", "取号 Issued"]
     assert daily[1][:2] == [today().isoformat(), 4]
+
+
+# -- satisfaction, never alone ---------------------------------------------------------------------
+OLD_COLUMNS = [  # the export's columns before issue 22, which must stay where they were
+    "取号 Issued", "办结 Served", "过号 Missed", "取消 Cancelled", "未办结 Unfinished", "平均等候(秒) Avg wait (s)",
+    "90%等候(秒) P90 wait (s)", "平均办理(秒) Avg handling (s)", "90%办理(秒) P90 handling (s)", "过号率 No-show rate",
+    "超时件 Over target", "绿色通道 Green channel", "绿色通道·高龄 Elderly", "绿色通道·残疾 Disabled",
+    "绿色通道·孕妇 Pregnant", "绿色通道·军人 Military", "绿色通道·其他 Other", "预约 Appointments",
+    "预约未到 Appointment no-shows", "评价数 Rated", "评价·非常满意 Very satisfied", "评价·满意 Satisfied",
+    "评价·基本满意 Fairly satisfied", "评价·不满意 Dissatisfied", "评价·非常不满意 Very dissatisfied",
+    "满意度 Satisfaction (10/8/6/3/0)", "差评 Bad ratings", "差评件未办结 Open cases", "差评件已办结 Closed cases",
+    "差评件超期 Overdue cases"]
+
+
+async def rated_at_window_5(api: HallApi, *scores: int) -> None:
+    """A ticket served at window 5 and rated (with its key, as its QR code does) for each score."""
+    await api.open("5")
+    for score in scores:
+        ticket = await api.issue("SOC")
+        await api.window_op("5", "call-next")
+        await api.window_op("5", "finish", {"outcome": "done"})
+        await api.ok("POST", f"/tickets/{ticket['id']}/rating", 201, role=None, headers=api.keyed(ticket["id"]),
+                     json={"score": score})
+    for _ in range(150):
+        if (await api.ok("GET", "/reports"))["totals"]["rated"] == len(scores):
+            return
+        await asyncio.sleep(0.1)
+    pytest.fail("the archiver did not record the ratings within 15 s")
+
+
+async def test_one_very_satisfied_and_one_very_dissatisfied_show_a_good_rate_of_half_everywhere(
+    api: HallApi,
+) -> None:
+    await rated_at_window_5(api, 5, 1)
+    data = await api.ok("GET", "/reports", params={"by": "window"})
+    five = next(r for r in data["rows"] if r["key"] == "5")
+    for figures in (data["totals"], five):
+        # 5.00 of 10 points; beside it, what happened: half of the ratings good, one at each end.
+        assert (figures["satisfaction"], figures["good_rate"], figures["good"], figures["bad"]) == (5.0, 0.5, 1, 1)
+        assert figures["ratings"] == {"5": 1, "4": 0, "3": 0, "2": 0, "1": 1}
+        assert figures["rating_shares"] == {"5": 0.5, "4": 0.0, "3": 0.0, "2": 0.0, "1": 0.5}
+    stars = await api.ok("GET", "/reports/stars")
+    window = next(w for w in stars["windows"] if w["window"] == "5")
+    assert (window["satisfaction"], window["good_rate"], window["ratings"]["1"]) == (5.0, 0.5, 1)
+
+    reply = await api.request("GET", "/reports.csv", params={"by": "window"})
+    rows = list(csv.reader(io.StringIO(reply.content.decode("utf-8-sig"))))
+    header = rows[0]
+    assert header[2:2 + len(OLD_COLUMNS)] == OLD_COLUMNS  # the old columns, where they were
+    line = dict(zip(header, next(r for r in rows if r[0] == "5"), strict=True))
+    assert (line["满意度 Satisfaction (10/8/6/3/0)"], line["好评率 Good-rating rate"], line["好评 Good ratings"]) == (
+        "5.0", "0.5", "1")
+    assert (line["评价占比·非常满意 Very satisfied"], line["评价占比·非常不满意 Very dissatisfied"],
+            line["评价占比·满意 Satisfied"]) == ("0.5", "0.5", "0.0")
+
+    book = load_workbook(io.BytesIO((await api.request("GET", "/reports.xlsx", params={"by": "window"})).content))
+    summary = book["汇总 Summary"]
+    titles = [c.value for c in summary[1]]
+    total_row = summary.max_row
+    rate = summary.cell(row=total_row, column=titles.index("好评率 Good-rating rate") + 1)
+    assert (rate.value, rate.number_format) == (0.5, "0.0%")
 
 
 # -- charts ----------------------------------------------------------------------------------------

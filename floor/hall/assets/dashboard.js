@@ -11,6 +11,8 @@ import {
 } from "/assets/floor/hallq.js";
 import { barChart, lineChart } from "/assets/reports/charts.js";
 import { onRatingEvent, redrawRatings, startRatings } from "/assets/ratings/dashboard-ratings.js";
+import { startDisplays } from "/assets/hall/dashboard-displays.js";
+import { managerNav } from "/assets/floor/manager-nav.js"; managerNav(); // the managers' pages nav
 
 const $ = (id) => document.getElementById(id);
 const AMBER_AT = 0.75; // share of the target where a queue turns amber: time to move staff before it is late
@@ -384,6 +386,7 @@ async function main() {
   refreshQueue();
   refreshStats();
   startRatings({ token, config: state.config });
+  startDisplays({ token });
 
   follow("dashboard", {
     token, since: state.snapshot.event_id, onEvent,

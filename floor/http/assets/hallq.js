@@ -6,8 +6,15 @@ export const hall = document.querySelector('meta[name="hallq-hall"]')?.content ?
 
 // -- language -------------------------------------------------------------------------------------
 const LANG_KEY = "hallq.lang";
+let fixedLang = null;
+
+/** For a page whose language is the hall's setting, not its reader's (the lobby display): lang() answers it. */
+export function fixLanguage(value) {
+  fixedLang = value === "en" ? "en" : "zh";
+}
 
 export function lang() {
+  if (fixedLang) return fixedLang;
   const asked = new URLSearchParams(location.search).get("lang");
   if (asked === "en" || asked === "zh") return asked;
   return localStorage.getItem(LANG_KEY) === "en" ? "en" : "zh";

@@ -4,6 +4,8 @@
 //
 // Open from the dashboard's cases panel (/halls/{hall}/cases#token=…&case=<ticket id>), or signed in on its own.
 import { api, applyLanguage, el, languageSwitch, signIn, t, toast } from "/assets/floor/hallq.js";
+import { dueText } from "/assets/ratings/due.js";
+import { managerNav } from "/assets/floor/manager-nav.js"; managerNav(); // the managers' pages nav
 
 const $ = (id) => document.getElementById(id);
 const STATUS_TEXT = {
@@ -66,8 +68,8 @@ function renderList() {
   el("td", {}, el("span", { class: "badge red" }, tt(LEVEL_TEXT[c.score]))),
   el("td", {}, tt(STATUS_TEXT[c.status]),
     c.overdue.length ? el("span", { class: "badge overdue-badge" }, t("超期", "Overdue")) : null),
-  el("td", { class: c.overdue.includes("callback") ? "late" : null }, shortTime(c.callback_due)),
-  el("td", { class: c.overdue.includes("fix") ? "late" : null }, shortTime(c.fix_due))));
+  el("td", { class: c.overdue.includes("callback") ? "late" : null }, dueText(c.callback_due)),
+  el("td", { class: c.overdue.includes("fix") ? "late" : null }, dueText(c.fix_due))));
   $("case-rows").replaceChildren(...rows);
   $("empty").hidden = rows.length > 0;
   const late = state.cases.filter((c) => c.overdue.length).length;
@@ -95,7 +97,8 @@ function stepItem(step, done, extra) {
   return el("li", { class: `step ${done ? "done" : "todo"}${late ? " late" : ""}`, dataset: { step } },
     el("b", {}, tt(STEP_TEXT[step])),
     done ? el("span", { class: "when" }, `${shortTime(done.at)} · ${done.by ?? ""}`) : null,
-    !done && due ? el("span", { class: "when" }, t(`期限 ${shortTime(due)}`, `due ${shortTime(due)}`)) : null,
+    !done && due ? el("span", { class: "when", dataset: { due } }, t(`期限：${dueText(due)}`, `due ${dueText(due)}`))
+      : null,
     late ? el("span", { class: "badge overdue-badge" }, t("已超期", "Overdue")) : null,
     extra ? el("span", { class: "extra" }, extra) : null,
     done?.note ? el("p", { class: "note" }, done.note) : null);

@@ -3,6 +3,7 @@
 // may play sound (?sound=0 silences it); each banner stays until acknowledged. Below the charts, the 差评 cases
 // still open (GET /cases?status=open), overdue ones first and marked, each a link to the cases page.
 import { api, clock, el, t, toast } from "/assets/floor/hallq.js";
+import { dueText } from "/assets/ratings/due.js";
 
 const $ = (id) => document.getElementById(id);
 const CASES_EVERY_MS = 30000; // deadlines pass at midnight with no event: re-read now and then
@@ -112,7 +113,7 @@ function renderCases() {
     el("td", {}, windowName(c.window)),
     el("td", {}, level(c.score)),
     el("td", {}, t(...(STATUS_TEXT[c.status] ?? [c.status, c.status]))),
-    el("td", { class: "due" }, nextDue(c) ? `${nextDue(c).slice(5, 10)} ${clock(nextDue(c))}` : "—",
+    el("td", { class: "due" }, dueText(nextDue(c)),
       c.overdue.length ? el("span", { class: "badge overdue-badge" }, t("超期", "Overdue")) : null)));
   $("case-rows").replaceChildren(...rows);
   $("cases-empty").hidden = rows.length > 0;

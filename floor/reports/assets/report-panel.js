@@ -1,13 +1,14 @@
-// The dashboard's reports panel: the link to the reports page, and today's PNG charts from
-// GET /reports/charts/{chart}.png in a fold under the board. It runs beside dashboard.js without touching it: it
-// waits for the dashboard's sign-in to keep the manager token, then, while the fold is open, fetches the charts
-// (with the Authorization header, so as blobs) when it opens, every minute, and when the language changes.
-import { hall, lang } from "/assets/floor/hallq.js";
+// The dashboard's reports panel: the link to the reports page, and today's charts in a fold under the board. It
+// runs beside dashboard.js without touching it: it waits for the dashboard's sign-in to keep the manager token,
+// then, while the fold is open, reads today's report (GET /reports) when it opens, every minute, and when the
+// language changes, and draws each chart into its <img> as an SVG image of the img's own size (charts.js), so
+// its labels read at the size they are shown. The ratings chart says 好评率 and each level's count and share.
+import { api, hall } from "/assets/floor/hallq.js";
+import { chartImage } from "/assets/reports/charts.js";
+import { REPORT_CHARTS, reportCharts } from "/assets/reports/report-charts.js";
 
-const CHARTS = ["hourly", "waits", "ratings"];
 const EVERY_MS = 60000;
 const TOKEN_KEY = `hallq.token.${hall}.dashboard`;
-const urls = {};
 
 /** The role a token was made for, read from its payload (hq1.<base64url JSON>.<signature>); no request. */
 function role(token) {
@@ -27,24 +28,22 @@ function signedIn() {
 }
 
 async function load(token) {
-  await Promise.all(CHARTS.map(async (chart) => {
-    const img = document.getElementById(`report-chart-${chart}`);
-    if (!img) return;
-    try {
-      // No range: the server's default is the hall's today.
-      const reply = await fetch(`/api/v1/halls/${hall}/reports/charts/${chart}.png`, {
-        headers: { Authorization: `Bearer ${token}`, "Accept-Language": lang() === "en" ? "en" : "zh-CN" },
-      });
-      if (!reply.ok) return; // the dashboard already says when the server is unwell; a chart just waits
-      const url = URL.createObjectURL(await reply.blob());
-      if (urls[chart]) URL.revokeObjectURL(urls[chart]);
-      urls[chart] = url;
-      img.src = url;
-      img.dataset.loaded = "1";
-    } catch {
-      // network down: the next round tries again
-    }
-  }));
+  let report;
+  try {
+    report = await api("/reports", { token }); // no range: the server's default is the hall's today
+  } catch {
+    return; // the dashboard already says when the server is unwell; the charts just wait for the next round
+  }
+  const charts = reportCharts(report);
+  for (const name of REPORT_CHARTS) {
+    const img = document.getElementById(`report-chart-${name}`);
+    if (!img) continue;
+    const [kind, options, caption] = charts[name];
+    chartImage(img, kind, options);
+    img.alt = caption;
+    img.title = caption;
+    img.dataset.loaded = "1";
+  }
 }
 
 function start() {

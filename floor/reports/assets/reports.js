@@ -1,14 +1,18 @@
-// 统计报表: a manager picks a date range and a grouping and sees the figures, the server's PNG charts and the
-// windows' stars of the month; CSV and Excel downloads carry the same figures.
+// 统计报表: a manager picks a date range and a grouping and sees the figures, charts and the windows' stars of the
+// month; CSV and Excel downloads carry the same figures.
 //
-// Every figure is counted by the server (GET /reports, floor/reports/rules.py); this page only lays them out. Charts
-// and downloads need the token too, so they are fetched (with the Authorization header) and handed to <img> and
-// to a download link as blobs. Without a token of its own the page borrows the dashboard's, so the dashboard's
-// link opens it signed in.
+// Every figure is counted by the server (GET /reports, floor/reports/rules.py); this page only lays them out, and
+// draws the charts from them (charts.js) at the size each box has, so their labels read on any screen. Satisfaction
+// (out of 10) is never shown alone: 好评率 and the five-level distribution sit beside it. Downloads need the token
+// too, so they are fetched (with the Authorization header) and handed to a download link as blobs. Without a token
+// of its own the page borrows the dashboard's, so the dashboard's link opens it signed in.
 import {
   api, ApiError, applyLanguage, duration, el, hall, label, lang, languageSwitch, signIn, storeToken, t,
   takeToken, toast,
 } from "/assets/floor/hallq.js";
+import { chart } from "/assets/reports/charts.js";
+import { LEVELS, percent, REPORT_CHARTS, reportCharts, score } from "/assets/reports/report-charts.js";
+import { managerNav } from "/assets/floor/manager-nav.js"; managerNav(); // the managers' pages nav
 
 const $ = (id) => document.getElementById(id);
 const ROLE_TEXT = {
@@ -16,10 +20,12 @@ const ROLE_TEXT = {
   display: ["显示屏", "display"],
 };
 const GROUP_TEXT = { service: ["业务", "Service"], window: ["窗口", "Window"], staff: ["工作人员", "Staff"] };
-const CHARTS = ["hourly", "waits", "ratings"];
-const percent = (x) => (x === null || x === undefined ? "—" : `${(x * 100).toFixed(1)}%`);
 const plain = (x) => (x === null || x === undefined ? "—" : String(x));
-const score = (x) => (x === null || x === undefined ? "—" : x.toFixed(2));
+/** One level of the distribution: its count and its share of the rated, "3（60.0%）". */
+const levelText = (row, level) => (row.rated
+  ? t(`${row.ratings[level]}（${percent(row.rating_shares[level])}）`,
+    `${row.ratings[level]} (${percent(row.rating_shares[level])})`)
+  : "0");
 
 // [field, zh, en, format]; the cell's data-field is the field, so a test reads what was shown.
 const COLUMNS = [
@@ -36,6 +42,8 @@ const COLUMNS = [
   ["appointments", "预约", "Appointments", plain],
   ["appointment_no_shows", "预约未到", "Booking no-shows", plain],
   ["rated", "评价数", "Rated", plain],
+  ...LEVELS.map(([level, zh, en]) => [`rating_${level}`, zh, en, null]),
+  ["good_rate", "好评率", "Good-rating rate", percent],
   ["satisfaction", "满意度", "Satisfaction", score],
   ["bad", "差评", "Bad", plain],
   ["cases_open", "差评件未办结", "Cases open", plain],
@@ -46,12 +54,13 @@ const KPIS = [
   ["issued", "取号", "Issued", plain], ["served", "办结", "Served", plain],
   ["avg_wait_s", "平均等候", "Average wait", duration], ["p90_wait_s", "90%等候", "P90 wait", duration],
   ["no_show_rate", "过号率", "No-show rate", percent], ["over_target", "超时件", "Over target", plain],
-  ["satisfaction", "满意度", "Satisfaction", score], ["bad", "差评", "Bad ratings", plain],
+  ["good_rate", "好评率", "Good-rating rate", percent], ["satisfaction", "满意度", "Satisfaction", score],
+  ["bad", "差评", "Bad ratings", plain],
 ];
 const GREEN_TEXT = { elderly: ["高龄", "elderly"], disabled: ["残疾", "disabled"], pregnant: ["孕妇", "pregnant"],
   military: ["军人", "military"], other: ["其他", "other"] };
 
-const state = { token: null, zone: "Asia/Shanghai", report: null, stars: null, charts: {} };
+const state = { token: null, zone: "Asia/Shanghai", report: null, stars: null };
 
 // -- dates in the hall's own time zone ----------------------------------------------------------------
 function hallDate(date = new Date()) {
@@ -77,7 +86,7 @@ function query() {
   return new URLSearchParams({ from: $("from").value, to: $("to").value, by: $("by").value }).toString();
 }
 
-// -- fetching what is not JSON: PNG charts and downloads ----------------------------------------------
+// -- fetching what is not JSON: the downloads -------------------------------------------------------
 async function fetchBlob(path) {
   const reply = await fetch(`/api/v1/halls/${hall}${path}`, {
     headers: { Authorization: `Bearer ${state.token}`, "Accept-Language": lang() === "en" ? "en" : "zh-CN" },
@@ -112,21 +121,15 @@ async function download(extension) {
   }
 }
 
-async function loadCharts() {
-  const range = new URLSearchParams({ from: $("from").value, to: $("to").value }).toString();
-  await Promise.all(CHARTS.map(async (chart) => {
-    const img = $(`chart-${chart}`);
-    try {
-      const { blob } = await fetchBlob(`/reports/charts/${chart}.png?${range}`);
-      if (state.charts[chart]) URL.revokeObjectURL(state.charts[chart]);
-      state.charts[chart] = URL.createObjectURL(blob);
-      img.src = state.charts[chart];
-      img.dataset.loaded = range;
-    } catch (error) {
-      img.removeAttribute("src");
-      img.alt = error.message;
-    }
-  }));
+// -- charts, drawn from the report's own figures -------------------------------------------------------
+function drawCharts() {
+  if (!state.report) return;
+  const charts = reportCharts(state.report);
+  for (const name of REPORT_CHARTS) {
+    const [kind, options, caption] = charts[name];
+    chart($(`chart-${name}`), kind, options);
+    $(`chart-${name}-caption`).textContent = caption;
+  }
 }
 
 // -- rendering ---------------------------------------------------------------------------------------
@@ -135,9 +138,13 @@ function value(row, field) {
   return row[field];
 }
 
+function shown(row, field, format) {
+  return field.startsWith("rating_") ? levelText(row, field.slice(7)) : format(value(row, field));
+}
+
 function cells(row, tag = "td") {
   return COLUMNS.map(([field, , , format]) => {
-    const cell = el(tag, { class: "num", "data-field": field }, format(value(row, field)));
+    const cell = el(tag, { class: "num", "data-field": field }, shown(row, field, format));
     if (field === "green_total" && row.green_total) {
       cell.title = Object.entries(row.green).filter(([, n]) => n)
         .map(([reason, n]) => `${label(GREEN_TEXT, reason)} ${n}`).join(t("，", ", "));
@@ -154,8 +161,9 @@ function renderReport() {
     `By ${label(GROUP_TEXT, report.by).toLowerCase()} · ${report.from} to ${report.to}`);
   $("report-head").replaceChildren(el("th", {}, label(GROUP_TEXT, report.by)),
     ...COLUMNS.map(([field, zh, en]) => el("th", { class: "num", "data-field": field }, t(zh, en))));
+  // Services and windows go by their names alone; staff by their number and name (the hall's own staff, unmasked).
   $("report-rows").replaceChildren(...report.rows.map((row) => el("tr", { "data-key": row.key ?? "" },
-    el("th", { scope: "row" }, row.key && report.by !== "window" ? `${row.key} ${t(row.name, row.name_en)}`
+    el("th", { scope: "row" }, row.key && report.by === "staff" ? `${row.key} ${t(row.name, row.name_en)}`
       : t(row.name, row.name_en)),
     ...cells(row))));
   $("report-total").replaceChildren(el("tr", { "data-key": "total" }, el("th", { scope: "row" }, t("合计", "Total")),
@@ -168,14 +176,21 @@ function starText(n) {
   return n === null || n === undefined ? t("未评星", "no stars") : "★".repeat(n) + "☆".repeat(5 - n);
 }
 
+function distribution(row) {
+  return LEVELS.map(([level, zh, en]) => el("span", { class: "level", "data-level": level, title: t(zh, en) },
+    levelText(row, level)));
+}
+
 function renderStars() {
   const stars = state.stars;
   if (!stars) return;
   $("star-rows").replaceChildren(...stars.windows.map((w) => el("tr", { "data-window": w.window },
     el("td", {}, t(w.name, `Window ${w.window}`)),
     el("td", { class: "star-cell", "data-stars": w.stars ?? "" }, starText(w.stars)),
-    el("td", { class: "num" }, score(w.satisfaction)),
+    el("td", { class: "num", "data-field": "satisfaction" }, score(w.satisfaction)),
+    el("td", { class: "num", "data-field": "good_rate" }, percent(w.good_rate)),
     el("td", { class: "num" }, w.rated),
+    el("td", { class: "levels", "data-field": "ratings" }, ...distribution(w)),
     el("td", { class: "num" }, w.bad),
     el("td", { class: "num" }, w.open_cases),
     el("td", { class: `num${w.overdue_cases ? " alarm" : ""}` }, w.overdue_cases))));
@@ -190,7 +205,7 @@ async function run(event) {
   try {
     state.report = await api(`/reports?${query()}`, { token: state.token });
     renderReport();
-    loadCharts(); // drawn by the server, a moment behind the table: they fill in when they come
+    drawCharts();
   } catch (error) {
     $("problem").textContent = error.message;
   } finally {
@@ -211,7 +226,7 @@ function redraw() {
   applyLanguage();
   renderReport();
   renderStars();
-  if (state.report) loadCharts();
+  drawCharts();
 }
 
 async function main() {

@@ -6,9 +6,9 @@
 
 import { PRIORITY_TEXT, applyLanguage, clock, el, label, languageSwitch, minutes, t, toast } from "/assets/floor/hallq.js";
 import {
-  GREEN_REASONS, Issuer, ageFromId, checkIdNumber, checkIn, checkPhone, itemName, loadCatalog, maskId,
-  matchServices, pollSnapshot, printNotice, printTicket, promisedLabel, readCheckIn, serviceName, signInAs,
-  ticketItemName, ticketServiceName,
+  GREEN_REASONS, Issuer, ageFromId, checkIdNumber, checkIn, checkPhone, itemName, loadCatalog, loadConfig, maskId,
+  matchNote, matchServices, matchedItem, orderTiles, pollSnapshot, printNotice, printTicket, promisedLabel,
+  readCheckIn, searchIndex, serviceName, signInAs, ticketItemName, ticketServiceName,
 } from "./issue.js";
 
 const $ = (id) => document.getElementById(id);
@@ -18,6 +18,9 @@ const ELDERLY_AGE = 60;
 const state = {
   token: "",
   services: [], // GET /catalog's services, in the hall's order (bundles among them)
+  index: [], // what search reads of them (searchIndex), made once
+  hallName: "",
+  showCodes: false, // the hall's screens.show_codes: codes and initials on the tiles, for staff who search by them
   bundles: new Map(), // bundle code -> its catalog entry (members, union of materials)
   lines: new Map(), // service code -> snapshot line (waiting, estimated_wait_s, able_windows)
   tiles: new Map(), // service code -> tile button
@@ -46,10 +49,11 @@ function buildGrid() {
   const grid = $("grid");
   for (const svc of state.services) {
     const tile = el("button", { type: "button", class: `tile${svc.is_bundle ? " bundle" : ""}`,
-      dataset: { code: svc.code }, onclick: () => choose(svc.code) },
+      dataset: { code: svc.code }, onclick: () => choose(svc.code, tile.dataset.item || null) },
     el("span", { class: "letter" }, svc.letter),
     el("span", { class: "name" }),
-    el("span", { class: "code" }, `${svc.code} · ${svc.initials ?? ""}`),
+    state.showCodes ? el("span", { class: "code" }, `${svc.code} · ${svc.initials ?? ""}`) : null,
+    el("span", { class: "hit" }),
     el("span", { class: "tags" }),
     el("span", { class: "stats" },
       el("span", { class: "waiting" }), el("span", { class: "wait" }), el("span", { class: "able" })),
@@ -72,11 +76,17 @@ function tileTags(svc) {
 }
 
 function drawGrid() {
-  const shown = new Set(matchServices(state.services, $("search").value).map((s) => s.code));
+  const matches = new Map(matchServices(state.index, $("search").value).map((m) => [m.service.code, m]));
+  // Best match first, in the page's order too (not only on screen), so Tab and a screen reader follow it.
+  const tiles = [...matches.keys()].map((code) => state.tiles.get(code));
+  orderTiles($("grid"), [...tiles, ...[...state.tiles.values()].filter((tile) => !tiles.includes(tile))]);
   for (const svc of state.services) {
     const tile = state.tiles.get(svc.code);
     const line = state.lines.get(svc.code);
-    tile.hidden = !shown.has(svc.code);
+    const match = matches.get(svc.code);
+    tile.hidden = !match;
+    tile.dataset.item = (match && matchedItem(match)?.code) ?? "";
+    tile.querySelector(".hit").textContent = match ? matchNote(match) : "";
     tile.disabled = !able(svc.code);
     tile.classList.toggle("picked", state.chosen === svc.code);
     tile.setAttribute("aria-pressed", state.chosen === svc.code ? "true" : "false");
@@ -90,15 +100,16 @@ function drawGrid() {
       `${line.able_windows} window${line.able_windows === 1 ? "" : "s"}`) : "";
     tile.querySelector(".off-note").textContent = able(svc.code) ? "" : t("暂无窗口办理", "No window open for it");
   }
-  $("no-match").hidden = shown.size > 0;
+  $("no-match").hidden = matches.size > 0;
   $("grid-view").hidden = state.view !== "grid";
   $("detail").hidden = state.view !== "detail";
   drawChosen();
 }
 
-function choose(code) {
-  if (state.chosen !== code) {
-    state.item = null;
+/** Choose a service; ``item`` preselects the sub-item search found it by. */
+function choose(code, item = null) {
+  if (state.chosen !== code || (item && item !== state.item)) {
+    state.item = item;
     state.have = new Set();
     state.noticeState = "";
   }
@@ -262,15 +273,16 @@ function drawNoticeState() {
 
 // -- search and keyboard --------------------------------------------------------------------------
 function pickSingleMatch() {
-  const matches = matchServices(state.services, $("search").value);
+  const matches = matchServices(state.index, $("search").value);
   if (matches.length !== 1) return;
-  const [svc] = matches;
+  const [match] = matches;
+  const svc = match.service;
   if (!able(svc.code)) {
     $("issue-problem").textContent = t(`${serviceName(svc)}暂无窗口办理，请引导办事人稍后再来或咨询值班长。`,
       `No open window handles ${serviceName(svc)} right now.`);
     return;
   }
-  choose(svc.code);
+  choose(svc.code, matchedItem(match)?.code ?? null);
   $("id-number").focus();
 }
 
@@ -508,7 +520,7 @@ function nextCitizen() {
 
 // -- the page -------------------------------------------------------------------------------------
 function redraw() {
-  document.title = `${t("导办台", "Guide desk")} · hallq`;
+  document.title = `${t("导办台", "Guide desk")} · ${state.hallName}`;
   $("green-group").label = t("绿色通道", "Green channel");
   drawGrid();
   drawDetail();
@@ -551,9 +563,12 @@ async function main() {
   const { token, who } = await signInAs("guide", ["guide", "manager"], t("导办台登录", "Guide desk sign-in"));
   state.token = token;
   state.issuer = new Issuer(token);
+  state.hallName = who.hall_name;
   $("hall-name").textContent = who.hall_name;
-  const catalog = await loadCatalog(token);
+  const [catalog, config] = await Promise.all([loadCatalog(token), loadConfig(token)]);
   state.services = catalog.services;
+  state.index = searchIndex(catalog.services);
+  state.showCodes = config.screens?.show_codes === true;
   state.bundles = new Map(catalog.bundles.map((b) => [b.code, b]));
   buildGrid();
   $("desk").hidden = false;

@@ -57,27 +57,82 @@ export function ticketItemName(ticket) {
   return ticket.item ? t(ticket.item_name ?? ticket.item, ticket.item_name_en ?? ticket.item_name ?? ticket.item) : "";
 }
 
-/** The service's name in the page's language. */
+/** The service's name in the page's language (GET /catalog names it ``name``; GET /config ``name_zh``). */
 export function serviceName(service) {
-  return t(service.name_zh ?? service.name, service.name_en ?? service.name_zh ?? service.name);
+  return t(service.name ?? service.name_zh, service.name_en || service.name || service.name_zh);
+}
+
+// -- finding a service ----------------------------------------------------------------------------
+/** What was typed, as the terms are kept: lower case, without spaces or the marks pinyin is typed with (xi'an). */
+function typed(text) {
+  return (text ?? "").toLowerCase().replace(/[\s'’·]/g, "");
+}
+
+/** A service's or sub-item's terms: Chinese name, code, English name, full pinyin, pinyin initials. */
+function termsOf(entry) {
+  return [entry.name ?? entry.name_zh, entry.code, entry.name_en, entry.pinyin, entry.initials]
+    .filter(Boolean).map(typed);
 }
 
 /**
- * Services matching what a guide typed: Chinese name, code, English name, full pinyin or pinyin
- * initials ("sb" -> 社保医保, "hj" -> 户籍办理). Matches at the start of a term come first, so the
- * likeliest service is the first tile.
+ * What search reads of each catalog service and its sub-items (事项), worked out once when the catalog arrives
+ * rather than on every key. A bundle (一件事) is a service of its own and is found by its own name.
  */
-export function matchServices(services, query) {
-  const q = query.trim().toLowerCase().replace(/\s+/g, "");
-  if (!q) return services;
-  const scored = [];
-  for (const service of services) {
-    const terms = [service.name_zh, service.code, service.name_en?.replace(/\s+/g, ""), service.pinyin,
-      service.initials].filter(Boolean).map((term) => term.toLowerCase());
-    if (terms.some((term) => term.startsWith(q))) scored.push([0, service]);
-    else if (terms.some((term) => term.includes(q))) scored.push([1, service]);
+export function searchIndex(services) {
+  return services.map((service) => ({ service, terms: termsOf(service),
+    items: (service.items ?? []).map((item) => ({ item, terms: termsOf(item) })) }));
+}
+
+/** 0 when a term starts with ``q``, 1 when one contains it, else null. */
+function rankIn(terms, q) {
+  if (terms.some((term) => term.startsWith(q))) return 0;
+  return terms.some((term) => term.includes(q)) ? 1 : null;
+}
+
+/**
+ * Services matching what a guide or citizen typed: by Chinese name (any part of it), code, English name, full
+ * pinyin or initials ("sb" -> 社保医保, "开餐馆" -> 开餐馆一件事), or by one of their sub-items' (个体工商户 ->
+ * 企业开办). Best first, so the likeliest service is the first tile: a term that starts with it, then one that
+ * contains it, then a sub-item's term that starts with it, then one that contains it; the hall's order within each.
+ * Returns [{ service, items }]: ``items`` are the sub-items that matched when the service matched only by them.
+ */
+export function matchServices(index, query) {
+  const q = typed(query);
+  if (!q) return index.map(({ service }) => ({ service, items: [] }));
+  const found = [];
+  for (const entry of index) {
+    const own = rankIn(entry.terms, q);
+    if (own !== null) {
+      found.push({ rank: own, service: entry.service, items: [] });
+      continue;
+    }
+    const hits = entry.items.map(({ item, terms }) => ({ item, rank: rankIn(terms, q) }))
+      .filter((hit) => hit.rank !== null).sort((a, b) => a.rank - b.rank);
+    if (hits.length) found.push({ rank: 2 + hits[0].rank, service: entry.service, items: hits.map((hit) => hit.item) });
   }
-  return scored.sort((a, b) => a[0] - b[0]).map(([, service]) => service);
+  return found.sort((a, b) => a.rank - b.rank).map(({ service, items }) => ({ service, items }));
+}
+
+/**
+ * Put ``tiles`` in ``container`` in that order, only when they are not already: moving a node takes the focus off
+ * it, and the waiting counts redraw the tiles every few seconds.
+ */
+export function orderTiles(container, tiles) {
+  const now = [...container.children];
+  if (now.length === tiles.length && now.every((node, i) => node === tiles[i])) return;
+  container.replaceChildren(...tiles);
+}
+
+/** The sub-item a match leads to: the one that matched, when exactly one did. */
+export function matchedItem(match) {
+  return match.items.length === 1 ? match.items[0] : null;
+}
+
+/** "含：个体工商户设立登记" on a tile found by its sub-items, so the guide or citizen sees why it is there. */
+export function matchNote(match) {
+  if (!match.items.length) return "";
+  const names = match.items.map(itemName);
+  return t(`含：${names.join("、")}`, `Includes: ${names.join(", ")}`);
 }
 
 // -- identity -------------------------------------------------------------------------------------

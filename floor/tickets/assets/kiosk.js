@@ -3,12 +3,14 @@
 // and over are put in the green channel by the server), the ticket big on screen and on paper, then back to the
 // start by itself so the next person never sees it. Someone who booked checks in with the voucher code or their
 // ID number instead and gets a Y ticket. The kiosk grants no priority itself (the server refuses it from a kiosk
-// token); the guide desk does.
+// token); the guide desk does. A search box finds a service or sub-item by its name (a Chinese IME types into it) or
+// by pinyin initials tapped on the screen's own A-Z keys; a citizen's screen shows names only, never codes or pinyin.
 
 import { applyLanguage, el, languageSwitch, minutes, t, toast } from "/assets/floor/hallq.js";
 import {
-  Issuer, checkIdNumber, checkIn, itemName, loadCatalog, pollSnapshot, printTicket, promisedLabel, readCheckIn,
-  serviceName, signInAs, ticketItemName, ticketQrSrc, ticketServiceName,
+  Issuer, checkIdNumber, checkIn, itemName, loadCatalog, matchNote, matchServices, matchedItem, orderTiles,
+  pollSnapshot, printTicket, promisedLabel, readCheckIn, searchIndex, serviceName, signInAs, ticketItemName,
+  ticketQrSrc, ticketServiceName,
 } from "./issue.js";
 
 const $ = (id) => document.getElementById(id);
@@ -20,15 +22,21 @@ const RESET_S = (() => {
   const asked = Number(new URLSearchParams(location.search).get("reset"));
   return Number.isFinite(asked) && asked > 0 ? asked : 20;
 })();
+// The start screen waits for ever, unless someone left a search on it: the next person must see every service.
+const SEARCH_IDLE_S = RESET_S * 2;
+const SEARCH_COUNTDOWN_S = 10; // the start screen's countdown shows only near its end: no hurry while searching
+const LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ";
 const IDLE_S = { start: 0, "item-step": RESET_S * 2, "id-step": RESET_S * 3, "checkin-step": RESET_S * 3,
   done: RESET_S, oops: RESET_S };
-const COUNTDOWN = { "item-step": "item-countdown", "id-step": "id-countdown", "checkin-step": "ci-countdown",
-  done: "done-countdown", oops: "oops-countdown" };
+const COUNTDOWN = { start: "search-countdown", "item-step": "item-countdown", "id-step": "id-countdown",
+  "checkin-step": "ci-countdown", done: "done-countdown", oops: "oops-countdown" };
 const SCREENS = ["start", "item-step", "id-step", "checkin-step", "done", "oops"];
 
 const state = {
   token: "",
   services: [], // GET /catalog's services, bundles among them
+  index: [], // what search reads of them (searchIndex), made once
+  hallName: "",
   bundles: new Map(), // bundle code -> its catalog entry
   lines: new Map(), // service code -> snapshot line
   chosen: null,
@@ -52,9 +60,12 @@ function show(screen) {
   rearm();
 }
 
+const searching = () => Boolean($("k-search").value) || !$("k-letters").hidden;
+
 function rearm() {
-  const seconds = IDLE_S[state.screen];
+  const seconds = IDLE_S[state.screen] || (state.screen === "start" && searching() ? SEARCH_IDLE_S : 0);
   state.deadline = seconds ? Date.now() + seconds * 1000 : 0;
+  if (!state.deadline) $("search-countdown").textContent = "";
   countdown();
 }
 
@@ -63,10 +74,16 @@ function countdown() {
   const left = Math.ceil((state.deadline - Date.now()) / 1000);
   if (left <= 0) { backToStart(); return; }
   const node = $(COUNTDOWN[state.screen]);
-  if (node) node.textContent = t(`${left} 秒后自动返回首页`, `Back to the start in ${left} s`);
+  if (!node) return;
+  if (state.screen !== "start") node.textContent = t(`${left} 秒后自动返回首页`, `Back to the start in ${left} s`);
+  else {
+    node.textContent = left <= SEARCH_COUNTDOWN_S ? t(`${left} 秒后清除查找`, `The search clears in ${left} s`) : "";
+  }
 }
 
-function backToStart() {
+/** Back to the start screen. ``keepSearch``: a citizen's own 返回 keeps what they searched; idle and 完成 do not. */
+function backToStart({ keepSearch = false } = {}) {
+  if (!keepSearch) clearSearch({ close: true });
   state.digits = "";
   state.ciDigits = "";
   state.chosen = null;
@@ -91,20 +108,33 @@ const able = (code) => (state.lines.get(code)?.able_windows ?? 1) > 0;
 
 function buildTiles() {
   for (const service of state.services) {
-    $("tiles").append(el("button", { type: "button", class: `k-tile${service.is_bundle ? " bundle" : ""}`,
+    const tile = el("button", { type: "button", class: `k-tile${service.is_bundle ? " bundle" : ""}`,
       dataset: { code: service.code },
-      onclick: () => choose(service.code) },
+      onclick: () => choose(service.code, tile.dataset.item || null) },
     el("span", { class: "k-letter" }, service.letter),
     el("span", { class: "k-tile-name" }),
     service.is_bundle ? el("span", { class: "k-tile-bundle" }) : null,
-    el("span", { class: "k-tile-line" })));
+    el("span", { class: "k-tile-hit" }),
+    el("span", { class: "k-tile-line" }));
+    $("tiles").append(tile);
   }
 }
 
 function drawTiles() {
+  const matches = new Map(matchServices(state.index, $("k-search").value).map((m) => [m.service.code, m]));
+  const tiles = [...$("tiles").children];
+  const found = [...matches.keys()].map((code) => tiles.find((tile) => tile.dataset.code === code));
+  orderTiles($("tiles"), [...found, ...tiles.filter((tile) => !found.includes(tile))]); // best match first
+  $("k-no-match").hidden = matches.size > 0;
+  $("start").classList.toggle("searching", searching());
+  $("k-search-clear").disabled = !$("k-search").value;
   for (const tile of $("tiles").children) {
     const service = state.services.find((s) => s.code === tile.dataset.code);
     const line = state.lines.get(service.code);
+    const match = matches.get(service.code);
+    tile.hidden = !match;
+    tile.dataset.item = (match && matchedItem(match)?.code) ?? "";
+    tile.querySelector(".k-tile-hit").textContent = match ? matchNote(match) : "";
     // Still tappable when no window handles it: the tap explains, where a dead button would not.
     tile.classList.toggle("off", !able(service.code));
     tile.querySelector(".k-tile-name").textContent = serviceName(service);
@@ -124,14 +154,15 @@ function drawTiles() {
 
 const NO_WINDOW = ["当前没有窗口办理该业务，请前往导办台咨询", "No window is serving this right now. Please ask at the guide desk."];
 
-function choose(code) {
+/** Choose a service; ``item``, the sub-item search found it by, is taken as chosen: straight on to the ID number. */
+function choose(code, item = null) {
   if (!able(code)) { oops(NO_WINDOW); return; }
   state.chosen = code;
-  state.item = null;
+  state.item = item;
   state.digits = "";
   $("id-problem").textContent = "";
   const service = state.services.find((s) => s.code === code);
-  if (service?.items?.length) {
+  if (service?.items?.length && !item) {
     drawItemStep();
     show("item-step");
     return;
@@ -142,6 +173,52 @@ function choose(code) {
 function toIdStep() {
   drawIdStep();
   show("id-step");
+}
+
+// -- 1a. search -----------------------------------------------------------------------------------
+function buildLetters() {
+  const key = (label, action, attrs = {}) => el("button", { type: "button", class: "k-letter-key", ...attrs,
+    onclick: action }, label);
+  $("k-letters").replaceChildren(
+    ...[...LETTERS].map((letter) => key(letter, () => typeLetter(letter), { dataset: { key: letter } })),
+    key("⌫", eraseLetter, { class: "k-letter-key wide", dataset: { key: "del" } }),
+    key("", () => showLetters(false), { class: "k-letter-key wide close", dataset: { key: "close" } }));
+}
+
+function drawSearch() {
+  $("k-search").setAttribute("aria-label", t("查找业务", "Find a service"));
+  $("k-letters").querySelector('[data-key="del"]').setAttribute("aria-label", t("删除", "Delete"));
+  $("k-letters").querySelector('[data-key="close"]').textContent = t("收起", "Hide");
+  $("k-letters-toggle").setAttribute("aria-expanded", $("k-letters").hidden ? "false" : "true");
+}
+
+function showLetters(open) {
+  $("k-letters").hidden = !open;
+  drawSearch();
+  drawTiles();
+  rearm();
+}
+
+function onSearch() {
+  drawTiles();
+  rearm();
+}
+
+function typeLetter(letter) {
+  $("k-search").value += letter; // as the key reads; search is the same in either case
+  onSearch();
+}
+
+function eraseLetter() {
+  $("k-search").value = [...$("k-search").value].slice(0, -1).join(""); // a whole character, Chinese ones too
+  onSearch();
+}
+
+function clearSearch({ close = false } = {}) {
+  $("k-search").value = "";
+  if (close) $("k-letters").hidden = true;
+  drawSearch();
+  drawTiles();
 }
 
 // -- 1b. the sub-item -----------------------------------------------------------------------------
@@ -357,7 +434,8 @@ function drawTicket() {
 
 // -- the page -------------------------------------------------------------------------------------
 function redraw() {
-  document.title = `${t("自助取号", "Take a ticket")} · hallq`;
+  document.title = `${t("自助取号", "Take a ticket")} · ${state.hallName}`;
+  drawSearch();
   drawTiles();
   drawItemStep();
   drawIdStep();
@@ -393,22 +471,30 @@ async function main() {
   const { token, who } = await signInAs("kiosk", ["kiosk", "manager"], t("自助取号机登录", "Kiosk sign-in"));
   state.token = token;
   state.issuer = new Issuer(token);
+  state.hallName = who.hall_name;
   $("hall-name").textContent = who.hall_name;
   const catalog = await loadCatalog(token);
   state.services = catalog.services;
+  state.index = searchIndex(catalog.services);
   state.bundles = new Map(catalog.bundles.map((b) => [b.code, b]));
   buildTiles();
+  buildLetters();
+  $("k-search").addEventListener("input", onSearch);
+  $("k-search").addEventListener("pointerdown", () => { if ($("k-letters").hidden) showLetters(true); });
+  $("k-search").addEventListener("keydown", (event) => { if (event.key === "Enter") $("k-search").blur(); });
+  $("k-search-clear").addEventListener("click", () => { clearSearch(); rearm(); });
+  $("k-letters-toggle").addEventListener("click", () => showLetters($("k-letters").hidden));
   for (const key of $("keypad").children) key.addEventListener("click", () => press(key.dataset.key));
   for (const key of $("ci-keypad").children) key.addEventListener("click", () => pressCheckIn(key.dataset.key));
-  $("item-back").addEventListener("click", backToStart);
+  $("item-back").addEventListener("click", () => backToStart({ keepSearch: true }));
   $("item-skip").addEventListener("click", () => { state.item = null; toIdStep(); });
   $("checkin-start").addEventListener("click", startCheckIn);
-  $("ci-back").addEventListener("click", backToStart);
+  $("ci-back").addEventListener("click", () => backToStart({ keepSearch: true }));
   $("ci-take").addEventListener("click", takeCheckIn);
   $("take").addEventListener("click", take);
-  $("back").addEventListener("click", backToStart);
-  $("finish").addEventListener("click", backToStart);
-  $("oops-home").addEventListener("click", backToStart);
+  $("back").addEventListener("click", () => backToStart({ keepSearch: true }));
+  $("finish").addEventListener("click", () => backToStart());
+  $("oops-home").addEventListener("click", () => backToStart());
   $("oops-retry").addEventListener("click", () => { if (state.retry) state.retry(); });
   // Any touch means someone is still there: restart the idle clock.
   document.addEventListener("pointerdown", rearm, true);
@@ -421,6 +507,7 @@ async function main() {
       drawTiles();
     },
   });
+  drawSearch();
   drawTiles();
   $("main").hidden = false;
   show("start");

@@ -1,8 +1,11 @@
 // 一次性告知书: the printable notice of a sub-item (?item=SOC-RETIRE) or a theme bundle (?service=RESTO), on A4 or
 // A5 (?paper=a5). ?missing=2,4 marks the documents the citizen did not have at the desk; ?print=1 prints it once
 // drawn. The guide desk prints it from a hidden frame, the same way as a ticket (window.hallqReady says when).
+// A bundle's documents of which one set is enough (以下二选一: a 个体工商户 or a company) are listed apart, option
+// by option, and counted by the option that lacks the fewest (lacking.js).
 
 import { api, applyLanguage, el, hall, signIn, storeToken, t } from "/assets/floor/hallq.js";
+import { lacking } from "/assets/tickets/lacking.js";
 
 const $ = (id) => document.getElementById(id);
 const query = new URLSearchParams(location.search);
@@ -58,24 +61,49 @@ function fill(notice) {
     ? `${notice.promised}${t(`，如今日受理，预计 ${notice.due} 前办结`, `; if accepted today, by ${notice.due}`)}`
     : notice.promised;
   $("n-windows").textContent = notice.windows.join(t("、", ", ")) || "—";
-  $("material-rows").replaceChildren(...notice.materials.map((m) => {
-    const lacking = missing.has(m.number);
-    const note = [m.note, m.for_items.length ? t(`用于${m.for_items.join("、")}`, `for ${m.for_items.join(", ")}`) : ""]
+  const count = lacking(notice.materials, missing);
+  const byNumber = new Map(notice.materials.map((m) => [m.number, m]));
+  const row = (m) => {
+    const lack = missing.has(m.number);
+    // A choice's document stands under the sub-item it is for; others say which sub-items ask for them.
+    const forItems = m.choice === null || m.choice === undefined ? m.for_items : [];
+    const note = [m.note, forItems.length ? t(`用于${forItems.join("、")}`, `for ${forItems.join(", ")}`) : ""]
       .filter(Boolean).join(t("；", "; "));
-    return el("tr", { class: lacking ? "missing" : null, dataset: { number: m.number } },
-      el("td", { class: "num" }, lacking ? `★${m.number}` : String(m.number)),
-      el("td", { class: "name" }, m.name, lacking ? el("span", { class: "lack" }, t("尚缺", "missing")) : null),
+    return el("tr", { class: lack ? "missing" : null, dataset: { number: m.number } },
+      el("td", { class: "num" }, lack ? `★${m.number}` : String(m.number)),
+      el("td", { class: "name" }, m.name, lack ? el("span", { class: "lack" }, t("尚缺", "missing")) : null),
       el("td", { class: "copies" }, m.copies_text),
       el("td", { class: "original" }, m.original ? "✓" : ""),
       el("td", { class: "note" }, note));
-  }));
+  };
+  const rows = notice.materials.filter((m) => m.choice === null || m.choice === undefined).map(row);
+  (notice.choices ?? []).forEach((choice, n) => {
+    const counted = count.choices.find((c) => c.choice === n);
+    rows.push(el("tr", { class: "choice-head", dataset: { choice: n } },
+      el("td", { colspan: 5 }, t(`${choice.label}（备齐其中一组即可）`, `${choice.label} (one set is enough)`))));
+    choice.options.forEach((option, k) => {
+      const short = counted?.options[option.item] ?? 0;
+      rows.push(el("tr", { class: "option-head", dataset: { choice: n, option: option.item } },
+        el("td", { colspan: 5 },
+          t(`（${"一二三四五六七八九十"[k] ?? k + 1}）${option.item_name}`, `(${String.fromCharCode(97 + k)}) ${option.item_name}`),
+          short ? el("span", { class: "lack" }, t(`尚缺 ${short} 项`, `${short} missing`)) : null)));
+      rows.push(...option.materials.map((number) => row(byNumber.get(number))));
+    });
+  });
+  $("material-rows").replaceChildren(...rows);
   if (!notice.materials.length) {
     $("material-rows").append(el("tr", {}, el("td", { colspan: 5 }, t("无需提交材料", "No documents needed"))));
   }
-  const lacking = notice.materials.filter((m) => missing.has(m.number));
-  $("missing-note").hidden = lacking.length === 0;
-  $("missing-note").textContent = t(`您本次尚缺标 ★ 的 ${lacking.length} 项材料，请备齐后再来办理。`,
-    `You still need the ${lacking.length} document${lacking.length === 1 ? "" : "s"} marked ★; please bring them next time.`);
+  const choosing = count.choices.length > 0;
+  $("missing-note").hidden = count.count === 0;
+  $("missing-note").dataset.count = String(count.count);
+  $("missing-note").textContent = choosing
+    ? t(`您本次尚缺 ${count.count} 项材料（标 ★；“选一”的材料备齐其中一组即可，按所缺最少的一组计），请备齐后再来办理。`,
+      `You still need ${count.count} document${count.count === 1 ? "" : "s"} (marked ★; of a "choose one" group one `
+      + "set is enough, counted by the set with the fewest missing); please bring them next time.")
+    : t(`您本次尚缺标 ★ 的 ${count.count} 项材料，请备齐后再来办理。`,
+      `You still need the ${count.count} document${count.count === 1 ? "" : "s"} marked ★; `
+      + "please bring them next time.");
   list($("n-forms"), notice.forms);
   list($("n-basis"), notice.legal_basis);
   $("n-date").textContent = notice.day;

@@ -25,6 +25,12 @@ const state = {
 
 // -- what the page shows ---------------------------------------------------------------------------
 const serviceName = (ticket) => t(ticket.service_name, ticket.service_name_en ?? ticket.service_name);
+/** The hall's no-show sentence (its rule: when a number is missed, and what to do then), as the server wrote it
+ * into the page: the same words as on the printed ticket and the lobby screen. */
+const noShowNotice = () => {
+  const node = $("no-show-notice");
+  return t(node?.dataset.zh ?? "", node?.dataset.en ?? node?.dataset.zh ?? "");
+};
 const windowText = (ticket) => t(ticket.window_name ?? "", ticket.window ? `window ${ticket.window}` : "");
 
 /** The card for each state after waiting: [head, body, note]; waiting has none. */
@@ -41,8 +47,7 @@ function turnCard(ticket) {
       return [t("办理完成，感谢您的耐心", "All done, thank you for your patience"), "",
         t("如有疑问，请咨询导办台。", "Questions? Please ask at the guide desk.")];
     case "missed":
-      return [t("您已过号，请到导办台咨询", "You missed your turn; please ask at the guide desk"), "",
-        t("工作人员会告诉您能否直接办理。", "The staff will tell you whether you can still be served.")];
+      return [t("您已过号", "You missed your turn"), "", noShowNotice()];
     case "cancelled":
       return [t("号票已取消", "This ticket was cancelled"), "",
         t("如需办理，请重新取号。", "To be served, please take a new number.")];
@@ -75,8 +80,7 @@ function render() {
   $("ahead").textContent = waiting ? ticket.ahead : "—";
   $("ahead-unit").textContent = waiting ? t(" 人", ticket.ahead === 1 ? " person" : " people") : "";
   $("fact-ahead").classList.toggle("next", waiting && ticket.ahead === 0);
-  $("wait").textContent = waiting ? (ticket.ahead === 0 ? t("下一位就是您", "You're next")
-    : minutes(ticket.estimated_wait_s)) : "—";
+  $("wait").textContent = waiting ? waitText(ticket) : "—";
   $("issued").textContent = clock(ticket.issued_at);
   $("last-call").textContent = state.lastCall?.number ?? "—";
   $("last-call-window").textContent = state.lastCall
@@ -88,6 +92,13 @@ function render() {
     called: t(`【轮到您了】请到${ticket.window_name} · ${ticket.number}`,
       `[Your turn] Go to ${windowText(ticket)} · ${ticket.number}`),
   }[ticket.status] ?? `${ticket.number} · ${label(STATUS_TEXT, ticket.status)}`;
+}
+
+/** The estimate as a citizen reads it: 0 is a window about to call them, not "0 minutes". */
+function waitText(ticket) {
+  if (ticket.estimated_wait_s < 60) return t("即将叫号", "Called soon");
+  const wait = minutes(ticket.estimated_wait_s);
+  return ticket.ahead === 0 ? t(`下一位就是您 · ${wait}`, `You're next · ${wait}`) : wait;
 }
 
 function showTurn(card) {

@@ -7,7 +7,7 @@ The day (Monday 2026-11-23, T = 09:00 + seconds; S01/S02 are the staff named by 
     a1 SOC  +0    called @1 +300 (S01)   start +360  finished done +660 (S01)            rated 5
     a2 SOC  +60   green, elderly; called @2 +1060  start +1100  finished +1700 by a token naming nobody (-> S02,
                   who opened window 2)                                                  rated 2: a 差评, its case open
-    a3 SOC  +120  called @1 +700 (S01)   no-show +760 (S01)
+    a3 SOC  +120  called @1 +700 (S01)   recalled +730, no-show +760 (S01)
     b1 HUK  +180  called @2 +1800 (S02)  start +1830  transferred to TAX +1900; called @5 +2000 (manager)
                   start +2010  finished +2310 (manager: no staff named, window 5 opened by a manager)
                   rated 3 the next day (a late rating counts for the ticket's day)
@@ -37,7 +37,20 @@ from floor.appointments.store import NewBooking, book, cancel, mark_checked_in
 from floor.audit.store import Actor
 from floor.ratings.store import record_step
 from floor.reports.facts import load_facts
-from floor.reports.rules import DateRange, Facts, TicketFact, figures, hourly, p90, report, star_count, stars
+from floor.reports.rules import (
+    DateRange,
+    Facts,
+    TicketFact,
+    counts,
+    figures,
+    hourly,
+    p90,
+    report,
+    satisfaction,
+    share,
+    star_count,
+    stars,
+)
 from queue_engine.actor import ACTOR
 from queue_engine.clock import ManualClock
 from queue_engine.config import HallConfig
@@ -100,6 +113,8 @@ async def build_monday(engine: Engine, clock: ManualClock) -> dict[str, str]:
     await act(S01, engine.finish("1", "done"))
     at(700)
     await act(S01, engine.call_ticket("1", ids["a3"], "按号"))
+    at(730)
+    await act(S01, engine.recall("1"))  # a no-show after a recall and a minute, as a hall's rule may ask
     at(760)
     await act(S01, engine.no_show("1"))
     at(1060)
@@ -211,6 +226,9 @@ async def test_the_days_totals_match_the_figures_worked_out_by_hand(
     assert (totals["appointments"], totals["appointment_no_shows"]) == (1, 1)
     assert totals["ratings"] == {"5": 1, "4": 0, "3": 1, "2": 1, "1": 1}  # b1's late rating counts for Monday
     assert (totals["rated"], totals["satisfaction"], totals["bad"]) == (4, 4.75, 2)  # (10 + 6 + 3 + 0) / 4
+    # Beside it, 好评率 (5 and 3 are not 差评) and each level's share of the four ratings.
+    assert (totals["good"], totals["good_rate"]) == (2, 0.5)
+    assert totals["rating_shares"] == {"5": 0.25, "4": 0.0, "3": 0.25, "2": 0.25, "1": 0.25}
     assert totals["cases"] == {"open": 1, "closed": 1, "overdue": 1}
     assert data["days"] == [{"day": "2026-11-23", **totals}]
 
@@ -265,7 +283,8 @@ async def test_a_ticket_counts_for_the_staff_named_by_its_finish_or_else_the_win
 ) -> None:
     monday = report(demo_hall, DateRange(MONDAY, MONDAY), "staff", facts_of(sql_engine, demo_hall, MONDAY))
     s01, s02, nobody = row(monday, "S01"), row(monday, "S02"), row(monday, None)
-    assert (s01["name"], s01["issued"], s01["served"], s01["missed"]) == ("王*", 2, 1, 1)  # a1, and a3's no-show
+    # The manager's own staff by their full names (masking is for citizens): a1, and a3's no-show.
+    assert (s01["name"], s01["name_en"], s01["issued"], s01["served"], s01["missed"]) == ("王芳", "王芳", 2, 1, 1)
     assert (s02["issued"], s02["served"], s02["avg_wait_s"]) == (1, 1, 1000)  # a2: finished by nobody, S02 opened 2
     # b1 and d1 ended at window 5, opened and finished by a manager; c1 and d2 never reached a window
     assert (nobody["name"], nobody["issued"], nobody["served"]) == ("未登记", 4, 2)
@@ -310,7 +329,9 @@ async def test_stars_of_the_month_come_from_each_windows_satisfaction_and_cases(
     data = stars(demo_hall, month, load_facts(sql_engine, demo_hall, month, REPORTED_AT))
     assert data["month"] == "2026-11"
     windows = {w["window"]: w for w in data["windows"]}
-    assert pick(windows["1"], "rated", "satisfaction", "stars") == {"rated": 1, "satisfaction": 10.0, "stars": 5}
+    assert pick(windows["1"], "rated", "satisfaction", "good_rate", "stars") == {
+        "rated": 1, "satisfaction": 10.0, "good_rate": 1.0, "stars": 5}
+    assert (windows["5"]["ratings"], windows["5"]["good_rate"]) == ({"5": 0, "4": 0, "3": 1, "2": 0, "1": 1}, 0.5)
     assert pick(windows["2"], "rated", "satisfaction", "bad", "open_cases", "overdue_cases", "stars") == {
         "rated": 1, "satisfaction": 3.0, "bad": 1, "open_cases": 1, "overdue_cases": 1, "stars": 1}
     assert pick(windows["5"], "rated", "satisfaction", "stars") == {"rated": 2, "satisfaction": 3.0, "stars": 1}
@@ -336,11 +357,46 @@ def test_p90_is_the_nearest_rank_value() -> None:
     assert p90([3, 1, 2]) == 3
 
 
+def fact(status: str = "done", score: int | None = None, **fields: Any) -> TicketFact:
+    values: dict[str, Any] = {"id": "x", "day": MONDAY, "service": "SOC", "status": status, "channel": "guide",
+                              "priority": None, "green_reason": None, "window": "1", "staff": None,
+                              "issued_at": MONDAY_9AM, "wait_s": 10, "handling_s": 5, "target_s": 900,
+                              "score": score}
+    return TicketFact(**{**values, **fields})
+
+
 def test_green_tickets_without_a_reason_count_as_other() -> None:
-    t = TicketFact(id="x", day=MONDAY, service="SOC", status="done", channel="guide", priority="green",
-                   green_reason=None, window="1", staff=None, issued_at=MONDAY_9AM, wait_s=10, handling_s=5,
-                   target_s=900)
-    assert figures([t])["green"]["other"] == 1
+    assert figures([fact(priority="green")])["green"]["other"] == 1
+
+
+def test_one_very_satisfied_and_one_very_dissatisfied_read_as_half_good_not_as_a_perfect_five() -> None:
+    shown = figures([fact(score=5), fact(score=1)])
+    # 5.00 is (10 + 0) / 2 points out of 10; 好评率 and the distribution say what happened.
+    assert (shown["satisfaction"], shown["good_rate"], shown["good"], shown["bad"]) == (5.0, 0.5, 1, 1)
+    assert shown["ratings"] == {"5": 1, "4": 0, "3": 0, "2": 0, "1": 1}
+    assert shown["rating_shares"] == {"5": 0.5, "4": 0.0, "3": 0.0, "2": 0.0, "1": 0.5}
+    # 基本满意 is not a 差评; 不满意 is.
+    assert figures([fact(score=3), fact(score=2), fact(score=4)])["good_rate"] == 0.6667
+    nobody = figures([fact()])
+    assert (nobody["good_rate"], nobody["satisfaction"], nobody["rated"]) == (None, None, 0)
+    assert nobody["rating_shares"] == {"5": None, "4": None, "3": None, "2": None, "1": None}
+
+
+def test_figures_round_half_up_as_people_do() -> None:
+    assert satisfaction([5] * 7 + [2]) == 9.13  # 73 / 8 = 9.125: half up, not to even (9.12)
+    assert satisfaction([5, 4, 4, 4]) == 8.5
+    assert share(1, 32) == 0.0313  # 0.03125
+    assert share(2, 3) == 0.6667
+    assert share(0, 0) is None
+
+
+def test_a_no_show_served_after_counts_as_served_and_once() -> None:
+    """过号 counts tickets marked no-show and not served (nor called back or requeued) since: a ticket's status."""
+    tickets = [fact("done"), fact("missed", handling_s=None), fact("waiting", wait_s=None, handling_s=None),
+               fact("called", handling_s=None), fact("cancelled", wait_s=None, handling_s=None)]
+    got = counts(tickets)
+    assert (got["issued"], got["served"], got["missed"], got["unfinished"], got["cancelled"]) == (5, 1, 1, 2, 1)
+    assert got["no_show_rate"] == 0.5
 
 
 def test_a_range_must_not_end_before_it_starts() -> None:
