@@ -259,7 +259,11 @@ class ModelVsEngine(RuleBasedStateMachine):
         if self.model.model.windows[window]["state"] == "closed":
             self.both("open_window", window)
         if self.both("call_next", window) is None:
-            return
+            window_conf = self.hall.window(window)
+            assert window_conf is not None
+            self.both("issue", window_conf.services[0])  # nobody waited for it: someone walks in
+            if self.both("call_next", window) is None:
+                return
         self.no_show_when_the_rule_allows(window, early)
         self.late_arrival_comes_back(window, how)
 

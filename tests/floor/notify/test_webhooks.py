@@ -224,9 +224,10 @@ async def test_5xx_answers_are_retried_with_growing_backoff_then_delivered_and_e
     assert len(got) == 4
     assert {g.delivery for g in got} == {new.delivery_id}, "one delivery id on every try, for receivers to dedupe"
     gaps = [b.at - a.at for a, b in itertools.pairwise(got)]
-    for tries, gap in enumerate(gaps, start=1):  # 0.05 s, 0.1 s, 0.2 s, each less up to a fifth (jitter)
+    # Floors that double (0.05 s, 0.1 s, 0.2 s, each less up to a fifth of jitter) show the backoff growing; a gap's
+    # upper side would measure how busy the machine is, not the sender.
+    for tries, gap in enumerate(gaps, start=1):
         assert gap >= FAST.backoff_s * 2 ** (tries - 1) * (1 - FAST.jitter), gaps
-    assert gaps[0] < gaps[2], gaps
     done = row(hall_sql, new)
     assert (done.attempts, done.last_status, done.next_attempt_at) == (4, 200, None)
     assert done.delivered_at is not None
