@@ -6,7 +6,7 @@
 // API: GET /appointments (?day, service, status, limit), POST /appointments/{id}/cancel,
 // POST /appointment-blocks/lift ({appointment} or {id_number}, and a reason).
 import { api, applyLanguage, clock, el, languageSwitch, t, toast } from "/assets/floor/hallq.js";
-import { hallDate, listState, managerNav, managerSignIn } from "/assets/floor/manager-nav.js";
+import { hallDate, hallSetUp, listState, managerNav, managerSignIn } from "/assets/floor/manager-nav.js";
 
 const $ = (id) => document.getElementById(id);
 const MAX = 500;
@@ -274,15 +274,7 @@ async function main() {
   listState($("state"), "loading", t("正在登录…", "Signing in…"));
   const { token } = await managerSignIn("bookings", ["预约管理", "Bookings"]);
   state.token = token;
-  listState($("state"), "loading", t("正在读取大厅设置…", "Reading the hall's set-up…"));
-  while (!state.config) {
-    try {
-      state.config = await api("/config", { token });
-    } catch (error) {
-      listState($("state"), "error", error.message);
-      await new Promise((resolve) => { setTimeout(resolve, 5000); });
-    }
-  }
+  state.config = await hallSetUp(token, $("state"));
   state.zone = state.config.timezone || state.zone;
   fillServices();
   ruleText();

@@ -6,9 +6,9 @@
 // excludes its own moment, and several entries may share one millisecond, so the page asks up to just after the
 // oldest one and leaves out the entries it has shown already: none is skipped, none shown twice.
 import {
-  api, applyLanguage, clock, duration, el, label, languageSwitch, maskName, PRIORITY_TEXT, t, toast,
+  api, applyLanguage, clock, duration, el, label, languageSwitch, maskName, PRIORITY_TEXT, ROLE_TEXT, t, toast,
 } from "/assets/floor/hallq.js";
-import { hallDate, listState, managerNav, managerSignIn, ROLE_TEXT } from "/assets/floor/manager-nav.js";
+import { hallDate, listState, managerNav, managerSignIn } from "/assets/floor/manager-nav.js";
 
 const $ = (id) => document.getElementById(id);
 const MAX = 1000;

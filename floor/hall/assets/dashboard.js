@@ -6,8 +6,8 @@
 // (the SQL record, a moment behind the events), re-read every 30 s, a second after events settle, and again
 // each second while the answer says the record has not caught up.
 import {
-  api, applyLanguage, clock, duration, el, follow, label, languageSwitch, PRIORITY_TEXT, showLink, signIn, t,
-  toast, WINDOW_STATE_TEXT,
+  api, applyLanguage, clock, duration, el, follow, label, languageSwitch, PRIORITY_TEXT, ROLE_TEXT, showLink,
+  signIn, t, toast, WINDOW_STATE_TEXT,
 } from "/assets/floor/hallq.js";
 import { barChart, lineChart } from "/assets/reports/charts.js";
 import { onRatingEvent, redrawRatings, startRatings } from "/assets/ratings/dashboard-ratings.js";
@@ -18,10 +18,6 @@ const $ = (id) => document.getElementById(id);
 const AMBER_AT = 0.75; // share of the target where a queue turns amber: time to move staff before it is late
 const SNAPSHOT_EVERY_MS = 5000;
 const STATS_EVERY_MS = 30000;
-const ROLE_TEXT = {
-  guide: ["导办台", "guide desk"], kiosk: ["自助取号机", "kiosk"], staff: ["窗口人员", "window staff"],
-  admin: ["系统管理员", "administrator"], display: ["显示屏", "display"],
-};
 const PIN_REASONS = [
   ["老人或行动不便", "Elderly or limited mobility"], ["身体不适", "Feeling unwell"],
   ["投诉处理", "Complaint handling"], ["补办材料后返回", "Back with missing documents"],

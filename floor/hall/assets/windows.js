@@ -4,7 +4,7 @@
 // once (no restart), from the window's next call. The page then says what changed, or the server's refusal in its
 // own words.
 import { api, applyLanguage, el, label, languageSwitch, t, toast, WINDOW_STATE_TEXT } from "/assets/floor/hallq.js";
-import { listState, managerNav, managerSignIn } from "/assets/floor/manager-nav.js";
+import { hallSetUp, listState, managerNav, managerSignIn } from "/assets/floor/manager-nav.js";
 
 const $ = (id) => document.getElementById(id);
 const REFRESH_MS = 10000;
@@ -279,15 +279,7 @@ async function main() {
   listState($("state"), "loading", t("正在登录…", "Signing in…"));
   const { token } = await managerSignIn("windows", ["窗口设置", "Windows"]);
   state.token = token;
-  listState($("state"), "loading", t("正在读取大厅设置…", "Reading the hall's set-up…"));
-  while (!state.config) {
-    try {
-      state.config = await api("/config", { token });
-    } catch (error) {
-      listState($("state"), "error", error.message);
-      await new Promise((resolve) => { setTimeout(resolve, 5000); });
-    }
-  }
+  state.config = await hallSetUp(token, $("state"));
   $("e-form").addEventListener("submit", save);
   $("e-reset").addEventListener("click", () => {
     const w = live(state.chosen);

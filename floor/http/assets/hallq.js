@@ -237,6 +237,12 @@ export const WINDOW_STATE_TEXT = {
   closed: ["未开放", "Closed"], idle: ["空闲", "Idle"], calling: ["叫号中", "Calling"],
   serving: ["办理中", "Serving"], paused: ["暂停服务", "Paused"],
 };
+/** Who a token speaks for, as a refusal names it ("this one is for the kiosk"). */
+export const ROLE_TEXT = {
+  guide: ["导办台", "guide desk"], kiosk: ["自助取号机", "kiosk"], staff: ["窗口人员", "window staff"],
+  manager: ["管理员", "manager"], admin: ["系统管理员", "administrator"], display: ["显示屏", "display"],
+  pad: ["评价器", "rating pad"],
+};
 export const PRIORITY_TEXT = { vip: ["VIP", "VIP"], green: ["绿色通道", "Green channel"] };
 
 export function label(table, key) {

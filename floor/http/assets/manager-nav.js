@@ -8,7 +8,7 @@
 // managerSignIn() is the sign-in of the manager pages added for issue 22 (bookings, windows, webhooks, audit):
 // a manager or admin token, borrowed from another manager page if this one has none, and a sentence naming the
 // role of any other token.
-import { el, hall, label, signIn, t, takeToken } from "/assets/floor/hallq.js";
+import { api, el, hall, label, ROLE_TEXT, signIn, t, takeToken } from "/assets/floor/hallq.js";
 
 export const MANAGER_PAGES = [
   ["dashboard", "管理看板", "Dashboard"],
@@ -19,12 +19,6 @@ export const MANAGER_PAGES = [
   ["webhooks", "消息推送", "Webhooks"],
   ["audit", "操作日志", "Audit log"],
 ];
-
-export const ROLE_TEXT = {
-  guide: ["导办台", "guide desk"], kiosk: ["自助取号机", "kiosk"], staff: ["窗口人员", "window staff"],
-  manager: ["管理员", "manager"], admin: ["系统管理员", "administrator"], display: ["显示屏", "display"],
-  pad: ["评价器", "rating pad"],
-};
 
 const tokenKey = (page) => `hallq.token.${hall}.${page}`;
 const thisPage = () => location.pathname.split("/").filter(Boolean).pop() ?? "";
@@ -79,6 +73,20 @@ export function managerSignIn(page, name) {
       `${name[0]}只接受管理员（manager）令牌，这是${label(ROLE_TEXT, who.role)}的令牌。`,
       `${name[1]} takes a manager token; this one is for the ${label(ROLE_TEXT, who.role)}.`)),
   });
+}
+
+/** The hall's set-up (GET /config), asked again every 5 s while it fails, the reason shown in ``node`` meanwhile:
+ *  a page that labels everything by it has nothing to show without it. */
+export async function hallSetUp(token, node) {
+  listState(node, "loading", t("正在读取大厅设置…", "Reading the hall's set-up…"));
+  for (;;) {
+    try {
+      return await api("/config", { token });
+    } catch (error) {
+      listState(node, "error", error.message);
+      await new Promise((resolve) => { setTimeout(resolve, 5000); });
+    }
+  }
 }
 
 /** A list's state in its <p class="mp-state">: kind "loading", "empty" or "error" (with a button to try again), or

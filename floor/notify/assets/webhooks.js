@@ -3,8 +3,10 @@
 // error and when it is tried next. Sending a failed one again is an administrator's act (POST
 // /webhooks/deliveries/{id}/retry takes an admin token only): the button shows on an admin token, and a manager is
 // told why it is not there. While a delivery is on its way, the list reads itself again every few seconds.
-import { api, applyLanguage, clock, duration, el, label, languageSwitch, minutes, t, toast } from "/assets/floor/hallq.js";
-import { listState, managerNav, managerSignIn, ROLE_TEXT } from "/assets/floor/manager-nav.js";
+import {
+  api, applyLanguage, clock, duration, el, label, languageSwitch, minutes, ROLE_TEXT, t, toast,
+} from "/assets/floor/hallq.js";
+import { listState, managerNav, managerSignIn } from "/assets/floor/manager-nav.js";
 
 const $ = (id) => document.getElementById(id);
 const PENDING_EVERY_MS = 4000;

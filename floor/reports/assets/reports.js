@@ -7,18 +7,14 @@
 // too, so they are fetched (with the Authorization header) and handed to a download link as blobs. Without a token
 // of its own the page borrows the dashboard's, so the dashboard's link opens it signed in.
 import {
-  api, ApiError, applyLanguage, duration, el, hall, label, lang, languageSwitch, signIn, storeToken, t,
-  takeToken, toast,
+  api, ApiError, applyLanguage, duration, el, hall, label, lang, languageSwitch, ROLE_TEXT, signIn, storeToken,
+  t, takeToken, toast,
 } from "/assets/floor/hallq.js";
 import { chart } from "/assets/reports/charts.js";
 import { LEVELS, percent, REPORT_CHARTS, reportCharts, score } from "/assets/reports/report-charts.js";
 import { managerNav } from "/assets/floor/manager-nav.js"; managerNav(); // the managers' pages nav
 
 const $ = (id) => document.getElementById(id);
-const ROLE_TEXT = {
-  guide: ["导办台", "guide desk"], kiosk: ["自助取号机", "kiosk"], staff: ["窗口人员", "window staff"],
-  display: ["显示屏", "display"],
-};
 const GROUP_TEXT = { service: ["业务", "Service"], window: ["窗口", "Window"], staff: ["工作人员", "Staff"] };
 const plain = (x) => (x === null || x === undefined ? "—" : String(x));
 /** One level of the distribution: its count and its share of the rated, "3（60.0%）". */
