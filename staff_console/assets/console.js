@@ -15,6 +15,7 @@ const S = {
   win: null,           // GET /windows/{w}
   waiting: [], misses: [], fetchedAt: 0,
   today: null,
+  missedHere: new Set(), // numbers marked 过号 at this window today (see recounts)
   busy: false,         // a request of ours is running: every action waits for it
   offset: 0,           // server clock minus this PC's clock, so timers agree with the hall's screens
   feed: null,
@@ -152,6 +153,7 @@ async function refresh() {
     const [win, waiting] = await Promise.all([windowApi(""), windowApi("/waiting")]);
     if (seq !== refreshSeq || w !== S.window) return;
     Object.assign(S, { win, waiting: waiting.tickets, misses: waiting.misses, fetchedAt: Date.now() });
+    for (const m of waiting.misses) S.missedHere.add(m.number); // those missed before this page opened too
     render();
   } catch (error) {
     if (!(error instanceof ApiError)) throw error;
@@ -176,6 +178,23 @@ async function loadToday() {
     if (!(error instanceof ApiError)) throw error;
     notice(error.message, "error");
   }
+}
+
+// A window's counts are of the tickets last called to it (the reports' rule): they change when one is called
+// here, ends here or leaves (transferred, requeued), and when one missed here is called at another window (whose
+// event names only its number: another window's ticket ids are not this console's).
+const RECOUNTED_BY = new Set(["ticket.called", "ticket.finished", "ticket.missed", "ticket.transferred",
+  "ticket.requeued"]);
+
+function recounts(event, id) {
+  if (event.type === "day.closed") {
+    S.missedHere.clear();
+    return true;
+  }
+  const ours = [event.window, event.from_window, event.to_window].some((w) => String(w ?? "") === id);
+  if (ours && event.type === "ticket.missed") S.missedHere.add(event.number);
+  if (ours) return RECOUNTED_BY.has(event.type);
+  return event.type === "ticket.called" && S.missedHere.delete(event.number);
 }
 
 // The counts come from the SQL record, which trails the live events by a moment: read again a little later.
@@ -606,7 +625,7 @@ function setUrlWindow(id) {
 /** Work at window ``id``: read it, then follow the console feed from the snapshot's event on. */
 async function choose(id) {
   S.feed?.close();
-  Object.assign(S, { window: id, win: null, waiting: [], misses: [], today: null });
+  Object.assign(S, { window: id, win: null, waiting: [], misses: [], today: null, missedHere: new Set() });
   setUrlWindow(id);
   renderHeader();
   renderLoading();
@@ -624,11 +643,7 @@ async function choose(id) {
     token: S.token, params: { window: id }, since: snapshot.event_id,
     onEvent: (event) => {
       refreshSoon();  // other windows' calls change this window's list too
-      const ours = String(event.window ?? "") === id;
-      const counted = ours && (event.type === "ticket.finished" || event.type === "ticket.missed");
-      if (counted || event.type === "day.closed") {
-        todaySoon();
-      }
+      if (recounts(event, id)) todaySoon();
     },
     onStatus: (status, why) => {
       showLink($("link"), status);

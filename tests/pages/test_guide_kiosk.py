@@ -573,6 +573,15 @@ def test_guide_offers_a_bundle_as_one_choice_with_the_union_of_its_materials(hal
     expect(page.locator("#checklist .m-name")).to_have_text([m["name"] for m in bundle["materials"]])
     licence = page.locator("#checklist .material", has_text="营业执照")
     expect(licence.locator(".m-for")).to_have_text("用于食品经营许可证核发")
+    # 个体工商户 or 有限公司: the papers of either are marked 选一, and the count is the printed notice's (the three
+    # every restaurant needs and the two of the lighter option), never all nine.
+    expect(page.locator("#checklist .material .m-choice")).to_have_count(6)
+    expect(page.locator("#missing-summary")).to_have_text("尚缺 5 项材料：请打印告知书交办事人，补齐后一次办成")
+    for number in (1, 2, 3, 4, 5):  # the sole proprietor's papers: enough, without the company's
+        page.locator(f"#m-{number}").check()
+    expect(page.locator("#missing-summary")).to_have_text("材料齐全")
+    for number in (1, 2, 3, 4, 5):
+        page.locator(f"#m-{number}").uncheck()
     page.locator("#print-notice").click()
     everything = ",".join(str(n) for n in range(1, len(bundle["materials"]) + 1))
     assert printed(page) == [f"/halls/{hall.id}/notice?service=RESTO&missing={everything.replace(',', '%2C')}&lang=zh"]

@@ -10,6 +10,7 @@ import {
   matchNote, matchServices, matchedItem, orderTiles, pollSnapshot, printNotice, printTicket, promisedLabel,
   readCheckIn, searchIndex, serviceName, signInAs, ticketItemName, ticketServiceName,
 } from "./issue.js";
+import { lacking } from "./lacking.js";
 
 const $ = (id) => document.getElementById(id);
 const AUTOPRINT_KEY = "hallq.guide.autoprint";
@@ -219,10 +220,12 @@ function drawChecklist() {
     return el("li", { class: `material${have ? " have" : " missing"}`, dataset: { number } },
       box, el("label", { for: `m-${number}` }, el("span", { class: "m-name" }, m.name), ...bits,
         m.note ? el("span", { class: "m-note" }, m.note) : null,
+        (m.choice ?? null) !== null ? el("span", { class: "badge m-choice" }, t("选一", "one of")) : null,
         forItems.length ? el("span", { class: "m-for" }, t(`用于${forItems.join("、")}`, `for ${forItems.join(", ")}`)) : null,
         have ? null : el("span", { class: "lack" }, t("缺", "missing"))));
   }));
-  const missing = list.length - [...state.have].filter((n) => n <= list.length).length;
+  // Of a bundle's alternatives only one set is needed: counted as the printed notice counts them (lacking.js).
+  const missing = lacking(list, new Set(list.map((_, i) => i + 1).filter((n) => !state.have.has(n)))).count;
   const summary = $("missing-summary");
   summary.classList.toggle("complete", missing === 0);
   summary.textContent = !list.length ? t("无需提交材料", "No documents needed")
