@@ -25,6 +25,8 @@ from starlette.routing import Route
 from displays import room as display_room
 from displays.announce import announcement
 from floor import gc_tuning
+from floor.accounts import revocations
+from floor.accounts import room as accounts_room
 from floor.appointments import room as appointments_room
 from floor.audit import room as audit_room
 from floor.catalog import room as catalog_room
@@ -77,6 +79,7 @@ ROOMS: tuple[Room, ...] = (
     reports_room.ROOM,
     notify_room.ROOM,
     audit_room.ROOM,
+    accounts_room.ROOM,
     display_room.ROOM,
     console_room.ROOM,
 )
@@ -132,6 +135,8 @@ def create_app(settings: Settings) -> Starlette:
         for engine in engines.values():
             await prepare_hall(engine, sql)
         runtime.tasks.append(asyncio.create_task(hub.run(), name="hub"))
+        runtime.tasks.append(asyncio.create_task(revocations.watch(runtime), name="revocations"))
+        runtime.tasks.append(asyncio.create_task(revocations.record_seen(runtime), name="keys-seen"))
         app.state.runtime = runtime
         if timings is not None:
             runtime.tasks.append(asyncio.create_task(timings.watch_loop(), name="loop-lag"))

@@ -12,6 +12,7 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from floor.accounts.setup import Made
 from floor.hall_files import load_halls
 from floor.http.auth import ROLES, make_token
 from floor.settings import Settings
@@ -46,38 +47,77 @@ def cmd_token(args: argparse.Namespace) -> None:
         raise CliError(str(exc)) from None
 
 
-def demo_banner(settings: Settings, host: str, port: int) -> str:
-    """The demo's front page in a terminal: every page of every hall, signed in (the token rides in the URL
-    fragment, which the browser keeps to itself), and the raw tokens for API calls."""
+def cmd_account(args: argparse.Namespace) -> None:
+    """Accounts from the server's shell: the first admin of a new hall, a reset when nobody can sign in."""
+    import secrets as _secrets
+
+    from floor.accounts import setup, store
+    from floor.sql.db import make_sql_engine, migrate
+
+    settings = Settings.from_env()
+    halls = load_halls(settings)
+    sql = make_sql_engine(settings.database_url)
+    try:
+        migrate(sql)
+        if args.action in ("create", "reset") and not args.username:
+            raise CliError(f"account {args.action} needs --username")
+        if args.action == "create":
+            hall = halls.get(args.hall)
+            if hall is None:
+                raise CliError(f"no hall {args.hall!r} is configured; known halls: {', '.join(sorted(halls))}")
+            password = args.password or _secrets.token_urlsafe(9)
+            made = setup.create(sql, hall, args.username, args.name or args.username, args.role, password,
+                                must_change=args.password is None)
+            print(f"{made.username} ({made.role}) can sign in to hall {hall.id}"
+                  + ("" if args.password else f" with the one-time password {password} (changed at first sign-in)"))
+        elif args.action == "reset":
+            password = _secrets.token_urlsafe(9)
+            setup.reset(sql, args.username, password)
+            print(f"{args.username.lower()}: one-time password {password} (changed at the next sign-in)")
+        else:
+            for account in store.of_hall(sql, args.hall):
+                state = " (disabled)" if account.disabled else ""
+                print(f"{account.username:16} {account.role:8} {account.display_name}{state}")
+    finally:
+        sql.dispose()
+
+
+def demo_banner(settings: Settings, host: str, port: int, people: Sequence[Made] = ()) -> str:
+    """The demo's front page in a terminal: every page of every hall, the accounts to sign in to them with, and
+    the devices' pages signed in (their token rides in the URL fragment, which the browser keeps to itself)."""
     lines = []
     base = f"http://{host}:{port}"
     for hall in load_halls(settings).values():
-        def page(name: str, role: str, window: str | None = None, hall_id: str = hall.id, query: str = "") -> str:
-            address = f"{base}/halls/{hall_id}/{name}" + (f"?{query}" if query else "")
-            return f"{address}#token={make_token(settings.secret, hall_id, role, window)}"
+        def page(name: str, role: str | None = None, window: str | None = None, hall_id: str = hall.id) -> str:
+            address = f"{base}/halls/{hall_id}/{name}"
+            return f"{address}#token={make_token(settings.secret, hall_id, role, window)}" if role else address
 
         first = hall.windows[0].id
         lines += [
             f"hall {hall.id}: {hall.name}",
-            f"  guide desk      {page('guide', 'guide')}",
+            "  people sign in on each page with an account below:",
+            f"  guide desk      {page('guide')}",
+            f"  staff console   {page('console')}   (a staff account takes a window)",
+            f"  dashboard       {page('dashboard')}",
+            f"  reports         {page('reports')}",
+            f"  差评 cases       {page('cases')}",
+            f"  bookings        {page('bookings')}   (预约管理: cancel, lift a booking block)",
+            f"  windows         {page('windows')}   (窗口设置: each window's services, live)",
+            f"  webhooks        {page('webhooks')}   (消息推送; an admin also sends again)",
+            f"  audit log       {page('audit')}",
+            f"  accounts        {page('accounts')}   (账号与密钥, for the admin)",
+            "  devices, signed in by their token:",
             f"  kiosk           {page('kiosk', 'kiosk')}",
             f"  lobby display   {page('display', 'display')}",
-            f"  staff console   {page('console', 'staff', first)}   (window {first})",
-            f"  dashboard       {page('dashboard', 'manager')}",
-            f"  reports         {page('reports', 'manager')}",
-            f"  差评 cases       {page('cases', 'manager')}",
-            f"  bookings        {page('bookings', 'manager')}   (预约管理: cancel, lift a booking block)",
-            f"  windows         {page('windows', 'manager')}   (窗口设置: each window's services, live)",
-            f"  webhooks        {page('webhooks', 'manager')}   (消息推送; an admin token also sends again)",
-            f"  audit log       {page('audit', 'manager')}",
             f"  rating pad      {page('rate', 'pad', first)}   (beside window {first})",
             f"  booking         {page('book', 'kiosk')}   (the hall's portal for appointments)",
             "  a citizen's phone page: scan the QR code on a printed ticket, or open the link the kiosk shows",
-            f"  a token for another window: {_token_command(hall.id, hall.windows[-1].id, hall.staff)}",
+            f"  a token for scripts: {_token_command(hall.id, hall.windows[-1].id, hall.staff)}",
         ]
-        for role in ("guide", "kiosk", "manager", "admin", "display"):
-            lines.append(f"  {role:8} token: {make_token(settings.secret, hall.id, role)}")
-        lines.append(f"  staff    token (window {first}): {make_token(settings.secret, hall.id, 'staff', first)}")
+        mine = [p for p in people if p.hall == hall.id]
+        if mine:
+            lines.append(f"  accounts (password {mine[0].password} for each):")
+            lines += [f"    {p.username:8} {p.role:8} {p.display_name}" for p in mine]
     lines += [f"all halls: {base}/", f"API docs: {base}/api/v1/docs", f"OpenAPI:  {base}/api/v1/openapi.json",
               f"health:   {base}/healthz"]
     return "\n".join(lines)
@@ -119,7 +159,15 @@ def cmd_serve(args: argparse.Namespace) -> None:
     except Exception as exc:  # an unreachable database: one line, not a traceback
         raise CliError(f"cannot prepare the database {settings.database_url}: {str(exc).splitlines()[0]}") from None
     if args.demo:
-        print(demo_banner(settings, args.host, args.port), flush=True)
+        from floor.accounts.setup import ensure_demo
+        from floor.sql.db import make_sql_engine
+
+        sql = make_sql_engine(settings.database_url)
+        try:
+            people = ensure_demo(sql, list(load_halls(settings).values()))
+        finally:
+            sql.dispose()
+        print(demo_banner(settings, args.host, args.port, people), flush=True)
     from floor.archive_process import ArchiveSupervisor
     from floor.logs import uvicorn_log_config
 
@@ -170,7 +218,7 @@ def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="hallq", description="Queue calling for government service halls. The settings come from HALLQ_* "
         "environment variables (docs/configuration.md); the halls from their TOML files.")
-    sub = p.add_subparsers(dest="command", required=True, metavar="{serve,token,archive}")
+    sub = p.add_subparsers(dest="command", required=True, metavar="{serve,token,account,archive}")
     defaults = argparse.ArgumentDefaultsHelpFormatter
     serve = sub.add_parser("serve", help="serve the configured halls", formatter_class=defaults,
                            description="Serve every configured hall: API, pages, lobby feeds, and the archiver "
@@ -196,6 +244,20 @@ def parser() -> argparse.ArgumentParser:
     token.add_argument("--ttl", type=_whole(1, 10 * 365 * 86400),
                        help="seconds until the token expires; without it the token never expires")
     token.set_defaults(func=cmd_token)
+    account = sub.add_parser("account", help="create, reset or list accounts from the server's shell",
+                             formatter_class=defaults,
+                             description="People sign in with accounts; a hall's admin manages them on its "
+                                         "accounts page. This makes the first admin, and resets a password when "
+                                         "nobody who could is able to sign in.")
+    account.add_argument("action", choices=("create", "reset", "list"))
+    account.add_argument("--hall", default="demo", help="the hall's id (create, list)")
+    account.add_argument("--username", help="the account's username (create, reset)")
+    account.add_argument("--name", help="the name screens show (create)")
+    account.add_argument("--role", choices=("guide", "staff", "manager", "admin"), default="admin",
+                         help="what the person does (create)")
+    account.add_argument("--password", help="the password (create); without it a one-time password is printed, to "
+                                            "be changed at the first sign-in")
+    account.set_defaults(func=cmd_account)
     archive = sub.add_parser("archive", help="copy every hall's events into SQL (hallq serve runs this itself)",
                              formatter_class=defaults)
     archive.add_argument("--parent", type=int, help="stop when the process with this id is gone")

@@ -24,6 +24,10 @@ class HallRuntime:
         return {s.code: s.name_en if lang == "en" else s.name_zh for s in self.config.services}
 
 
+class Revoked(set[str]):
+    """Ids of revoked credentials this worker refuses; ``floor.accounts.revocations`` keeps it current."""
+
+
 @dataclass
 class Runtime:
     settings: Settings
@@ -32,3 +36,5 @@ class Runtime:
     hub: Hub
     sql: Any = None  # a SQLAlchemy engine once the record is wired in
     tasks: list[Any] = field(default_factory=list)
+    revoked: Revoked = field(default_factory=Revoked)
+    seen: dict[str, float] = field(default_factory=dict)  # key or device id -> when it was last used (epoch s)

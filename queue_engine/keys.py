@@ -94,6 +94,11 @@ class HallKeys:
         """One kiosk's issue rate: the time its next ticket is due (GCRA), expiring when its burst has refilled."""
         return f"{self.base}:rate:kiosk:{device}"
 
+    @property
+    def holders(self) -> str:
+        """Hash: window id -> the account signed in at it (one person at one window, one window per person)."""
+        return f"{self.base}:holders"
+
     # -- per service / window -----------------------------------------------------------
     def queue(self, service: str) -> str:
         """Sorted set of waiting tickets of a service, scored in calling order."""
@@ -125,3 +130,30 @@ class HallKeys:
         """Hash: id a lobby display keeps for itself -> what it last reported of its voice that day (JSON, with when).
         Each report gives it a day to live: by the next day's end, a day's displays are gone."""
         return f"{self.base}:displays:{day}"
+
+
+@dataclass(frozen=True, slots=True)
+class AuthKeys:
+    """The keys of sign-in, shared by every hall of a server: accounts may belong to several halls. They carry the
+    hash tag ``{auth}``, so on Redis Cluster they live in one slot of their own."""
+
+    prefix: str = "hq"
+
+    @property
+    def base(self) -> str:
+        return f"{self.prefix}:{{auth}}"
+
+    @property
+    def revocations(self) -> str:
+        """Stream: ids of credentials revoked (a session signed out, a device unpaired, a key withdrawn); every
+        worker reads it twice a second and refuses them from then on."""
+        return f"{self.base}:revoked"
+
+    def failures(self, kind: str, who: str) -> str:
+        """Counter of failed sign-ins of one account (``kind`` "account") or one address ("address"), expiring with
+        the lock-out window."""
+        return f"{self.base}:fail:{kind}:{who}"
+
+    def pairing(self, code: str) -> str:
+        """Hash: a device's pairing code -> what it is waiting for (its request, then its credential once paired)."""
+        return f"{self.base}:pair:{code}"

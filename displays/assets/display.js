@@ -72,6 +72,7 @@ async function main() {
 
 async function start() {
   const { token, who } = await signIn("display", {
+    device: true,
     title: t("大厅显示屏登录", "Lobby display sign-in"),
     accept: (who) => (["display", "manager"].includes(who.role) ? null
       : t("此页面需要显示屏或管理员令牌。", "This page needs a display or manager token.")),

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import Any
 
+from floor.accounts import store as accounts
 from floor.catalog.search_terms import search_terms
 from floor.hall.schemas import (
     CallLine,
@@ -74,8 +76,13 @@ async def whoami(ctx: Ctx, _: Any) -> dict[str, Any]:
     assert ctx.principal is not None
     hall = ctx.hall.config
     window = hall.window(ctx.principal.window) if ctx.principal.window else None
-    return {"hall": hall.id, "hall_name": hall.name, "role": ctx.principal.role,
-            "window": window.id if window else None, "window_name": window.name if window else None}
+    p = ctx.principal
+    person = await asyncio.to_thread(accounts.find, ctx.runtime.sql, p.staff) if p.kind == "session" and p.staff \
+        else None
+    return {"hall": hall.id, "hall_name": hall.name, "role": p.role,
+            "window": window.id if window else None, "window_name": window.name if window else None,
+            "kind": p.kind or "token", "username": person.username if person else None,
+            "display_name": person.display_name if person else None}
 
 
 QUEUE_PARAMS = (

@@ -2,31 +2,17 @@
 
 from __future__ import annotations
 
-import re
 from datetime import datetime
 from typing import Annotated, Literal, cast
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, Field
 
+from floor.http.body import RequestBody
 from queue_engine.config import HallConfig
 from queue_engine.policy import TIER_TRANSFERRED
 from queue_engine.records import Ticket
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
-
-
-class _In(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-
-    @field_validator("*")
-    @classmethod
-    def _no_control_characters(cls, value: object) -> object:
-        # Every text here ends up on one line of a screen and in the SQL record, and PostgreSQL refuses NUL:
-        # one such reason would stop the hall's archive, so it is refused at the door.
-        texts = value if isinstance(value, list) else [value]
-        if any(isinstance(text, str) and _CONTROL.search(text) for text in texts):
-            raise ValueError("must not contain control characters (NUL, line breaks, tabs)")
-        return value
+_In = RequestBody  # the name the hall services' bodies know it by
 
 
 GreenReason = Literal["elderly", "disabled", "pregnant", "military"]  # 高龄、残疾、孕妇、军人

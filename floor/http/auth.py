@@ -35,8 +35,10 @@ class Principal:
     hall: str
     role: str
     window: str | None
-    token_id: str  # a kiosk's device id for rate limits; who acted, in the audit log
-    staff: str | None = None  # the member of staff (HallConfig.staff) a staff token names, if it names one
+    token_id: str  # a kiosk's device id for rate limits; who acted, in the audit log; what a revocation names
+    staff: str | None = None  # who acts: the member of staff a token names, or the signed-in account
+    kind: str | None = None  # session | device | key for credentials the server issued; None: `hallq token`
+    via_cookie: bool = False  # came as the session cookie: its writes need the CSRF header too
 
 
 def _b64(data: bytes) -> str:
@@ -70,6 +72,29 @@ def make_token(secret: bytes, hall: str, role: str, window: str | None = None, t
     return f"{_PREFIX}.{payload}.{_sign(secret, payload)}"
 
 
+def issue(secret: bytes, *, hall: str, role: str, jid: str, kind: str, window: str | None = None,
+          staff: str | None = None, expires_at: float | None = None) -> str:
+    """A credential the server issues and can revoke (its id ``jid`` is recorded): a session cookie, a paired
+    device's or an integration key. Same form as `hallq token`'s, so every check reads both alike."""
+    if role not in ROLES:
+        raise ValueError(f"role must be one of {', '.join(ROLES)}")
+    claims: dict[str, object] = {"h": hall, "r": role, "j": jid, "k": kind, "iat": int(time.time())}
+    if window is not None:
+        claims["w"] = window
+    if staff is not None:
+        claims["s"] = staff
+    if expires_at is not None:
+        claims["exp"] = int(expires_at)
+    payload = _b64(orjson.dumps(claims))
+    return f"{_PREFIX}.{payload}.{_sign(secret, payload)}"
+
+
+def csrf_token(secret: bytes, jid: str) -> str:
+    """The value a page sends in X-CSRF-Token with each write its session cookie authorises: derived from the
+    session, so another site, which cannot read it, cannot forge a write with the cookie the browser sends."""
+    return _b64(hmac.new(secret, f"csrf:{jid}".encode(), hashlib.sha256).digest())[:32]
+
+
 def read_token(secret: bytes, token: str) -> Principal:
     principal, expires = _verified(secret, token)
     if expires is not None and expires < time.time():
@@ -90,7 +115,8 @@ def _verified(secret: bytes, token: str) -> tuple[Principal, float | None]:
         raise AuthError(401, "bad_token", "The token's signature does not match this server; ask for a new token.",
                         "令牌签名无效，请重新获取令牌。")
     claims = orjson.loads(_unb64(parts[1]))
-    return Principal(claims["h"], claims["r"], claims.get("w"), claims["j"], claims.get("s")), claims.get("exp")
+    return (Principal(claims["h"], claims["r"], claims.get("w"), claims["j"], claims.get("s"), claims.get("k")),
+            claims.get("exp"))
 
 
 def bearer(authorization: str | None) -> str:

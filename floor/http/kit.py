@@ -9,6 +9,7 @@ pydantic model or plain JSON-able data. Refusals anywhere become the public API'
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
@@ -23,7 +24,7 @@ from starlette.requests import ClientDisconnect, HTTPConnection, Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from floor.http.auth import AuthError, Principal, authorize, bearer, read_token
+from floor.http.auth import AuthError, Principal, authorize, bearer, csrf_token, read_token
 from queue_engine.actor import ACTOR
 from queue_engine.errors import DomainError
 
@@ -240,24 +241,71 @@ def query_limit(raw: str | None, maximum: int, default: int = 100) -> int:
     return int(raw)
 
 
+SESSION_COOKIE = "hallq_session"
+CSRF_COOKIE = "hallq_csrf"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def cookie(request: HTTPConnection, name: str) -> str | None:
+    raw = header(request, b"cookie")
+    if not raw or name not in raw:  # nearly every API request sends a bearer token and no cookie at all
+        return None
+    return request.cookies.get(name)
+
+
 def _principal(request: HTTPConnection, runtime: Runtime) -> Principal:
+    """Who asks: a bearer token (or a socket's ?token=), else the session cookie, whose writes must also carry the
+    session's CSRF token (and whose sockets must come from this server's own pages). Revoked credentials are
+    refused: each worker holds the revoked ids, refreshed twice a second (``floor.accounts.revocations``)."""
+    secret = runtime.settings.secret
     token = request.query_params.get("token") if request.scope["type"] == "websocket" else None
-    return read_token(runtime.settings.secret, token or bearer(header(request, b"authorization")))
+    authorization = header(request, b"authorization")
+    session = None if token or authorization else cookie(request, SESSION_COOKIE)
+    principal = read_token(secret, session) if session else read_token(secret, token or bearer(authorization))
+    if principal.token_id in runtime.revoked:
+        raise AuthError(401, "revoked", "This sign-in has ended (signed out, unpaired or withdrawn); sign in again.",
+                        "登录已失效（已退出、已解除配对或已被收回），请重新登录。")
+    if session is None:
+        return principal
+    if request.scope["type"] == "websocket":
+        _same_origin(request)
+    elif request.scope["method"] not in SAFE_METHODS and header(request, b"x-csrf-token") != csrf_token(
+            secret, principal.token_id):
+        raise AuthError(403, "csrf", "This request did not come from a hallq page (no CSRF token); reload the page.",
+                        "请求缺少页面校验码（CSRF），请刷新页面后重试。")
+    return Principal(principal.hall, principal.role, principal.window, principal.token_id, principal.staff,
+                     principal.kind, via_cookie=True)
+
+
+def _same_origin(request: HTTPConnection) -> None:
+    """A socket opened with the session cookie comes from a page of this server: another site's page would send
+    the cookie too (browsers do on sockets), but not this server's Origin."""
+    origin, host = header(request, b"origin"), header(request, b"host")
+    if not origin or not host or origin.split("://", 1)[-1] != host:
+        raise AuthError(403, "cross_origin", "A live feed signed in by cookie opens only from this server's pages.",
+                        "凭登录状态打开的实时连接只能来自本系统的页面。")
 
 
 def actor(p: Principal) -> str:
     """How the audit trail names who acted: role, window for staff, the member of staff if the token names one,
-    and the token's id: ``staff:5/S05@<token id>``, ``staff:5@<token id>``, ``manager@<token id>``
-    (``floor.audit.store.parse_actor`` reads them back)."""
+    and the token's id: ``staff:5/S05@<token id>``, ``staff:5@<token id>``, ``manager:/alice@<token id>`` (a
+    signed-in account), ``manager@<token id>`` (``floor.audit.store.parse_actor`` reads them back)."""
     if not p.window:
-        return f"{p.role}@{p.token_id}"
+        return f"{p.role}:/{p.staff}@{p.token_id}" if p.staff else f"{p.role}@{p.token_id}"
     return f"{p.role}:{p.window}/{p.staff}@{p.token_id}" if p.staff else f"{p.role}:{p.window}@{p.token_id}"
 
 
 def authenticate(request: HTTPConnection, runtime: Runtime, hall: str, roles: tuple[str, ...],
-                 window: str | None = None) -> Principal:
+                 window: str | None = None, *, password_change: bool = False) -> Principal:
+    """The principal, if it may do this. A session under a reset password may only change it (``password_change``:
+    the endpoint is one of /session's)."""
     principal = _principal(request, runtime)
     authorize(principal, hall, roles, window)
+    if principal.kind == "reset" and not password_change:
+        raise AuthError(403, "must_change_password", "Choose a new password first (your admin reset it).",
+                        "密码已被重置，请先设置新密码。")
+    if principal.kind in ("key", "device"):
+        runtime.seen[principal.token_id] = time.time()  # "last used", written to the record once a minute
     return principal
 
 
@@ -295,7 +343,8 @@ def as_route(ep: Endpoint) -> Route:
             principal = None
             if ep.roles:
                 window = request.path_params.get("w") if ep.window_param else None
-                principal = authenticate(request, runtime, hall.config.id, ep.roles, window)
+                principal = authenticate(request, runtime, hall.config.id, ep.roles, window,
+                                         password_change=ep.path.startswith("/session"))
             _check_query(request, ep)
             body = await _parse_body(request, ep.body) if ep.body else None
             acting = ACTOR.set(actor(principal)) if principal else None

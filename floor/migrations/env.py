@@ -7,6 +7,7 @@ from sqlalchemy import Connection
 
 # Row classes kept outside floor.sql.db register themselves on Base.metadata when imported: each module is imported
 # here, so the schema the migrations are compared with is whole.
+import floor.accounts.store
 import floor.appointments.store
 import floor.notify.webhooks  # noqa: F401
 from floor.sql.db import Base, make_sql_engine

@@ -4,7 +4,7 @@
 // The server is the only judge: every refusal it sends is shown in its own words.
 import {
   ApiError, PRIORITY_TEXT, STATUS_TEXT, WINDOW_STATE_TEXT, api, applyLanguage, clock, duration, el, follow,
-  forgetToken, label, languageSwitch, showLink, signIn, t, toast,
+  label, languageSwitch, showLink, signIn, signOut, t, toast,
 } from "/assets/floor/hallq.js";
 
 const $ = (id) => document.getElementById(id);
@@ -15,6 +15,7 @@ const S = {
   win: null,           // GET /windows/{w}
   waiting: [], misses: [], fetchedAt: 0,
   today: null,
+  holders: null,       // GET /session/windows: who is at each window (the picker of a member of staff)
   missedHere: new Set(), // numbers marked 过号 at this window today (see recounts)
   busy: false,         // a request of ours is running: every action waits for it
   offset: 0,           // server clock minus this PC's clock, so timers agree with the hall's screens
@@ -595,7 +596,7 @@ function tick() {
 function renderHeader() {
   $("hall-name").textContent = S.who.hall_name;
   $("window-name").textContent = S.window ? windowName(S.window) : "";
-  $("who").textContent = label(ROLE_TEXT, S.who.role);
+  $("who").textContent = S.who.display_name ?? label(ROLE_TEXT, S.who.role);
   document.title = `${S.window ? `${windowName(S.window)} · ` : ""}${t("窗口工作台", "Window console")}`;
   if (S.who.role === "manager") {
     $("window-pick-wrap").hidden = false;
@@ -608,11 +609,36 @@ function renderHeader() {
 
 function renderPicker() {
   const states = new Map((S.snapshot?.windows ?? []).map((w) => [w.id, w.state]));
-  $("picker-grid").replaceChildren(...S.config.windows.map((w) => el("button", {
-    class: "card pick", type: "button", dataset: { window: w.id, state: states.get(w.id) ?? "closed" },
-    onclick: () => choose(w.id),
-  }, el("b", {}, windowName(w.id)), el("span", { class: "pick-state" }, label(WINDOW_STATE_TEXT, states.get(w.id))),
-  el("small", {}, w.services.map(serviceName).join("、")))));
+  const holders = new Map((S.holders ?? []).map((h) => [h.window, h]));
+  const taking = S.who.role === "staff";  // a member of staff signed in takes a free window; a manager looks at any
+  $("picker-grid").replaceChildren(...S.config.windows.map((w) => {
+    const held = holders.get(w.id);
+    const other = held?.holder && held.holder !== S.who.username;
+    return el("button", {
+      class: "card pick", type: "button", disabled: (taking && other) || null,
+      dataset: { window: w.id, state: states.get(w.id) ?? "closed" },
+      onclick: () => (taking ? take(w.id) : choose(w.id)),
+    }, el("b", {}, windowName(w.id)), el("span", { class: "pick-state" }, label(WINDOW_STATE_TEXT, states.get(w.id))),
+    held?.holder ? el("span", { class: "pick-holder" }, t(`在岗：${held.holder_name ?? held.holder}`,
+      `At it: ${held.holder_name ?? held.holder}`)) : null,
+    el("small", {}, w.services.map(serviceName).join("、")));
+  }));
+}
+
+/** A member of staff signed in takes window ``id``: the server gives the session that window, then it opens. */
+async function take(id) {
+  try {
+    await api("/session/window", { method: "POST", body: { window: id } });
+  } catch (error) {
+    if (!(error instanceof ApiError)) throw error;
+    notice(error.message, "error");
+    toast(error.message, "error");
+    S.holders = (await api("/session/windows")).windows;
+    renderPicker();
+    return;
+  }
+  S.who = await api("/whoami");
+  await choose(S.who.window);
 }
 
 // -- choosing the window --------------------------------------------------------------------------
@@ -676,9 +702,9 @@ function wireControls() {
     if (allowed(action)) DO[action]();
     else notice(notNow, "info");
   });
-  $("sign-out").addEventListener("click", () => {
+  $("sign-out").addEventListener("click", async () => {
     S.feed?.close();
-    forgetToken("console");
+    await signOut("console");
     location.reload();
   });
   $("window-pick").addEventListener("change", (event) => {
@@ -710,7 +736,12 @@ async function main() {
   S.who = who;
   S.config = await api("/config", { token });
   const asked = new URLSearchParams(location.search).get("window");
-  if (who.role === "staff") {
+  if (who.role === "staff" && !who.window) {
+    // Signed in with an account: the person takes one of the free windows.
+    S.snapshot = await api("/snapshot");
+    S.holders = (await api("/session/windows")).windows;
+    showPicker();
+  } else if (who.role === "staff") {
     // A staff token speaks for its own window only; the address cannot change that.
     await choose(who.window);
     if (asked && asked !== who.window) {

@@ -426,6 +426,8 @@ def test_sign_in_refuses_other_roles_and_sign_out_forgets(hall: Hall) -> None:
     page = hall.open_page("/halls/{hall}/console", size=SIZE)
     expect(page.locator(".signin-overlay")).to_be_visible()
     expect(page.locator("#desk")).to_be_hidden()
+    expect(page.locator("#signin-username")).to_be_focused()  # a person signs in with an account
+    page.click(".signin-token summary")  # a token is there for devices and scripts
     page.fill("#signin-token", hall.token("guide"))
     page.click("#signin-submit")
     expect(page.locator(".signin-problem")).to_have_text("此页面需要窗口工作人员或管理员的令牌。")

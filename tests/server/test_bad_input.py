@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, get_args
 
 import httpx
 import orjson
@@ -47,6 +47,12 @@ VALID: dict[str, dict[str, Any]] = {
     "/cases/{ticket}/feedback": {"note": "told", "satisfied": True},
     "/cases/{ticket}/review": {"kind": "appeal", "outcome": "dismissed"},
     "/displays/voice": {"display": "tv-1", "speaking": False, "problem": "no voice"},
+    "/session": {"username": "nobody", "password": "not-a-password"},
+    "/session/password": {"current": "not-a-password", "new": "another-password"},
+    "/session/window": {"window": WINDOW},
+    "/accounts": {"username": "bad-input", "display_name": "王芳", "role": "staff", "password": "a-good-password"},
+    "/accounts/{username}": {"display_name": "王芳"},
+    "/keys": {"name": "bank kiosk", "role": "kiosk"},
 }
 UNICODE_ODDITIES = {
     "rtl": "\u202eCOS\u200f",
@@ -204,7 +210,8 @@ async def test_a_field_of_the_wrong_type_is_422_naming_it(hall: HallApi, ep: End
     for name, info in ep.body.model_fields.items():
         is_list = "list" in str(info.annotation)
         wrongs = (123, 4.5, True, {"a": 1}, "SOC" if is_list else ["SOC"])
-        for wrong in [w for w in wrongs if not (info.annotation is bool and isinstance(w, bool))]:  # True is right
+        takes_bool = info.annotation is bool or bool in get_args(info.annotation)
+        for wrong in [w for w in wrongs if not (takes_bool and isinstance(w, bool))]:  # True is right
             with changes_nothing(hall):
                 reply = await post_raw(hall, ep, orjson.dumps({**valid_body(ep, hall), name: wrong}))
                 error = assert_error(reply, 422, "invalid_request")
@@ -346,7 +353,7 @@ PATH_ENDPOINTS = [ep for ep in ENDPOINTS if "{" in ep.path]
 # What each kind of id in a path is called when nothing has it.
 UNKNOWN = {"w": "unknown_window", "ticket": "unknown_ticket", "appointment": "unknown_appointment",
            "delivery": "unknown_delivery", "item": "unknown_item", "bundle": "unknown_service",
-           "chart": "unknown_chart"}
+           "chart": "unknown_chart", "username": "unknown_account", "key": "unknown_key"}
 
 
 def unknown_code(path: str) -> str:

@@ -98,57 +98,53 @@ def test_token_refusals_are_one_line_with_exit_code_2(tmp_path: Path, args: tupl
         assert word in lines[0], (word, lines[0])
 
 
-def test_serve_demo_prints_a_token_for_each_role_and_the_urls(live_server: ServerFactory) -> None:
+def test_serve_demo_prints_accounts_for_people_and_tokens_for_devices(live_server: ServerFactory) -> None:
     server = live_server(args=["--demo"])
     banner = server.stdout()
     lines = banner.splitlines()
     assert lines[0].startswith("hall demo: "), banner
-    tokens: dict[str, str] = {}
-    for line in lines:
-        found = re.match(r"^\s+(\w+)\s+token(?: \(window (\w+)\))?: (\S+)$", line)
-        if found:
-            tokens[found.group(1)] = found.group(3)
-            if found.group(1) == "staff":
-                assert found.group(2) == "1"
-    assert set(tokens) == {"guide", "kiosk", "manager", "admin", "display", "staff"}, banner
-    for role, token in tokens.items():
-        principal = read_token(server.secret, token)
-        assert (principal.hall, principal.role) == ("demo", role)
     base = server.base_url
     for url in (f"{base}/api/v1/docs", f"{base}/api/v1/openapi.json", f"{base}/healthz", f"{base}/"):
         assert url in banner, url
-    # Every page, signed in with a token of the right role in the URL fragment.
+    # People's pages carry no token: a person signs in with an account printed below them.
+    people = {"guide", "console", "dashboard", "reports", "cases", "bookings", "windows", "webhooks", "audit",
+              "accounts"}
+    for page in people:
+        assert re.search(rf"{base}/halls/demo/{page}(\s|$)", banner), page
+    assert not re.search(rf"{base}/halls/demo/({'|'.join(people)})#token=", banner), banner
+    # Devices' pages are signed in by the token in their fragment, of the device's role.
     pages = dict(re.findall(rf"({base}/halls/demo/\w+)#token=(\S+)", banner))
-    roles = {"guide": "guide", "kiosk": "kiosk", "display": "display", "console": "staff", "dashboard": "manager",
-             "reports": "manager", "cases": "manager", "rate": "pad", "book": "kiosk", "bookings": "manager",
-             "windows": "manager", "webhooks": "manager", "audit": "manager"}
+    roles = {"kiosk": "kiosk", "display": "display", "rate": "pad", "book": "kiosk"}
     assert set(pages) == {f"{base}/halls/demo/{page}" for page in roles}, banner
-    # The console and the rating pad know their window by their token: the pad's is paired with window 1.
-    for page in ("console", "rate"):
-        assert read_token(server.secret, pages[f"{base}/halls/demo/{page}"]).window == "1", page
-    assert "<" not in banner, banner  # nothing to fill in: every command and address works as printed
     for page, role in roles.items():
         assert read_token(server.secret, pages[f"{base}/halls/demo/{page}"]).role == role, page
+    assert read_token(server.secret, pages[f"{base}/halls/demo/rate"]).window == "1"  # the pad beside window 1
+    assert "<" not in banner, banner  # nothing to fill in: every command and address works as printed
 
-    # The printed tokens work for what each role does.
-    assert get(server, "/snapshot", tokens["display"]).status_code == 200
-    pad = pages[f"{base}/halls/demo/rate"]
-    assert get(server, "/windows/1/rating-pad", pad).status_code == 200  # the pad asks about its own window
-    assert get(server, "/windows/2/rating-pad", pad).status_code == 403  # and no other
-    assert get(server, "/config", tokens["admin"]).status_code == 200
-    assert post(server, "/windows/1/open", tokens["staff"]).status_code == 200
-    assert post(server, "/tickets", tokens["guide"], {"service": "SOC"}).status_code == 201
-    assert post(server, "/tickets", tokens["kiosk"], {"service": "SOC"}).status_code == 201
-    called = post(server, "/windows/1/call-next", tokens["manager"])
-    assert called.status_code == 200
-    assert called.json()["ticket"]["number"] == "A001"
-    with httpx.Client(trust_env=False, timeout=20) as client:
+    # The accounts printed sign in, each as its role.
+    found = re.search(r"accounts \(password (\S+) for each\):", banner)
+    assert found, banner
+    password = found.group(1)
+    accounts = dict(re.findall(r"^    (\S+)\s+(guide|staff|manager|admin)\s", banner, re.MULTILINE))
+    assert {"admin", "manager", "guide", "s01"} <= set(accounts), banner
+    assert (accounts["admin"], accounts["s01"]) == ("admin", "staff")
+    with httpx.Client(base_url=f"{base}/api/v1/halls/demo", trust_env=False, timeout=20) as client:
+        for username in ("manager", "s01"):
+            signed = client.post("/session", json={"username": username, "password": password})
+            assert signed.status_code == 200, signed.text
+            assert client.get("/whoami").json()["role"] == accounts[username]
+        # The devices' tokens work for what each does.
+        assert get(server, "/snapshot", pages[f"{base}/halls/demo/display"]).status_code == 200
+        pad = pages[f"{base}/halls/demo/rate"]
+        assert get(server, "/windows/1/rating-pad", pad).status_code == 200  # the pad asks about its own window
+        assert get(server, "/windows/2/rating-pad", pad).status_code == 403  # and no other
+        assert post(server, "/tickets", pages[f"{base}/halls/demo/kiosk"], {"service": "SOC"}).status_code == 201
         assert client.get(f"{base}/api/v1/docs").status_code == 200
 
 
 def test_the_banners_token_command_runs_as_printed(live_server: ServerFactory) -> None:
     server = live_server(args=["--demo"])
-    found = re.search(r"a token for another window: (.+)$", server.stdout(), re.MULTILINE)
+    found = re.search(r"a token for scripts: (.+)$", server.stdout(), re.MULTILINE)
     assert found, server.stdout()
     command = found.group(1)
     assert command.startswith(".venv/bin/hallq token --hall demo --role staff --window "), command
@@ -161,7 +157,7 @@ def test_the_banners_token_command_runs_as_printed(live_server: ServerFactory) -
     assert principal.staff == command.split()[-1]
 
 
-@pytest.mark.parametrize("command", ["serve", "token", "archive"])
+@pytest.mark.parametrize("command", ["serve", "token", "account", "archive"])
 def test_every_option_says_what_it_does(command: str) -> None:
     result = subprocess.run([str(HALLQ), command, "--help"], cwd=ROOT, capture_output=True, text=True, timeout=60,
                             check=False)

@@ -121,7 +121,7 @@ async def test_qr_code_points_at_the_phone_page(api: HallApi) -> None:
 async def test_whoami_names_role_and_window(api: HallApi) -> None:
     staff = await api.ok("GET", "/whoami", role="staff", window="5")
     assert staff == {"hall": api.hall, "hall_name": "示范县政务服务中心", "role": "staff", "window": "5",
-                     "window_name": "5号窗口"}
+                     "window_name": "5号窗口", "kind": "token", "username": None, "display_name": None}
     kiosk = await api.ok("GET", "/whoami", role="kiosk")
     assert (kiosk["role"], kiosk["window"]) == ("kiosk", None)
     assert_error(await api.request("GET", "/whoami", role=None), 401, "no_token")

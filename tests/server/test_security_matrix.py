@@ -10,6 +10,7 @@ An endpoint or feed channel without a row in POLICY fails ``test_every_endpoint_
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -31,6 +32,7 @@ HALL_POLICY = NO_SHOW_AT_ONCE  # the shared server's halls (see tests/server/con
 ROLES = ("guide", "kiosk", "staff", "manager", "admin", "display", "pad")
 WINDOW_ROLES = ("staff", "pad")  # tokens bound to one window: its staff, its rating pad
 OWN_WINDOW, OTHER_WINDOW = "5", "3"  # every window route is exercised on window 5
+MATRIX_PASSWORD = "matrix-password-1"
 PUBLIC = None  # no token needed: the unguessable ticket id is the capability (api.md: also the phone page)
 
 
@@ -128,6 +130,23 @@ POLICY: dict[str, Rule] = {
     # sends a failed one again. "failed delivery" puts one in the server's record ({delivery} is its id).
     "GET /webhooks/deliveries": may(*MANAGE),
     "POST /webhooks/deliveries/{delivery}/retry": may("admin", setup="failed delivery"),
+    # Accounts (issue 23): anyone may try to sign in (the password is the proof); a credential asks who it is and
+    # signs out; a password, and a window taken, are a person's signed in with an account, never a token's
+    # (tests/server/test_accounts.py has the sessions' side); the hall's accounts and keys are its admin's.
+    "POST /session": Rule(PUBLIC, body={"username": "{ticket}", "password": MATRIX_PASSWORD}, setup="account"),
+    "GET /session": may(*HALL_ROLES),
+    "DELETE /session": may("guide", "staff", *MANAGE),  # people sign out; a device is unpaired by the admin
+    "POST /session/password": may(body={"current": MATRIX_PASSWORD, "new": "matrix-password-2"}),
+    "POST /session/window": may(body={"window": OWN_WINDOW}),
+    "DELETE /session/window": may(),
+    "GET /session/windows": may("staff", *MANAGE),
+    "GET /accounts": may("admin"),
+    "POST /accounts": may("admin", body={"username": "{ticket}", "display_name": "矩阵", "role": "staff"}),
+    "PATCH /accounts/{username}": may("admin", body={"display_name": "矩阵二"}, setup="account"),
+    "POST /accounts/{username}/reset": may("admin", setup="account"),
+    "GET /keys": may("admin"),
+    "POST /keys": may("admin", body={"name": "matrix", "role": "kiosk"}),
+    "DELETE /keys/{key}": may("admin", setup="key"),
 }
 QUERIES = {"GET /appointments/slots": "?service=SOC"}  # what a request needs besides its path and body
 CHANNELS: dict[str, Rule] = {  # the realtime feeds (api.md "Realtime")
@@ -156,6 +175,7 @@ PUBLIC_ROUTES = {
     "/assets/reports": "static files",
     "/assets/notify": "static files",
     "/assets/audit": "static files",
+    "/assets/accounts": "static files",
     "/assets/displays": "static files",
     "/assets/console": "static files",
     "/api/v1/openapi.json": "the API's description",
@@ -217,7 +237,15 @@ class Verdicts:
 
 # -- the hall each endpoint is tried on ---------------------------------------------------------------
 async def prepare(api: HallApi, setup: str) -> str:
-    """Put window 5 (and the ticket the cell acts on) in the state an allowed request needs; that ticket's id."""
+    """Put window 5 (and the ticket the cell acts on) in the state an allowed request needs; that ticket's id (or,
+    for "account" and "key", the username of an account of the hall made for it, or the id of a key)."""
+    if setup == "account":
+        username = f"m{uuid.uuid4().hex[:12]}"
+        await api.ok("POST", "/accounts", 201, role="admin", json={
+            "username": username, "display_name": "矩阵", "role": "staff", "password": MATRIX_PASSWORD})
+        return username
+    if setup == "key":
+        return str((await api.ok("POST", "/keys", 201, role="admin", json={"name": "matrix", "role": "kiosk"}))["id"])
     await api.open(OTHER_WINDOW)  # so SOC can be issued whatever the time of day, even with window 5 closed
     if setup != "closed":
         await api.open(OWN_WINDOW)
@@ -277,7 +305,8 @@ def fill(value: Any, ticket: str) -> Any:
     return value
 
 
-REFUSALS = {401: {"no_token", "no_ticket_key"}, 403: {"wrong_hall", "wrong_role", "wrong_window"}}
+REFUSALS = {401: {"no_token", "no_ticket_key"},
+            403: {"wrong_hall", "wrong_role", "wrong_window", "not_a_person"}}  # not_a_person: a session only
 
 
 def refused_properly(reply: httpx.Response) -> str | None:
@@ -323,7 +352,8 @@ async def test_endpoint_matrix(route: str, api: HallApi, shared_server: SharedSe
     url = api.path(path.replace("{w}", OWN_WINDOW).replace("{ticket}", ticket)
                    .replace("{item}", "SOC-RETIRE").replace("{bundle}", "RESTO")  # catalog entries of the demo
                    .replace("{chart}", "hourly")  # a report chart
-                   .replace("{appointment}", ticket).replace("{delivery}", ticket)) + QUERIES.get(route, "")
+                   .replace("{appointment}", ticket).replace("{delivery}", ticket)
+                   .replace("{username}", ticket).replace("{key}", ticket)) + QUERIES.get(route, "")
     body = fill(rule.body, ticket)
     verdicts = Verdicts()
     all_cells = list(cells(window_route))

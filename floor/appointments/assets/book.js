@@ -234,6 +234,7 @@ async function start() {
   applyLanguage();
   const shown = new URLSearchParams(location.hash.slice(1)).get("appointment");
   const { token } = await signIn("book", {
+    device: true,
     title: t("预约办理：登录", "Bookings: sign in"),
     accept: (who) => (ROLES.includes(who.role) ? null
       : t("此页面需要导办台、自助机或管理员令牌。", "This page needs a guide desk, kiosk or manager token.")),

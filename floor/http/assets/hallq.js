@@ -92,6 +92,8 @@ export class ApiError extends Error {
 export async function api(path, { method = "GET", body, token, idempotencyKey, headers: extra = {} } = {}) {
   const headers = { "Accept-Language": lang() === "en" ? "en" : "zh-CN", ...extra };
   if (token) headers.Authorization = `Bearer ${token}`;
+  // Signed in by the session cookie: each write carries the session's CSRF token, which only our pages can read.
+  else if (method !== "GET" && readCookie("hallq_csrf")) headers["X-CSRF-Token"] = readCookie("hallq_csrf");
   if (body !== undefined) headers["Content-Type"] = "application/json";
   if (idempotencyKey) headers["Idempotency-Key"] = idempotencyKey;
   let reply;
@@ -112,6 +114,11 @@ export async function api(path, { method = "GET", body, token, idempotencyKey, h
       error?.fields ?? []);
   }
   return data;
+}
+
+function readCookie(name) {
+  const found = document.cookie.split("; ").find((c) => c.startsWith(`${name}=`));
+  return found ? decodeURIComponent(found.slice(name.length + 1)) : null;
 }
 
 /** A fresh key for one user action: a retried click of the same action sends the same key. */
@@ -286,14 +293,16 @@ export function toast(message, kind = "info") {
 }
 
 /**
- * Sign a page in: use the stored token if the server still accepts it, otherwise show a panel that
- * asks for one (pasted, as `hallq token` printed it). Resolves to { token, who } where who is
- * GET /whoami's answer. ``accept(who)`` may return an error text to refuse a token of the wrong role.
+ * Sign a page in. A device's page keeps the token it was given (URL fragment, then this browser's storage); a
+ * person signs in with their account, and the session cookie does the rest. Resolves to { token, who }: token is
+ * null for a person (the cookie is sent by itself), who is GET /whoami's answer. ``accept(who)`` may return an
+ * error text to refuse a sign-in of the wrong role. A password an admin reset is changed before the page opens.
  */
-export async function signIn(page, { title, accept = () => null } = {}) {
+export async function signIn(page, { title, accept = () => null, device = false } = {}) {
   const stored = takeToken(page);
-  let refused = "";  // why a stored token was turned away, shown in the panel so nobody wonders
+  let refused = "";  // why a stored token or session was turned away, shown in the panel so nobody wonders
   if (stored) {
+    device = true;  // a page given a token is a device's (or a script's): its panel asks for a token again
     try {
       const who = await api("/whoami", { token: stored });
       refused = accept(who) ?? "";
@@ -303,27 +312,110 @@ export async function signIn(page, { title, accept = () => null } = {}) {
     }
     forgetToken(page);
   }
+  if (readCookie("hallq_csrf")) {  // a session already (its CSRF cookie says so): signed in on another page
+    try {
+      const who = await api("/whoami");
+      refused = accept(who) ?? "";
+      if (!refused) return { token: null, who };
+    } catch (error) {
+      if (error.code === "must_change_password") return choosePassword(page, { title, accept });
+      if (error.status !== 401 && error.status !== 403) throw error;
+      if (error.status === 401) document.cookie = "hallq_csrf=; Max-Age=0; path=/";  // that session has ended
+    }
+  }
+  return signInForm(page, { title, accept, refused, device });
+}
+
+function signInForm(page, { title, accept, refused, device }) {
   return new Promise((resolve) => {
-    const input = el("textarea", { id: "signin-token", rows: 3, autocomplete: "off", spellcheck: "false",
-      placeholder: t("粘贴令牌（hallq token 生成）", "Paste your token (from `hallq token`)") });
+    const username = el("input", { id: "signin-username", autocomplete: "username", autocapitalize: "none",
+      spellcheck: "false" });
+    const password = el("input", { id: "signin-password", type: "password", autocomplete: "current-password" });
     const problem = el("p", { class: "signin-problem", role: "alert" }, refused);
     const submit = el("button", { class: "btn primary big", type: "submit", id: "signin-submit" }, t("登录", "Sign in"));
+    const tokenBox = el("textarea", { id: "signin-token", rows: 3, autocomplete: "off", spellcheck: "false",
+      placeholder: t("粘贴令牌（设备或脚本用）", "Paste a token (for devices and scripts)") });
+    const tokenFold = el("details", { class: "signin-token", open: device || null },
+      el("summary", {}, t("使用令牌登录", "Sign in with a token")), tokenBox);
     const form = el("form", { class: "signin card" },
       el("h1", {}, title ?? t("登录", "Sign in")),
-      el("label", { for: "signin-token" }, t("令牌", "Token")), input, problem, submit);
+      el("label", { for: "signin-username" }, t("用户名", "Username")), username,
+      el("label", { for: "signin-password" }, t("密码", "Password")), password,
+      problem, submit, tokenFold);
+    const overlay = el("div", { class: "signin-overlay" }, form);
+    const done = (result) => { overlay.remove(); resolve(result); };
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      submit.disabled = true;
+      problem.textContent = "";
+      try {
+        const token = tokenFold.open ? tokenBox.value.trim() : "";
+        if (token) {
+          const who = await api("/whoami", { token });
+          const refusal = accept(who);
+          if (refusal) { problem.textContent = refusal; return; }
+          storeToken(page, token);
+          done({ token, who });
+          return;
+        }
+        if (!username.value.trim() || !password.value) {
+          problem.textContent = t("请输入用户名和密码。", "Enter your username and password.");
+          return;
+        }
+        const session = await api("/session", { method: "POST",
+          body: { username: username.value.trim(), password: password.value } });
+        password.value = "";
+        if (session.must_change) { overlay.remove(); resolve(await choosePassword(page, { title, accept })); return; }
+        const who = await api("/whoami");
+        const refusal = accept(who);
+        if (refusal) {
+          problem.textContent = refusal;
+          await api("/session", { method: "DELETE" }).catch(() => {});
+          return;
+        }
+        done({ token: null, who });
+      } catch (error) {
+        problem.textContent = error.message;
+        if (!tokenFold.open) { password.value = ""; password.focus(); }
+      } finally {
+        submit.disabled = false;
+      }
+    });
+    document.body.append(overlay);
+    username.focus();
+  });
+}
+
+function choosePassword(page, { title, accept }) {
+  return new Promise((resolve) => {
+    const current = el("input", { id: "password-current", type: "password", autocomplete: "current-password" });
+    const next = el("input", { id: "password-new", type: "password", autocomplete: "new-password" });
+    const again = el("input", { id: "password-again", type: "password", autocomplete: "new-password" });
+    const problem = el("p", { class: "signin-problem", role: "alert" });
+    const submit = el("button", { class: "btn primary big", type: "submit", id: "password-submit" },
+      t("设置新密码", "Set new password"));
+    const form = el("form", { class: "signin card" },
+      el("h1", {}, title ?? t("登录", "Sign in")),
+      el("p", {}, t("密码已被重置，请设置新密码（至少 10 位）。", "Your password was reset: choose a new one (10 characters or more).")),
+      el("label", { for: "password-current" }, t("当前密码（一次性密码）", "Current (one-time) password")), current,
+      el("label", { for: "password-new" }, t("新密码", "New password")), next,
+      el("label", { for: "password-again" }, t("再次输入新密码", "New password again")), again,
+      problem, submit);
     const overlay = el("div", { class: "signin-overlay" }, form);
     form.addEventListener("submit", async (event) => {
       event.preventDefault();
-      const token = input.value.trim();
-      if (!token) { problem.textContent = t("请先粘贴令牌。", "Paste a token first."); return; }
+      if (next.value !== again.value) {
+        problem.textContent = t("两次输入的新密码不一致。", "The two new passwords differ.");
+        return;
+      }
       submit.disabled = true;
       try {
-        const who = await api("/whoami", { token });
+        await api("/session/password", { method: "POST", body: { current: current.value, new: next.value } });
+        const who = await api("/whoami");
         const refusal = accept(who);
         if (refusal) { problem.textContent = refusal; return; }
-        storeToken(page, token);
         overlay.remove();
-        resolve({ token, who });
+        resolve({ token: null, who });
       } catch (error) {
         problem.textContent = error.message;
       } finally {
@@ -331,6 +423,12 @@ export async function signIn(page, { title, accept = () => null } = {}) {
       }
     });
     document.body.append(overlay);
-    input.focus();
+    current.focus();
   });
+}
+
+/** Sign out: a person's session ends on the server (on every worker at once); a device forgets its token. */
+export async function signOut(page) {
+  forgetToken(page);
+  if (readCookie("hallq_csrf")) await api("/session", { method: "DELETE" }).catch(() => {});
 }

@@ -19,6 +19,8 @@ export const MANAGER_PAGES = [
   ["webhooks", "消息推送", "Webhooks"],
   ["audit", "操作日志", "Audit log"],
 ];
+// The administrator's pages: linked once signed in as an admin (adminNav), and on their own page.
+export const ADMIN_PAGES = [["accounts", "账号与密钥", "Accounts and keys"]];
 
 const tokenKey = (page) => `hallq.token.${hall}.${page}`;
 const thisPage = () => location.pathname.split("/").filter(Boolean).pop() ?? "";
@@ -41,12 +43,24 @@ export function managerNav(node = document.getElementById("manager-nav")) {
   const here = thisPage();
   node.classList.add("manager-nav");
   node.setAttribute("aria-label", "管理页面 Manager pages");
-  node.replaceChildren(...MANAGER_PAGES.map(([page, zh, en]) => el("a", {
-    href: `/halls/${hall}/${page}`, "data-zh": zh, "data-en": en, dataset: { page },
-    "aria-current": page === here ? "page" : null,
-    onclick: () => handOver(page), onauxclick: () => handOver(page),
-  }, t(zh, en))));
+  node.replaceChildren(...[...MANAGER_PAGES, ...ADMIN_PAGES.filter(([page]) => page === here)].map(navLink));
   return node;
+}
+
+function navLink([page, zh, en]) {
+  return el("a", {
+    href: `/halls/${hall}/${page}`, "data-zh": zh, "data-en": en, dataset: { page },
+    "aria-current": page === thisPage() ? "page" : null,
+    onclick: () => handOver(page), onauxclick: () => handOver(page),
+  }, t(zh, en));
+}
+
+/** Add the administrator's pages to the nav once ``who`` (signIn()'s) is an admin. */
+export function adminNav(who, node = document.getElementById("manager-nav")) {
+  if (!node || who?.role !== "admin") return;
+  for (const entry of ADMIN_PAGES) {
+    if (!node.querySelector(`a[data-page="${entry[0]}"]`)) node.append(navLink(entry));
+  }
 }
 
 /** Use another manager page's token when this page has none of its own (nor one in its URL fragment). */
@@ -72,7 +86,7 @@ export function managerSignIn(page, name) {
     accept: (who) => (["manager", "admin"].includes(who.role) ? null : t(
       `${name[0]}只接受管理员（manager）令牌，这是${label(ROLE_TEXT, who.role)}的令牌。`,
       `${name[1]} takes a manager token; this one is for the ${label(ROLE_TEXT, who.role)}.`)),
-  });
+  }).then((signedIn) => { adminNav(signedIn.who); return signedIn; });
 }
 
 /** The hall's set-up (GET /config), asked again every 5 s while it fails, the reason shown in ``node`` meanwhile:

@@ -172,6 +172,7 @@ async function main() {
   renderLevels();
   show("idle");
   const { token, who } = await signIn("rate", {
+    device: true,
     title: t("评价器登录", "Rating pad sign-in"),
     accept: (w) => (w.role === "pad" ? null : t(
       "评价器使用本窗口的评价器令牌（hallq token --role pad --window 窗口号）。",

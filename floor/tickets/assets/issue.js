@@ -9,12 +9,12 @@ const ROLE_NAMES = { guide: ["导办员", "guide"], kiosk: ["自助机", "kiosk"
   staff: ["窗口人员", "window staff"], display: ["显示屏", "display"], admin: ["系统管理员", "admin"] };
 
 /** signIn() for a page only some roles may use; a token of another role is refused, saying why. */
-export function signInAs(page, roles, title) {
+export function signInAs(page, roles, title, { device = false } = {}) {
   const named = (role) => t(ROLE_NAMES[role]?.[0] ?? role, ROLE_NAMES[role]?.[1] ?? role);
   const accept = (who) => (roles.includes(who.role) ? null
     : t(`此页面需要${roles.map(named).join("或")}令牌，当前令牌属于${named(who.role)}。`,
       `This page needs a ${roles.map(named).join(" or ")} token; this one is for a ${named(who.role)}.`));
-  return signIn(page, { title, accept });
+  return signIn(page, { title, accept, device });
 }
 
 // -- services -------------------------------------------------------------------------------------

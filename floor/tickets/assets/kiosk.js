@@ -468,7 +468,8 @@ async function main() {
   tick();
   setInterval(tick, 10000);
   setInterval(countdown, 250);
-  const { token, who } = await signInAs("kiosk", ["kiosk", "manager"], t("自助取号机登录", "Kiosk sign-in"));
+  const { token, who } = await signInAs("kiosk", ["kiosk", "manager"], t("自助取号机登录", "Kiosk sign-in"),
+    { device: true });
   state.token = token;
   state.issuer = new Issuer(token);
   state.hallName = who.hall_name;

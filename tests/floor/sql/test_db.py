@@ -34,6 +34,7 @@ TABLES = {"halls", "services", "windows", "tickets", "ticket_events", "audit_log
 TABLES |= {"appointments", "appointment_slots", "appointment_lifts"}  # floor.appointments.store
 TABLES |= {"webhook_deliveries"}  # floor.notify.webhooks
 TABLES |= {"ratings", "cases"}  # floor.ratings.store
+TABLES |= {"accounts", "credentials"}  # floor.accounts.store
 
 
 def test_migrations_create_every_table_and_run_again_harmlessly(sql_url: str) -> None:

@@ -1,0 +1,81 @@
+"""Accounts made outside the pages: the first admin of a new server (``hallq account create``), a password reset
+from the server's shell, and the demo's people, made on the demo's first start."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy.engine import Engine
+
+from floor.accounts import passwords, rules, store
+from queue_engine.config import HallConfig
+
+DEMO_PASSWORD = "hallq-demo-2026"  # the demo's only: printed in its banner, never a real hall's
+
+
+@dataclass(frozen=True, slots=True)
+class Made:
+    hall: str
+    username: str
+    display_name: str
+    role: str
+    password: str
+
+
+def create(sql: Engine, hall: HallConfig, username: str, display_name: str, role: str, password: str,
+           skills: tuple[str, ...] = (), must_change: bool = False, hashed: str | None = None) -> Made:
+    """Add an account to ``hall``; ValueError (a sentence) if any value is wrong or the username is taken.
+    ``hashed``: the password's hash, when the caller made it already (the demo's accounts share one)."""
+    try:
+        name = rules.username_of(username)
+        rules.check_role(role)
+        rules.check_password(password, name)
+    except rules.AccountRuleError as exc:
+        raise ValueError(exc.en) from None
+    account = store.Account(name, display_name.strip() or name, role, (hall.id,), skills, must_change, False,
+                            hashed or passwords.hash_password(password))
+    if not store.create(sql, account, datetime.now(UTC)):
+        existing = store.find(sql, name)
+        if existing is None or hall.id in existing.halls:
+            raise ValueError(f"the username {name!r} is taken")
+        store.change(sql, name, datetime.now(UTC), halls=(*existing.halls, hall.id))  # one person, several halls
+    return Made(hall.id, name, account.display_name, role, password)
+
+
+def reset(sql: Engine, username: str, password: str) -> None:
+    name = username.strip().lower()
+    if store.find(sql, name) is None:
+        raise ValueError(f"there is no account {name!r}")
+    try:
+        rules.check_password(password, name)
+    except rules.AccountRuleError as exc:
+        raise ValueError(exc.en) from None
+    store.change(sql, name, datetime.now(UTC), password_hash=passwords.hash_password(password), must_change=True,
+                 disabled=False)
+
+
+def demo_people(hall: HallConfig) -> list[tuple[str, str, str, tuple[str, ...]]]:
+    """(username, display name, role, skills) of the demo hall's people: an admin, a manager, a guide, and an
+    account for each member of its staff (username: the staff id in lower case)."""
+    everything = tuple(s.code for s in hall.services)
+    people: list[tuple[str, str, str, tuple[str, ...]]] = [
+        ("admin", "系统管理员", "admin", ()), ("manager", "王主任", "manager", ()),
+        ("guide", "导办员小刘", "guide", ())]
+    people += [(m.id.lower(), m.name, "staff", everything) for m in hall.staff]
+    return people
+
+
+def ensure_demo(sql: Engine, halls: list[HallConfig]) -> list[Made]:
+    """The demo's accounts, made on its first start (later starts leave them, and any changes, as they are)."""
+    made = []
+    hashed: str | None = None  # hashed once, when the first account is made: a hash is ~0.1-1 s of CPU
+    for hall in halls:
+        for username, name, role, skills in demo_people(hall):
+            existing = store.find(sql, username)
+            if existing is not None and hall.id in existing.halls:
+                made.append(Made(hall.id, username, existing.display_name, existing.role, DEMO_PASSWORD))
+                continue
+            hashed = hashed or passwords.hash_password(DEMO_PASSWORD)
+            made.append(create(sql, hall, username, name, role, DEMO_PASSWORD, skills, hashed=hashed))
+    return made
