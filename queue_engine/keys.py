@@ -155,5 +155,10 @@ class AuthKeys:
         return f"{self.base}:fail:{kind}:{who}"
 
     def pairing(self, code: str) -> str:
-        """Hash: a device's pairing code -> what it is waiting for (its request, then its credential once paired)."""
+        """String (JSON): a device's pairing code -> its hall and the digest of its claim, then its credential once
+        paired, until the device collects it; expires with the code (ten minutes)."""
         return f"{self.base}:pair:{code}"
+
+    def pairings_waiting(self, hall: str) -> str:
+        """Sorted set of a hall's codes waiting to be paired, scored by when they were asked for (a cap on them)."""
+        return f"{self.base}:pairing:{hall}"

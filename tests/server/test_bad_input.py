@@ -53,6 +53,7 @@ VALID: dict[str, dict[str, Any]] = {
     "/accounts": {"username": "bad-input", "display_name": "王芳", "role": "staff", "password": "a-good-password"},
     "/accounts/{username}": {"display_name": "王芳"},
     "/keys": {"name": "bank kiosk", "role": "kiosk"},
+    "/pairing/{code}/device": {"name": "lobby tv", "role": "display"},
 }
 UNICODE_ODDITIES = {
     "rtl": "\u202eCOS\u200f",
@@ -353,7 +354,8 @@ PATH_ENDPOINTS = [ep for ep in ENDPOINTS if "{" in ep.path]
 # What each kind of id in a path is called when nothing has it.
 UNKNOWN = {"w": "unknown_window", "ticket": "unknown_ticket", "appointment": "unknown_appointment",
            "delivery": "unknown_delivery", "item": "unknown_item", "bundle": "unknown_service",
-           "chart": "unknown_chart", "username": "unknown_account", "key": "unknown_key"}
+           "chart": "unknown_chart", "username": "unknown_account", "key": "unknown_key",
+           "code": "unknown_code"}
 
 
 def unknown_code(path: str) -> str:

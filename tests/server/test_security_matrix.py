@@ -147,6 +147,11 @@ POLICY: dict[str, Rule] = {
     "GET /keys": may("admin"),
     "POST /keys": may("admin", body={"name": "matrix", "role": "kiosk"}),
     "DELETE /keys/{key}": may("admin", setup="key"),
+    # Pairing (issue 23): a device asks for a code with no credential and collects its own with the claim only it
+    # holds; only the hall's admin pairs a code.
+    "POST /pairing": Rule(PUBLIC),
+    "GET /pairing/{code}": Rule(PUBLIC, setup="pairing"),
+    "POST /pairing/{code}/device": may("admin", body={"name": "matrix tv", "role": "display"}, setup="pairing"),
 }
 QUERIES = {"GET /appointments/slots": "?service=SOC"}  # what a request needs besides its path and body
 CHANNELS: dict[str, Rule] = {  # the realtime feeds (api.md "Realtime")
@@ -244,6 +249,10 @@ async def prepare(api: HallApi, setup: str) -> str:
         await api.ok("POST", "/accounts", 201, role="admin", json={
             "username": username, "display_name": "矩阵", "role": "staff", "password": MATRIX_PASSWORD})
         return username
+    if setup == "pairing":
+        asked = await api.ok("POST", "/pairing", 201, role=None)
+        CLAIMS[asked["code"]] = asked["claim"]
+        return str(asked["code"])
     if setup == "key":
         return str((await api.ok("POST", "/keys", 201, role="admin", json={"name": "matrix", "role": "kiosk"}))["id"])
     await api.open(OTHER_WINDOW)  # so SOC can be issued whatever the time of day, even with window 5 closed
@@ -289,10 +298,15 @@ async def finished_and_rated(api: HallApi, ticket: str, setup: str) -> str:
     return ticket
 
 
+# A device waiting to be paired proves it is the one that asked with its claim: the code's, for "pairing" setups.
+CLAIMS: dict[str, str] = {}
+
+
 def headers_for(api: HallApi, cell: Cell, other: str, ticket: str) -> dict[str, str]:
+    claim = {"X-Pairing-Claim": CLAIMS[ticket]} if ticket in CLAIMS else {}
     if cell.role is None:
-        return api.keyed(ticket) if cell.key else {}
-    return api.server.auth(cell.role, cell.window, other if cell.other_hall else api.hall)
+        return {**claim, **(api.keyed(ticket) if cell.key else {})}
+    return {**claim, **api.server.auth(cell.role, cell.window, other if cell.other_hall else api.hall)}
 
 
 def fill(value: Any, ticket: str) -> Any:
@@ -353,7 +367,8 @@ async def test_endpoint_matrix(route: str, api: HallApi, shared_server: SharedSe
                    .replace("{item}", "SOC-RETIRE").replace("{bundle}", "RESTO")  # catalog entries of the demo
                    .replace("{chart}", "hourly")  # a report chart
                    .replace("{appointment}", ticket).replace("{delivery}", ticket)
-                   .replace("{username}", ticket).replace("{key}", ticket)) + QUERIES.get(route, "")
+                   .replace("{username}", ticket).replace("{key}", ticket).replace("{code}", ticket)
+                   ) + QUERIES.get(route, "")
     body = fill(rule.body, ticket)
     verdicts = Verdicts()
     all_cells = list(cells(window_route))

@@ -382,6 +382,49 @@ async function makeKey(event) {
   loadKeys();
 }
 
+// -- pairing a device (the device shows its code; see pair() in hallq.js) ------------------------------------
+const DEVICE_ROLES = [
+  ["display", "大厅显示屏", "Lobby display"],
+  ["kiosk", "自助取号机", "Self-service kiosk"],
+  ["pad", "窗口评价器", "Rating pad at a window"],
+];
+
+function pairWindowField() {
+  $("pair-window-field").hidden = $("pair-role").value !== "pad";
+}
+
+async function pairDevice(event) {
+  event.preventDefault();
+  if (state.busy) return;
+  const code = $("pair-code").value.replace(/\s/g, "");
+  const name = $("pair-name").value.trim();
+  const role = $("pair-role").value;
+  $("pair-problem").textContent = "";
+  if (!/^\d{6}$/.test(code)) {
+    $("pair-problem").textContent = t("配对码为设备屏幕上显示的 6 位数字。", "The code is the 6 digits the device shows.");
+    return;
+  }
+  if (!name) {
+    $("pair-problem").textContent = t("请为设备命名，例如它在哪里。", "Name the device, e.g. where it stands.");
+    return;
+  }
+  state.busy = true;
+  $("pair-submit").disabled = true;
+  try {
+    const body = { name, role, ...(role === "pad" ? { window: $("pair-window").value } : {}) };
+    const made = await api(`/pairing/${code}/device`, { method: "POST", token: state.token, body });
+    $("pair-code").value = "";
+    $("pair-name").value = "";
+    toast(t(`「${made.name}」已配对，设备将自动登录。`, `“${made.name}” is paired; it signs in by itself.`), "ok");
+  } catch (error) {
+    $("pair-problem").textContent = error.message;
+  } finally {
+    state.busy = false;
+    $("pair-submit").disabled = false;
+  }
+  loadKeys();
+}
+
 function askRevoke(k) {
   const device = k.kind === "device";
   confirmDialog({
@@ -534,6 +577,10 @@ async function main() {
   wireDialogs();
   $("add-account").addEventListener("click", () => openAccount(null));
   $("key-form").addEventListener("submit", makeKey);
+  fillRoles($("pair-role"), DEVICE_ROLES);
+  $("pair-window").replaceChildren(...state.config.windows.map((w) => el("option", { value: w.id }, windowName(w.id))));
+  $("pair-role").addEventListener("change", pairWindowField);
+  $("pair-form").addEventListener("submit", pairDevice);
   document.addEventListener("visibilitychange", () => {
     if (document.visibilityState === "visible" && !state.busy) load();
   });

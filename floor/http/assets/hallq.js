@@ -337,19 +337,39 @@ function signInForm(page, { title, accept, refused, device }) {
       placeholder: t("粘贴令牌（设备或脚本用）", "Paste a token (for devices and scripts)") });
     const tokenFold = el("details", { class: "signin-token", open: device || null },
       el("summary", {}, t("使用令牌登录", "Sign in with a token")), tokenBox);
+    // A device shows a pairing code for the hall's admin to enter; a person types their account.
+    const pairing = device ? el("div", { class: "pairing", id: "pairing" }) : null;
     const form = el("form", { class: "signin card" },
       el("h1", {}, title ?? t("登录", "Sign in")),
-      el("label", { for: "signin-username" }, t("用户名", "Username")), username,
-      el("label", { for: "signin-password" }, t("密码", "Password")), password,
-      problem, submit, tokenFold);
+      ...(device ? [pairing] : [
+        el("label", { for: "signin-username" }, t("用户名", "Username")), username,
+        el("label", { for: "signin-password" }, t("密码", "Password")), password]),
+      problem, ...(device ? [tokenFold] : [submit, tokenFold]));
+    if (device) tokenFold.append(submit);  // a device signs in by its code, or by a token pasted here
     const overlay = el("div", { class: "signin-overlay" }, form);
-    const done = (result) => { overlay.remove(); resolve(result); };
+    let stopPairing = () => {};
+    const done = (result) => { stopPairing(); overlay.remove(); resolve(result); };
+    if (device) {
+      tokenFold.open = Boolean(refused);
+      stopPairing = pair(pairing, async (token) => {
+        const who = await api("/whoami", { token });
+        const refusal = accept(who);
+        if (refusal) { problem.textContent = refusal; return false; }
+        storeToken(page, token);
+        done({ token, who });
+        return true;
+      });
+    }
     form.addEventListener("submit", async (event) => {
       event.preventDefault();
       submit.disabled = true;
       problem.textContent = "";
       try {
-        const token = tokenFold.open ? tokenBox.value.trim() : "";
+        const token = tokenFold.open || device ? tokenBox.value.trim() : "";
+        if (device && !token) {
+          problem.textContent = t("请先粘贴令牌。", "Paste a token first.");
+          return;
+        }
         if (token) {
           const who = await api("/whoami", { token });
           const refusal = accept(who);
@@ -382,8 +402,51 @@ function signInForm(page, { title, accept, refused, device }) {
       }
     });
     document.body.append(overlay);
-    username.focus();
+    if (!device) username.focus();
   });
+}
+
+const PAIR_POLL_MS = 2000;
+
+/**
+ * Show this device's pairing code and wait for the hall's admin to enter it (accounts page); ``paired(token)``
+ * gets the device's own credential and says whether it was taken. A code that expires is replaced. Returns stop().
+ */
+function pair(box, paired) {
+  let stopped = false;
+  let timer = null;
+  const show = (code) => box.replaceChildren(
+    el("p", { class: "pairing-label" }, t("本设备配对码", "This device's pairing code")),
+    el("p", { class: "pairing-code", id: "pairing-code" }, code ? `${code.slice(0, 3)} ${code.slice(3)}` : "…"),
+    el("p", { class: "pairing-hint" }, t("请系统管理员在「账号与密钥」页面输入此配对码，为本设备命名后即自动登录。",
+      "Ask the hall's admin to enter this code on the accounts page; the device signs in by itself once named.")));
+  const start = async () => {
+    show(null);
+    let asked;
+    try {
+      asked = await api("/pairing", { method: "POST" });
+    } catch (error) {
+      box.replaceChildren(el("p", { class: "signin-problem" }, error.message));
+      timer = setTimeout(start, 10000);
+      return;
+    }
+    show(asked.code);
+    box.dataset.code = asked.code;
+    const poll = async () => {
+      if (stopped) return;
+      try {
+        const state = await api(`/pairing/${asked.code}`, { headers: { "X-Pairing-Claim": asked.claim } });
+        if (state.paired && await paired(state.token)) return;
+        if (state.paired) { start(); return; }  // refused for this page: a fresh code to pair it again
+      } catch (error) {
+        if (error.status === 404) { start(); return; }  // the code expired: a new one
+      }
+      timer = setTimeout(poll, PAIR_POLL_MS);
+    };
+    timer = setTimeout(poll, PAIR_POLL_MS);
+  };
+  start();
+  return () => { stopped = true; clearTimeout(timer); };
 }
 
 function choosePassword(page, { title, accept }) {
