@@ -231,8 +231,10 @@ function flash() {
 function renderWindows() {
   $("windows").replaceChildren(...state.snap.windows.map((w) => {
     const busy = (w.state === "calling" || w.state === "serving") && w.ticket;
-    const sub = busy ? label(WINDOW_STATE_TEXT, w.state) : ""; // a pause's reason is staff's, not the lobby's
-    return el("div", { class: "win", dataset: { window: w.id, state: w.state } },
+    // Who serves there, by name (亮牌服务), else what the window is doing; a pause's reason is staff's, not the lobby's.
+    const open = w.state === "idle" || busy;
+    const sub = open && w.staff ? w.staff : busy ? label(WINDOW_STATE_TEXT, w.state) : "";
+    return el("div", { class: "win", dataset: { window: w.id, state: w.state, staff: w.staff ?? "" } },
       el("div", { class: "win-name" }, windowLabel(w.name, w.id)),
       el("div", { class: busy ? "win-main win-number" : "win-main" }, busy ? w.ticket : label(WINDOW_STATE_TEXT, w.state)),
       el("div", { class: "win-sub" }, sub));

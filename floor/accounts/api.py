@@ -17,7 +17,7 @@ from typing import Annotated, Any
 from pydantic import Field, StringConstraints
 from starlette.responses import JSONResponse, Response
 
-from floor.accounts import passwords, rules, store
+from floor.accounts import holders, passwords, rules, store
 from floor.accounts.revocations import keys, revoke
 from floor.http.auth import ALL_ROLES, csrf_token, issue
 from floor.http.body import RequestBody
@@ -216,10 +216,6 @@ class TakeWindow(RequestBody):
     window: str = Field(min_length=1, max_length=8)
 
 
-def _text(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
-
-
 def _holders(ctx: Ctx) -> str:
     return ctx.hall.engine.keys.holders
 
@@ -259,17 +255,17 @@ async def take_window(ctx: Ctx, body: TakeWindow) -> Response:
     if window is None:
         raise ApiError(404, "unknown_window", f"There is no window {body.window} in this hall.",
                        f"本大厅没有{body.window}号窗口。")
-    redis = ctx.runtime.redis
-    raw: dict[Any, Any] = await redis.hgetall(_holders(ctx))
-    holders = {_text(k): _text(v) for k, v in raw.items()}
-    mine = [w for w, who in holders.items() if who == p.staff and w != window.id]
+    held = await holders.read(ctx.runtime.redis, _holders(ctx))
+    mine = [w for w, who in held.items() if who.username == p.staff and w != window.id]
     if mine:
         raise ApiError(409, "holds_another", f"You are signed in at window {mine[0]}; leave it first.",
                        f"您已在{mine[0]}号窗口在岗，请先离开该窗口。")
-    if not await redis.hsetnx(_holders(ctx), window.id, p.staff) and holders.get(window.id) != p.staff:
-        who = await asyncio.to_thread(store.find, ctx.runtime.sql, holders.get(window.id, ""))
-        name = who.display_name if who else holders.get(window.id, "")
-        raise ApiError(409, "window_taken", f"{window.name} is taken by {name}.", f"{window.name}已由{name}在岗。")
+    account = await asyncio.to_thread(store.find, ctx.runtime.sql, p.staff)
+    name = account.display_name if account else p.staff
+    if not await holders.take(ctx.runtime.redis, _holders(ctx), window.id, p.staff, name):
+        other = (await holders.read(ctx.runtime.redis, _holders(ctx))).get(window.id)
+        who = other.name if other else "?"
+        raise ApiError(409, "window_taken", f"{window.name} is taken by {who}.", f"{window.name}已由{who}在岗。")
     return await _reissue(ctx, window.id)
 
 
@@ -279,23 +275,17 @@ async def leave_window(ctx: Ctx) -> None:
     p = ctx.principal
     if p is None or not p.window or not p.staff:
         return
-    key = _holders(ctx)
-    held: Any = await ctx.runtime.redis.hget(key, p.window)
-    if held is not None and _text(held) == p.staff:
-        await ctx.runtime.redis.hdel(key, p.window)
+    await holders.release(ctx.runtime.redis, _holders(ctx), p.window, p.staff)
     with contextlib.suppress(DomainError):  # a ticket still at the window: it is handed over, not closed
         await ctx.hall.engine.close_window(p.window)
 
 
 @ENDPOINTS.add("GET", "/session/windows", roles=("staff", "manager"))
-async def holders(ctx: Ctx, _: Any) -> dict[str, Any]:
-    """Who is at each window (display names): the console offers the free ones."""
-    raw: dict[Any, Any] = await ctx.runtime.redis.hgetall(_holders(ctx))
-    held = {_text(k): _text(v) for k, v in raw.items()}
-    people = {a.username: a.display_name for a in await asyncio.to_thread(store.of_hall, ctx.runtime.sql,
-                                                                          ctx.hall.config.id)}
-    return {"windows": [{"window": w.id, "holder": held.get(w.id), "holder_name": people.get(held.get(w.id, ""))}
-                        for w in ctx.hall.config.windows]}
+async def windows_held(ctx: Ctx, _: Any) -> dict[str, Any]:
+    """Who is at each window (username and display name): the console offers the free ones."""
+    held = await holders.read(ctx.runtime.redis, _holders(ctx))
+    return {"windows": [{"window": w.id, "holder": held[w.id].username if w.id in held else None,
+                         "holder_name": held[w.id].name if w.id in held else None} for w in ctx.hall.config.windows]}
 
 
 @ENDPOINTS.add("DELETE", "/session/window", roles=("staff", "manager"))

@@ -6,6 +6,7 @@ import asyncio
 import time
 from typing import Any
 
+from floor.accounts import holders
 from floor.accounts import store as accounts
 from floor.catalog.search_terms import search_terms
 from floor.hall.schemas import (
@@ -39,6 +40,7 @@ async def snapshot(ctx: Ctx, _: Any) -> SnapshotOut:
     hall = ctx.hall.config
     public = ctx.principal is not None and ctx.principal.role in IN_PUBLIC_VIEW
     snap = await ctx.hall.engine.snapshot()
+    held = await holders.read(ctx.runtime.redis, ctx.hall.engine.keys.holders)
     services = []
     for line in snap["services"]:
         svc = hall.service(line["code"])
@@ -48,7 +50,8 @@ async def snapshot(ctx: Ctx, _: Any) -> SnapshotOut:
     names = {w.id: w.name for w in hall.windows}
     windows = [WindowLine(id=w["id"], name=names[w["id"]], state=w["state"], ticket=w.get("ticket"),
                           services=w["services"], primary=w["primary"], items=w.get("items", []),
-                          reason=None if public else w.get("reason"))
+                          reason=None if public else w.get("reason"),
+                          staff=held[w["id"]].name if w["id"] in held else None)
                for w in snap["windows"]]
     calls = [CallLine(number=c["number"], window=c["window"], window_name=names[c["window"]],
                       at=at(hall, c["at"]), holder=c.get("holder")) for c in snap["recent_calls"]]

@@ -159,6 +159,7 @@ class WindowLine(BaseModel):
     primary: list[str]
     items: list[str] = Field(default_factory=list)
     reason: str | None = None
+    staff: str | None = None  # the display name of who is signed in at the window (an account's), if anyone
 
 
 class CallLine(BaseModel):

@@ -64,6 +64,12 @@ def test_staff_sign_in_take_a_free_window_and_call(hall: Hall) -> None:
         page.wait_for_timeout(100)
     assert [e["details"].get("staff") for e in entries if e["action"] == "ticket.called"] == [fang]
 
+    # The manager's board and the lobby's tile say who is at window 2.
+    dashboard = hall.open_page("/halls/{hall}/dashboard", role="manager", size=(1920, 1080))
+    expect(dashboard.locator('.win[data-window="2"] [data-field="staff"]')).to_have_text("在岗：王芳")
+    display = hall.open_page("/halls/{hall}/display?chime=0", role="display", size=(1920, 1080))
+    expect(display.locator('.win[data-window="2"] .win-sub')).to_have_text("王芳")
+
     # Another member of staff sees window 2 taken, by name, and cannot take it.
     other = console(hall)
     sign_in(other, qiang)
@@ -84,3 +90,5 @@ def test_staff_sign_in_take_a_free_window_and_call(hall: Hall) -> None:
     holders = {w["window"]: w["holder"] for w in hall.call("GET", "/session/windows")["windows"]}
     assert (holders["2"], holders["3"]) == (None, qiang)
     assert hall.call("GET", "/windows/2")["state"] == "closed"
+    expect(dashboard.locator('.win[data-window="2"] [data-field="staff"]')).to_have_text("")
+    expect(dashboard.locator('.win[data-window="3"] [data-field="staff"]')).to_have_text("在岗：李强")

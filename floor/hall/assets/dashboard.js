@@ -144,6 +144,8 @@ function renderWindows() {
         el("b", { class: "win-name" }, windowName(w)),
         el("span", { class: "win-state" }, label(WINDOW_STATE_TEXT, w.state))),
       el("div", { class: "win-ticket", dataset: { field: "ticket" } }, w.ticket ?? "—"),
+      el("div", { class: "win-staff", dataset: { field: "staff" } },
+        w.staff ? t(`在岗：${w.staff}`, `At it: ${w.staff}`) : w.state === "closed" ? "" : t("无人登录", "Nobody signed in")),
       el("div", { class: "win-services" }, codes.map((c) => {
         const svc = letters.get(c);
         return el("span", { class: w.primary.includes(c) ? "svc primary" : "svc",
