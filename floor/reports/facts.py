@@ -20,6 +20,7 @@ from typing import Any
 from sqlalchemy import Engine, Row, and_, func, select
 from sqlalchemy.orm import Session
 
+from floor.accounts import store as accounts
 from floor.appointments.rules import status_of
 from floor.appointments.store import AppointmentRow
 from floor.audit.store import parse_actor
@@ -64,7 +65,9 @@ def load_facts(sql: Engine, hall: HallConfig, rng: DateRange, now: datetime) -> 
     with Session(sql) as session:
         tickets = _facts(session, hall, rng, _cases(session, hall.id, rng, now))
         no_shows = _no_shows(session, hall, rng, now)
-    return Facts(tickets, no_shows)
+    # Members of staff who sign in with an account are named by it (the hall file's [[staff]] name the rest).
+    people = {a.username: a.display_name for a in accounts.of_hall(sql, hall.id) if a.role == "staff"}
+    return Facts(tickets, no_shows, people)
 
 
 def load_tickets(sql: Engine, hall: HallConfig, rng: DateRange) -> list[TicketFact]:

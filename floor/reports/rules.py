@@ -128,6 +128,7 @@ class NoShowFact:
 class Facts:
     tickets: list[TicketFact] = field(default_factory=list)
     no_shows: list[NoShowFact] = field(default_factory=list)
+    people: dict[str, str] = field(default_factory=dict)  # staff accounts of the hall: username -> display name
 
 
 @dataclass(frozen=True, slots=True)
@@ -259,7 +260,8 @@ class Group:
     name_en: str
 
 
-def _groups(hall: HallConfig, by: Grouping, tickets: Sequence[TicketFact]) -> list[Group]:
+def _groups(hall: HallConfig, by: Grouping, tickets: Sequence[TicketFact],
+            people: dict[str, str] | None = None) -> list[Group]:
     """Every configured service, window or member of staff (so a quiet one shows its zeroes), then keys the
     record has that the configuration no longer names, then the row of tickets with no key (null)."""
     if by == "service":
@@ -268,6 +270,8 @@ def _groups(hall: HallConfig, by: Grouping, tickets: Sequence[TicketFact]) -> li
         known = [Group(w.id, w.name, f"Window {w.id}") for w in hall.windows]
     else:  # the manager's own staff, by their full names: masking is for citizens' names, which no report holds
         known = [Group(m.id, m.name, m.name) for m in hall.staff]
+        listed = {m.id for m in hall.staff}
+        known += [Group(u, name, name) for u, name in sorted((people or {}).items()) if u not in listed]
     keys = {g.key for g in known}
     seen = {_key(t, by) for t in tickets}
     extra = sorted(k for k in seen - keys if k is not None)
@@ -289,7 +293,7 @@ def report(hall: HallConfig, rng: DateRange, by: Grouping, facts: Facts) -> dict
         grouped.setdefault(_key(t, by), []).append(t)
     no_shows = Counter(n.service for n in facts.no_shows)
     rows = []
-    for g in _groups(hall, by, facts.tickets):
+    for g in _groups(hall, by, facts.tickets, facts.people):
         # Appointment no-shows never reached a window or a member of staff: only services have them.
         missed_bookings = no_shows.get(g.key or "", 0) if by == "service" else None
         rows.append({"key": g.key, "name": g.name, "name_en": g.name_en,

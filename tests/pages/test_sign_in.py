@@ -36,6 +36,7 @@ def sign_in(page: Page, username: str, password: str = PASSWORD) -> None:
 
 def test_staff_sign_in_take_a_free_window_and_call(hall: Hall) -> None:
     fang, qiang = person(hall, "王芳"), person(hall, "李强")
+    hall.open_windows("1")  # the hall is open (in opening hours a ticket needs a window open for it)
     first = hall.issue("SOC")
 
     page = console(hall)
@@ -92,3 +93,12 @@ def test_staff_sign_in_take_a_free_window_and_call(hall: Hall) -> None:
     assert hall.call("GET", "/windows/2")["state"] == "closed"
     expect(dashboard.locator('.win[data-window="2"] [data-field="staff"]')).to_have_text("")
     expect(dashboard.locator('.win[data-window="3"] [data-field="staff"]')).to_have_text("在岗：李强")
+
+    # The report by member of staff credits her by her name (the record has what she finished, a moment later).
+    for _ in range(100):
+        rows = {r["key"]: r for r in hall.call("GET", "/reports?by=staff")["rows"]}
+        if rows.get(fang, {}).get("served"):
+            break
+        page.wait_for_timeout(100)
+    assert (rows[fang]["name"], rows[fang]["served"]) == ("王芳", 1)
+    assert (rows[qiang]["name"], rows[qiang]["served"]) == ("李强", 0)  # signed in, nobody served yet
