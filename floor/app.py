@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import re
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -88,25 +87,6 @@ CALL_WORDS: CallWords = announcement  # the lobby's words for a call, which the 
 CHANNELS = {name: channel for room in ROOMS for name, channel in room.channels.items()}
 
 
-class RedactTokens(logging.Filter):
-    """Websocket URLs carry ?token=…, a printed ticket's page and QR code ?key=…; uvicorn logs those URLs, and a log
-    must never hold a credential."""
-
-    _TOKEN = re.compile(r"((?:token|key)=)[^&\s\"']+")
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if record.args:
-            record.msg = record.getMessage()
-            record.args = None
-        record.msg = self._TOKEN.sub(r"\1<redacted>", str(record.msg))
-        return True
-
-
-def quiet_tokens() -> None:
-    for name in ("uvicorn", "uvicorn.error", "uvicorn.access", "hallq"):
-        logging.getLogger(name).addFilter(RedactTokens())
-
-
 async def prepare_hall(engine: Engine, sql: SqlEngine) -> None:
     """Before the first request: the hall's configuration is in SQL, and Redis holds its live day,
     rebuilt from the SQL record if Redis lost it (a restart without persistence)."""
@@ -115,7 +95,6 @@ async def prepare_hall(engine: Engine, sql: SqlEngine) -> None:
 
 
 def create_app(settings: Settings) -> Starlette:
-    quiet_tokens()
     halls = load_halls(settings)
     timings = Timings(settings.timings_file) if settings.timings_file else None
 
@@ -135,7 +114,9 @@ def create_app(settings: Settings) -> Starlette:
         for engine in engines.values():
             await prepare_hall(engine, sql)
         runtime.tasks.append(asyncio.create_task(hub.run(), name="hub"))
-        runtime.tasks.append(asyncio.create_task(revocations.watch(runtime), name="revocations"))
+        # Revoked credentials are known before the first request: a worker started after a sign-out refuses it.
+        revoked_from = await revocations.prime(runtime)
+        runtime.tasks.append(asyncio.create_task(revocations.watch(runtime, revoked_from), name="revocations"))
         runtime.tasks.append(asyncio.create_task(revocations.record_seen(runtime), name="keys-seen"))
         app.state.runtime = runtime
         if timings is not None:

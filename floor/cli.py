@@ -11,12 +11,15 @@ import signal
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from floor.accounts.setup import Made
 from floor.hall_files import load_halls
 from floor.http.auth import ROLES, make_token
 from floor.settings import Settings
 from queue_engine.config import Staff
+
+if TYPE_CHECKING:  # the workers import this module: argon2 and SQLAlchemy only where an account is made
+    from floor.accounts.setup import Made
 
 
 class CliError(Exception):

@@ -1,4 +1,5 @@
-"""The server's logs: one filter on every handler, so no line written anywhere holds a person's number.
+"""The server's logs: one filter on every handler, so no line written anywhere holds a person's number or a
+credential (a socket's ?token=, a printed ticket's ?key=, a session cookie, an Authorization header).
 
 A filter on the handlers, not on named loggers: a logger's filter misses what its children pass up to it,
 and the handler sees every record that is written, the hallq loggers', uvicorn's and the libraries', and
@@ -9,23 +10,33 @@ from __future__ import annotations
 
 import copy
 import logging
+import re
 from typing import Any
 
 from floor.identity import redact
 
+# A value after token= or key= (URLs), the session and CSRF cookies, and the Authorization, Cookie and CSRF headers
+# as a websocket handshake logs them at debug level.
+_CREDENTIALS = re.compile(r"((?:token|key|hallq_session|hallq_csrf)=)[^&\s\"';]+"
+                          r"|((?:authorization|cookie|x-csrf-token|x-pairing-claim):\s*)[^\r\n\"']+", re.IGNORECASE)
+
+
+def _blot(text: str) -> str:
+    return redact(_CREDENTIALS.sub(lambda m: f"{m.group(1) or m.group(2)}<redacted>", text))
+
 
 class RedactPersonalData(logging.Filter):
-    """Masks ID and mobile numbers in a record's message, its arguments and its traceback."""
+    """Masks ID and mobile numbers, and credentials, in a record's message, its arguments and its traceback."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        record.msg = redact(str(record.msg))
+        record.msg = _blot(str(record.msg))
         if isinstance(record.args, tuple):
             # Element by element: uvicorn's access formatter reads its fields from the arguments.
-            record.args = tuple(redact(a) if isinstance(a, str) else a for a in record.args)
+            record.args = tuple(_blot(a) if isinstance(a, str) else a for a in record.args)
         elif isinstance(record.args, dict):
-            record.args = {k: redact(v) if isinstance(v, str) else v for k, v in record.args.items()}
+            record.args = {k: _blot(v) if isinstance(v, str) else v for k, v in record.args.items()}
         if record.exc_info and not record.exc_text:
-            record.exc_text = redact(logging.Formatter().formatException(record.exc_info))
+            record.exc_text = _blot(logging.Formatter().formatException(record.exc_info))
         return True
 
 

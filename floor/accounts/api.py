@@ -84,22 +84,25 @@ def _one_time_password() -> str:
 
 
 # -- lock-out ------------------------------------------------------------------------------------------
-async def _lock(ctx: Ctx, username: str) -> rules.Lock | None:
+async def _count_attempt(ctx: Ctx, username: str) -> tuple[int, int, int, int]:
+    """Count this attempt before the password is checked, so guesses sent at once cannot all slip in before the
+    lock: (account attempts, seconds their count lives, address attempts, seconds) in the lock-out window."""
     k = keys(ctx.runtime)
-    pipe = ctx.runtime.redis.pipeline(transaction=False)
-    for key in (k.failures("account", username), k.failures("address", _address(ctx))):
-        pipe.get(key)
-        pipe.ttl(key)
-    account_n, account_ttl, address_n, address_ttl = await pipe.execute()
-    return rules.lock_of(int(account_n or 0), int(account_ttl), int(address_n or 0), int(address_ttl))
-
-
-async def _failed(ctx: Ctx, username: str) -> None:
-    k = keys(ctx.runtime)
-    pipe = ctx.runtime.redis.pipeline(transaction=False)
+    pipe = ctx.runtime.redis.pipeline(transaction=True)
     for key in (k.failures("account", username), k.failures("address", _address(ctx))):
         pipe.incr(key)
         pipe.expire(key, rules.LOCK_WINDOW_S, nx=True)
+        pipe.ttl(key)
+    account_n, _, account_ttl, address_n, _, address_ttl = await pipe.execute()
+    return int(account_n), int(account_ttl), int(address_n), int(address_ttl)
+
+
+async def _succeeded(ctx: Ctx, username: str) -> None:
+    """A right password: the account's count starts again, and the address's attempt was no failure."""
+    k = keys(ctx.runtime)
+    pipe = ctx.runtime.redis.pipeline(transaction=False)
+    pipe.delete(k.failures("account", username))
+    pipe.decr(k.failures("address", _address(ctx)))
     await pipe.execute()
 
 
@@ -142,24 +145,24 @@ async def _start_session(ctx: Ctx, account: store.Account, status: int = 200) ->
 async def sign_in(ctx: Ctx, body: SignIn) -> Response:
     """Sign in with a username and password: sets the session cookie (HttpOnly) and the CSRF cookie."""
     username = body.username.strip().lower()
-    lock = await _lock(ctx, username)
-    if lock is not None:
-        raise _locked(lock)
+    account_n, account_ttl, address_n, address_ttl = await _count_attempt(ctx, username)
+    before = rules.lock_of(account_n - 1, account_ttl, address_n - 1, address_ttl)  # the failures before this one
+    if before is not None:
+        raise _locked(before)
     account = await asyncio.to_thread(store.find, ctx.runtime.sql, username)
     good = await asyncio.to_thread(passwords.verify, account.password_hash if account else None, body.password)
     if not good or account is None:
-        await _failed(ctx, username)
-        lock = await _lock(ctx, username)
-        if lock is not None:
-            raise _locked(lock)
+        now_locked = rules.lock_of(account_n, account_ttl, address_n, address_ttl)
+        if now_locked is not None:
+            raise _locked(now_locked)
         raise ApiError(401, "wrong_password", "The username or password is wrong.", "用户名或密码不正确。")
+    await _succeeded(ctx, username)
     if account.disabled:
         raise ApiError(403, "account_disabled", "This account is disabled; ask your hall's admin.",
                        "该账号已停用，请联系大厅系统管理员。")
     if ctx.hall.config.id not in account.halls:
         raise ApiError(403, "wrong_hall", f"This account does not work in {ctx.hall.config.name}.",
                        f"该账号不属于{ctx.hall.config.name}。")
-    await ctx.runtime.redis.delete(keys(ctx.runtime).failures("account", username))
     return await _start_session(ctx, account)
 
 
@@ -255,18 +258,22 @@ async def take_window(ctx: Ctx, body: TakeWindow) -> Response:
     if window is None:
         raise ApiError(404, "unknown_window", f"There is no window {body.window} in this hall.",
                        f"本大厅没有{body.window}号窗口。")
-    held = await holders.read(ctx.runtime.redis, _holders(ctx))
-    mine = [w for w, who in held.items() if who.username == p.staff and w != window.id]
-    if mine:
-        raise ApiError(409, "holds_another", f"You are signed in at window {mine[0]}; leave it first.",
-                       f"您已在{mine[0]}号窗口在岗，请先离开该窗口。")
     account = await asyncio.to_thread(store.find, ctx.runtime.sql, p.staff)
     name = account.display_name if account else p.staff
-    if not await holders.take(ctx.runtime.redis, _holders(ctx), window.id, p.staff, name):
-        other = (await holders.read(ctx.runtime.redis, _holders(ctx))).get(window.id)
-        who = other.name if other else "?"
+    refused = await holders.take(ctx.runtime.redis, _holders(ctx), window.id, p.staff, name)
+    if refused is not None and refused.another:
+        raise ApiError(409, "holds_another", f"You are signed in at window {refused.another}; leave it first.",
+                       f"您已在{refused.another}号窗口在岗，请先离开该窗口。")
+    if refused is not None:
+        who = refused.holder.name if refused.holder else "?"
         raise ApiError(409, "window_taken", f"{window.name} is taken by {who}.", f"{window.name}已由{who}在岗。")
     return await _reissue(ctx, window.id)
+
+
+async def _free(ctx: Ctx, window: str, username: str) -> None:
+    await holders.release(ctx.runtime.redis, _holders(ctx), window, username)
+    with contextlib.suppress(DomainError):  # a ticket still at the window: it is handed over, not closed
+        await ctx.hall.engine.close_window(window)
 
 
 async def leave_window(ctx: Ctx) -> None:
@@ -275,9 +282,7 @@ async def leave_window(ctx: Ctx) -> None:
     p = ctx.principal
     if p is None or not p.window or not p.staff:
         return
-    await holders.release(ctx.runtime.redis, _holders(ctx), p.window, p.staff)
-    with contextlib.suppress(DomainError):  # a ticket still at the window: it is handed over, not closed
-        await ctx.hall.engine.close_window(p.window)
+    await _free(ctx, p.window, p.staff)
 
 
 @ENDPOINTS.add("GET", "/session/windows", roles=("staff", "manager"))
@@ -366,6 +371,9 @@ async def change_account(ctx: Ctx, body: AccountChange) -> dict[str, Any]:
         fields["disabled"] = body.disabled
     changed = await asyncio.to_thread(store.change, ctx.runtime.sql, username, datetime.now(UTC), **fields)
     assert changed is not None
+    if body.disabled:  # whatever window they held is free again (and closed unless a ticket is there)
+        for window in holders.holding(await holders.read(ctx.runtime.redis, _holders(ctx)), username):
+            await _free(ctx, window, username)
     if body.disabled or changed.role != before.role:  # a new role takes effect at the next sign-in: end the old
         await revoke(ctx.runtime, account=username, kind="session")
     return changed.public()

@@ -3,13 +3,18 @@ Hashing takes ~0.1 s of CPU by design, so callers run it in a thread, off the ev
 
 from __future__ import annotations
 
+from functools import cache
+
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 _HASHER = PasswordHasher()  # the library's defaults (RFC 9106 low-memory profile), upgraded by needs_rehash
 
-# A hash to check against when the account does not exist, so a wrong username takes as long as a wrong password.
-_DUMMY = _HASHER.hash("not a password of anyone")
+@cache
+def _dummy() -> str:
+    """A hash to check against when the account does not exist, so a wrong username takes as long as a wrong
+    password. Made on first use: a worker that imports this module does not pay a hash before it serves."""
+    return _HASHER.hash("not a password of anyone")
 
 
 def hash_password(password: str) -> str:
@@ -18,7 +23,7 @@ def hash_password(password: str) -> str:
 
 def verify(stored: str | None, password: str) -> bool:
     try:
-        return _HASHER.verify(stored or _DUMMY, password) and stored is not None
+        return _HASHER.verify(stored or _dummy(), password) and stored is not None
     except (VerificationError, InvalidHashError):
         return False
 

@@ -43,15 +43,21 @@ def _text(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
-async def watch(runtime: Runtime) -> None:
-    """Keep ``runtime.revoked`` current: the stream's end first, then SQL's list, then the stream from there."""
-    key = keys(runtime).revocations
+async def prime(runtime: Runtime) -> str:
+    """Before the worker serves: the stream's end first, then SQL's list of revoked credentials (so nothing revoked
+    between the two is missed); the stream id to follow from."""
     last = "0-0"
-    with contextlib.suppress(Exception):
-        newest: Any = await runtime.redis.xrevrange(key, count=1)
+    with contextlib.suppress(Exception):  # Redis away: SQL's list still holds, the watch reads the stream later
+        newest: Any = await runtime.redis.xrevrange(keys(runtime).revocations, count=1)
         if newest:
             last = _text(newest[0][0])
     runtime.revoked.update(await asyncio.to_thread(store.revoked_since, runtime.sql, datetime.now(UTC)))
+    return last
+
+
+async def watch(runtime: Runtime, last: str) -> None:
+    """Keep ``runtime.revoked`` current from the stream, twice a second, from ``last`` (``prime``'s) on."""
+    key = keys(runtime).revocations
     while True:
         try:
             found: Any = await runtime.redis.xread({key: last}, count=1000)

@@ -38,7 +38,6 @@ class Principal:
     token_id: str  # a kiosk's device id for rate limits; who acted, in the audit log; what a revocation names
     staff: str | None = None  # who acts: the member of staff a token names, or the signed-in account
     kind: str | None = None  # session | device | key for credentials the server issued; None: `hallq token`
-    via_cookie: bool = False  # came as the session cookie: its writes need the CSRF header too
 
 
 def _b64(data: bytes) -> str:
@@ -89,9 +88,11 @@ def issue(secret: bytes, *, hall: str, role: str, jid: str, kind: str, window: s
     return f"{_PREFIX}.{payload}.{_sign(secret, payload)}"
 
 
+@lru_cache(maxsize=16384)
 def csrf_token(secret: bytes, jid: str) -> str:
     """The value a page sends in X-CSRF-Token with each write its session cookie authorises: derived from the
-    session, so another site, which cannot read it, cannot forge a write with the cookie the browser sends."""
+    session, so another site, which cannot read it, cannot forge a write with the cookie the browser sends. Cached:
+    a session writes all day with the same one."""
     return _b64(hmac.new(secret, f"csrf:{jid}".encode(), hashlib.sha256).digest())[:32]
 
 

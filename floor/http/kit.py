@@ -247,10 +247,16 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 def cookie(request: HTTPConnection, name: str) -> str | None:
+    """One cookie's value, read from the header as it came (Starlette's ``request.cookies`` would build the whole
+    Headers mapping and every cookie first: most of what checking a session costs)."""
     raw = header(request, b"cookie")
-    if not raw or name not in raw:  # nearly every API request sends a bearer token and no cookie at all
+    if not raw or name not in raw:
         return None
-    return request.cookies.get(name)
+    for part in raw.split(";"):
+        key, _, value = part.strip().partition("=")
+        if key == name:
+            return value.strip('"') or None
+    return None
 
 
 def _principal(request: HTTPConnection, runtime: Runtime) -> Principal:
@@ -273,8 +279,7 @@ def _principal(request: HTTPConnection, runtime: Runtime) -> Principal:
             secret, principal.token_id):
         raise AuthError(403, "csrf", "This request did not come from a hallq page (no CSRF token); reload the page.",
                         "请求缺少页面校验码（CSRF），请刷新页面后重试。")
-    return Principal(principal.hall, principal.role, principal.window, principal.token_id, principal.staff,
-                     principal.kind, via_cookie=True)
+    return principal
 
 
 def _same_origin(request: HTTPConnection) -> None:

@@ -7,6 +7,7 @@ nothing behind. A PostgreSQL that cannot be reached fails the test: it is a brok
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
@@ -34,11 +35,9 @@ def demo_hall(demo_hall: HallConfig) -> HallConfig:
     return demo_hall.model_copy(update={"policy": demo_hall.policy.model_copy(update={"returning": "requeue"})})
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def sql_url(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'var' / 'hallq.db'}"
-        return
+@contextlib.contextmanager
+def postgres_schema() -> Iterator[str]:
+    """A URL of the test PostgreSQL whose tables go into a schema of their own, dropped afterwards."""
     admin = sa.create_engine(POSTGRES_URL, poolclass=NullPool)
     schema = f"hq_test_{uuid.uuid4().hex[:12]}"
     try:
@@ -55,6 +54,15 @@ def sql_url(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[str]:
         with admin.begin() as conn:
             conn.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
         admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def sql_url(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'var' / 'hallq.db'}"
+        return
+    with postgres_schema() as url:
+        yield url
 
 
 @pytest.fixture

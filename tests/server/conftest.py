@@ -33,6 +33,7 @@ import orjson
 import pytest
 import redis as redis_sync
 from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
 
 from floor.clock import write_clock
 from floor.http.auth import make_token, ticket_key
@@ -375,6 +376,18 @@ async def recv_json(ws: ClientConnection, within_s: float = 10.0) -> dict[str, A
     raw = await asyncio.wait_for(ws.recv(), within_s)
     message: dict[str, Any] = orjson.loads(raw)
     return message
+
+
+async def first_message(url: str, **kwargs: Any) -> tuple[dict[str, Any], int | None]:
+    """The first message of a feed, and the close code if the server closed it right after (None: still open)."""
+    async with ws_connect(url, **kwargs) as ws:
+        message = await recv_json(ws, 15)
+        if message.get("type") != "error":
+            return message, None
+        with pytest.raises(ConnectionClosed) as closed:
+            await asyncio.wait_for(ws.recv(), 10)
+    rcvd = closed.value.rcvd
+    return message, rcvd.code if rcvd else None
 
 
 async def recv_events(ws: ClientConnection, count: int, within_s: float = 10.0) -> list[dict[str, Any]]:

@@ -133,6 +133,10 @@ def test_serve_demo_prints_accounts_for_people_and_tokens_for_devices(live_serve
             signed = client.post("/session", json={"username": username, "password": password})
             assert signed.status_code == 200, signed.text
             assert client.get("/whoami").json()["role"] == accounts[username]
+        # s01 (signed in last) takes window 1 and opens it, as the console does.
+        for path, body in (("/session/window", {"window": "1"}), ("/windows/1/open", None)):
+            done = client.post(path, json=body, headers={"X-CSRF-Token": client.cookies["hallq_csrf"]})
+            assert done.status_code == 200, done.text
         # The devices' tokens work for what each does.
         assert get(server, "/snapshot", pages[f"{base}/halls/demo/display"]).status_code == 200
         pad = pages[f"{base}/halls/demo/rate"]

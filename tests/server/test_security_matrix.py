@@ -17,12 +17,17 @@ from typing import Any
 
 import httpx
 import pytest
-from websockets.exceptions import ConnectionClosed
 
 import floor.app
 from floor.app import ENDPOINTS
 from floor.settings import Settings
-from tests.server.conftest import NO_SHOW_AT_ONCE, HallApi, SharedServer, assert_error, recv_json, ws_connect
+from tests.server.conftest import (
+    NO_SHOW_AT_ONCE,
+    HallApi,
+    SharedServer,
+    assert_error,
+    first_message,
+)
 from tests.server.test_appointments import appointment_for, booking_body, person
 from tests.server.test_notifications import failed_delivery
 
@@ -394,18 +399,6 @@ async def test_endpoint_matrix(route: str, api: HallApi, shared_server: SharedSe
     assert not verdicts.wrong, f"{route}:\n" + "\n".join(verdicts.wrong)
 
 
-async def ws_first_message(url: str) -> tuple[dict[str, Any], int | None]:
-    """The first message of a feed, and its close code if the server closed it right after."""
-    async with ws_connect(url) as ws:
-        message = await recv_json(ws)
-        if message.get("type") != "error":
-            return message, None
-        with pytest.raises(ConnectionClosed) as closed:
-            await asyncio.wait_for(ws.recv(), 10)
-    rcvd = closed.value.rcvd
-    return message, rcvd.code if rcvd else None
-
-
 @pytest.mark.parametrize("channel", sorted(CHANNELS))
 async def test_feed_matrix(channel: str, api: HallApi, shared_server: SharedServer) -> None:
     rule = CHANNELS[channel]
@@ -419,7 +412,7 @@ async def test_feed_matrix(channel: str, api: HallApi, shared_server: SharedServ
             token = api.server.token(cell.role, cell.window, other if cell.other_hall else api.hall)
         params = {"since": "0-0"} | ({"window": OWN_WINDOW} if window_route else {})
         url = api.server.ws_url(channel.replace("{ticket}", ticket), token, hall=api.hall, **params)
-        message, code = await ws_first_message(url)
+        message, code = await first_message(url)
         if allowed(rule, cell, window_route):
             verdicts.check(message.get("type") != "error", f"{cell} should be allowed: {message}")
         else:
