@@ -103,6 +103,10 @@ def session() -> Iterator[requests.Session]:
 
 
 STAGES = ("waiting", "called", "serving", "done")
+# What only a person signed in with their account does, or what needs a secret random input does not hold (a
+# password, a pairing code and its claim): refused to every token, whatever the body.
+PERSON_ONLY = {("POST", "/session"), ("POST", "/session/password"), ("POST", "/session/window"),
+               ("DELETE", "/session/window"), ("GET", "/pairing/{code}"), ("POST", "/pairing/{code}/device")}
 
 
 @dataclass(frozen=True)
@@ -240,10 +244,14 @@ def test_every_operation_with_a_token_that_may_call_it(
         assert len(operations) >= 9, [f"{op.method} {op.path}" for op in operations]
     run_everywhere(operations, fuzz)
     if mode is GenerationMode.POSITIVE:
-        missed = sorted({op.label for op in operations} - answered)
+        # A person's own session does these, never a token (they answer not_a_person to every token the fuzzer
+        # sends), and a sign-in or a pairing needs a password or a code random input does not hold.
+        unreachable = {f"{method} /api/v1/halls/{{hall}}{path}" for method, path in PERSON_ONLY}
+        reachable = [op for op in operations if op.label not in unreachable]
+        missed = sorted({op.label for op in reachable} - answered)
         # Some cannot succeed with random input (a service code or ticket id in the body, open an open window):
         # eight of 29 at the time of writing. Many more would mean the cases stop at auth or the path.
-        assert len(missed) <= len(operations) // 3, f"never got past validation: {missed}"
+        assert len(missed) <= len(reachable) // 3, f"never got past validation: {missed}"
 
 
 def wrong_tokens(server: LiveServer, roles: tuple[str, ...]) -> list[str | None]:
