@@ -217,7 +217,8 @@ class HallqServer:
                 [str(HALLQ), "serve", "--host", "127.0.0.1", "--port", str(self.port), "--workers", str(self.workers)],
                 cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                 start_new_session=True)
-        wait_until(self._up, f"hallq serve on port {self.port}", timeout_s=30)
+        # Two workers beside a loaded suite have taken over 30 s to answer (the tests' own servers get 60 s too).
+        wait_until(self._up, f"hallq serve on port {self.port}", timeout_s=60)
         return self
 
     def _up(self) -> bool:
