@@ -126,19 +126,25 @@ def _session_reply(ctx: Ctx, account: store.Account, token: str, jid: str, statu
     return reply
 
 
-async def _start_session(ctx: Ctx, account: store.Account, status: int = 200) -> Response:
+async def _new_session(ctx: Ctx, account: store.Account, window: str | None = None) -> tuple[str, str]:
+    """A session credential for ``account`` (at ``window``), recorded so it can be revoked: (token, its id)."""
     jid = secrets.token_hex(12)
     now = datetime.now(UTC)
     expires = time.time() + rules.SESSION_S
     # A reset password's session may only change the password (``kind`` "reset": the route kit refuses the rest).
     kind = "reset" if account.must_change else "session"
     token = issue(ctx.runtime.settings.secret, hall=ctx.hall.config.id, role=account.role, jid=jid, kind=kind,
-                  staff=account.username, expires_at=expires)
+                  staff=account.username, window=window, expires_at=expires)
     row = store.CredentialRow(id=jid, kind="session", hall=ctx.hall.config.id, role=account.role,
-                              account=account.username, address=_address(ctx)[:64], created_at=now,
+                              account=account.username, window=window, address=_address(ctx)[:64], created_at=now,
                               expires_at=datetime.fromtimestamp(expires, UTC), last_seen_at=now)
     await asyncio.to_thread(store.issued, ctx.runtime.sql, row)
-    await asyncio.to_thread(store.signed_in, ctx.runtime.sql, account.username, now)
+    return token, jid
+
+
+async def _start_session(ctx: Ctx, account: store.Account, status: int = 200) -> Response:
+    token, jid = await _new_session(ctx, account)
+    await asyncio.to_thread(store.signed_in, ctx.runtime.sql, account.username, datetime.now(UTC))
     return _session_reply(ctx, account, token, jid, status)
 
 
@@ -235,15 +241,7 @@ async def _reissue(ctx: Ctx, window: str | None) -> Response:
     if account is None or account.disabled:
         raise ApiError(403, "account_disabled", "This account is disabled; ask your hall's admin.",
                        "该账号已停用，请联系大厅系统管理员。")
-    jid = secrets.token_hex(12)
-    now = datetime.now(UTC)
-    expires = time.time() + rules.SESSION_S
-    token = issue(ctx.runtime.settings.secret, hall=ctx.hall.config.id, role=account.role, jid=jid, kind="session",
-                  staff=account.username, window=window, expires_at=expires)
-    row = store.CredentialRow(id=jid, kind="session", hall=ctx.hall.config.id, role=account.role,
-                              account=account.username, window=window, address=_address(ctx)[:64], created_at=now,
-                              expires_at=datetime.fromtimestamp(expires, UTC), last_seen_at=now)
-    await asyncio.to_thread(store.issued, ctx.runtime.sql, row)
+    token, jid = await _new_session(ctx, account, window)
     await revoke(ctx.runtime, [p.token_id])
     return _session_reply(ctx, account, token, jid)
 
