@@ -18,8 +18,9 @@ from floor.http.kit import ApiError, Ctx, Endpoints, Param
 from queue_engine.config import HallConfig
 
 CALLS = ("ticket.called", "ticket.recalled")
-SHOWN = ("number", "service", "window", "recalls", "day", "services", "primary")
-UNSHOWN = ("ticket.rated",)  # a rating is between the citizen and the hall
+SHOWN = ("number", "service", "window", "recalls", "day", "services", "primary", "version")
+UNSHOWN = ("ticket.rated", "hall.alert")  # a rating is between the citizen and the hall; alerts are the managers'
+
 ENDPOINTS = Endpoints()
 
 

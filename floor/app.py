@@ -31,7 +31,7 @@ from floor.audit import room as audit_room
 from floor.catalog import room as catalog_room
 from floor.clock import FileClock
 from floor.hall import room as hall_room
-from floor.hall_files import load_halls
+from floor.hall_files import HallFile, read_hall_files
 from floor.http.feed import feed_route, render_for
 from floor.http.hall_app import HallApp
 from floor.http.kit import (
@@ -57,6 +57,8 @@ from floor.record.recovery import Recovery
 from floor.reports import room as reports_room
 from floor.runtime import HallRuntime, Runtime
 from floor.settings import Settings
+from floor.setup import live as live_setup
+from floor.setup import room as setup_room
 from floor.sql.db import make_sql_engine, migrate, sync_config
 from floor.tickets import room as tickets_room
 from queue_engine.engine import Engine
@@ -79,6 +81,7 @@ ROOMS: tuple[Room, ...] = (
     notify_room.ROOM,
     audit_room.ROOM,
     accounts_room.ROOM,
+    setup_room.ROOM,
     display_room.ROOM,
     console_room.ROOM,
 )
@@ -87,15 +90,19 @@ CALL_WORDS: CallWords = announcement  # the lobby's words for a call, which the 
 CHANNELS = {name: channel for room in ROOMS for name, channel in room.channels.items()}
 
 
-async def prepare_hall(engine: Engine, sql: SqlEngine) -> None:
-    """Before the first request: the hall's configuration is in SQL, and Redis holds its live day,
-    rebuilt from the SQL record if Redis lost it (a restart without persistence)."""
+async def prepare_hall(engine: Engine, sql: SqlEngine, file: HallFile) -> None:
+    """Before the first request: the hall runs on its newest set-up, its configuration is in SQL, Redis holds its
+    live day (rebuilt from the SQL record if Redis lost it: a restart without persistence), and its file is
+    imported if it is new."""
+    await live_setup.settle(engine, sql)
     await asyncio.to_thread(sync_config, sql, engine.hall)
     await bring_back(engine, sql)
+    await live_setup.import_file(engine, sql, file)
 
 
 def create_app(settings: Settings) -> Starlette:
-    halls = load_halls(settings)
+    files = read_hall_files(settings)
+    halls = {hall: file.config for hall, file in files.items()}
     timings = Timings(settings.timings_file) if settings.timings_file else None
 
     @contextlib.asynccontextmanager
@@ -105,14 +112,15 @@ def create_app(settings: Settings) -> Starlette:
         hub_redis = Redis.from_url(settings.redis_url)
         clock = FileClock(settings.clock_file) if settings.clock_file else time.time
         engines = {h: Engine(redis, cfg, prefix=settings.key_prefix, clock=clock) for h, cfg in halls.items()}
-        hub = Hub(hub_redis, {h: e.keys.events for h, e in engines.items()}, render_for(halls, CHANNELS),
-                  heartbeat_s=settings.heartbeat_s)
+        hub = Hub(hub_redis, {h: e.keys.events for h, e in engines.items()},
+                  render_for(lambda hall: engines[hall].hall, CHANNELS), heartbeat_s=settings.heartbeat_s)
+        hub.on_event = lambda hall, event: engines[hall].follow(event)  # a set-up changed in another worker
         sql = make_sql_engine(settings.database_url)
         await asyncio.to_thread(migrate, sql)  # a no-op when `hallq serve` has migrated already
-        runtime = Runtime(settings, redis, {h: HallRuntime(halls[h], e) for h, e in engines.items()}, hub, sql)
+        runtime = Runtime(settings, redis, {h: HallRuntime(e) for h, e in engines.items()}, hub, sql)
         Recovery(runtime, sql).watch()
-        for engine in engines.values():
-            await prepare_hall(engine, sql)
+        for hall, engine in engines.items():
+            await prepare_hall(engine, sql, files[hall])
         runtime.tasks.append(asyncio.create_task(hub.run(), name="hub"))
         # Revoked credentials are known before the first request: a worker started after a sign-out refuses it.
         revoked_from = await revocations.prime(runtime)

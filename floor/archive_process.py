@@ -48,6 +48,9 @@ async def archive_halls(settings: Settings, call_words: CallWords, parent: int |
     writer = SqlWriter(sql, linger_s=LINGER_S)
     archivers = [Archiver(Engine(redis, hall, prefix=settings.key_prefix), sql, batch_size=BATCH, pace_s=PACE_S,
                           writer=writer) for hall in halls.values()]
+    for archiver in archivers:
+        with contextlib.suppress(Exception):  # Redis away: the archiver waits for it, and follows the stream then
+            await archiver.engine.catch_up()
     gc_tuning.settle()
     tasks = [asyncio.create_task(a.run(), name=f"archiver-{a.engine.hall.id}") for a in archivers]
     notifications = run_notifications(settings, halls, sql, call_words)  # SMS, 好差评

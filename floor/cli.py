@@ -11,7 +11,7 @@ import signal
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from floor.hall_files import load_halls
 from floor.http.auth import ROLES, make_token
@@ -85,6 +85,81 @@ def cmd_account(args: argparse.Namespace) -> None:
         sql.dispose()
 
 
+def _current_setup(settings: Settings, hall_id: str) -> tuple[Any, Any, Any]:
+    """(engine, SQL engine, Redis) for one served hall, the engine on the set-up the hall runs on now."""
+    from redis.asyncio import Redis
+
+    from floor.sql.db import make_sql_engine, migrate
+    from queue_engine.engine import Engine
+
+    halls = load_halls(settings)
+    if hall_id not in halls:
+        raise CliError(f"hall {hall_id!r} is not served here (HALLQ_HALLS names {', '.join(sorted(halls))})")
+    sql = make_sql_engine(settings.database_url)
+    migrate(sql)
+    redis = Redis.from_url(settings.redis_url)
+    return Engine(redis, halls[hall_id], prefix=settings.key_prefix), sql, redis
+
+
+def cmd_import(args: argparse.Namespace) -> None:
+    """A hall file, checked and run at once by the hall (every worker of a running server follows)."""
+    import asyncio
+
+    from floor.hall_files import fingerprint
+    from floor.setup import files, live, rules
+    from queue_engine.errors import DomainError
+
+    settings = Settings.from_env()
+    try:
+        text = Path(args.file).read_text(encoding="utf-8")
+        new = files.check(text, args.file)
+    except rules.SetupRefused as refused:
+        raise CliError(refused.en) from None
+
+    async def run() -> str:
+        engine, sql, redis = _current_setup(settings, new.id)
+        try:
+            await live.settle(engine, sql)
+            edit = rules.replace_all(engine.hall, new.model_dump(mode="json"))
+            if not edit.changes and engine.config_version:
+                return f"hall {new.id}: {args.file} is the set-up it runs on already (version {engine.config_version})"
+            await live.apply(engine, edit, engine.config_version, source=fingerprint(text))
+            return (f"hall {new.id}: set-up version {engine.config_version} imported from {args.file} "
+                    f"({len(edit.changes)} change{'s' if len(edit.changes) != 1 else ''})")
+        except DomainError as refused:
+            raise CliError(f"hall {new.id}: {refused.message('en')}") from None
+        finally:
+            await redis.aclose()
+            sql.dispose()
+
+    print(asyncio.run(run()))
+
+
+def cmd_export(args: argparse.Namespace) -> None:
+    """The set-up a hall runs on now (changed live or not), as a hall file."""
+    import asyncio
+
+    from floor.setup import files, live
+
+    settings = Settings.from_env()
+
+    async def run() -> str:
+        engine, sql, redis = _current_setup(settings, args.hall)
+        try:
+            await live.settle(engine, sql)
+            return files.export(engine.hall)
+        finally:
+            await redis.aclose()
+            sql.dispose()
+
+    text = asyncio.run(run())
+    if args.output:
+        Path(args.output).write_text(text, encoding="utf-8")
+        print(f"hall {args.hall}: set-up written to {args.output}")
+    else:
+        print(text, end="")
+
+
 def demo_banner(settings: Settings, host: str, port: int, people: Sequence[Made] = ()) -> str:
     """The demo's front page in a terminal: every page of every hall, the accounts to sign in to them with, and
     the devices' pages signed in (their token rides in the URL fragment, which the browser keeps to itself)."""
@@ -106,10 +181,12 @@ def demo_banner(settings: Settings, host: str, port: int, people: Sequence[Made]
             f"  差评 cases       {page('cases')}",
             f"  bookings        {page('bookings')}   (预约管理: cancel, lift a booking block)",
             f"  windows         {page('windows')}   (窗口设置: each window's services, live)",
+            f"  hall set-up     {page('setup')}   (大厅设置: services, windows, hours, live)",
             f"  webhooks        {page('webhooks')}   (消息推送; an admin also sends again)",
             f"  audit log       {page('audit')}",
             f"  accounts        {page('accounts')}   (账号与密钥, for the admin)",
-            "  devices, signed in by their token:",
+            "  devices: open a page bare on the device and it shows a pairing code, which the admin pairs on the",
+            "  accounts page (配对设备); for a quick trial, these addresses carry a token instead:",
             f"  kiosk           {page('kiosk', 'kiosk')}",
             f"  lobby display   {page('display', 'display')}",
             f"  rating pad      {page('rate', 'pad', first)}   (beside window {first})",
@@ -148,13 +225,24 @@ def raise_open_files_limit() -> None:
             resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
 
 
+def check_hall_files(settings: Settings) -> None:
+    from floor.setup import files, rules
+
+    for path in settings.halls:
+        try:
+            files.read(path)
+        except rules.SetupRefused as refused:
+            raise CliError(refused.en) from None
+    load_halls(settings)  # two files of one hall
+
+
 def cmd_serve(args: argparse.Namespace) -> None:
     import uvicorn
 
     raise_open_files_limit()  # before the workers start: they inherit it
 
     settings = Settings.from_env()  # also creates the secret file once, before workers read it
-    load_halls(settings)  # a broken hall file stops here with its message, not in every worker
+    check_hall_files(settings)  # a broken hall file stops here, naming its line and field, not in every worker
     from floor.sql.db import migrate
 
     try:
@@ -221,7 +309,7 @@ def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="hallq", description="Queue calling for government service halls. The settings come from HALLQ_* "
         "environment variables (docs/configuration.md); the halls from their TOML files.")
-    sub = p.add_subparsers(dest="command", required=True, metavar="{serve,token,account,archive}")
+    sub = p.add_subparsers(dest="command", required=True, metavar="{serve,token,account,import,export,archive}")
     defaults = argparse.ArgumentDefaultsHelpFormatter
     serve = sub.add_parser("serve", help="serve the configured halls", formatter_class=defaults,
                            description="Serve every configured hall: API, pages, lobby feeds, and the archiver "
@@ -261,6 +349,18 @@ def parser() -> argparse.ArgumentParser:
     account.add_argument("--password", help="the password (create); without it a one-time password is printed, to "
                                             "be changed at the first sign-in")
     account.set_defaults(func=cmd_account)
+    imports = sub.add_parser("import", help="run a hall on a hall file (TOML) now; refuses a bad file by line",
+                             formatter_class=defaults,
+                             description="Check a hall file and make it the set-up its hall runs on, at once and in "
+                                         "every worker of a running server, as the admin page's import does. The "
+                                         "change is audited; a service with waiting tickets is not removed.")
+    imports.add_argument("file", help="the hall file (.toml, .yaml), e.g. one `hallq export` wrote")
+    imports.set_defaults(func=cmd_import)
+    export = sub.add_parser("export", help="write the set-up a hall runs on as a hall file (TOML)",
+                            formatter_class=defaults)
+    export.add_argument("--hall", default="demo", help="the hall's id")
+    export.add_argument("--output", help="the file to write; without it, the standard output")
+    export.set_defaults(func=cmd_export)
     archive = sub.add_parser("archive", help="copy every hall's events into SQL (hallq serve runs this itself)",
                              formatter_class=defaults)
     archive.add_argument("--parent", type=int, help="stop when the process with this id is gone")

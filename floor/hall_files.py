@@ -2,15 +2,35 @@
 
 from __future__ import annotations
 
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
 from floor.settings import Settings
 from queue_engine.config import HallConfig, load_hall
 
 
-def load_halls(settings: Settings) -> dict[str, HallConfig]:
-    halls: dict[str, HallConfig] = {}
-    for path in settings.halls:
+def fingerprint(text: str) -> str:
+    """What a set-up imported from a file is recorded as coming from: ``file:`` and the file's SHA-256."""
+    return "file:" + hashlib.sha256(text.encode()).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class HallFile:
+    path: Path
+    config: HallConfig
+    source: str  # fingerprint() of the file's text
+
+
+def read_hall_files(settings: Settings) -> dict[str, HallFile]:
+    halls: dict[str, HallFile] = {}
+    for path in map(Path, settings.halls):
         hall = load_hall(path)
         if hall.id in halls:
             raise ValueError(f"hall {hall.id!r} is configured twice ({path})")
-        halls[hall.id] = hall
+        halls[hall.id] = HallFile(path, hall, fingerprint(path.read_text(encoding="utf-8")))
     return halls
+
+
+def load_halls(settings: Settings) -> dict[str, HallConfig]:
+    return {hall: file.config for hall, file in read_hall_files(settings).items()}

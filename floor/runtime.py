@@ -17,8 +17,12 @@ if TYPE_CHECKING:
 
 @dataclass
 class HallRuntime:
-    config: HallConfig
     engine: Engine
+
+    @property
+    def config(self) -> HallConfig:
+        """The set-up the hall runs on now: the engine's, which follows every change of it (``Engine.follow``)."""
+        return self.engine.hall
 
     def service_names(self, lang: str) -> dict[str, str]:
         return {s.code: s.name_en if lang == "en" else s.name_zh for s in self.config.services}

@@ -24,6 +24,18 @@ _ITEM_CODE = re.compile(r"^[A-Z][A-Z0-9-]{0,15}$")
 _STAFF_ID = re.compile(r"^[A-Za-z0-9-]{1,16}$")
 
 
+class Invalid(ValueError):
+    """A check of the configuration that failed, in English and Chinese: a hall's people read the Chinese, and
+    pydantic keeps the exception, so whoever shows the error finds both (``error["ctx"]["error"]``)."""
+
+    def __init__(self, en: str, zh: str) -> None:
+        super().__init__(en)
+        self.zh = zh
+
+
+_WHAT_ZH = {"service code": "业务代码", "service letter": "业务字母", "window id": "窗口编号"}
+
+
 class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -49,12 +61,15 @@ class ServiceItem(_Frozen):
     legal_basis: tuple[str, ...] = Field((), description="The laws and rules the item rests on (设定依据).")
     promised_days: int = Field(0, ge=0, description="Working days promised; 0 is an on-the-spot item (即办件).")
     handling_s: int | None = Field(None, gt=0, description="Expected handling time, if it differs from the service's.")
+    notes: str = Field("", max_length=500, description="What else the hall tells everyone who comes for it, printed on "
+                                                       "its 一次性告知 notice (fees, where to collect, who may come).")
 
     @field_validator("code")
     @classmethod
     def _code_shape(cls, v: str) -> str:
         if not _ITEM_CODE.match(v):
-            raise ValueError("a sub-item code is 1-16 capital letters, digits or dashes, starting with a letter")
+            raise Invalid("a sub-item code is 1-16 capital letters, digits or dashes, starting with a letter",
+                          "事项编码须为1-16位大写字母、数字或短横线，以字母开头")
         return v
 
 
@@ -84,16 +99,18 @@ class Service(_Frozen):
     @classmethod
     def _code_shape(cls, v: str) -> str:
         if not _CODE.match(v):
-            raise ValueError("a service code is 1-8 capital letters or digits, starting with a letter")
+            raise Invalid("a service code is 1-8 capital letters or digits, starting with a letter",
+                          "业务代码须为1-8位大写字母或数字，以字母开头")
         return v
 
     @field_validator("letter")
     @classmethod
     def _letter_shape(cls, v: str) -> str:
         if len(v) != 1 or not "A" <= v <= "Z":
-            raise ValueError("a service letter is one capital letter A-Z")
+            raise Invalid("a service letter is one capital letter A-Z", "业务字母须为一个大写字母 A-Z")
         if v in CLASS_LETTERS:
-            raise ValueError("letters V and Y are reserved for VIP and appointment tickets")
+            raise Invalid("letters V and Y are reserved for VIP and appointment tickets",
+                          "字母 V 和 Y 留给 VIP 号和预约号，请换一个字母")
         return v
 
 
@@ -106,21 +123,25 @@ class Window(_Frozen):
     items: tuple[str, ...] = Field(
         (), description="Sub-item skills: for a service with any of its items listed here, the window serves only "
                         "those items of it (tickets of that service without an item it serves too).")
+    stand_in: str | None = Field(
+        None, description="The B post (AB岗): the window whose staff stands in for this window's when they sign out "
+                          "or leave their post (离岗).")
 
     @field_validator("id")
     @classmethod
     def _id_shape(cls, v: str) -> str:
         if not _WINDOW_ID.match(v):
-            raise ValueError("a window id is 1-8 letters, digits or dashes")
+            raise Invalid("a window id is 1-8 letters, digits or dashes", "窗口编号须为1-8位字母、数字或短横线")
         return v
 
     @model_validator(mode="after")
     def _primary_within_services(self) -> Window:
         if not self.services:
-            raise ValueError(f"window {self.id} serves no service")
+            raise Invalid(f"window {self.id} serves no service", f"{self.id}号窗口没有可办理的业务，请至少选一项")
         stray = set(self.primary) - set(self.services)
         if stray:
-            raise ValueError(f"window {self.id}: primary services {sorted(stray)} are not among its services")
+            raise Invalid(f"window {self.id}: primary services {sorted(stray)} are not among its services",
+                          f"{self.id}号窗口的优先业务 {'、'.join(sorted(stray))} 不在其可办业务中")
         return self
 
 
@@ -145,6 +166,10 @@ class Policy(_Frozen):
         "original", description="With returning = requeue: where a late arrival goes back, its old place or the end "
                                 "of the line. 'none' is the older spelling of returning = new_ticket (or serve).")
     ewma_alpha: float = Field(0.2, gt=0, le=1, description="Weight of the newest handling time in the estimate.")
+    stand_in: Literal["take_over", "alert"] = Field(
+        "take_over", description="AB岗: when a window's staff signs out or leaves their post (离岗), its B post's "
+                                 "window takes up its services (take_over), or the managers are only alerted (alert). "
+                                 "Either way they are alerted when a service is left with no open window for it.")
 
     @model_validator(mode="before")
     @classmethod
@@ -159,13 +184,15 @@ class Policy(_Frozen):
     @model_validator(mode="after")
     def _one_rule(self) -> Policy:
         if self.no_show_after_recalls > self.recall_limit:
-            raise ValueError(f"no_show_after_recalls ({self.no_show_after_recalls}) is more than recall_limit "
-                             f"({self.recall_limit}): no ticket could ever be marked a no-show")
+            raise Invalid(f"no_show_after_recalls ({self.no_show_after_recalls}) is more than recall_limit "
+                          f"({self.recall_limit}): no ticket could ever be marked a no-show",
+                          "过号前须重呼的次数多于重呼上限，任何号都无法作过号处理")
         if self.returning == "serve" and self.missed_serve_direct == 0:
-            raise ValueError("returning = serve needs missed_serve_direct of 1 or more: a window serves the no-shows "
-                             "it keeps listed")
+            raise Invalid("returning = serve needs missed_serve_direct of 1 or more: a window serves the no-shows "
+                          "it keeps listed", "过号由叫号窗口直接办理时，须保留至少 1 个过号")
         if self.returning == "requeue" and self.requeue == "none":
-            raise ValueError("returning = requeue needs requeue = original or end (where the late arrival goes back)")
+            raise Invalid("returning = requeue needs requeue = original or end (where the late arrival goes back)",
+                          "过号重新排队须选择回到原位（original）或队尾（end）")
         return self
 
     @property
@@ -230,7 +257,7 @@ class Staff(_Frozen):
     @classmethod
     def _id_shape(cls, v: str) -> str:
         if not _STAFF_ID.match(v):
-            raise ValueError("a staff id is 1-16 letters, digits or dashes")
+            raise Invalid("a staff id is 1-16 letters, digits or dashes", "工作人员编号须为1-16位字母、数字或短横线")
         return v
 
 
@@ -241,7 +268,8 @@ class Session(_Frozen):
     @model_validator(mode="after")
     def _ordered(self) -> Session:
         if self.end <= self.start:
-            raise ValueError(f"opening session {self.start}-{self.end} ends before it starts")
+            raise Invalid(f"opening session {self.start}-{self.end} ends before it starts",
+                          f"办公时段 {self.start:%H:%M}-{self.end:%H:%M} 的结束时间早于开始时间")
         return self
 
 
@@ -268,7 +296,8 @@ class HallConfig(_Frozen):
     @classmethod
     def _id_shape(cls, v: str) -> str:
         if not _HALL_ID.match(v):
-            raise ValueError("a hall id is 1-40 lowercase letters, digits or dashes")
+            raise Invalid("a hall id is 1-40 lowercase letters, digits or dashes",
+                          "大厅编号须为1-40位小写字母、数字或短横线")
         return v
 
     @field_validator("timezone")
@@ -277,7 +306,7 @@ class HallConfig(_Frozen):
         try:
             ZoneInfo(v)
         except Exception as exc:
-            raise ValueError(f"unknown time zone {v!r}") from exc
+            raise Invalid(f"unknown time zone {v!r}", f"未知时区 {v!r}，请用如 Asia/Shanghai 的时区名") from exc
         return v
 
     @field_validator("hours", mode="before")
@@ -319,16 +348,20 @@ class HallConfig(_Frozen):
         for what, values in (("service code", codes), ("service letter", letters), ("window id", ids)):
             dupes = sorted({v for v in values if values.count(v) > 1})
             if dupes:
-                raise ValueError(f"{what} used twice: {', '.join(dupes)}")
+                raise Invalid(f"{what} used twice: {', '.join(dupes)}", f"{_WHAT_ZH[what]}重复：{'、'.join(dupes)}")
         if not self.services:
-            raise ValueError("a hall needs at least one service")
+            raise Invalid("a hall needs at least one service", "大厅至少需要一项业务")
         for w in self.windows:
             unknown = set(w.services) - set(codes)
             if unknown:
-                raise ValueError(f"window {w.id} names unknown services {sorted(unknown)}")
+                raise Invalid(f"window {w.id} names unknown services {sorted(unknown)}",
+                              f"{w.id}号窗口的业务 {'、'.join(sorted(unknown))} 在本大厅不存在")
+            if w.stand_in is not None and (w.stand_in == w.id or w.stand_in not in ids):
+                raise Invalid(f"window {w.id}: its B post {w.stand_in!r} is not another window of the hall",
+                              f"{w.id}号窗口的B岗 {w.stand_in} 不是本大厅的另一个窗口")
         starts = [s.start for s in self.hours]
         if starts != sorted(starts):
-            raise ValueError("opening sessions must be listed in order")
+            raise Invalid("opening sessions must be listed in order", "办公时段须按时间先后排列")
         self._check_catalog(codes)
         return self
 
@@ -336,34 +369,40 @@ class HallConfig(_Frozen):
         items = [i.code for s in self.services for i in s.items]
         dupes = sorted({v for v in items if items.count(v) > 1})
         if dupes:
-            raise ValueError(f"sub-item code used twice: {', '.join(dupes)}")
+            raise Invalid(f"sub-item code used twice: {', '.join(dupes)}", f"事项编码重复：{'、'.join(dupes)}")
         bundles = {s.code for s in self.services if s.bundle}
         for s in self.services:
             unknown = set(s.bundle) - set(codes)
             if unknown:
-                raise ValueError(f"bundle {s.code} names unknown services {sorted(unknown)}")
+                raise Invalid(f"bundle {s.code} names unknown services {sorted(unknown)}",
+                              f"联办主题 {s.code} 包含本大厅不存在的业务 {'、'.join(sorted(unknown))}")
             if set(s.bundle) & bundles:
-                raise ValueError(f"bundle {s.code} may only hold plain services, not bundles")
+                raise Invalid(f"bundle {s.code} may only hold plain services, not bundles",
+                              f"联办主题 {s.code} 只能包含普通业务，不能包含其他联办主题")
             if s.bundle and len(s.bundle) < 2:
-                raise ValueError(f"bundle {s.code} needs at least two services")
+                raise Invalid(f"bundle {s.code} needs at least two services", f"联办主题 {s.code} 至少需要两项业务")
         for w in self.windows:
             for code in w.items:
                 owner = self.item_service(code)
                 if owner is None:
-                    raise ValueError(f"window {w.id} names unknown sub-item {code}")
+                    raise Invalid(f"window {w.id} names unknown sub-item {code}",
+                                  f"{w.id}号窗口的事项 {code} 在本大厅不存在")
                 if owner.code not in w.services:
-                    raise ValueError(f"window {w.id} has sub-item {code} but not its service {owner.code}")
+                    raise Invalid(f"window {w.id} has sub-item {code} but not its service {owner.code}",
+                                  f"{w.id}号窗口有事项 {code}，但没有其所属业务 {owner.code}")
         unknown = set(self.appointments.services) | set(self.appointments.capacities)
         unknown -= set(codes)
         if unknown:
-            raise ValueError(f"appointments name unknown services {sorted(unknown)}")
+            raise Invalid(f"appointments name unknown services {sorted(unknown)}",
+                          f"预约设置中的业务 {'、'.join(sorted(unknown))} 在本大厅不存在")
         staff = [m.id for m in self.staff]
         dupes = sorted({v for v in staff if staff.count(v) > 1})
         if dupes:
-            raise ValueError(f"staff id used twice: {', '.join(dupes)}")
+            raise Invalid(f"staff id used twice: {', '.join(dupes)}", f"工作人员编号重复：{'、'.join(dupes)}")
         both = sorted(set(self.holidays) & set(self.workdays))
         if both:
-            raise ValueError(f"days listed both as holidays and as workdays: {', '.join(map(str, both))}")
+            raise Invalid(f"days listed both as holidays and as workdays: {', '.join(map(str, both))}",
+                          f"以下日期同时列为节假日和调休上班日：{'、'.join(map(str, both))}")
 
     def item_service(self, item_code: str) -> Service | None:
         """The service a sub-item belongs to."""
@@ -430,7 +469,7 @@ class HallConfig(_Frozen):
 def _session_from_text(text: str) -> dict[str, str]:
     start, sep, end = text.partition("-")
     if not sep:
-        raise ValueError(f"opening hours {text!r} should look like 08:30-12:00")
+        raise Invalid(f"opening hours {text!r} should look like 08:30-12:00", f"办公时段 {text!r} 应写作 08:30-12:00")
     return {"start": start.strip(), "end": end.strip()}
 
 

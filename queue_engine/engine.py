@@ -24,10 +24,12 @@ from .checks import check_archived, check_issue, check_outcome, check_rating, ch
 from .config import HallConfig
 from .fcall_pipe import EMPTY, FunctionCaller, Packed, command, pipe_for
 from .keys import DAY_SCOPED_TTL_S, EVENTS_MAXLEN, HallKeys
-from .library import FUNCTION_NAMES, LIBRARY
+from .library import FUNCTION_NAMES, LIBRARY, standalone_script
 from .model import HallModel, initial_window, item_services
+from .reconfig import reconfiguration
 from .records import Event, Issued, Json, Rating, Ticket, TicketStatus, WindowState, normalize_snapshot
 
+_FIRST_CONFIG = standalone_script("first_config")
 Clock = Callable[[], float]  # seconds since the epoch, like time.time
 IdMaker = Callable[[str], str]  # business day -> a new ticket id
 
@@ -68,8 +70,18 @@ class Engine:
         self.clock = clock
         self.new_id = new_id
         self.scripts = FunctionCaller(redis, LIBRARY, FUNCTION_NAMES)
+        # The set-up the hall runs on (version 0: none recorded) and where it came from, which a rebuild puts back.
+        self.config_version, self.config_source = 0, "live"
+        self.adopt(hall)
+
+    def adopt(self, hall: HallConfig, version: int | None = None, source: str = "live") -> None:
+        """Work from ``hall`` from now on: what every call sends that only the configuration decides is encoded here,
+        once (see wire.py), and again when the hall's set-up changes while it runs."""
+        assert hall.id == self.keys.hall
+        self.hall = hall
+        if version is not None:
+            self.config_version, self.config_source = version, source
         k = self.keys
-        # Everything a call sends that never changes is encoded here, once (see wire.py).
         self._base = Packed.of([k.tickets, k.windows, k.active, k.able, k.ewma, k.people, k.calls, k.events])
         self._last_key = Packed.of([k.idle])  # every script's last key (common.lua), after its own
         codes = [s.code for s in hall.services]
@@ -90,7 +102,7 @@ class Engine:
         self._item_service = item_service
         self._call_next_tail = Packed.of([len(codes), *codes, *(s.target_wait_s for s in hall.services), *item_map])
         self._issue_keys: dict[tuple[str, str], Packed] = {}
-        self._day_cache: tuple[int, str, bool] = (-1, "", False)
+        self._day_cache: tuple[int, str, bool] = (-1, "", False)  # the hours may have changed
 
     # -- plumbing --------------------------------------------------------------------------
     def _now(self) -> tuple[float, int]:
@@ -195,6 +207,9 @@ class Engine:
             if model.tickets:
                 pipe.hset(k.tickets, mapping={i: orjson.dumps(t) for i, t in model.tickets.items()})
             pipe.hset(k.windows, mapping={i: orjson.dumps(w) for i, w in model.windows.items()})
+            if self.config_version:
+                pipe.hset(k.config, mapping={"version": self.config_version, "document": self.hall.model_dump_json(),
+                                             "source": self.config_source})
             if model.active:
                 pipe.sadd(k.active, *model.active)
             pipe.hset(k.able, mapping={s: n for s, n in model.able.items()})
@@ -387,6 +402,67 @@ class Engine:
                 "" if items is None else orjson.dumps(list(items))]
         result, _ = await self._run("set_services", EMPTY, args, self._now()[1], self._item_map)
         return WindowState.from_json(result)
+
+    async def alert(self, kind: str, **details: Any) -> str:
+        """Tell the hall's managers something needs them now (``hall.alert``; e.g. a service no open window can
+        serve): an event of the stream, so the dashboard hears it at once and the record keeps it. It changes no
+        state, so it needs no script."""
+        event = {"type": "hall.alert", "kind": kind, "at": self._now()[1], **details}
+        if ACTOR.get():
+            event["by"] = ACTOR.get()
+        event_id: Any = await self.redis.xadd(self.keys.events, {"e": orjson.dumps(event)}, maxlen=EVENTS_MAXLEN,
+                                              approximate=True)
+        return event_id.decode() if isinstance(event_id, bytes) else str(event_id)
+
+    async def live_config(self) -> tuple[int, str | None, str]:
+        """The version (0: none yet), document (JSON) and source of the configuration the live day runs on."""
+        raw = await self.redis.hmget(self.keys.config, ["version", "document", "source"])
+        version, document, source = (v.decode() if isinstance(v, bytes) else v for v in raw)
+        return int(version or 0), document, source or "live"
+
+    async def first_config(self, source: str) -> bool:
+        """Record this engine's configuration as the hall's first set-up (version 1), unless the hall has one
+        already: no event, since nothing of the day comes before it. Whether it was this call that recorded it."""
+        written = await self.redis.eval(_FIRST_CONFIG, 1, self.keys.config, self.hall.model_dump_json(), source,
+                                        self._now()[1])
+        if written:
+            self.adopt(self.hall, 1, source)
+        else:
+            await self.catch_up()
+        return bool(written)
+
+    async def catch_up(self) -> None:
+        """Adopt the set-up the live day runs on, if Redis holds a newer one than this engine's (a process starting
+        while the hall runs)."""
+        version, document, source = await self.live_config()
+        if document is not None and version > self.config_version:
+            self.adopt(HallConfig.model_validate_json(document), version, source)
+
+    def follow(self, event: Json) -> bool:
+        """Adopt the set-up a ``hall.configured`` event carries, if it is newer than this engine's: every reader of the
+        stream (the web workers' hub, the archiver, the notifier) calls this, so each runs on the set-up the live day
+        does from that event on. Whether it changed anything."""
+        if event.get("type") != "hall.configured" or event["version"] <= self.config_version:
+            return False
+        self.adopt(HallConfig.model_validate(event["config"]), event["version"], event.get("source") or "live")
+        return True
+
+    async def reconfigure(self, new: HallConfig, from_version: int, changes: Sequence[Json] = (),
+                          source: str = "live") -> str:
+        """Run the hall on ``new`` from now on, if its set-up is still at ``from_version``: windows and services
+        come and go with the live day (``reconfigure.lua``), and the ``hall.configured`` event tells every worker.
+        ``changes`` say what changed, for the audit; ``source`` is "live" or "file:<sha256>" of an imported file.
+        The event's id; this engine has adopted ``new``."""
+        change = reconfiguration(self.hall, new)
+        k = self.keys
+        keys = [k.config, *(k.window_queue(w) for w in change.windows_removed),
+                *(key for s in change.services_removed for key in (k.queue(s), k.age(s)))]
+        args = [from_version, from_version + 1, orjson.dumps(change.as_json()),
+                new.model_dump_json(), orjson.dumps(list(changes)), source]
+        _, event_id = await self._run("reconfigure", Packed.of(keys), args, self._now()[1])
+        self.adopt(new, from_version + 1, source)
+        assert event_id is not None
+        return event_id
 
     async def window(self, window: str) -> WindowState:
         self._check_window(window)

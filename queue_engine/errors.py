@@ -106,6 +106,19 @@ _TABLE: dict[str, tuple[int, str, str]] = {
     "rating_closed": (409, "Ticket {number} was finished too long ago to be rated; the hall's rating period for it "
                       "has ended.", "{number}号办结已超过评价期限，不能再评价。"),
     "invalid_request": (422, "{why}", "{why_zh}"),
+    # A change of the hall's set-up (queue_engine.reconfig) the live day refuses.
+    "setup_changed": (409, "Someone else changed the hall's set-up meanwhile (now version {version}); reload it and "
+                      "make your change again.", "大厅设置已被他人修改（当前第{version}版），请刷新后重新修改。"),
+    "window_in_use": (409, "Window {window} is open; close it before removing it.",
+                      "{window}号窗口正在使用，请先关窗再删除。"),
+    "window_has_tickets": (409, "{count} ticket(s) were transferred to window {window} and wait there; call or "
+                           "transfer them before removing it.",
+                           "有{count}张号票转至{window}号窗口等候，请先叫号或转走后再删除。"),
+    "service_has_tickets": (409, "Tickets of {service} are still live (for one, {number}); a service can be removed "
+                            "once nobody waits for it or is being served.",
+                            "{service}业务仍有未办结的号票（如{number}号），待无人等候和办理时才能删除。"),
+    "item_has_tickets": (409, "Tickets for sub-item {item} are still live (for one, {number}); remove it once nobody "
+                         "waits for it.", "事项{item}仍有未办结的号票（如{number}号），待无人等候时才能删除。"),
 }
 MESSAGES: dict[str, tuple[str, str]] = {code: (en, zh) for code, (_, en, zh) in _TABLE.items()}
 # code -> (the detail that decides, {its value -> (English, Chinese)}): sentences that differ with the hall's rule.
@@ -145,7 +158,14 @@ class _TooEarly(DomainError):
         return {"left": left_words(self.details.get("recalls_left", 0), self.details.get("wait_s", 0), zh)}
 
 
-_BASES: dict[str, type[DomainError]] = {"no_show_too_early": _TooEarly, **dict.fromkeys(_VARIANTS, _Varied)}
+class _Versioned(DomainError):
+    """setup_changed: tells the client which version of the set-up to reload."""
+
+    public = ("version",)
+
+
+_BASES: dict[str, type[DomainError]] = {"no_show_too_early": _TooEarly, "setup_changed": _Versioned,
+                                        **dict.fromkeys(_VARIANTS, _Varied)}
 
 BY_CODE: dict[str, type[DomainError]] = {
     code: type(
@@ -182,6 +202,11 @@ RatingClosed = BY_CODE["rating_closed"]
 InvalidRequest = BY_CODE["invalid_request"]
 NoShowTooEarly = BY_CODE["no_show_too_early"]
 NoShowNotServed = BY_CODE["no_show_not_served"]
+SetupChanged = BY_CODE["setup_changed"]
+WindowInUse = BY_CODE["window_in_use"]
+WindowHasTickets = BY_CODE["window_has_tickets"]
+ServiceHasTickets = BY_CODE["service_has_tickets"]
+ItemHasTickets = BY_CODE["item_has_tickets"]
 
 
 def refusal(code: str, details: dict[str, Any]) -> DomainError:

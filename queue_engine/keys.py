@@ -99,6 +99,18 @@ class HallKeys:
         """Hash: window id -> the account signed in at it (one person at one window, one window per person)."""
         return f"{self.base}:holders"
 
+    @property
+    def stand_ins(self) -> str:
+        """Hash: a B post's window id -> what it took up for its A post's window while that one's staff is away
+        (AB岗, ``floor.accounts.stand_in``): {"for": window, "services": [...], "items": [...]}."""
+        return f"{self.base}:stand-ins"
+
+    @property
+    def config(self) -> str:
+        """Hash: ``version`` and ``document`` (JSON) of the hall's configuration as it runs now; the ``reconfigure``
+        script changes it with the live day, and every worker follows its ``hall.configured`` event."""
+        return f"{self.base}:config"
+
     # -- per service / window -----------------------------------------------------------
     def queue(self, service: str) -> str:
         """Sorted set of waiting tickets of a service, scored in calling order."""

@@ -13,7 +13,7 @@ from importlib import resources
 
 SCRIPTS = (
     "issue", "call_next", "call_ticket", "recall", "start", "finish", "no_show", "transfer", "cancel", "pin",
-    "requeue", "window_state", "set_services", "end_day", "snapshot", "rate", "rate_archived",
+    "requeue", "window_state", "set_services", "reconfigure", "end_day", "snapshot", "rate", "rate_archived",
 )
 READ_ONLY = frozenset({"snapshot"})
 

@@ -21,6 +21,7 @@ from . import errors, policy
 from .actor import ACTOR
 from .checks import check_archived, check_issue, check_outcome, check_rating, check_skills, check_transfer_target
 from .config import HallConfig
+from .reconfig import reconfiguration
 
 Json = dict[str, Any]
 
@@ -49,16 +50,30 @@ class HallModel:
         self.calls: list[Json] = []
         self.late_ratings: dict[tuple[str, str], int] = {}  # (day, ticket id) -> when a ticket no longer live was rated
         self.item_service = item_services(hall)
+        self.config_version = 0  # the set-up's version the live day runs on (0: none recorded yet)
         self.events: list[Json] = []
 
     @classmethod
     def replay(cls, hall: HallConfig, events: Iterable[Json]) -> HallModel:
         """The live state the events leave behind (they must start from an empty hall: a day's first event on)."""
+        events = list(events)
         model = cls(hall)
+        model._before_reconfigurations(events)
         for event in events:
             model.apply(event)
             model.events.append(event)
         return model
+
+    def _before_reconfigurations(self, events: list[Json]) -> None:
+        """A replay starts from today's set-up: windows and services removed during the day were there before."""
+        for e in events:
+            if e["type"] == "hall.configured":
+                for window_id in e["change"].get("windows_removed") or ():
+                    self.windows.setdefault(window_id, initial_window((), ()))
+                for code in e["change"].get("services_removed") or ():
+                    self.ages.setdefault(code, {})
+                    self.able.setdefault(code, 0)
+                    self.ewma.setdefault(code, 0)
 
     # -- events: the one place state changes ----------------------------------------------
     def _emit(self, type_: str, now: int, **fields: Any) -> Json:
@@ -199,7 +214,9 @@ class HallModel:
         w.update(state="idle", since=e["at"])
 
     def _on_window_services_changed(self, e: Json) -> None:
-        w = self.windows[e["window"]]
+        self._set_skills(self.windows[e["window"]], e)
+
+    def _set_skills(self, w: Json, e: Json) -> None:
         if w["state"] != "closed":
             for s in w["services"]:
                 self.able[s] -= 1
@@ -207,6 +224,31 @@ class HallModel:
                 self.able[s] += 1
         # Events stored before windows had sub-item skills carry none.
         w.update(services=list(e["services"]), primary=list(e["primary"] or []), items=list(e.get("items") or []))
+
+    def _on_hall_configured(self, e: Json) -> None:
+        """The set-up changed (``reconfigure.lua``, in its order): services added, skills, windows and services
+        removed, windows added; the configuration itself is the event's."""
+        change = e["change"]
+        for code, handling_ms in (change.get("services_added") or {}).items():
+            self.ages.setdefault(code, {})
+            self.able.setdefault(code, 0)
+            self.ewma.setdefault(code, handling_ms)
+        for window_id, skills in (e.get("skills") or {}).items():
+            self._set_skills(self.windows[window_id], skills)
+        for window_id in change.get("windows_removed") or ():
+            del self.windows[window_id]
+            self.queues.pop(f"wq:{window_id}", None)
+        for code in change.get("services_removed") or ():
+            for per_service in (self.ages, self.able, self.ewma):
+                per_service.pop(code, None)
+            self.queues.pop(f"q:{code}", None)
+        for window_id, skills in (change.get("windows_added") or {}).items():
+            self.windows.setdefault(window_id, initial_window(skills["services"], skills["primary"], skills["items"]))
+        self.adopt(HallConfig.model_validate(e["config"]), e["version"])
+
+    def adopt(self, hall: HallConfig, version: int) -> None:
+        self.hall, self.config_version = hall, version
+        self.item_service = item_services(hall)
 
     def _on_ticket_rated(self, e: Json) -> None:
         t = self.tickets.get(e["ticket"])
@@ -219,6 +261,9 @@ class HallModel:
 
     def _on_hall_restored(self, e: Json) -> None:
         """Redis lost the day and it was rebuilt from the record: a marker in the stream, no change."""
+
+    def _on_hall_alert(self, e: Json) -> None:
+        """The managers were told something needs them (``Engine.alert``): a message, no change."""
 
     def _on_day_closed(self, e: Json) -> None:
         for w in self.windows.values():
@@ -508,6 +553,39 @@ class HallModel:
         kept = list(items) if items is not None else [i for i in w["items"] if self.item_service[i] in services]
         return self._window_event("window.services_changed", now, window_id, services=services, primary=primary,
                                   items=kept)
+
+    def reconfigure(self, now: int, new: HallConfig, from_version: int, changes: Iterable[Json] = (),
+                    source: str = "live") -> Json:
+        """The set-up changes while the hall runs (``reconfigure.lua``): refused, changing nothing, if it is no longer
+        at ``from_version``, if a removed window is open or holds transferred tickets, or if a live ticket is for a
+        removed service or sub-item."""
+        if self.config_version != from_version:
+            raise errors.SetupChanged(version=self.config_version)
+        change = reconfiguration(self.hall, new)
+        for window_id in change.windows_removed:
+            w = self.windows.get(window_id)
+            if w is not None and w["state"] != "closed":
+                raise errors.WindowInUse(window=window_id)
+            if self.queues.get(f"wq:{window_id}"):
+                raise errors.WindowHasTickets(window=window_id, count=len(self.queues[f"wq:{window_id}"]))
+        removed, items_gone = set(change.services_removed), set(change.items_removed)
+        for ticket_id in self.active:
+            t = self.tickets[ticket_id]
+            if t["service"] in removed:
+                raise errors.ServiceHasTickets(service=t["service"], number=t["number"])
+            if t.get("item") in items_gone:
+                raise errors.ItemHasTickets(item=t["item"], number=t["number"])
+        skills: dict[str, Json] = {}
+        for window_id, w in self.windows.items():
+            want = change.skills.get(window_id)
+            if want is None and (removed & set(w["services"]) or items_gone & set(w["items"])):
+                want = {"services": [s for s in w["services"] if s not in removed],
+                        "primary": [s for s in w["primary"] if s not in removed],
+                        "items": [i for i in w["items"] if i not in items_gone]}
+            if want is not None and window_id not in change.windows_removed:
+                skills[window_id] = want
+        return self._emit("hall.configured", now, version=from_version + 1, config=new.model_dump(mode="json"),
+                          source=source, change=change.as_json(), skills=skills, changes=list(changes))
 
     # -- ratings (好差评) -------------------------------------------------------------------
     def rate(self, now: int, ticket_id: str, score: int, source: str, comment: str | None = None, *,

@@ -8,6 +8,7 @@ from typing import Any
 
 from pydantic import Field
 
+from floor.accounts import stand_in
 from floor.hall.api import window_out
 from floor.hall.schemas import (
     CallTicketIn,
@@ -79,14 +80,20 @@ async def close_window(ctx: Ctx, _: Any) -> WindowOut:
 
 @ENDPOINTS.add("POST", "/windows/{w}/pause", roles=STAFF, body=PauseIn, response=WindowOut)
 async def pause(ctx: Ctx, body: PauseIn) -> WindowOut:
-    """Pause service (暂停服务) with a reason."""
-    return await window_out(ctx, ctx.path("w"), await ctx.hall.engine.pause(ctx.path("w"), body.reason))
+    """Pause service (暂停服务) with a reason; 离岗 (the staff member leaves the post) hands the window's services to
+    its B post (AB岗), or alerts the managers when nobody open can serve one."""
+    state = await ctx.hall.engine.pause(ctx.path("w"), body.reason)
+    if stand_in.is_away(body.reason):
+        await stand_in.away(ctx.hall, ctx.path("w"))
+    return await window_out(ctx, ctx.path("w"), state)
 
 
 @ENDPOINTS.add("POST", "/windows/{w}/resume", roles=STAFF, response=WindowOut)
 async def resume(ctx: Ctx, _: Any) -> WindowOut:
-    """Resume service after a pause."""
-    return await window_out(ctx, ctx.path("w"), await ctx.hall.engine.resume(ctx.path("w")))
+    """Resume service after a pause; a B post that stood in for the window gives back what it took up."""
+    state = await ctx.hall.engine.resume(ctx.path("w"))
+    await stand_in.back(ctx.hall, ctx.path("w"))
+    return await window_out(ctx, ctx.path("w"), state)
 
 
 @ENDPOINTS.add("POST", "/windows/{w}/call-next", roles=STAFF, response=TicketReply)

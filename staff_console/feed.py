@@ -8,7 +8,7 @@ from typing import Any
 from floor.http.feed import Channel, pick
 from queue_engine.config import HallConfig
 
-HALL = ("number", "service", "window", "recalls", "day", "services", "primary")
+HALL = ("number", "service", "window", "recalls", "day", "services", "primary", "version")
 OWN = (*HALL, "ticket", "holder", "item", "reason", "outcome", "handling_ms", "tier", "priority", "from_service",
        "from_window", "to_window", "score", "bad", "late")  # never the comment: a 差评's text goes to the supervisor
 

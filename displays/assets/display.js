@@ -9,6 +9,8 @@
 // Data flow: GET /config (names, hours, time zone) and GET /snapshot once, then the display feed from the
 // snapshot's event id. A call is shown and announced straight from its event; the rest of the screen is
 // re-read from /snapshot shortly after any event (and every 30 s, since estimates age with the clock).
+// A change to the hall's set-up while it runs (hall.configured: a window renamed or added, a service, the hours)
+// has GET /config read again with that snapshot, so the screen follows it without a reload.
 // The feed (hallq.js) reconnects by itself and replays what it missed: replayed calls older than STALE_MS
 // are shown but not announced, so a screen that blinked does not shout a string of old numbers.
 //
@@ -42,6 +44,7 @@ const state = {
   calls: [], // newest first, one entry per number: a recall moves it back to the top
   skewMs: 0, // server clock minus this screen's clock: TV boxes keep poor time
   reloadCalls: false,
+  reloadConfig: false, // the hall's set-up changed: the next re-read takes GET /config too
   link: "connecting",
   refreshTimer: null,
   refreshSeq: 0,
@@ -81,14 +84,9 @@ async function start() {
   state.reports = who.role === "display";
   state.displayId = displayId();
   const [config, snap] = await Promise.all([api("/config", { token }), api("/snapshot", { token })]);
-  state.config = config;
-  fixLanguage(config.screens?.language); // the hall's choice, whatever this browser was set to before
-  applyLanguage();
   state.calls = callsFrom(snap);
+  applyConfig(config);
   applySnapshot(snap);
-  renderCalls();
-  renderNotice();
-  tick();
   setInterval(tick, 1000);
   setInterval(scheduleRefresh, PERIODIC_REFRESH_MS);
   new ResizeObserver(fitWindowGrid).observe($("windows"));
@@ -116,6 +114,7 @@ function onEvent(event) {
   if (event.type === "ticket.called" || event.type === "ticket.recalled") onCall(event);
   else if (event.type === "day.closed") { state.calls = []; renderCalls(); }
   else if (event.type === "hall.restored") state.reloadCalls = true;
+  else if (event.type === "hall.configured") state.reloadConfig = true;
   scheduleRefresh();
 }
 
@@ -162,8 +161,10 @@ function scheduleRefresh() {
 async function refresh() {
   const seq = ++state.refreshSeq;
   try {
-    const snap = await api("/snapshot", { token: state.token });
-    if (seq !== state.refreshSeq) return; // a newer read is on its way
+    const [snap, config] = await Promise.all([api("/snapshot", { token: state.token }),
+      state.reloadConfig ? api("/config", { token: state.token }) : null]);
+    if (seq !== state.refreshSeq) return; // a newer read is on its way (and reads the set-up again, if asked)
+    if (config) { state.reloadConfig = false; applyConfig(config); }
     if (state.reloadCalls) { state.calls = callsFrom(snap); state.reloadCalls = false; renderCalls(); }
     applySnapshot(snap);
     state.refreshFailed = false;
@@ -173,6 +174,16 @@ async function refresh() {
     state.refreshFailed = true;
     setTimeout(scheduleRefresh, 5000);
   }
+}
+
+/** The hall's set-up (GET /config): at start, and again whenever it changes while the hall runs. */
+function applyConfig(config) {
+  state.config = config;
+  fixLanguage(config.screens?.language); // the hall's choice, whatever this browser was set to before
+  applyLanguage();
+  renderCalls();
+  renderNotice();
+  tick();
 }
 
 function applySnapshot(snap) {

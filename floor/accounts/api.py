@@ -17,7 +17,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, StringConstraints
 from starlette.responses import JSONResponse, Response
 
-from floor.accounts import holders, passwords, rules, store
+from floor.accounts import holders, passwords, rules, stand_in, store
 from floor.accounts.revocations import keys, revoke
 from floor.http.auth import ALL_ROLES, csrf_token, issue
 from floor.http.body import RequestBody
@@ -268,10 +268,12 @@ async def take_window(ctx: Ctx, body: TakeWindow) -> Response:
     if refused is not None:
         who = refused.holder.name if refused.holder else "?"
         raise ApiError(409, "window_taken", f"{window.name} is taken by {who}.", f"{window.name}已由{who}在岗。")
+    await stand_in.back(ctx.hall, window.id)  # the post is manned again: its B post gives back what it took up
     return await _reissue(ctx, window.id)
 
 
 async def _free(ctx: Ctx, window: str, username: str) -> None:
+    await stand_in.away(ctx.hall, window)  # AB岗: the B post takes up what this window served
     await holders.release(ctx.runtime.redis, _holders(ctx), window, username)
     with contextlib.suppress(DomainError):  # a ticket still at the window: it is handed over, not closed
         await ctx.hall.engine.close_window(window)

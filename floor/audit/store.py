@@ -22,8 +22,9 @@ from queue_engine.stream_ids import StreamKey
 
 MAX_LIMIT = 1000
 # Not the audit's business: a person's keyed hash and a client's retry key say nothing about who acted, and the
-# row's own columns already hold the rest.
-_NOT_DETAILS = frozenset({"type", "at", "by", "ticket", "window", "person", "idempotency_key"})
+# row's own columns already hold the rest. A set-up change is audited by what it changed (``changes``, before and
+# after), not by the whole configuration it leaves.
+_NOT_DETAILS = frozenset({"type", "at", "by", "ticket", "window", "person", "idempotency_key", "config", "change"})
 
 
 @dataclass(frozen=True, slots=True)

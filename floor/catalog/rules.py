@@ -162,6 +162,7 @@ class NoticeOut(BaseModel):
     windows: list[str]
     parts: list[NoticePartOut]  # a bundle's member services and their sub-items
     choices: list[NoticeChoiceOut] = Field(default_factory=list)  # a bundle's alternatives, each listed apart
+    notes: str = ""  # what else the hall tells everyone who comes for the sub-item (ServiceItem.notes)
     text: str  # the whole notice as plain text, e.g. for a message to the citizen
 
 
@@ -372,7 +373,8 @@ def item_notice(hall: HallConfig, code: str, day: date, lang: Lang = "zh") -> No
         service_name=_name(service.name_zh, service.name_en, lang), materials=materials, forms=list(item.forms),
         legal_basis=list(item.legal_basis), promised_days=item.promised_days,
         promised=promised_text(item.promised_days, lang), due=hall.add_working_days(day, item.promised_days),
-        windows=_window_names(hall, _windows_for_item(hall, service, item.code)), parts=[], text="")
+        windows=_window_names(hall, _windows_for_item(hall, service, item.code)), parts=[], notes=item.notes,
+        text="")
     notice.text = notice_text(notice)
     return notice
 
@@ -433,6 +435,7 @@ _WORDS: dict[str, tuple[str, str]] = {
     "for": ("用于", "for"),
     "one_set": ("备齐其中一组即可", "one set is enough"),
     "forms": ("申请表格", "Forms"),
+    "notes": ("其他告知事项", "Please also note"),
     "basis": ("设定依据", "Legal basis"),
     "windows": ("办理窗口", "Windows"),
     "closing": ("以上为办理本事项所需的全部材料，一次性告知。请备齐后再来办理，无需再次咨询。",
@@ -491,6 +494,8 @@ def notice_text(n: NoticeOut) -> str:
         lines.append(f"{_word('basis', lang)}{colon}{sep.join(n.legal_basis)}")
     if n.windows:
         lines.append(f"{_word('windows', lang)}{colon}{sep.join(n.windows)}")
+    if n.notes:
+        lines.append(f"{_word('notes', lang)}{colon}{n.notes}")
     lines += [_word("closing", lang), f"{_word('date', lang)}{colon}{n.day.isoformat()}",
               f"{_word('sign', lang)}{colon}____________"]
     return "\n".join(line.rstrip() for line in lines)

@@ -65,6 +65,7 @@ async def config(ctx: Ctx, _: Any) -> dict[str, Any]:
     what they show; and ``no_show_notice``, the no-show sentence of the hall's rule (zh and en) that every page
     shows as it is."""
     data = ctx.hall.config.model_dump(mode="json")
+    data["version"] = ctx.hall.engine.config_version  # of the set-up: a page told of a newer one reads again
     data["no_show_notice"] = no_show_notice(ctx.hall.config.policy)
     if ctx.principal is None or ctx.principal.role not in ("manager", "admin"):
         data.pop("notifications", None)  # where the hall's messages and ratings go is the managers' business

@@ -66,8 +66,9 @@ def pick(payload: dict[str, Any], fields: Iterable[str]) -> dict[str, Any]:
 
 
 def all_but_private(_: HallConfig, payload: dict[str, Any], __: str | None) -> dict[str, Any]:
-    """Everything an event says but what never leaves the server: the managers' view."""
-    return {k: v for k, v in payload.items() if k not in PRIVATE}
+    """Everything an event says but what never leaves the server: the managers' view. A new set-up is announced
+    by its version and what changed; the page reads the set-up itself (GET /config) when it needs it."""
+    return {k: v for k, v in payload.items() if k not in PRIVATE and k != "config"}
 
 
 def window_name(hall: HallConfig, window: object) -> str:
@@ -83,12 +84,13 @@ def frame(hall: HallConfig, event_id: str, message: dict[str, Any]) -> str:
     return orjson.dumps(message).decode()
 
 
-def render_for(halls: Mapping[str, HallConfig], channels: Mapping[str, Channel]) -> Render:
-    """The hub's rendering: an event's text for a view, by the projection of the view's channel."""
+def render_for(config_of: Callable[[str], HallConfig], channels: Mapping[str, Channel]) -> Render:
+    """The hub's rendering: an event's text for a view, by the projection of the view's channel, in the set-up the
+    hall runs on (``config_of`` its id)."""
 
     def render(hall_id: str, view: str, event_id: str, payload: dict[str, Any]) -> str | None:
         name, _, window = view.partition(":")
-        hall = halls[hall_id]
+        hall = config_of(hall_id)
         message = channels[name].project(hall, payload, window or None)
         if message is None:
             return None

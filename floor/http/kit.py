@@ -25,6 +25,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from floor.http.auth import AuthError, Principal, authorize, bearer, csrf_token, read_token
+from floor.http.body import problem_en, problem_zh
 from queue_engine.actor import ACTOR
 from queue_engine.errors import DomainError
 
@@ -194,10 +195,12 @@ async def _parse_body(request: Request, model: type[BaseModel]) -> BaseModel:
     try:
         return model.model_validate_json(raw or b"{}")
     except ValidationError as exc:
-        fields = [{"field": ".".join(str(p) for p in e["loc"]) or "body", "problem": e["msg"]} for e in exc.errors()]
-        names = ", ".join(f["field"] for f in fields)
-        raise ApiError(422, "invalid_request", f"Please correct these fields: {names}.",
-                       f"请修正以下字段：{names}。", fields=fields) from None
+        fields = [{"field": ".".join(str(p) for p in e["loc"]) or "body", "problem": problem_en(e),
+                   "problem_zh": problem_zh(e)} for e in exc.errors()]
+        en = "; ".join(f"{f['field']} ({f['problem']})" for f in fields[:5])
+        zh = "；".join(f"{f['field']}（{f['problem_zh']}）" for f in fields[:5])
+        raise ApiError(422, "invalid_request", f"Please correct these fields: {en}.", f"请修正以下字段：{zh}。",
+                       fields=fields) from None
 
 
 def _check_query(request: Request, ep: Endpoint) -> None:

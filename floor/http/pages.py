@@ -31,7 +31,8 @@ FRONT_DOOR = (("guide", "导办台 Guide desk"), ("kiosk", "自助取号 Kiosk")
               ("console", "窗口工作台 Staff console"), ("dashboard", "管理看板 Dashboard"),
               ("reports", "统计报表 Reports"), ("book", "预约办理 Booking"),
               ("cases", "差评件 Bad-rating cases"), ("bookings", "预约管理 Bookings"), ("windows", "窗口设置 Windows"),
-              ("webhooks", "消息推送 Webhooks"), ("audit", "操作日志 Audit log"))
+              ("setup", "大厅设置 Hall set-up"), ("webhooks", "消息推送 Webhooks"), ("audit", "操作日志 Audit log"),
+              ("accounts", "账号与密钥 Accounts and keys"))
 
 
 @cache

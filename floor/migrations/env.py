@@ -9,7 +9,8 @@ from sqlalchemy import Connection
 # here, so the schema the migrations are compared with is whole.
 import floor.accounts.store
 import floor.appointments.store
-import floor.notify.webhooks  # noqa: F401
+import floor.notify.webhooks
+import floor.setup.store  # noqa: F401
 from floor.sql.db import Base, make_sql_engine
 
 

@@ -123,6 +123,8 @@ class Notifier(Archiver):
 
     async def deliveries(self, events: Sequence[StreamEvent]) -> tuple[list[NewDelivery], list[NewDelivery]]:
         """The deliveries a batch makes: calls and ratings, and "N ahead" notifications."""
+        for event in events:
+            self.engine.follow(event.payload)
         settings = self.engine.hall.notifications
         made: list[NewDelivery] = []
         if settings.notify_url:
@@ -202,6 +204,9 @@ async def run_notifications(settings: Settings, halls: Mapping[str, HallConfig],
     sealer = sealer_for(settings.secret)
     clock = FileClock(settings.clock_file) if settings.clock_file else time.time  # the web workers' clock
     engines = {h: Engine(redis, cfg, prefix=settings.key_prefix, clock=clock) for h, cfg in halls.items()}
+    for engine in engines.values():
+        with contextlib.suppress(Exception):  # Redis away: each notifier follows the stream once it is back
+            await engine.catch_up()
     contacts = {h: Contacts(redis, e.hall, e.keys, sealer) for h, e in engines.items()}
 
     async def phone_of(hall: str, ticket: str) -> str | None:

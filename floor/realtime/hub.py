@@ -100,6 +100,9 @@ class Hub:
         # come back empty, and nothing else would notice before a window's next call (the citizens' phones only read).
         self.on_outage: Callable[[], Awaitable[None]] | None = None
         self.after_outage: Callable[[], Awaitable[None]] | None = None
+        # Given every event as it is read, before any view renders it: a worker adopts a new set-up here, so the
+        # event announcing it and every later one render in it.
+        self.on_event: Callable[[str, dict[str, Any]], object] | None = None
 
     def subscribe(self, listener: Listener) -> None:
         """Offer ``listener`` every event of its hall read from now on."""
@@ -163,6 +166,8 @@ class Hub:
                 for eid, fields in entries:
                     event_id, raw = eid.decode(), _field(fields, b"e")
                     payload = orjson.loads(raw)
+                    if self.on_event is not None:
+                        self.on_event(hall, payload)
                     fan.add(Event(event_id, payload, hall, self.render))
                     last[hall] = event_id
                     self._keep(hall, event_id, raw)

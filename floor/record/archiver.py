@@ -291,6 +291,8 @@ class Archiver:
     # -- writing --------------------------------------------------------------------------------
     async def _handle(self, entries: list[Entry]) -> None:
         events = [e for e in (self._parse(eid, fields) for eid, fields in entries) if e is not None]
+        for event in events:
+            self.engine.follow(event.payload)  # the hall's set-up changed: its later events are stored in the new one
         if events:
             await self._retrying("write events to SQL", lambda: self._store(events))
         try:

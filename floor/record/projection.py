@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 
 from floor.audit.store import audit_rows, store_audit
 from floor.ratings.store import store_ratings
+from floor.setup.store import store_setups
 from floor.sql.db import (
     HallRow,
     Json,
@@ -81,6 +82,7 @@ def store_batches(sql_engine: Engine, batches: Sequence[Batch]) -> list[int]:
         _project(session, halls, fresh)
         store_audit(session, audit_rows((hall_id, e.key, e.payload) for hall_id, e in fresh))
         store_ratings(session, halls, ((hall_id, e.key, e.payload) for hall_id, e in fresh))  # 好差评 and 差评 cases
+        store_setups(session, ((hall_id, e.key, e.payload) for hall_id, e in fresh))  # the set-up changed live
     return [sum((hall.id, e.key) in new for e in batch) for hall, batch in batches]
 
 

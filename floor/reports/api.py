@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import Callable
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -15,6 +15,7 @@ from starlette.datastructures import QueryParams
 from starlette.responses import Response
 
 from floor.http.kit import ApiError, Ctx, Endpoints, Param
+from floor.reports.attendance import AttendanceOut, attendance
 from floor.reports.facts import load_facts
 from floor.reports.rules import CHARTS, GROUPINGS, MAX_DAYS, DateRange, Facts, Grouping, report, stars
 from queue_engine.config import HallConfig
@@ -260,3 +261,14 @@ def _draw(hall: HallConfig, rng: DateRange, facts: Facts, chart: str, lang: str)
     from floor.reports.charts import render
 
     return render(chart, report(hall, rng, "service", facts), lang)
+
+
+ATTENDANCE_PARAMS = (Param("day", "query", "The day, YYYY-MM-DD (default: today).", _DATE),)
+
+
+@ENDPOINTS.add("GET", "/attendance", roles=ROLES, response=AttendanceOut, params=ATTENDANCE_PARAMS)
+async def attendance_of_day(ctx: Ctx, _: Any) -> AttendanceOut:
+    """考勤 of ?day=: each person who signed in, when they signed in and out, the windows they sat at and for how long,
+    and every pause with its reason (离岗, 午休 ...) and length."""
+    day = _day(ctx.request.query_params, "day") or today(ctx)
+    return await asyncio.to_thread(attendance, ctx.runtime.sql, ctx.hall.config, day, datetime.now(UTC))

@@ -82,6 +82,20 @@ local function set_state(w, state)
   w.state = state
 end
 
+-- A window's skills change (set_services, reconfigure): the open-window counts follow at once. An idle window is
+-- free to call for its new services, no longer for its old ones.
+local function set_skills(w, services, primary, items)
+  if w.state ~= 'closed' then
+    for _, s in ipairs(w.services) do redis.call('HINCRBY', K_ABLE, s, -1) end
+    for _, s in ipairs(services) do redis.call('HINCRBY', K_ABLE, s, 1) end
+  end
+  if w.state == 'idle' then
+    for _, s in ipairs(w.services) do redis.call('HINCRBY', K_IDLE, s, -1) end
+    for _, s in ipairs(services) do redis.call('HINCRBY', K_IDLE, s, 1) end
+  end
+  w.services, w.primary, w.items = services, primary, items
+end
+
 -- model._enqueue: tickets of one line with the same score (tier and ms) keep the order they came in, TIE_STEP
 -- apart within that ms; Redis would order them by member, the random ticket id (A003 called before A002). The
 -- ticket's own score stays the whole ms. Scores go to Redis as %.17g: a Lua number would go as %.14g.

@@ -18,15 +18,7 @@ else
     if serves[item_service[i]] then items[#items + 1] = i end
   end
 end
-if w.state ~= 'closed' then
-  for _, s in ipairs(w.services) do redis.call('HINCRBY', K_ABLE, s, -1) end
-  for _, s in ipairs(services) do redis.call('HINCRBY', K_ABLE, s, 1) end
-end
-if w.state == 'idle' then  -- an idle window is free to call for its new services, no longer for its old ones
-  for _, s in ipairs(w.services) do redis.call('HINCRBY', K_IDLE, s, -1) end
-  for _, s in ipairs(services) do redis.call('HINCRBY', K_IDLE, s, 1) end
-end
-w.services, w.primary, w.items = services, primary, items
+set_skills(w, services, primary, items)
 put_json(K_WINDOWS, window_id, w)
 return reply(w, emit({type = 'window.services_changed', window = window_id, services = services, primary = primary,
                       items = items}))

@@ -20,6 +20,7 @@ const S = {
   busy: false,         // a request of ours is running: every action waits for it
   offset: 0,           // server clock minus this PC's clock, so timers agree with the hall's screens
   feed: null,
+  reloadConfig: false, // the hall's set-up changed: the next refresh reads GET /config too
 };
 
 // What each window state lets staff do (queue_engine/model.py is the authority; this only greys out the rest).
@@ -146,13 +147,22 @@ function notNow() {
 const windowApi = (path, options = {}) => api(`/windows/${S.window}${path}`, { token: S.token, ...options });
 
 let refreshSeq = 0;
-/** Re-read the window and its waiting list; an older answer arriving late never overwrites a newer one. */
+/**
+ * Re-read the window and its waiting list; an older answer arriving late never overwrites a newer one. After a
+ * change to the hall's set-up (hall.configured: a window renamed or added, a service renamed, the no-show rule) it
+ * reads GET /config too, until it has it, and redraws the names.
+ */
 async function refresh() {
   const w = S.window;
   const seq = ++refreshSeq;
   try {
-    const [win, waiting] = await Promise.all([windowApi(""), windowApi("/waiting")]);
+    const [win, waiting, config] = await Promise.all([windowApi(""), windowApi("/waiting"),
+      S.reloadConfig ? api("/config", { token: S.token }) : null]);
     if (seq !== refreshSeq || w !== S.window) return;
+    if (config) {
+      Object.assign(S, { config, reloadConfig: false });
+      renderHeader();
+    }
     Object.assign(S, { win, waiting: waiting.tickets, misses: waiting.misses, fetchedAt: Date.now() });
     for (const m of waiting.misses) S.missedHere.add(m.number); // those missed before this page opened too
     render();
@@ -668,6 +678,7 @@ async function choose(id) {
   S.feed = follow("console", {
     token: S.token, params: { window: id }, since: snapshot.event_id,
     onEvent: (event) => {
+      if (event.type === "hall.configured") S.reloadConfig = true;
       refreshSoon();  // other windows' calls change this window's list too
       if (recounts(event, id)) todaySoon();
     },

@@ -37,7 +37,7 @@ from tests.server.conftest import (
 
 DESK = (1366, 768)
 POOL = 16
-MANAGER_PAGES = ("dashboard", "reports", "cases", "bookings", "windows", "webhooks", "audit")
+MANAGER_PAGES = ("dashboard", "reports", "cases", "bookings", "windows", "setup", "webhooks", "audit")
 NEW_PAGES = {"bookings": ("预约管理", "Bookings"), "windows": ("窗口设置", "Windows"),
              "webhooks": ("消息推送", "Webhooks"), "audit": ("操作日志", "Audit log")}
 PERSON = make_id_number(date(1986, 4, 12), seq=377, area="320102")

@@ -11,7 +11,6 @@ from __future__ import annotations
 import socket
 import threading
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -22,8 +21,8 @@ from sqlalchemy.orm import Session as SqlSession
 import tests.server.conftest as server_conftest
 from floor.accounts import store
 from floor.http.auth import read_token
-from tests.floor.conftest import postgres_schema
 from tests.server.conftest import DEMO_TOML, assert_error, delete_prefix_sync, free_port, start_server, stop_server
+from tests.server.deployments import either_deployment, pg_deployment, sqlite_deployment  # noqa: F401 (fixtures)
 from tests.server.test_accounts import (
     CSRF,
     HALL,
@@ -42,34 +41,6 @@ from tests.server.test_accounts import (
 )
 
 pytestmark = pytest.mark.slow  # handed out first (see tests/conftest.py)
-
-
-@pytest.fixture(scope="module")
-def sqlite_dep(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
-    password_hash()
-    deployment = start_deployment(tmp_path_factory.mktemp("accounts-sqlite"))
-    try:
-        yield deployment
-    finally:
-        stop_deployment(deployment)
-
-
-@pytest.fixture(scope="module")
-def pg_dep(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
-    """The same on PostgreSQL, in a schema of its own (dropped afterwards)."""
-    password_hash()
-    with postgres_schema() as url:
-        deployment = start_deployment(tmp_path_factory.mktemp("accounts-pg"), database_url=url)
-        try:
-            yield deployment
-        finally:
-            stop_deployment(deployment)
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def dep(request: pytest.FixtureRequest) -> Deployment:
-    deployment: Deployment = request.getfixturevalue("sqlite_dep" if request.param == "sqlite" else "pg_dep")
-    return deployment
 
 
 def store_id(dep: Deployment, token: str) -> str:

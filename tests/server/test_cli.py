@@ -107,7 +107,7 @@ def test_serve_demo_prints_accounts_for_people_and_tokens_for_devices(live_serve
     for url in (f"{base}/api/v1/docs", f"{base}/api/v1/openapi.json", f"{base}/healthz", f"{base}/"):
         assert url in banner, url
     # People's pages carry no token: a person signs in with an account printed below them.
-    people = {"guide", "console", "dashboard", "reports", "cases", "bookings", "windows", "webhooks", "audit",
+    people = {"guide", "console", "dashboard", "reports", "cases", "bookings", "windows", "setup", "webhooks", "audit",
               "accounts"}
     for page in people:
         assert re.search(rf"{base}/halls/demo/{page}(\s|$)", banner), page
@@ -182,3 +182,52 @@ def test_bad_numbers_are_refused_before_anything_starts(tmp_path: Path, args: tu
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
     assert named in result.stderr.splitlines()[-1], result.stderr
+
+
+def run_hallq(server: LiveServer, *args: str, halls: tuple[Path, ...] = ()) -> subprocess.CompletedProcess[str]:
+    """``hallq`` with the running server's settings (its home, Redis prefix and record)."""
+    env = server_env(server.home, server.key_prefix, halls=halls)
+    return subprocess.run([str(HALLQ), *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
+                          check=False)
+
+
+def test_export_then_import_changes_the_running_hall(live_server: ServerFactory, tmp_path: Path) -> None:
+    server = live_server()
+    exported = tmp_path / "demo.toml"
+    done = run_hallq(server, "export", "--output", str(exported))
+    assert done.returncode == 0, done.stderr
+    edited = exported.read_text(encoding="utf-8").replace('name = "12号窗口"', 'name = "出件窗口"')
+    exported.write_text(edited, encoding="utf-8")
+    imported = run_hallq(server, "import", str(exported))
+    assert imported.returncode == 0, imported.stderr
+    assert imported.stdout.strip() == f"hall demo: set-up version 2 imported from {exported} (1 change)"
+    token = read_token_of(server)
+    deadline = time.monotonic() + 2
+    while (names := {w["id"]: w["name"] for w in get(server, "/config", token).json()["windows"]})["12"] != "出件窗口":
+        assert time.monotonic() < deadline, names
+        time.sleep(0.05)
+    again = run_hallq(server, "import", str(exported))
+    assert again.returncode == 0, again.stderr
+    assert "already" in again.stdout
+
+
+def read_token_of(server: LiveServer) -> str:
+    from floor.http.auth import make_token
+
+    return make_token(server.secret, "demo", "manager")
+
+
+@pytest.mark.parametrize("command", ["import", "serve"])
+def test_a_wrong_hall_file_is_refused_naming_its_line_and_field(live_server: ServerFactory, tmp_path: Path,
+                                                                  command: str) -> None:
+    server = live_server()
+    text = (ROOT / "floor" / "halls" / "demo.toml").read_text(encoding="utf-8")
+    bad = tmp_path / "bad.toml"
+    bad.write_text(text.replace('letter = "B"', 'letter = "V"'), encoding="utf-8")
+    line = next(n for n, row in enumerate(bad.read_text(encoding="utf-8").splitlines(), 1) if row == 'letter = "V"')
+    result = (run_hallq(server, "import", str(bad)) if command == "import" else
+              run_hallq(server, "serve", "--port", "1", halls=(bad,)))
+    assert result.returncode == 2, (result.stdout, result.stderr)
+    assert "Traceback" not in result.stderr
+    assert result.stderr.splitlines() == [
+        f"hallq: {bad}:{line}: services.1.letter: letters V and Y are reserved for VIP and appointment tickets"]

@@ -341,7 +341,7 @@ async def test_a_phone_gets_the_calls_of_its_line_but_never_another_ticket_s_id_
 # -- the hub: one rendering per view ---------------------------------------------------------------
 async def test_the_hub_renders_each_event_once_per_view_however_many_listen(
         redis: Redis, engine: Engine, demo_hall: HallConfig) -> None:
-    real = render_for({demo_hall.id: demo_hall}, CHANNELS)
+    real = render_for({demo_hall.id: demo_hall}.__getitem__, CHANNELS)
     renders: Counter[tuple[str, str]] = Counter()
 
     def counting(hall: str, view: str, event_id: str, payload: dict[str, Any]) -> str | None:

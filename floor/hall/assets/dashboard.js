@@ -4,7 +4,8 @@
 // Live numbers come from GET /snapshot, re-read shortly after each event of the dashboard feed and every
 // 5 s regardless (waits grow while nothing happens). Today's figures and charts come from GET /stats/today
 // (the SQL record, a moment behind the events), re-read every 30 s, a second after events settle, and again
-// each second while the answer says the record has not caught up.
+// each second while the answer says the record has not caught up. The hall's set-up (GET /config: service
+// order, letters and names, windows) is read again when the feed says it changed (hall.configured).
 import {
   api, applyLanguage, clock, duration, el, follow, label, languageSwitch, PRIORITY_TEXT, ROLE_TEXT, showLink,
   signIn, t, toast, WINDOW_STATE_TEXT,
@@ -239,8 +240,9 @@ function renderCharts() {
 function renderQueueChoices() {
   const select = $("queue-service");
   const waiting = new Map((state.snapshot?.services ?? []).map((s) => [s.code, s.waiting]));
-  if (select.options.length !== state.config.services.length) {
-    select.replaceChildren(...state.config.services.map((s) => el("option", { value: s.code })));
+  const codes = state.config.services.map((s) => s.code);
+  if ([...select.options].map((o) => o.value).join() !== codes.join()) { // the set-up added or removed one
+    select.replaceChildren(...codes.map((code) => el("option", { value: code })));
   }
   state.config.services.forEach((s, i) => {
     const count = waiting.get(s.code);
@@ -333,12 +335,30 @@ const refreshStats = serial(() => guarded("stats", async () => {
   if (state.stats.unrecorded > 0) soonStats(); // the record is still writing events: read again once it has
 }));
 
+/**
+ * The hall's set-up changed (hall.configured): read GET /config into the same object (the ratings panel names
+ * windows from it too), then redraw with a fresh snapshot: a new window gets its tile, a removed one loses it.
+ */
+const reloadConfig = serial(() => guarded("config", async () => {
+  Object.assign(state.config, await api("/config", { token: state.token }));
+  if (!state.config.services.some((s) => s.code === state.queueService)) { // its service was removed
+    state.queueService = state.config.services[0]?.code ?? null;
+    state.queue = [];
+    renderQueue();
+    refreshQueue();
+  }
+  redrawRatings();
+  await refreshSnapshot();
+}));
+
 const soonSnapshot = debounce(refreshSnapshot, 200);
+const soonConfig = debounce(reloadConfig, 200);
 const soonQueue = debounce(refreshQueue, 200);
 const soonStats = debounce(refreshStats, 1000); // the record trails the events by a moment
 
 function onEvent(event) {
   onRatingEvent(event); // a 差评 shows at once, before anything is re-read
+  if (event.type === "hall.configured") soonConfig();
   soonSnapshot();
   if (event.type.startsWith("ticket.") || event.type === "hall.restored" || event.type === "day.closed") {
     soonQueue();
@@ -393,7 +413,11 @@ async function main() {
       if (status === "refused") toast(why || t("实时连接被拒绝。", "The live feed was refused."), "error");
     },
   });
-  setInterval(() => { refreshSnapshot(); refreshQueue(); }, SNAPSHOT_EVERY_MS);
+  setInterval(() => {
+    if (failing.has("config")) reloadConfig(); // a set-up change the page could not read yet
+    refreshSnapshot();
+    refreshQueue();
+  }, SNAPSHOT_EVERY_MS);
   setInterval(refreshStats, STATS_EVERY_MS);
   setInterval(() => { $("now").textContent = hallTime(); }, 1000);
   $("now").textContent = hallTime();

@@ -16,6 +16,7 @@ export const MANAGER_PAGES = [
   ["cases", "差评件", "差评 cases"],
   ["bookings", "预约管理", "Bookings"],
   ["windows", "窗口设置", "Windows"],
+  ["setup", "大厅设置", "Hall set-up"],
   ["webhooks", "消息推送", "Webhooks"],
   ["audit", "操作日志", "Audit log"],
 ];

@@ -3,12 +3,15 @@
 // a printed 一次性告知书, so they come back once with everything. Then the green channel or VIP, the ticket and its
 // printout; or a booking checked in for its Y ticket. Keyboard first (type to search, Enter to pick, Enter to
 // issue), and big enough for a tablet.
+//
+// The hall's set-up may change while the desk runs (a service added or renamed, its sub-items): the desk has no feed,
+// so it reads its catalog again when a snapshot's services differ from it (within a poll, 5 s) and every minute.
 
 import { PRIORITY_TEXT, applyLanguage, clock, el, label, languageSwitch, minutes, t, toast } from "/assets/floor/hallq.js";
 import {
-  GREEN_REASONS, Issuer, ageFromId, checkIdNumber, checkIn, checkPhone, itemName, loadCatalog, loadConfig, maskId,
-  matchNote, matchServices, matchedItem, orderTiles, pollSnapshot, printNotice, printTicket, promisedLabel,
-  readCheckIn, searchIndex, serviceName, signInAs, ticketItemName, ticketServiceName,
+  CATALOG_EVERY_MS, GREEN_REASONS, Issuer, ageFromId, checkIdNumber, checkIn, checkPhone, itemName, loadCatalog,
+  loadConfig, maskId, matchNote, matchServices, matchedItem, orderTiles, pollSnapshot, printNotice, printTicket,
+  promisedLabel, readCheckIn, searchIndex, serviceName, servicesChanged, signInAs, ticketItemName, ticketServiceName,
 } from "./issue.js";
 import { lacking } from "./lacking.js";
 
@@ -39,15 +42,48 @@ const state = {
   reason: "", // the green-channel reason the desk asked for, if any
   issuer: null,
   poll: null,
+  setup: "", // the catalog and config last applied, as text: a read that changed nothing redraws nothing
+  reloading: null, // the catalog read under way, if any
 };
 
 const service = (code) => state.services.find((s) => s.code === code);
 const chosenService = () => service(state.chosen);
 const hasDetail = (svc) => Boolean(svc && (svc.is_bundle || svc.items.length));
 
+// -- the hall's set-up ----------------------------------------------------------------------------
+/** Take the catalog and config (GET /catalog, GET /config) the desk works from; whether they changed anything. */
+function applySetup(catalog, config) {
+  const text = JSON.stringify([catalog, config.screens?.show_codes]);
+  if (text === state.setup) return false;
+  state.setup = text;
+  state.services = catalog.services;
+  state.index = searchIndex(catalog.services);
+  state.showCodes = config.screens?.show_codes === true;
+  state.bundles = new Map(catalog.bundles.map((b) => [b.code, b]));
+  state.hallName = catalog.name;
+  $("hall-name").textContent = catalog.name;
+  // What the desk had chosen may be gone: a service removed, or a sub-item no longer in it.
+  if (state.chosen && !chosenService()) Object.assign(state, { chosen: null, view: "grid" });
+  if (state.item && !chosenService()?.items.some((i) => i.code === state.item)) {
+    Object.assign(state, { item: null, have: new Set(), noticeState: "" });
+  }
+  buildGrid();
+  return true;
+}
+
+/** Read the set-up again (one read at a time); a failed read is tried again by the next snapshot or minute. */
+function reloadSetup() {
+  state.reloading ??= Promise.all([loadCatalog(state.token), loadConfig(state.token)])
+    .then(([catalog, config]) => { if (applySetup(catalog, config)) redraw(); }, () => {})
+    .finally(() => { state.reloading = null; });
+}
+
 // -- the service grid -----------------------------------------------------------------------------
 function buildGrid() {
   const grid = $("grid");
+  const focused = document.activeElement?.closest?.(".tile")?.dataset.code; // kept on its tile when rebuilt
+  state.tiles = new Map();
+  grid.replaceChildren();
   for (const svc of state.services) {
     const tile = el("button", { type: "button", class: `tile${svc.is_bundle ? " bundle" : ""}`,
       dataset: { code: svc.code }, onclick: () => choose(svc.code, tile.dataset.item || null) },
@@ -62,6 +98,7 @@ function buildGrid() {
     state.tiles.set(svc.code, tile);
     grid.append(tile);
   }
+  if (focused) state.tiles.get(focused)?.focus();
 }
 
 const able = (code) => (state.lines.get(code)?.able_windows ?? 1) > 0; // unknown until the first snapshot
@@ -568,21 +605,18 @@ async function main() {
   state.issuer = new Issuer(token);
   state.hallName = who.hall_name;
   $("hall-name").textContent = who.hall_name;
-  const [catalog, config] = await Promise.all([loadCatalog(token), loadConfig(token)]);
-  state.services = catalog.services;
-  state.index = searchIndex(catalog.services);
-  state.showCodes = config.screens?.show_codes === true;
-  state.bundles = new Map(catalog.bundles.map((b) => [b.code, b]));
-  buildGrid();
+  applySetup(...await Promise.all([loadCatalog(token), loadConfig(token)]));
   $("desk").hidden = false;
   wire();
   state.poll = pollSnapshot(token, {
     statusNode: $("link"),
     onSnapshot: (snap) => {
       state.lines = new Map(snap.services.map((line) => [line.code, line]));
+      if (servicesChanged(state.services, snap)) reloadSetup();
       drawGrid();
     },
   });
+  setInterval(reloadSetup, CATALOG_EVERY_MS);
   redraw();
   $("search").focus();
 }

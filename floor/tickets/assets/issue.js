@@ -232,6 +232,22 @@ export class Issuer {
   }
 }
 
+// -- the set-up changing while the page runs --------------------------------------------------------
+/** How often a guide desk or kiosk reads its catalog again whatever its snapshots say: sub-items and materials do
+ *  not show in a snapshot, and promised dates move on with the day. */
+export const CATALOG_EVERY_MS = 60_000;
+
+/**
+ * Whether a snapshot's services differ from the catalog's in what a tile shows (a service added, removed, renamed
+ * or given another letter): the hall's set-up changed while the page ran, and its catalog is to be read again.
+ * Guides and kiosks have no feed to hear it by (hall.configured), but they read a snapshot every few seconds.
+ */
+export function servicesChanged(services, snap) {
+  const shown = (s) => [s.code, s.letter, s.name ?? s.name_zh, s.name_en].join("\u0001");
+  const known = new Set(services.map(shown));
+  return snap.services.length !== known.size || snap.services.some((line) => !known.has(shown(line)));
+}
+
 // -- live counts ----------------------------------------------------------------------------------
 /**
  * Poll GET /snapshot every few seconds (guides and kiosks have no feed of their own; a count a few

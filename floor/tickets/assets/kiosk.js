@@ -5,12 +5,14 @@
 // ID number instead and gets a Y ticket. The kiosk grants no priority itself (the server refuses it from a kiosk
 // token); the guide desk does. A search box finds a service or sub-item by its name (a Chinese IME types into it) or
 // by pinyin initials tapped on the screen's own A-Z keys; a citizen's screen shows names only, never codes or pinyin.
+// The hall's set-up may change while the kiosk runs (a service added or renamed): it has no feed, so it reads its
+// catalog again when a snapshot's services differ from it (within a poll, 5 s) and every minute.
 
 import { applyLanguage, el, languageSwitch, minutes, t, toast } from "/assets/floor/hallq.js";
 import {
-  Issuer, checkIdNumber, checkIn, itemName, loadCatalog, matchNote, matchServices, matchedItem, orderTiles,
-  pollSnapshot, printTicket, promisedLabel, readCheckIn, searchIndex, serviceName, signInAs, ticketItemName,
-  ticketQrSrc, ticketServiceName,
+  CATALOG_EVERY_MS, Issuer, checkIdNumber, checkIn, itemName, loadCatalog, matchNote, matchServices, matchedItem,
+  orderTiles, pollSnapshot, printTicket, promisedLabel, readCheckIn, searchIndex, serviceName, servicesChanged,
+  signInAs, ticketItemName, ticketQrSrc, ticketServiceName,
 } from "./issue.js";
 
 const $ = (id) => document.getElementById(id);
@@ -51,6 +53,8 @@ const state = {
   deadline: 0,
   oops: null, // [zh, en] or a server sentence, so a language switch can redraw it
   retry: null, // resends the request a "try again" is for, after a network or server failure
+  catalog: "", // the catalog last applied, as text: a read that changed nothing redraws nothing
+  reloading: null, // the catalog read under way, if any
 };
 
 // -- screens and the idle clock ------------------------------------------------------------------
@@ -103,10 +107,33 @@ function backToStart({ keepSearch = false } = {}) {
   state.poll.refresh();
 }
 
+// -- the hall's set-up ----------------------------------------------------------------------------
+/** Take the catalog (GET /catalog) the kiosk offers; whether it changed anything. */
+function applyCatalog(catalog) {
+  const text = JSON.stringify(catalog);
+  if (text === state.catalog) return false;
+  state.catalog = text;
+  state.services = catalog.services;
+  state.index = searchIndex(catalog.services);
+  state.bundles = new Map(catalog.bundles.map((b) => [b.code, b]));
+  state.hallName = catalog.name;
+  $("hall-name").textContent = catalog.name;
+  buildTiles();
+  return true;
+}
+
+/** Read the catalog again (one read at a time); a failed read is tried again by the next snapshot or minute. */
+function reloadCatalog() {
+  state.reloading ??= loadCatalog(state.token)
+    .then((catalog) => { if (applyCatalog(catalog)) redraw(); }, () => {})
+    .finally(() => { state.reloading = null; });
+}
+
 // -- 1. services ----------------------------------------------------------------------------------
 const able = (code) => (state.lines.get(code)?.able_windows ?? 1) > 0;
 
 function buildTiles() {
+  $("tiles").replaceChildren();
   for (const service of state.services) {
     const tile = el("button", { type: "button", class: `k-tile${service.is_bundle ? " bundle" : ""}`,
       dataset: { code: service.code },
@@ -474,11 +501,7 @@ async function main() {
   state.issuer = new Issuer(token);
   state.hallName = who.hall_name;
   $("hall-name").textContent = who.hall_name;
-  const catalog = await loadCatalog(token);
-  state.services = catalog.services;
-  state.index = searchIndex(catalog.services);
-  state.bundles = new Map(catalog.bundles.map((b) => [b.code, b]));
-  buildTiles();
+  applyCatalog(await loadCatalog(token));
   buildLetters();
   $("k-search").addEventListener("input", onSearch);
   $("k-search").addEventListener("pointerdown", () => { if ($("k-letters").hidden) showLetters(true); });
@@ -505,9 +528,11 @@ async function main() {
     statusNode: $("link"),
     onSnapshot: (snap) => {
       state.lines = new Map(snap.services.map((line) => [line.code, line]));
+      if (servicesChanged(state.services, snap)) reloadCatalog();
       drawTiles();
     },
   });
+  setInterval(reloadCatalog, CATALOG_EVERY_MS);
   drawSearch();
   drawTiles();
   $("main").hidden = false;

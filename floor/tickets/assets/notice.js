@@ -106,6 +106,8 @@ function fill(notice) {
       + "please bring them next time.");
   list($("n-forms"), notice.forms);
   list($("n-basis"), notice.legal_basis);
+  $("n-notes").textContent = notice.notes ?? "";
+  $("notes-block").hidden = !notice.notes;
   $("n-date").textContent = notice.day;
 }
 

@@ -35,6 +35,7 @@ TABLES |= {"appointments", "appointment_slots", "appointment_lifts"}  # floor.ap
 TABLES |= {"webhook_deliveries"}  # floor.notify.webhooks
 TABLES |= {"ratings", "cases"}  # floor.ratings.store
 TABLES |= {"accounts", "credentials"}  # floor.accounts.store
+TABLES |= {"hall_setups"}  # floor.setup.store
 
 
 def test_migrations_create_every_table_and_run_again_harmlessly(sql_url: str) -> None:

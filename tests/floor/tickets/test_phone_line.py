@@ -27,12 +27,12 @@ def phone_of(engine: Engine, hall: HallConfig, ticket_id: str, service: str = "S
                                                                                               RecordingSocket]:
     """The phone line of ``ticket_id``, in line for ``service``, and the socket it writes to."""
     sock = RecordingSocket()
-    return PhoneLine(HallRuntime(hall, engine), ticket_id, service, sock.outbox()), sock
+    return PhoneLine(HallRuntime(engine), ticket_id, service, sock.outbox()), sock
 
 
 def events(hall: HallConfig, *payloads: dict[str, Any]) -> list[Event]:
     """Events 1-0, 2-0, ... of the payloads, rendered for the phone as the server renders them."""
-    render = render_for({hall.id: hall}, {VIEW: CHANNEL})
+    render = render_for({hall.id: hall}.__getitem__, {VIEW: CHANNEL})
     return [Event(f"{n}-0", {"at": AT, **payload}, hall.id, render) for n, payload in enumerate(payloads, 1)]
 
 
