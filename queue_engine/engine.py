@@ -448,21 +448,20 @@ class Engine:
         return True
 
     async def reconfigure(self, new: HallConfig, from_version: int, changes: Sequence[Json] = (),
-                          source: str = "live") -> str:
+                          source: str = "live") -> int:
         """Run the hall on ``new`` from now on, if its set-up is still at ``from_version``: windows and services
         come and go with the live day (``reconfigure.lua``), and the ``hall.configured`` event tells every worker.
         ``changes`` say what changed, for the audit; ``source`` is "live" or "file:<sha256>" of an imported file.
-        The event's id; this engine has adopted ``new``."""
+        The new version; this engine has adopted ``new``."""
         change = reconfiguration(self.hall, new)
         k = self.keys
         keys = [k.config, *(k.window_queue(w) for w in change.windows_removed),
                 *(key for s in change.services_removed for key in (k.queue(s), k.age(s)))]
         args = [from_version, from_version + 1, orjson.dumps(change.as_json()),
                 new.model_dump_json(), orjson.dumps(list(changes)), source]
-        _, event_id = await self._run("reconfigure", Packed.of(keys), args, self._now()[1])
+        await self._run("reconfigure", Packed.of(keys), args, self._now()[1])
         self.adopt(new, from_version + 1, source)
-        assert event_id is not None
-        return event_id
+        return from_version + 1
 
     async def window(self, window: str) -> WindowState:
         self._check_window(window)

@@ -100,10 +100,10 @@ class ModelDriver:
                            items: Sequence[str] | None = None) -> WindowState:
         return WindowState.from_json(dict(self.model.set_services(self._now(), window, services, primary, items)))
 
-    async def reconfigure(self, new: HallConfig, from_version: int, changes: Sequence[Json] = ()) -> str:
+    async def reconfigure(self, new: HallConfig, from_version: int, changes: Sequence[Json] = ()) -> int:
         self.model.reconfigure(self._now(), new, from_version, changes)
         self.hall = new
-        return f"{len(self.model.events)}-0"
+        return from_version + 1
 
     async def rate(self, ticket_id: str, score: int, source: str, comment: str | None = None) -> Rating:
         return Rating.from_json(self.model.rate(self._now(), ticket_id, score, source, comment, today=self._day()))

@@ -65,6 +65,7 @@ class _Person:
 def attendance(sql: Engine, hall: HallConfig, day: date, now: datetime) -> AttendanceOut:
     start = datetime.combine(day, time(0), hall.zone).astimezone(UTC)
     end = start + timedelta(days=1)
+    now = min(now, end)  # a past day: what was still open at its end is counted to its end
     people: dict[str, _Person] = {}
     with Session(sql) as session:
         rows = session.scalars(select(CredentialRow).where(

@@ -60,5 +60,4 @@ async def import_file(engine: Engine, sql: SqlEngine, file: HallFile) -> None:
 
 async def apply(engine: Engine, edit: Edit, from_version: int, source: str = "live") -> int:
     """Run the hall on an edit's set-up from now on, in every worker; the new version."""
-    await engine.reconfigure(edit.config, from_version, edit.changes, source=source)
-    return engine.config_version
+    return await engine.reconfigure(edit.config, from_version, edit.changes, source=source)

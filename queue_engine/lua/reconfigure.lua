@@ -45,7 +45,11 @@ end
 for code, handling_ms in pairs(change.services_added) do redis.call('HSETNX', K_EWMA, code, handling_ms) end
 
 -- Skills: a window whose configuration changed takes its new skills; every other window only loses what is gone.
-local skills = {}
+local skills = {}  -- JSON of each window whose skills changed: cjson would write an empty list as {}
+local function list_json(xs)
+  if #xs == 0 then return '[]' end
+  return cjson.encode(xs)
+end
 for _, window_id in ipairs(redis.call('HKEYS', K_WINDOWS)) do
   local w = get_json(K_WINDOWS, window_id)
   local want = change.skills[window_id]
@@ -59,7 +63,8 @@ for _, window_id in ipairs(redis.call('HKEYS', K_WINDOWS)) do
   if want and w and not windows_gone[window_id] then
     set_skills(w, want.services, want.primary, want.items)
     put_json(K_WINDOWS, window_id, w)
-    skills[window_id] = want
+    skills[#skills + 1] = cjson.encode(window_id) .. ':{"services":' .. list_json(want.services) ..
+                          ',"primary":' .. list_json(want.primary) .. ',"items":' .. list_json(want.items) .. '}'
   end
 end
 
@@ -83,9 +88,9 @@ end
 redis.call('HSET', K_CONFIG, 'version', ARGV[4], 'document', ARGV[6], 'source', ARGV[8], 'at', NOW, 'by', ACTOR)
 -- One event: model.HallModel folds it in the order above (services added, skills, windows and services removed,
 -- windows added); every worker takes the configuration from it. The change, the configuration and what changed go
--- in as they came: cjson would write their empty lists as {}.
-local event = {type = 'hall.configured', at = NOW, version = tonumber(ARGV[4]), source = ARGV[8], skills = skills}
+-- in as they came, and the skills as written above: cjson would write their empty lists as {}.
+local event = {type = 'hall.configured', at = NOW, version = tonumber(ARGV[4]), source = ARGV[8]}
 if ACTOR ~= '' then event.by = ACTOR end
-local text = string.sub(cjson.encode(event), 1, -2) .. ',"change":' .. ARGV[5] .. ',"config":' .. ARGV[6] ..
-             ',"changes":' .. ARGV[7] .. '}'
+local text = string.sub(cjson.encode(event), 1, -2) .. ',"skills":{' .. table.concat(skills, ',') .. '}' ..
+             ',"change":' .. ARGV[5] .. ',"config":' .. ARGV[6] .. ',"changes":' .. ARGV[7] .. '}'
 return reply(tonumber(ARGV[4]), redis.call('XADD', K_EVENTS, 'MAXLEN', '~', MAXLEN, '*', 'e', text))

@@ -40,8 +40,11 @@ const ROLE_TEXT = { staff: ["窗口工作人员", "Window staff"], manager: ["�
 const GREEN_REASON_TEXT = { elderly: ["高龄", "Elderly"], disabled: ["残疾", "Disabled"], pregnant: ["孕妇", "Pregnant"],
   military: ["军人", "Military"] };
 
-const PAUSE_REASONS = [["午休", "Lunch break"], ["临时离岗", "Away briefly"], ["系统故障", "System fault"],
-  ["业务培训", "Training"]];
+// AB岗: a reason starting 离岗 (floor/accounts/stand_in.py) hands the window's services to its B post, so that
+// chip fills a reason starting 离岗 in English too (临时离岗 does not start with it: a short absence hands nothing over).
+const PAUSE_REASONS = [["午休", "Lunch break"], ["临时离岗", "Away briefly"],
+  ["离岗（B岗接替）", "Leaving the post (B post takes over)", "离岗（B岗接替）Leaving the post"],
+  ["系统故障", "System fault"], ["业务培训", "Training"]];
 const TRANSFER_REASONS = [["需专业窗口办理", "Needs a specialist window"], ["非本窗口业务", "Not this window's business"],
   ["群众申请变更业务", "Citizen asked for another service"]];
 const CALL_REASONS = [["群众已到窗口", "Citizen is at the window"], ["特殊群体优先", "Priority for a vulnerable person"],
@@ -283,11 +286,12 @@ const DO = {
 };
 
 // -- dialogs --------------------------------------------------------------------------------------
-/** Buttons that fill a reason field with a common reason (the field stays editable). */
+/** Buttons that fill a reason field with a common reason (the field stays editable); a third text, if any, is
+ * what the English chip fills in (a reason the server reads by its Chinese words). */
 function chips(box, input, reasons) {
-  box.replaceChildren(...reasons.map(([zh, en]) => el("button", {
+  box.replaceChildren(...reasons.map(([zh, en, enValue]) => el("button", {
     type: "button", class: "chip",
-    onclick: () => { input.value = t(zh, en); input.focus(); },
+    onclick: () => { input.value = t(zh, enValue ?? en); input.focus(); },
   }, t(zh, en))));
 }
 
@@ -323,7 +327,24 @@ function requireReason(input, zh, en) {
 function openPause() {
   chips($("pause-chips"), $("pause-reason"), PAUSE_REASONS);
   $("pause-reason").value = "";
+  $("pause-stand-in").textContent = standInText();
+  $("pause-stand-in").dataset.standIn = windowConf(S.window)?.stand_in ?? "";
   openDialog($("dlg-pause"));
+}
+
+/** What happens to this window's services when its staff pause with 离岗 (AB岗), from the hall's set-up. */
+function standInText() {
+  const b = windowConf(S.window)?.stand_in;
+  if (b && (S.config?.policy?.stand_in ?? "take_over") === "take_over") {
+    return t(`选“离岗”：离岗后由 ${windowName(b)} 接替本窗口业务（该窗口开放时），恢复服务后交还。`,
+      `Leaving the post: ${windowName(b)} (the B post) takes over this window's services while it is open, and `
+      + "gives them back when you resume.");
+  }
+  const alert = t("若有业务因此无其他开放窗口可办，将立即提醒管理员。",
+    "if a service is then left with no open window, the managers are alerted at once.");
+  return b ? t(`选“离岗”：本大厅设为不由B岗接替，${alert}`,
+    `Leaving the post: this hall does not hand services to the B post; ${alert}`)
+    : t(`选“离岗”：本窗口未设B岗，${alert}`, `Leaving the post: this window has no B post; ${alert}`);
 }
 
 async function openTransfer() {

@@ -67,6 +67,35 @@ RULES = st.sampled_from([
 
 def hall_with(rule: dict[str, Any]) -> HallConfig:
     return HALL.model_copy(update={"policy": Policy.model_validate(HALL.policy.model_dump() | rule)})
+
+
+def _windows_without(data: dict[str, Any], *ids: str) -> list[dict[str, Any]]:
+    return [w for w in data["windows"] if w["id"] not in ids]
+
+
+def _set_ups(data: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The set-ups a hall may be changed to while it runs (queue_engine/reconfig.py), from HALL's."""
+    no_tax = [{**w, "services": [s for s in w["services"] if s != "TAX"],
+               "primary": [s for s in w["primary"] if s != "TAX"]} for w in _windows_without(data, "3")]
+    return {
+        "as_filed": data,
+        "window_5": {**data, "windows": [*data["windows"], {"id": "5", "name": "5号窗口", "services": ["TAX", "SOC"],
+                                                              "primary": ["TAX"], "items": ["SOC-B"]}]},
+        "no_window_4": {**data, "windows": _windows_without(data, "4")},
+        "window_2_hukou": {**data, "windows": [{**w, "services": ["HUK"], "primary": ["HUK"], "items": []}
+                                               if w["id"] == "2" else w for w in data["windows"]]},
+        "no_tax": {**data, "services": [s for s in data["services"] if s["code"] != "TAX"], "windows": no_tax},
+        "pets": {**data, "services": [*data["services"], {"code": "PET", "letter": "P", "name_zh": "宠物",
+                                                           "name_en": "Pets"}],
+                 "windows": [{**w, "services": [*w["services"], "PET"]} if w["id"] == "3" else w
+                             for w in data["windows"]]},
+        "no_soc_b": {**data, "services": [{**s, "items": [i for i in s["items"] if i["code"] != "SOC-B"]}
+                                          for s in data["services"]],
+                     "windows": [{**w, "items": [i for i in w["items"] if i != "SOC-B"]} for w in data["windows"]]},
+    }
+
+
+SET_UPS = st.sampled_from(sorted(_set_ups(HALL.model_dump(mode="json"))))
 SERVICES = st.sampled_from(["SOC", "HUK", "TAX", "PACK"])
 SKILLS = st.sampled_from(["SOC", "HUK", "TAX", "PACK"])
 ITEMS = st.sampled_from(["SOC-A", "SOC-B", "HUK-X", "NOPE"])
@@ -213,6 +242,8 @@ class ModelVsEngine(RuleBasedStateMachine):
           reason=REASONS)
     def natural_work(self, window: str, choice: int, service: str, other: str, reason: str) -> None:
         """What staff at this window would plausibly do next, so long days with real traffic get explored."""
+        if window not in self.model.model.windows:  # removed by a change of the set-up
+            return
         state = self.model.model.windows[window]["state"]
         by_state = {
             "closed": ["open_window"],
@@ -227,8 +258,8 @@ class ModelVsEngine(RuleBasedStateMachine):
     def no_show_when_the_rule_allows(self, window: str, early: int) -> None:
         """A called citizen who does not come: announced again as the rule asks, then marked once its time is up,
         tried ``early`` seconds before that first (both refuse alike, saying what is left)."""
-        w = self.model.model.windows[window]
-        if w["state"] != "calling":
+        w = self.model.model.windows.get(window)
+        if w is None or w["state"] != "calling":
             return
         rule, t = self.hall.policy, self.model.model.tickets[w["ticket"]]
         for _ in range(rule.no_show_after_recalls - t["recalls"]):
@@ -244,6 +275,8 @@ class ModelVsEngine(RuleBasedStateMachine):
     def late_arrival_comes_back(self, window: str, how: str) -> None:
         """The window's latest no-show turns up: called back, or put back in line, as staff try; the rule lets one
         of them (or neither) and both refuse the rest alike."""
+        if window not in self.model.model.windows:
+            return
         misses = self.model.model.windows[window]["misses"]
         if not misses:
             return
@@ -256,6 +289,8 @@ class ModelVsEngine(RuleBasedStateMachine):
     def missed_and_back(self, window: str, how: str, early: int) -> None:
         """A whole missed visit: called, not there, marked once the rule allows, then back late. Random steps rarely
         string these together."""
+        if window not in self.model.model.windows:
+            return
         if self.model.model.windows[window]["state"] == "closed":
             self.both("open_window", window)
         if self.both("call_next", window) is None:
@@ -281,6 +316,8 @@ class ModelVsEngine(RuleBasedStateMachine):
     def serve_and_rate(self, window: str, score: int, wait: int) -> None:
         """A whole visit at one window: called, served, finished, then rated on the pad (or later, maybe too late).
         Random steps rarely string these together, and ratings need a finished ticket."""
+        if window not in self.model.model.windows:
+            return
         if self.model.model.windows[window]["state"] == "closed":
             self.both("open_window", window)
         called = self.both("call_next", window)
@@ -322,6 +359,17 @@ class ModelVsEngine(RuleBasedStateMachine):
             self.both("set_services", window, services, primary, items)
         else:
             self.both(action, window)
+
+    @rule(name=SET_UPS, stale=st.sampled_from([False, False, False, True]))
+    def reconfigure(self, name: str, stale: bool) -> None:
+        """The hall's set-up changes while it runs: refused alike when the live day forbids it or the version is
+        old; otherwise both fold the same hall.configured event, and go on under the new set-up."""
+        data = self.hall.model_dump(mode="json")
+        policy = data["policy"]
+        new = HallConfig.model_validate({**_set_ups(HALL.model_dump(mode="json"))[name], "policy": policy})
+        version = self.model.model.config_version - (1 if stale else 0)
+        if self.both("reconfigure", new, version) is not None:
+            self.hall = new.model_copy(update={"id": self.hall.id})  # the SQL record's machine runs a hall of its own
 
     @rule(seconds=st.integers(min_value=0, max_value=1800))
     def advance(self, seconds: int) -> None:

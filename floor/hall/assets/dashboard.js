@@ -6,6 +6,10 @@
 // (the SQL record, a moment behind the events), re-read every 30 s, a second after events settle, and again
 // each second while the answer says the record has not caught up. The hall's set-up (GET /config: service
 // order, letters and names, windows) is read again when the feed says it changed (hall.configured).
+//
+// AB岗: a hall.alert of kind service_uncovered (a window's staff left it and no open window can serve one of its
+// services any more) shows at once as a red banner, like a 差评; it stays until acknowledged, or until a snapshot
+// taken after it shows an open window serving that service again.
 import {
   api, applyLanguage, clock, duration, el, follow, label, languageSwitch, PRIORITY_TEXT, ROLE_TEXT, showLink,
   signIn, t, toast, WINDOW_STATE_TEXT,
@@ -32,6 +36,7 @@ const state = {
   alerts: [], // newest first: {seq, service, name, name_en, target_s, longest_s, since, ended}
   over: new Set(), // services past target right now: one alert per crossing, however many refreshes see it
   alertSeq: 0,
+  uncovered: [], // newest first: {seq, window, services, stand_in, taken_up, at, event_id}; each service in one only
   queueService: null,
   queue: [],
   queueAt: 0, // when the queue was read: the "waited" column keeps counting from there
@@ -196,13 +201,95 @@ function renderAlerts() {
   el("button", { class: "btn ack", type: "button", onclick: () => acknowledge(a.seq) }, t("知道了", "Acknowledge"))));
   $("alert-list").replaceChildren(...rows);
   $("alerts").hidden = rows.length === 0;
-  const open = state.alerts.filter((a) => !a.ended).length;
+  renderTitle();
+}
+
+/** The tab says how many alerts are open (waits over target, services with nobody). */
+function renderTitle() {
+  const open = state.alerts.filter((a) => !a.ended).length + state.uncovered.length;
   document.title = `${open ? `(${open}) ` : ""}${t("管理看板", "Dashboard")} · ${state.snapshot?.name ?? ""}`;
 }
 
 function acknowledge(seq) {
   state.alerts = state.alerts.filter((a) => a.seq !== seq);
   renderAlerts();
+}
+
+// -- services left with nobody (AB岗) ---------------------------------------------------------------
+const SERVING = ["idle", "calling", "serving"]; // a window someone can be served at now (floor/accounts/stand_in.py)
+
+const serviceByCode = (code) => {
+  const s = state.config?.services.find((x) => x.code === code);
+  return s ? serviceName(s) : code;
+};
+const serviceList = (codes) => codes.map(serviceByCode).join(t("、", ", "));
+function windowById(id) {
+  const w = state.config?.windows.find((x) => x.id === id);
+  return w ? windowName(w) : t(`${id}号窗口`, `Window ${id}`);
+}
+
+/** Whether stream id ``a`` ("ms-seq") is not before ``b``. */
+function notBefore(a, b) {
+  const [am, as] = String(a).split("-").map(Number);
+  const [bm, bs] = String(b).split("-").map(Number);
+  return am > bm || (am === bm && (as || 0) >= (bs || 0));
+}
+
+/** A service_uncovered alert shows at once; a service it names leaves any older alert (one line says it). */
+function onHallAlert(event) {
+  if (event.type !== "hall.alert" || event.kind !== "service_uncovered") return;
+  if (event.event_id && state.uncovered.some((a) => a.event_id === event.event_id)) return;
+  const services = [...(event.uncovered ?? [])];
+  if (!services.length) return;
+  for (const a of state.uncovered) a.services = a.services.filter((c) => !services.includes(c));
+  state.uncovered = state.uncovered.filter((a) => a.services.length);
+  state.uncovered.unshift({ seq: ++state.alertSeq, window: String(event.window), services,
+    stand_in: event.stand_in ?? null, taken_up: event.taken_up ?? [], at: event.at, event_id: event.event_id ?? null });
+  renderUncovered();
+}
+
+/** A snapshot taken after an alert that shows an open window serving one of its services: that one is covered. */
+function watchUncovered() {
+  const snap = state.snapshot;
+  const open = snap.windows.filter((w) => SERVING.includes(w.state));
+  for (const a of state.uncovered) {
+    if (a.event_id && !(snap.event_id && notBefore(snap.event_id, a.event_id))) continue; // read before the alert
+    a.services = a.services.filter((code) => !open.some((w) => w.services.includes(code)));
+  }
+  state.uncovered = state.uncovered.filter((a) => a.services.length);
+  renderUncovered();
+}
+
+function renderUncovered() {
+  const rows = state.uncovered.map((a) => {
+    const win = windowById(a.window);
+    let standIn = null;
+    if (a.taken_up.length && a.stand_in) {
+      standIn = t(`已由${windowById(a.stand_in)}接替：${serviceList(a.taken_up)}`,
+        `${windowById(a.stand_in)} took over ${serviceList(a.taken_up)}`);
+    } else if (a.stand_in) {
+      standIn = t(`B岗${windowById(a.stand_in)}未能接替`, `its B post, ${windowById(a.stand_in)}, did not take over`);
+    }
+    return el("li", { class: "uncovered-alert",
+      dataset: { window: a.window, services: a.services.join(" "), seq: a.seq } },
+    el("span", { class: "uncovered-icon", "aria-hidden": "true" }, "⚠"),
+    el("b", { class: "uncovered-services" }, serviceList(a.services)),
+    el("span", { class: "uncovered-text" }, t(
+      `无人可办：${win}离岗，且无其他开放窗口可办理`,
+      `nobody can serve it: ${win} left the post, and no other open window serves it`)),
+    standIn ? el("span", { class: "uncovered-taken" }, standIn) : null,
+    el("span", { class: "uncovered-at" }, clock(a.at)),
+    el("button", { class: "btn ack", type: "button", onclick: () => acknowledgeUncovered(a.seq) },
+      t("知道了", "Acknowledge")));
+  });
+  $("uncovered-list").replaceChildren(...rows);
+  $("uncovered").hidden = rows.length === 0;
+  renderTitle();
+}
+
+function acknowledgeUncovered(seq) {
+  state.uncovered = state.uncovered.filter((a) => a.seq !== seq);
+  renderUncovered();
 }
 
 // -- today's figures and charts -------------------------------------------------------------------
@@ -327,6 +414,7 @@ const refreshSnapshot = serial(() => guarded("snapshot", async () => {
   renderWindows();
   renderQueueChoices();
   watchTargets();
+  watchUncovered();
 }));
 
 const refreshStats = serial(() => guarded("stats", async () => {
@@ -358,6 +446,7 @@ const soonStats = debounce(refreshStats, 1000); // the record trails the events 
 
 function onEvent(event) {
   onRatingEvent(event); // a 差评 shows at once, before anything is re-read
+  onHallAlert(event); // so does a service left with nobody
   if (event.type === "hall.configured") soonConfig();
   soonSnapshot();
   if (event.type.startsWith("ticket.") || event.type === "hall.restored" || event.type === "day.closed") {
@@ -373,6 +462,7 @@ function redraw() {
   renderWindows();
   renderQueueChoices();
   renderAlerts();
+  renderUncovered();
   renderQueue();
   if (state.stats) renderStats();
   redrawRatings();

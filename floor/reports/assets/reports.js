@@ -1,5 +1,5 @@
 // 统计报表: a manager picks a date range and a grouping and sees the figures, charts and the windows' stars of the
-// month; CSV and Excel downloads carry the same figures.
+// month, and 考勤 of a day (attendance.js); CSV and Excel downloads carry the same figures.
 //
 // Every figure is counted by the server (GET /reports, floor/reports/rules.py); this page only lays them out, and
 // draws the charts from them (charts.js) at the size each box has, so their labels read on any screen. Satisfaction
@@ -12,6 +12,7 @@ import {
 } from "/assets/floor/hallq.js";
 import { chart } from "/assets/reports/charts.js";
 import { LEVELS, percent, REPORT_CHARTS, reportCharts, score } from "/assets/reports/report-charts.js";
+import { renderAttendance, startAttendance } from "/assets/reports/attendance.js";
 import { managerNav } from "/assets/floor/manager-nav.js"; managerNav(); // the managers' pages nav
 
 const $ = (id) => document.getElementById(id);
@@ -56,7 +57,7 @@ const KPIS = [
 const GREEN_TEXT = { elderly: ["高龄", "elderly"], disabled: ["残疾", "disabled"], pregnant: ["孕妇", "pregnant"],
   military: ["军人", "military"], other: ["其他", "other"] };
 
-const state = { token: null, zone: "Asia/Shanghai", report: null, stars: null };
+const state = { token: null, zone: "Asia/Shanghai", windows: [], report: null, stars: null };
 
 // -- dates in the hall's own time zone ----------------------------------------------------------------
 function hallDate(date = new Date()) {
@@ -222,6 +223,7 @@ function redraw() {
   applyLanguage();
   renderReport();
   renderStars();
+  renderAttendance();
   drawCharts();
 }
 
@@ -243,6 +245,7 @@ async function main() {
   try {
     const config = await api("/config", { token });
     state.zone = config.timezone || state.zone;
+    state.windows = config.windows ?? [];
   } catch (error) {
     toast(error.message, "error");
   }
@@ -258,7 +261,8 @@ async function main() {
   $("download-csv").addEventListener("click", () => download("csv"));
   $("download-xlsx").addEventListener("click", () => download("xlsx"));
   $("month").addEventListener("change", loadStars);
-  await Promise.all([run(), loadStars()]);
+  await Promise.all([run(), loadStars(),
+    startAttendance({ token, zone: state.zone, windows: state.windows })]);
   document.body.dataset.ready = "1";
 }
 
