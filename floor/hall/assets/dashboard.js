@@ -92,9 +92,11 @@ function halfHourOf(iso) {
   return `${hh}:${Number(iso.slice(14, 16)) < 30 ? "00" : "30"}`;
 }
 
-/** green / amber / red against the target; "none" when no open window takes the service and nobody waits. */
-function level(s) {
+/** green / amber / red against the target; "none" when no open window takes the service and nobody waits, "paused"
+ * when every window open for it is paused (离岗, lunch). */
+function level(s, working) {
   if (s.able_windows === 0) return s.waiting > 0 ? "red" : "none";
+  if (working === 0) return s.waiting > 0 ? "red" : "paused";
   // The worse of what the longest waiter has already waited and what a newcomer is told to expect.
   const ratio = Math.max(s.longest_wait_s, s.estimated_wait_s) / s.target_wait_s;
   if (s.longest_wait_s > s.target_wait_s || ratio > 1) return "red";
@@ -103,14 +105,16 @@ function level(s) {
 
 const LEVEL_TEXT = {
   green: ["正常", "On target"], amber: ["接近目标", "Near target"], red: ["超过目标", "Over target"],
-  none: ["无开放窗口", "No window open"],
+  none: ["无开放窗口", "No window open"], paused: ["窗口暂停中", "Windows paused"],
 };
+const WORKING = ["idle", "calling", "serving"]; // a window someone can be served at now
 
 // -- services -------------------------------------------------------------------------------------
 function renderServices() {
   const snap = state.snapshot;
   const rows = orderedServices().map((s) => {
-    const lvl = level(s);
+    const working = snap.windows.filter((w) => WORKING.includes(w.state) && w.services.includes(s.code)).length;
+    const lvl = level(s, working);
     const share = Math.min(1, s.estimated_wait_s / s.target_wait_s);
     const noWindow = s.able_windows === 0 && s.waiting > 0;
     return el("tr", { dataset: { service: s.code, level: lvl } },
