@@ -226,11 +226,19 @@ def raise_open_files_limit() -> None:
 
 
 def check_hall_files(settings: Settings) -> None:
+    from pydantic import ValidationError
+
+    from floor.hall_files import read_network
     from floor.setup import files, rules
 
+    try:
+        network = read_network(settings.network) if settings.network else None
+    except (ValidationError, OSError, ValueError) as exc:
+        raise CliError(f"{settings.network}: {str(exc).splitlines()[0]} ({str(exc).splitlines()[-1].strip()})"
+                       ) from None
     for path in settings.halls:
         try:
-            files.read(path)
+            files.read(path, network)
         except rules.SetupRefused as refused:
             raise CliError(refused.en) from None
     load_halls(settings)  # two files of one hall

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import hashlib
+import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
+from floor.network.rules import Network, compose
 from floor.settings import Settings
-from queue_engine.config import HallConfig, load_hall
+from queue_engine.config import HallConfig, hall_data
 
 
 def fingerprint(text: str) -> str:
@@ -22,10 +24,17 @@ class HallFile:
     source: str  # fingerprint() of the file's text
 
 
+def read_network(path: Path) -> Network:
+    """The county's network file: ``[[regions]]`` and, per region that keeps one, ``[[catalogs.<region>]]``."""
+    return Network.model_validate(tomllib.loads(path.read_text(encoding="utf-8")))
+
+
 def read_hall_files(settings: Settings) -> dict[str, HallFile]:
+    network = read_network(settings.network) if settings.network else None
     halls: dict[str, HallFile] = {}
     for path in map(Path, settings.halls):
-        hall = load_hall(path)
+        data = hall_data(path)
+        hall = HallConfig.model_validate(compose(data, network) if network else data)
         if hall.id in halls:
             raise ValueError(f"hall {hall.id!r} is configured twice ({path})")
         halls[hall.id] = HallFile(path, hall, fingerprint(path.read_text(encoding="utf-8")))

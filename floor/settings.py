@@ -54,6 +54,8 @@ class Settings:
     redis_url: str = "redis://127.0.0.1:6379/0"
     database_url: str = "sqlite:///var/hallq.db"
     halls: tuple[Path, ...] = (DEMO_HALL,)
+    # The county's network (floor.network): its region tree and catalogs, which halls name by `region`/`catalog`.
+    network: Path | None = None
     key_prefix: str = "hq"
     archive: bool = True  # `hallq serve` runs the archiver process that copies every event into SQL
     heartbeat_s: float = 15.0
@@ -107,6 +109,7 @@ class Settings:
             redis_url=env.get("HALLQ_REDIS_URL", cls.redis_url),
             database_url=env.get("HALLQ_DATABASE_URL", f"sqlite:///{home / 'hallq.db'}"),
             halls=halls,
+            network=Path(env["HALLQ_NETWORK"]) if env.get("HALLQ_NETWORK") else None,
             key_prefix=env.get("HALLQ_KEY_PREFIX", cls.key_prefix),
             archive=env.get("HALLQ_ARCHIVE", "1") != "0",
             heartbeat_s=float(env.get("HALLQ_HEARTBEAT_S", cls.heartbeat_s)),

@@ -261,6 +261,16 @@ class Staff(_Frozen):
         return v
 
 
+HallLevel = Literal["county_centre", "town_centre", "village_station", "bank_outlet", "self_service"]
+
+
+class Location(_Frozen):
+    """Where a hall is (WGS-84), for the nearest halls that can serve what this one cannot (就近办)."""
+
+    lat: float = Field(ge=-90, le=90)
+    lon: float = Field(ge=-180, le=180)
+
+
 class Session(_Frozen):
     start: time
     end: time
@@ -291,6 +301,16 @@ class HallConfig(_Frozen):
     staff: tuple[Staff, ...] = ()
     holidays: tuple[date, ...] = Field((), description="Public holidays the hall is closed on (法定节假日).")
     workdays: tuple[date, ...] = Field((), description="Weekend days the hall works (调休上班).")
+    # The hall in its county's network (floor.network): where it hangs in the region tree, what kind of hall it is,
+    # and, for a hall whose services come from its county's one catalog, which of them it is authorised for.
+    region: str | None = Field(None, description="The region the hall belongs to (a town, a village...).")
+    level: HallLevel | None = Field(None, description="County centre, town centre, village station, bank outlet "
+                                                      "or 24h self-service zone.")
+    address: str = Field("", max_length=200)
+    location: Location | None = None
+    catalog: str | None = Field(None, description="The region whose 受理事典 the services are taken from.")
+    authorised: tuple[str, ...] = Field((), description="With a catalog: the services (each with all its sub-items) "
+                                                        "and single sub-items this hall may accept.")
 
     @field_validator("id")
     @classmethod
@@ -473,14 +493,18 @@ def _session_from_text(text: str) -> dict[str, str]:
     return {"start": start.strip(), "end": end.strip()}
 
 
-def load_hall(path: str | Path) -> HallConfig:
-    """Read a hall from a .toml, .yaml or .yml file."""
+def hall_data(path: str | Path) -> dict[str, Any]:
+    """A hall file's data (.toml, .yaml or .yml), not checked yet."""
     path = Path(path)
     text = path.read_text(encoding="utf-8")
     if path.suffix == ".toml":
-        data = tomllib.loads(text)
-    elif path.suffix in (".yaml", ".yml"):
-        data = yaml.safe_load(text)
-    else:
-        raise ValueError(f"{path}: hall files are .toml, .yaml or .yml")
-    return HallConfig.model_validate(data)
+        return tomllib.loads(text)
+    if path.suffix in (".yaml", ".yml"):
+        data: dict[str, Any] = yaml.safe_load(text)
+        return data
+    raise ValueError(f"{path}: hall files are .toml, .yaml or .yml")
+
+
+def load_hall(path: str | Path) -> HallConfig:
+    """Read a hall from a .toml, .yaml or .yml file."""
+    return HallConfig.model_validate(hall_data(path))

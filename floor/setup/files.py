@@ -14,8 +14,9 @@ import tomli_w
 import yaml
 
 from floor.hall_files import fingerprint
+from floor.network.rules import Network, compose
 from floor.setup.rules import Json, SetupRefused, checked
-from queue_engine.config import HallConfig
+from queue_engine.config import HallConfig, Invalid
 
 _TOML_AT = re.compile(r"\(at line (\d+), column (\d+)\)")
 _HEADER = re.compile(r"^\s*\[\[?\s*([A-Za-z0-9_.]+)\s*\]\]?")
@@ -44,9 +45,16 @@ def parse(text: str, name: str = "hall.toml") -> Json:
     return data
 
 
-def check(text: str, name: str = "hall.toml") -> HallConfig:
-    """The hall a file describes, or a refusal whose message starts with ``name:line: field``."""
+def check(text: str, name: str = "hall.toml", network: Network | None = None) -> HallConfig:
+    """The hall a file describes (its services taken from its county's catalog, with a ``network``), or a refusal
+    whose message starts with ``name:line: field``."""
     data = parse(text, name)
+    if network is not None:
+        try:
+            data = compose(data, network)
+        except Invalid as refused:
+            line = line_of(text, ["authorised"] if "authorised" in str(refused) else ["catalog"])
+            raise _at(name, line, None, str(refused), refused.zh) from None
     try:
         return checked(data)
     except SetupRefused as refused:
@@ -59,19 +67,19 @@ def check(text: str, name: str = "hall.toml") -> HallConfig:
                 else:
                     f["line"] = line_of(text, f["field"].split("."))
         field = first["field"] if first["field"] not in ("", "hall") else None
-        line = first.get("line")
-        raise _at(name, line if isinstance(line, int) else None, field, first["problem"],
+        where = first.get("line")
+        raise _at(name, where if isinstance(where, int) else None, field, first["problem"],
                   first.get("problem_zh", refused.zh), fields=refused.fields) from None
 
 
-def read(path: str | Path) -> tuple[HallConfig, str]:
+def read(path: str | Path, network: Network | None = None) -> tuple[HallConfig, str]:
     """A hall file from disk, checked, and its fingerprint."""
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise SetupRefused(f"{path}: cannot be read ({exc})", f"{path}：无法读取（{exc}）") from None
-    return check(text, str(path)), fingerprint(text)
+    return check(text, str(path), network), fingerprint(text)
 
 
 def export(config: HallConfig) -> str:
