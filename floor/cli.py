@@ -165,7 +165,8 @@ def demo_banner(settings: Settings, host: str, port: int, people: Sequence[Made]
     the devices' pages signed in (their token rides in the URL fragment, which the browser keeps to itself)."""
     lines = []
     base = f"http://{host}:{port}"
-    for hall in load_halls(settings).values():
+    halls = list(load_halls(settings).values())
+    for hall in halls[:1]:
         def page(name: str, role: str | None = None, window: str | None = None, hall_id: str = hall.id) -> str:
             address = f"{base}/halls/{hall_id}/{name}"
             return f"{address}#token={make_token(settings.secret, hall_id, role, window)}" if role else address
@@ -198,9 +199,27 @@ def demo_banner(settings: Settings, host: str, port: int, people: Sequence[Made]
         if mine:
             lines.append(f"  accounts (password {mine[0].password} for each):")
             lines += [f"    {p.username:8} {p.role:8} {p.display_name}" for p in mine]
+    if len(halls) > 1:
+        lines += _network_lines(halls[1:], base, people)
     lines += [f"all halls: {base}/", f"API docs: {base}/api/v1/docs", f"OpenAPI:  {base}/api/v1/openapi.json",
               f"health:   {base}/healthz"]
     return "\n".join(lines)
+
+
+_LEVELS = {"county_centre": "县政务服务中心", "town_centre": "镇便民服务中心", "village_station": "村便民服务站",
+           "bank_outlet": "银行便民点", "self_service": "24小时自助区"}
+
+
+def _network_lines(halls: Sequence[Any], base: str, people: Sequence[Made]) -> list[str]:
+    """The county's other halls, a few lines each: the same pages, the admin and manager above sign in to all of
+    them, and each has a guide and a member of staff per window of its own."""
+    lines = ["the county's other halls (admin and manager above sign in to every one of them; each has these own):"]
+    for hall in halls:
+        mine = [p.username for p in people if p.hall == hall.id and p.role in ("guide", "staff")]
+        level = _LEVELS.get(hall.level or "", "")
+        lines += [f"  {hall.id:15} {hall.name}（{level}）  {base}/halls/{hall.id}/guide  …/console  …/dashboard",
+                  f"  {'':15} accounts: {', '.join(mine)}" if mine else ""]
+    return [line for line in lines if line]
 
 
 def _token_command(hall: str, window: str, staff: Sequence[Staff]) -> str:
@@ -226,21 +245,34 @@ def raise_open_files_limit() -> None:
 
 
 def check_hall_files(settings: Settings) -> None:
+    """Every hall file, checked before the workers start: a wrong one is named by line and field. Halls with
+    services of their own first: a county's catalog may be one of them."""
     from pydantic import ValidationError
 
     from floor.hall_files import read_network
+    from floor.network.rules import Network
     from floor.setup import files, rules
+    from queue_engine.config import Invalid, hall_data
 
     try:
-        network = read_network(settings.network) if settings.network else None
+        network: Network | None = read_network(settings.network) if settings.network else None
     except (ValidationError, OSError, ValueError) as exc:
         raise CliError(f"{settings.network}: {str(exc).splitlines()[0]} ({str(exc).splitlines()[-1].strip()})"
                        ) from None
-    for path in settings.halls:
-        try:
+    try:
+        catalog_halls = [p for p in settings.halls if "catalog" in hall_data(p)]
+        own = {}
+        for path in (p for p in settings.halls if p not in catalog_halls):
+            config, _ = files.read(path, network)
+            own[config.id] = config.services
+        if network is not None and network.catalog_halls:
+            network = network.with_catalogs_of(own)
+        for path in catalog_halls:
             files.read(path, network)
-        except rules.SetupRefused as refused:
-            raise CliError(refused.en) from None
+    except rules.SetupRefused as refused:
+        raise CliError(refused.en) from None
+    except Invalid as refused:
+        raise CliError(f"{settings.network}: {refused}") from None
     load_halls(settings)  # two files of one hall
 
 

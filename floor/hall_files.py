@@ -30,10 +30,16 @@ def read_network(path: Path) -> Network:
 
 
 def read_hall_files(settings: Settings) -> dict[str, HallFile]:
+    """Every hall the settings name; with a network, the halls with services of their own first, then those that
+    take theirs from a catalog (which may be one of the first halls' services)."""
     network = read_network(settings.network) if settings.network else None
+    datas = [(path, hall_data(path)) for path in map(Path, settings.halls)]
+    own = {str(data.get("id")): data for _, data in datas if "catalog" not in data}
+    if network is not None and network.catalog_halls:
+        network = network.with_catalogs_of({hall: HallConfig.model_validate(data).services
+                                            for hall, data in own.items() if hall in network.catalog_halls.values()})
     halls: dict[str, HallFile] = {}
-    for path in map(Path, settings.halls):
-        data = hall_data(path)
+    for path, data in datas:
         hall = HallConfig.model_validate(compose(data, network) if network else data)
         if hall.id in halls:
             raise ValueError(f"hall {hall.id!r} is configured twice ({path})")

@@ -55,14 +55,24 @@ def reset(sql: Engine, username: str, password: str) -> None:
                  disabled=False)
 
 
-def demo_people(hall: HallConfig) -> list[tuple[str, str, str, tuple[str, ...]]]:
-    """(username, display name, role, skills) of the demo hall's people: an admin, a manager, a guide, and an
-    account for each member of its staff (username: the staff id in lower case)."""
+_DEMO_NAMES = ["赵敏", "钱伟", "孙丽", "李娜", "周强", "吴静", "郑浩", "王磊", "冯雪", "陈晨", "褚燕", "卫东"]
+
+
+def demo_people(hall: HallConfig, first: bool = True) -> list[tuple[str, str, str, tuple[str, ...]]]:
+    """(username, display name, role, skills) of a demo hall's people. The first hall (the county centre): an admin,
+    a manager and a guide, who also belong to every other hall of the demo, and an account for each member of its
+    staff (username: the staff id in lower case). Every other hall: a guide and one member of staff per window of
+    its own (``<hall>-guide``, ``<hall>-<window>``)."""
     everything = tuple(s.code for s in hall.services)
     people: list[tuple[str, str, str, tuple[str, ...]]] = [
-        ("admin", "系统管理员", "admin", ()), ("manager", "王主任", "manager", ()),
-        ("guide", "导办员小刘", "guide", ())]
-    people += [(m.id.lower(), m.name, "staff", everything) for m in hall.staff]
+        ("admin", "系统管理员", "admin", ()), ("manager", "王主任", "manager", ())]
+    if first:
+        people.append(("guide", "导办员小刘", "guide", ()))
+        people += [(m.id.lower(), m.name, "staff", everything) for m in hall.staff]
+    else:
+        people.append((f"{hall.id}-guide", f"{hall.name[:3]}导办员", "guide", ()))
+        people += [(f"{hall.id}-{w.id}".lower(), _DEMO_NAMES[n % len(_DEMO_NAMES)], "staff", everything)
+                   for n, w in enumerate(hall.windows)]
     return people
 
 
@@ -70,8 +80,8 @@ def ensure_demo(sql: Engine, halls: list[HallConfig]) -> list[Made]:
     """The demo's accounts, made on its first start (later starts leave them, and any changes, as they are)."""
     made = []
     hashed: str | None = None  # hashed once, when the first account is made: a hash is ~0.1-1 s of CPU
-    for hall in halls:
-        for username, name, role, skills in demo_people(hall):
+    for n, hall in enumerate(halls):
+        for username, name, role, skills in demo_people(hall, first=n == 0):
             existing = store.find(sql, username)
             if existing is not None and hall.id in existing.halls:
                 made.append(Made(hall.id, username, existing.display_name, existing.role, DEMO_PASSWORD))

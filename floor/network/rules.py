@@ -35,6 +35,9 @@ class Network(BaseModel):
 
     regions: tuple[Region, ...]
     catalogs: dict[str, tuple[Service, ...]] = Field(default_factory=dict)
+    # A region's catalog may be the services of one of its halls (the county centre accepts everything): written
+    # once, in that hall's file.
+    catalog_halls: dict[str, str] = Field(default_factory=dict)
 
     @field_validator("regions")
     @classmethod
@@ -59,6 +62,9 @@ class Network(BaseModel):
     @model_validator(mode="after")
     def _catalogs_of_regions(self) -> Network:
         known = {r.id for r in self.regions}
+        for region in set(self.catalog_halls) - known:
+            raise Invalid(f"the catalog of {region!r} belongs to no region of the network",
+                          f"受理事典 {region} 不属于网络中的任何地区")
         for region, services in self.catalogs.items():
             if region not in known:
                 raise Invalid(f"the catalog of {region!r} belongs to no region of the network",
@@ -69,6 +75,15 @@ class Network(BaseModel):
                 raise Invalid(f"catalog {region}: service code used twice: {', '.join(twice)}",
                               f"受理事典 {region} 的业务代码重复：{'、'.join(twice)}")
         return self
+
+    def with_catalogs_of(self, halls: dict[str, tuple[Service, ...]]) -> Network:
+        """The network with each catalog that is a hall's services filled in from ``halls`` (id -> services)."""
+        missing = sorted(h for h in self.catalog_halls.values() if h not in halls)
+        if missing:
+            raise Invalid(f"catalog halls not served here: {', '.join(missing)}",
+                          f"作为受理事典的大厅未在本服务器配置：{'、'.join(missing)}")
+        filled = {region: halls[hall] for region, hall in self.catalog_halls.items()}
+        return self.model_copy(update={"catalogs": {**self.catalogs, **filled}})
 
     def region(self, region_id: str) -> Region | None:
         return next((r for r in self.regions if r.id == region_id), None)

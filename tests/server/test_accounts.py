@@ -254,7 +254,9 @@ class Deployment:
         spare: list[httpx.Client] = []
         try:
             for _ in range(tries):
-                client = httpx.Client(base_url=self.server.base_url, timeout=60.0, trust_env=False)
+                # httpx lets an idle connection go after 5 s: a pin must outlast a slow step between its requests.
+                client = httpx.Client(base_url=self.server.base_url, timeout=60.0, trust_env=False,
+                                      limits=httpx.Limits(keepalive_expiry=120.0))
                 reply = client.get("/healthz")
                 assert reply.status_code == 200, reply.text
                 port = client_port(reply)

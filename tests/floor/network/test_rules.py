@@ -22,6 +22,7 @@ REGIONS = [
     {"id": "sf-cg-dz", "name": "东庄村", "kind": "village", "parent": "sf-cg"},
     {"id": "sf-hs", "name": "黑山镇", "kind": "town", "parent": "sf"},
     {"id": "other", "name": "邻县", "kind": "county", "parent": "cf"},
+    {"id": "demo-county", "name": "示范县（演示）", "kind": "county", "parent": "cf"},  # where demo.toml says it is
 ]
 CATALOG = hall_data(DEMO_HALL)["services"]  # the demo hall's services stand for the county's 受理事典
 
@@ -39,7 +40,7 @@ def village(**changes: Any) -> dict[str, Any]:
 def test_below_and_path_follow_the_tree() -> None:
     n = network()
     assert n.below("sf") == {"sf", "sf-cg", "sf-cg-dz", "sf-hs"}
-    assert n.below("cf") == {"cf", "sf", "sf-cg", "sf-cg-dz", "sf-hs", "other"}
+    assert n.below("cf") == {"cf", "sf", "sf-cg", "sf-cg-dz", "sf-hs", "other", "demo-county"}
     assert [r.id for r in n.path("sf-cg-dz")] == ["nm", "cf", "sf", "sf-cg", "sf-cg-dz"]
     assert n.below("sf-hs") == {"sf-hs"}
 
