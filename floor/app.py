@@ -31,7 +31,7 @@ from floor.audit import room as audit_room
 from floor.catalog import room as catalog_room
 from floor.clock import FileClock
 from floor.hall import room as hall_room
-from floor.hall_files import HallFile, read_hall_files
+from floor.hall_files import HallFile, read_hall_files, read_network
 from floor.http.feed import feed_route, render_for
 from floor.http.hall_app import HallApp
 from floor.http.kit import (
@@ -117,7 +117,8 @@ def create_app(settings: Settings) -> Starlette:
         hub.on_event = lambda hall, event: engines[hall].follow(event)  # a set-up changed in another worker
         sql = make_sql_engine(settings.database_url)
         await asyncio.to_thread(migrate, sql)  # a no-op when `hallq serve` has migrated already
-        runtime = Runtime(settings, redis, {h: HallRuntime(e) for h, e in engines.items()}, hub, sql)
+        runtime = Runtime(settings, redis, {h: HallRuntime(e) for h, e in engines.items()}, hub, sql,
+                          network=read_network(settings.network) if settings.network else None)
         Recovery(runtime, sql).watch()
         for hall, engine in engines.items():
             await prepare_hall(engine, sql, files[hall])

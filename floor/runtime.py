@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from redis.asyncio import Redis
 
+from floor.network.rules import Network
 from floor.settings import Settings
 from queue_engine.config import HallConfig
 from queue_engine.engine import Engine
@@ -41,4 +42,5 @@ class Runtime:
     sql: Any = None  # a SQLAlchemy engine once the record is wired in
     tasks: list[Any] = field(default_factory=list)
     revoked: Revoked = field(default_factory=Revoked)
+    network: Network | None = None  # the county's regions, when the halls form one (HALLQ_NETWORK)
     seen: dict[str, float] = field(default_factory=dict)  # key or device id -> when it was last used (epoch s)

@@ -7,16 +7,18 @@ out. A region is a province, city, county, town or village; each lies below one 
 
 from __future__ import annotations
 
+import math
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from queue_engine.config import Invalid, Service
+from queue_engine.config import HallConfig, Invalid, Location, Service
 
 RegionKind = Literal["province", "city", "county", "town", "village"]
 KINDS: tuple[RegionKind, ...] = ("province", "city", "county", "town", "village")  # widest first
 KIND_ZH = {"province": "省", "city": "市", "county": "县", "town": "镇（街道）", "village": "村（社区）"}
 Json = dict[str, Any]
+EARTH_KM = 6371.0
 
 
 class Region(BaseModel):
@@ -156,3 +158,37 @@ def compose(hall: Json, network: Network) -> Json:
                       "请在 authorised 中列出授权事项，不要另列业务")
     services = authorised_services(network.catalogs[catalog], tuple(hall.get("authorised") or ()))
     return {**hall, "services": services}
+
+
+def distance_km(a: Location, b: Location) -> float:
+    """The great-circle distance between two halls (haversine; a county is small enough for it)."""
+    lat1, lat2 = math.radians(a.lat), math.radians(b.lat)
+    dlat, dlon = lat2 - lat1, math.radians(b.lon - a.lon)
+    h = math.sin(dlat / 2) ** 2 + math.cos(lat1) * math.cos(lat2) * math.sin(dlon / 2) ** 2
+    return 2 * EARTH_KM * math.asin(math.sqrt(h))
+
+
+def county_of(network: Network, region: str | None) -> str | None:
+    """The county a region lies in (the region itself, if it is one); None above or outside any county."""
+    if region is None:
+        return None
+    return next((r.id for r in network.path(region) if r.kind == "county"), None)
+
+
+def can_serve(hall: HallConfig, service: str, item: str | None) -> bool:
+    svc = hall.service(service)
+    return svc is not None and (item is None or svc.item(item) is not None)
+
+
+def nearby(network: Network, here: HallConfig, halls: list[HallConfig], service: str, item: str | None,
+           limit: int = 3) -> list[tuple[HallConfig, float | None]]:
+    """The halls of ``here``'s county that can serve what it cannot (就近办), nearest first: (hall, km or None when
+    either hall has no location, those last)."""
+    county = county_of(network, here.region)
+    if county is None:
+        return []
+    below = network.below(county)
+    found = [(h, distance_km(here.location, h.location) if here.location and h.location else None)
+             for h in halls if h.id != here.id and h.region in below and can_serve(h, service, item)]
+    found.sort(key=lambda pair: (pair[1] is None, pair[1] or 0.0, pair[0].id))
+    return found[:limit]

@@ -12,6 +12,8 @@ from floor.http.kit import ApiError, Ctx, Endpoints, Param, error_response, head
 from floor.identity import InvalidIdentity, age_on, mask_name, normalize_id_number, normalize_phone, person_key
 from floor.notify.contacts import keep_contact
 from floor.tickets.kiosk_limit import KioskLimit
+from floor.tickets.nearby import nearby_refusal
+from queue_engine import errors
 
 ENDPOINTS = Endpoints()
 
@@ -71,9 +73,15 @@ async def issue(ctx: Ctx, body: IssueIn) -> Response:
         return refusal
     # The name is masked here and only the masked form goes on: the full name is never kept, shown or logged.
     holder = mask_name(body.name) if body.name else None
-    issued = await ctx.hall.engine.issue(body.service, channel=channel, priority=priority, person=person,
-                                         idempotency_key=key, item=body.item, green_reason=green_reason,
-                                         holder=holder or None)
+    try:
+        issued = await ctx.hall.engine.issue(body.service, channel=channel, priority=priority, person=person,
+                                             idempotency_key=key, item=body.item, green_reason=green_reason,
+                                             holder=holder or None)
+    except (errors.UnknownService, errors.UnknownItem):
+        elsewhere = await nearby_refusal(ctx, body.service, body.item)
+        if elsewhere is not None:
+            raise elsewhere from None
+        raise
     if body.phone:  # kept sealed for the day, for the SMS when the turn nears (floor.notify.contacts)
         await keep_contact(ctx, issued.ticket, body.phone)
     out = TicketOut.of(hall, issued.ticket, issued.ahead, issued.estimated_wait_s)

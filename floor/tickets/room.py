@@ -5,14 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 from floor.http.room import Room
-from floor.tickets import api, citizen_pages, phone_line
+from floor.tickets import api, citizen_pages, nearby, phone_line
 
 HERE = Path(__file__).resolve().parent
 PAGES = HERE / "pages"
 
 ROOM = Room(
     name="tickets",
-    endpoints=api.ENDPOINTS,
+    endpoints=[*api.ENDPOINTS, *nearby.ENDPOINTS],
     routes=[*phone_line.ROUTES, *citizen_pages.ROUTES],
     pages={"guide": PAGES / "guide.html", "kiosk": PAGES / "kiosk.html", "notice": PAGES / "notice.html"},
     assets=HERE / "assets",

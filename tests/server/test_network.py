@@ -41,10 +41,28 @@ def test_the_demo_county_serves_every_hall_with_what_it_is_authorised_for(live_s
         assert call("dongzhuang", "POST", "/windows/1/open", "manager").status_code == 200
         issued = call("dongzhuang", "POST", "/tickets", "guide", json={"service": "SOC", "item": "SOC-REG"})
         assert issued.status_code == 201, issued.text
+        # 就近办: what the village is not authorised for, the nearest halls of the county that can, with their lines.
+        assert call("chengguan", "POST", "/windows/1/open", "manager").status_code == 200
+        waiting = call("chengguan", "POST", "/tickets", "guide", json={"service": "SOC", "item": "SOC-RETIRE"})
+        assert waiting.status_code == 201, waiting.text
         refused = call("dongzhuang", "POST", "/tickets", "guide", json={"service": "SOC", "item": "SOC-RETIRE"})
         assert refused.status_code == 422, refused.text
-        assert refused.json()["error"]["code"] == "unknown_item"
-        assert call("bank-heishan", "POST", "/tickets", "guide", json={"service": "HUK"}).status_code == 404
+        error = refused.json()["error"]
+        assert error["code"] == "not_authorised"
+        places = error["nearby"]
+        assert [p["hall"] for p in places] == ["chengguan", "demo", "heishan"]  # nearest first, at most three
+        assert 2 < places[0]["distance_km"] < 3.5
+        assert places[0]["waiting"] == 1
+        assert error["message"].startswith("本站未获授权办理职工退休待遇申领，可就近到：城关镇便民服务中心（约")
+        asked = call("dongzhuang", "GET", "/nearby?service=SOC&item=SOC-RETIRE", "kiosk").json()
+        assert (asked["here"], [p["hall"] for p in asked["nearby"]]) == (False, ["chengguan", "demo", "heishan"])
+        assert call("dongzhuang", "GET", "/nearby?service=SOC&item=SOC-REG", "kiosk").json() == {
+            "service": "SOC", "item": "SOC-REG", "here": True, "nearby": []}
+        bank = call("bank-heishan", "POST", "/tickets", "guide", json={"service": "HUK"})
+        assert bank.status_code == 422, bank.text
+        assert bank.json()["error"]["nearby"][0]["hall"] == "heishan"  # the town centre next door
+        unknown = call("bank-heishan", "POST", "/tickets", "guide", json={"service": "NOPE"})
+        assert unknown.status_code == 404  # nobody in the county has it: unknown, not elsewhere
 
 
 def test_an_authorisation_the_catalog_lacks_stops_the_server_naming_its_line(tmp_path: Path) -> None:

@@ -171,8 +171,10 @@ POLICY: dict[str, Rule] = {
                                               "holidays": ["2027-01-01", "2027-02-11"]}),
     "POST /setup/import": may("admin", body={"version": 1, "toml": "{export}"}),
     "GET /attendance": may(*MANAGE),
+    # 就近办 (issue 24): where else in the county a service is served, for the guide desk and the kiosk.
+    "GET /nearby": may("guide", "kiosk", *MANAGE),
 }
-QUERIES = {"GET /appointments/slots": "?service=SOC",  # what a request needs besides its path and body
+QUERIES = {"GET /appointments/slots": "?service=SOC", "GET /nearby": "?service=SOC",  # besides path and body
            "DELETE /setup/services/{code}": "?version=1", "DELETE /setup/windows/{window}": "?version=1"}
 # Where a route's ids are not the ticket's: the set-up's own (a service nobody waits for, a window nobody holds).
 PATHS = {"PUT /setup/services/{code}": "/setup/services/MATRIX",

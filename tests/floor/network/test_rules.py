@@ -10,9 +10,9 @@ import pytest
 from pydantic import ValidationError
 
 from floor.hall_files import read_hall_files
-from floor.network.rules import Network, authorised_services, compose
+from floor.network.rules import Network, authorised_services, compose, distance_km, nearby
 from floor.settings import DEMO_HALL, Settings
-from queue_engine.config import HallConfig, Invalid, hall_data
+from queue_engine.config import HallConfig, Invalid, Location, hall_data
 
 REGIONS = [
     {"id": "nm", "name": "内蒙古自治区", "kind": "province"},
@@ -103,3 +103,23 @@ def test_a_server_reads_its_network_and_composes_its_halls(tmp_path: Path) -> No
     assert set(files) == {"demo", "dongzhuang"}
     assert [s.code for s in files["dongzhuang"].config.services] == ["SOC", "HUK", "INFO"]
     assert files["demo"].config.catalog is None  # a hall with services of its own keeps them
+
+
+def test_nearby_offers_halls_of_the_same_county_that_can_nearest_first() -> None:
+    n = network()
+
+    def soc_hall(hall_id: str, region: str, lat: float | None = None, lon: float | None = None) -> HallConfig:
+        place = {"location": {"lat": lat, "lon": lon}} if lat is not None else {}
+        window = {"id": "1", "name": "1号窗口", "services": ["SOC"]}
+        return HallConfig.model_validate(compose(village(
+            id=hall_id, region=region, authorised=["SOC"], windows=[window], **place), n))
+
+    here = HallConfig.model_validate(compose(village(location={"lat": 42.29, "lon": 118.98}), n))
+    near, far = soc_hall("near", "sf-cg", 42.28, 118.97), soc_hall("far", "sf-hs", 42.40, 118.70)
+    nowhere, stranger = soc_hall("nowhere", "sf-hs"), soc_hall("stranger", "other", 42.29, 118.98)  # another county
+    lacking = HallConfig.model_validate(compose(village(id="lacking", location={"lat": 42.29, "lon": 118.98}), n))
+    found = nearby(n, here, [here, far, stranger, nowhere, lacking, near], "SOC", "SOC-RETIRE")
+    assert [(h.id, None if km is None else round(km)) for h, km in found] == [("near", 1), ("far", 26),
+                                                                              ("nowhere", None)]
+    assert nearby(n, here, [near], "SOC", "SOC-RETIRE", limit=0) == []
+    assert distance_km(Location(lat=42.0, lon=119.0), Location(lat=43.0, lon=119.0)) == pytest.approx(111.2, abs=0.1)
