@@ -19,7 +19,7 @@ from tests.pages.conftest import Hall, spoken
 
 pytestmark = pytest.mark.slow  # handed out first (see tests/conftest.py)
 
-FEED_MS = 3_000  # a page with a feed: the event, then GET /config and /snapshot
+FEED_MS = 8_000  # a page with a feed: the event, then GET /config and /snapshot (a loaded 2-core machine)
 POLL_MS = 10_000  # the guide desk and the kiosk: their next snapshot poll (every 5 s), then GET /catalog
 NEW_SERVICE = {"code": "PASS", "letter": "P", "name_zh": "出入境", "name_en": "Exit and entry",
                "target_wait_s": 900, "handling_s": 300}
