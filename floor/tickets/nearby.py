@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from floor.http.kit import ApiError, Ctx, Endpoints, Param
-from floor.network.rules import nearby
+from floor.network.rules import county_of, nearby
 
 SHOWN = 3
 ENDPOINTS = Endpoints()
@@ -76,3 +76,28 @@ def _place_en(p: dict[str, Any]) -> str:
     line = f"{p['waiting']} waiting, about {_minutes(p['estimated_wait_s'])} min" if p["waiting"] is not None else ""
     inside = ", ".join(x for x in (far, line) if x)
     return f"{p['name']} ({inside})" if inside else p["name"]
+
+
+@ENDPOINTS.add("GET", "/nearby/items", roles=("guide", "kiosk", "manager"))
+async def elsewhere(ctx: Ctx, _: Any) -> dict[str, Any]:
+    """What other halls of the county serve and this one does not (its services, or sub-items of them): the guide
+    desk and the kiosk offer these with 就近办 (GET /nearby for where)."""
+    network, here = ctx.runtime.network, ctx.hall.config
+    county = county_of(network, here.region) if network is not None else None
+    if network is None or county is None:
+        return {"items": []}
+    below = network.below(county)
+    found: dict[tuple[str, str | None], dict[str, Any]] = {}
+    for hall in (h.config for h in ctx.runtime.halls.values()):
+        if hall.id == here.id or hall.region not in below:
+            continue
+        for svc in hall.services:
+            mine = here.service(svc.code)
+            wanting = [(svc, None)] if not svc.items and mine is None else [
+                (svc, i) for i in svc.items if mine is None or mine.item(i.code) is None]
+            for s, i in wanting:
+                found.setdefault((s.code, i.code if i else None), {
+                    "service": s.code, "service_name": s.name_zh, "service_name_en": s.name_en,
+                    "item": i.code if i else None, "item_name": i.name_zh if i else None,
+                    "item_name_en": (i.name_en or i.name_zh) if i else None})
+    return {"items": sorted(found.values(), key=lambda x: (x["service"], x["item"] or ""))}

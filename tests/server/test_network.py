@@ -58,6 +58,12 @@ def test_the_demo_county_serves_every_hall_with_what_it_is_authorised_for(live_s
         assert (asked["here"], [p["hall"] for p in asked["nearby"]]) == (False, ["chengguan", "demo", "heishan"])
         assert call("dongzhuang", "GET", "/nearby?service=SOC&item=SOC-REG", "kiosk").json() == {
             "service": "SOC", "item": "SOC-REG", "here": True, "nearby": []}
+        items = call("dongzhuang", "GET", "/nearby/items", "kiosk").json()["items"]
+        offered = {(x["service"], x["item"]) for x in items}
+        assert ("SOC", "SOC-RETIRE") in offered  # the county's, not the village's
+        assert ("PROP", "PROP-TRANSFER") in offered
+        assert ("TAX", None) in offered  # a service without sub-items, whole
+        assert ("SOC", "SOC-REG") not in offered  # the village serves it itself
         bank = call("bank-heishan", "POST", "/tickets", "guide", json={"service": "HUK"})
         assert bank.status_code == 422, bank.text
         assert bank.json()["error"]["nearby"][0]["hall"] == "heishan"  # the town centre next door

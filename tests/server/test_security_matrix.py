@@ -173,6 +173,7 @@ POLICY: dict[str, Rule] = {
     "GET /attendance": may(*MANAGE),
     # 就近办 (issue 24): where else in the county a service is served, for the guide desk and the kiosk.
     "GET /nearby": may("guide", "kiosk", *MANAGE),
+    "GET /nearby/items": may("guide", "kiosk", *MANAGE),
 }
 QUERIES = {"GET /appointments/slots": "?service=SOC", "GET /nearby": "?service=SOC",  # besides path and body
            "DELETE /setup/services/{code}": "?version=1", "DELETE /setup/windows/{window}": "?version=1"}
