@@ -3,12 +3,15 @@ can serve it, each with how far it is and how long its line is now, so the citiz
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from floor.http.kit import ApiError, Ctx, Endpoints, Param
 from floor.network.rules import county_of, nearby
 
 SHOWN = 3
+_SERVICE = re.compile(r"[A-Z][A-Z0-9]{0,7}")  # queue_engine.config's shapes of a service's and a sub-item's code
+_ITEM = re.compile(r"[A-Z][A-Z0-9-]{0,15}")
 ENDPOINTS = Endpoints()
 NEARBY_PARAMS = (
     Param("service", "query", "The service's code, e.g. SOC.", {"type": "string", "maxLength": 8}),
@@ -20,10 +23,13 @@ NEARBY_PARAMS = (
 async def nearby_halls(ctx: Ctx, _: Any) -> dict[str, Any]:
     """就近办: the nearest halls of the county that can serve ?service= (and ?item=), with their distance and their
     line now; empty when this hall can serve it itself, or no hall of the county can."""
-    service, item = ctx.request.query_params.get("service"), ctx.request.query_params.get("item") or None
-    if not service:
-        raise ApiError(422, "invalid_request", "Say which service: ?service=SOC.", "请注明业务：?service=SOC。",
-                       fields=[{"field": "service", "problem": "missing"}])
+    service, item = ctx.request.query_params.get("service") or "", ctx.request.query_params.get("item") or None
+    if not _SERVICE.fullmatch(service) or (item is not None and not _ITEM.fullmatch(item)):
+        raise ApiError(422, "invalid_request", "Say which service (?service=SOC, at most 8 characters) and, if one, "
+                       "which sub-item (?item=SOC-RETIRE, at most 16).",
+                       "请注明业务（?service=SOC，最多8个字符），如有事项请注明事项（?item=SOC-RETIRE，最多16个字符）。",
+                       fields=[{"field": "item" if _SERVICE.fullmatch(service) else "service",
+                                "problem": "missing, or not a code"}])
     here = ctx.hall.config.service(service)
     if here is not None and (item is None or here.item(item) is not None):
         return {"service": service, "item": item, "here": True, "nearby": []}
