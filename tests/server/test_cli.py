@@ -61,10 +61,11 @@ def test_a_token_with_a_ttl_expires(live_server: ServerFactory) -> None:
     made = hallq(server.home, "token", "--hall", "demo", "--role", "manager", "--ttl", "3600")
     assert made.returncode == 0, made.stderr
     assert get(server, "/snapshot", made.stdout.strip()).status_code == 200
-    short = hallq(server.home, "token", "--hall", "demo", "--role", "manager", "--ttl", "1")
+    # Long enough to outlive the command's own exit on a loaded machine (a 1-s token expired before it was read).
+    short = hallq(server.home, "token", "--hall", "demo", "--role", "manager", "--ttl", "5")
     assert short.returncode == 0, short.stderr
     assert read_token(server.secret, short.stdout.strip()).role == "manager"
-    time.sleep(2.1)  # expiry is checked to the second
+    time.sleep(6.1)  # expiry is checked to the second
     reply = get(server, "/snapshot", short.stdout.strip())
     assert reply.status_code == 401
     assert reply.json()["error"]["code"] == "token_expired"
