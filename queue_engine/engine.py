@@ -463,6 +463,12 @@ class Engine:
         self.adopt(new, from_version + 1, source)
         return from_version + 1
 
+    async def windows(self) -> dict[str, WindowState]:
+        """Every window's state, in one read."""
+        raw: dict[Any, Any] = await self.redis.hgetall(self.keys.windows)
+        return {(k.decode() if isinstance(k, bytes) else k): WindowState.from_json(orjson.loads(v))
+                for k, v in raw.items()}
+
     async def window(self, window: str) -> WindowState:
         self._check_window(window)
         raw = await self.redis.hget(self.keys.windows, window)

@@ -43,7 +43,7 @@ async def away(hall: HallRuntime, window: str) -> None:
     taken: list[str] = []
     if config.policy.stand_in == "take_over" and a.stand_in and config.window(a.stand_in) is not None:
         taken = await _take_up(hall, a.stand_in, window, left)
-    states = {w: await engine.window(w) for w in (x.id for x in config.windows) if w != window}
+    states = {w: state for w, state in (await engine.windows()).items() if w != window}
     uncovered = [s for s in left.services
                  if not any(s in st.services and st.state in SERVING for st in states.values())]
     if uncovered:
