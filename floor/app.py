@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import time
-from collections.abc import AsyncIterator
-from typing import Any
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any, TypeVar
 
 from redis.asyncio import BlockingConnectionPool, Redis
 from sqlalchemy import Engine as SqlEngine
@@ -54,6 +55,8 @@ from floor.ratings import room as ratings_room
 from floor.realtime.hub import Hub
 from floor.record.rebuild import bring_back
 from floor.record.recovery import Recovery
+from floor.regions import room as regions_room
+from floor.regions.watch import RegionWatch
 from floor.reports import room as reports_room
 from floor.runtime import HallRuntime, Runtime
 from floor.settings import Settings
@@ -65,6 +68,8 @@ from queue_engine.engine import Engine
 from staff_console import room as console_room
 
 log = logging.getLogger("hallq")
+T = TypeVar("T")
+START_RETRY_CAP_S = 5.0  # a worker starting during an outage tries its stores again at least this often
 VERSION = "1.0.0"
 
 
@@ -78,6 +83,7 @@ ROOMS: tuple[Room, ...] = (
     appointments_room.ROOM,
     ratings_room.ROOM,
     reports_room.ROOM,
+    regions_room.ROOM,
     notify_room.ROOM,
     audit_room.ROOM,
     accounts_room.ROOM,
@@ -100,6 +106,21 @@ async def prepare_hall(engine: Engine, sql: SqlEngine, file: HallFile) -> None:
     await live_setup.import_file(engine, sql, file)
 
 
+async def when_stores_answer(what: str, step: Callable[[], Awaitable[T]]) -> T:
+    """Run a start-up step, waiting out a Redis or SQL outage rather than failing. A worker that uvicorn replaces
+    during an outage must not fail its start: uvicorn takes a failed start for a broken app and stops the whole
+    server, the workers still serving included."""
+    pause_s = 0.25
+    while True:
+        try:
+            return await step()
+        except OUTAGES as exc:
+            log.warning("could not %s yet (%s: %s); trying again in %.1f s", what, type(exc).__name__,
+                        str(exc).splitlines()[0] if str(exc) else "", pause_s)
+        await asyncio.sleep(pause_s)
+        pause_s = min(pause_s * 2, START_RETRY_CAP_S)
+
+
 def create_app(settings: Settings) -> Starlette:
     files = read_hall_files(settings)
     halls = {hall: file.config for hall, file in files.items()}
@@ -114,17 +135,25 @@ def create_app(settings: Settings) -> Starlette:
         engines = {h: Engine(redis, cfg, prefix=settings.key_prefix, clock=clock) for h, cfg in halls.items()}
         hub = Hub(hub_redis, {h: e.keys.events for h, e in engines.items()},
                   render_for(lambda hall: engines[hall].hall, CHANNELS), heartbeat_s=settings.heartbeat_s)
-        hub.on_event = lambda hall, event: engines[hall].follow(event)  # a set-up changed in another worker
         sql = make_sql_engine(settings.database_url)
-        await asyncio.to_thread(migrate, sql)  # a no-op when `hallq serve` has migrated already
+        # A no-op when `hallq serve` has migrated already.
+        await when_stores_answer("migrate the database", lambda: asyncio.to_thread(migrate, sql))
         runtime = Runtime(settings, redis, {h: HallRuntime(e) for h, e in engines.items()}, hub, sql,
                           network=read_network(settings.network) if settings.network else None)
         Recovery(runtime, sql).watch()
+        runtime.region_watch = watch = RegionWatch(runtime)
+
+        def on_event(hall: str, event: dict[str, Any]) -> None:
+            engines[hall].follow(event)  # a set-up changed in another worker
+            watch.touch(hall)
+
+        hub.on_event = on_event
         for hall, engine in engines.items():
-            await prepare_hall(engine, sql, files[hall])
+            await when_stores_answer(f"prepare hall {hall}", functools.partial(prepare_hall, engine, sql, files[hall]))
         runtime.tasks.append(asyncio.create_task(hub.run(), name="hub"))
+        runtime.tasks.append(asyncio.create_task(watch.run(), name="region-watch"))
         # Revoked credentials are known before the first request: a worker started after a sign-out refuses it.
-        revoked_from = await revocations.prime(runtime)
+        revoked_from = await when_stores_answer("read revoked credentials", lambda: revocations.prime(runtime))
         runtime.tasks.append(asyncio.create_task(revocations.watch(runtime, revoked_from), name="revocations"))
         runtime.tasks.append(asyncio.create_task(revocations.record_seen(runtime), name="keys-seen"))
         app.state.runtime = runtime
@@ -181,9 +210,10 @@ def create_app(settings: Settings) -> Starlette:
                               "Something went wrong on our side; it has been logged. Please try again.")
 
     pages = {name: path for room in ROOMS for name, path in room.pages.items()}
+    region_pages = {name: path for room in ROOMS for name, path in room.region_pages.items()}
     assets = {room.name: room.assets for room in ROOMS if room.assets is not None}
     routes: list[Any] = [*(r for room in ROOMS for r in room.routes), feed_route(CHANNELS),
-                         *page_routes(pages, assets),
+                         *page_routes(pages, assets, region_pages),
         Route("/api/v1/openapi.json", openapi),
         Route("/api/v1/docs", docs),
         Route("/healthz", health),

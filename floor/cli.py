@@ -12,8 +12,9 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit, urlunsplit
 
-from floor.hall_files import load_halls
+from floor.hall_files import load_halls, read_network
 from floor.http.auth import ROLES, make_token
 from floor.settings import Settings
 from queue_engine.config import Staff
@@ -44,10 +45,22 @@ def cmd_token(args: argparse.Namespace) -> None:
     if args.staff is not None and hall.staff_member(args.staff) is None:
         known = ", ".join(m.id for m in hall.staff) or "none (the hall file lists no [[staff]])"
         raise CliError(f"hall {args.hall!r} has no member of staff {args.staff!r}; its staff: {known}")
+    if args.region is not None:
+        regions = {r.id for r in read_network(settings.network).regions} if settings.network else set()
+        if args.region not in regions or args.region not in _regions_of(hall.region, settings):
+            raise CliError(f"hall {args.hall!r} does not lie in region {args.region!r} of the network; its regions: "
+                           f"{', '.join(_regions_of(hall.region, settings)) or 'none'}")
     try:
-        print(make_token(settings.secret, args.hall, args.role, args.window, args.ttl, staff=args.staff))
+        print(make_token(settings.secret, args.hall, args.role, args.window, args.ttl, staff=args.staff,
+                         region=args.region))
     except ValueError as exc:
         raise CliError(str(exc)) from None
+
+
+def _regions_of(region: str | None, settings: Settings) -> list[str]:
+    if region is None or settings.network is None:
+        return []
+    return [r.id for r in read_network(settings.network).path(region)]
 
 
 def cmd_account(args: argparse.Namespace) -> None:
@@ -64,7 +77,17 @@ def cmd_account(args: argparse.Namespace) -> None:
         migrate(sql)
         if args.action in ("create", "reset") and not args.username:
             raise CliError(f"account {args.action} needs --username")
-        if args.action == "create":
+        if args.action == "create" and args.region:
+            regions = read_network(settings.network).regions if settings.network else ()
+            if args.region not in {r.id for r in regions}:
+                known = ", ".join(r.id for r in regions) or "none (set HALLQ_NETWORK to the network file)"
+                raise CliError(f"no region {args.region!r} in the network; its regions: {known}")
+            password = args.password or _secrets.token_urlsafe(9)
+            made = setup.create_for_region(sql, args.region, args.username, args.name or args.username, args.role,
+                                           password, must_change=args.password is None)
+            print(f"{made.username} ({made.role}) can sign in to every hall of region {args.region}"
+                  + ("" if args.password else f" with the one-time password {password} (changed at first sign-in)"))
+        elif args.action == "create":
             hall = halls.get(args.hall)
             if hall is None:
                 raise CliError(f"no hall {args.hall!r} is configured; known halls: {', '.join(sorted(halls))}")
@@ -201,6 +224,12 @@ def demo_banner(settings: Settings, host: str, port: int, people: Sequence[Made]
             lines += [f"    {p.username:8} {p.role:8} {p.display_name}" for p in mine]
     if len(halls) > 1:
         lines += _network_lines(halls[1:], base, people)
+    regional = [p for p in people if p.region is not None]
+    if regional:
+        lines.append(f"region accounts (sign in on any page of a hall below their region; password "
+                     f"{regional[0].password}):")
+        lines += [f"    {p.username:17} {p.role:8} {p.display_name:12} region {p.region}: "
+                  f"{base}/regions/{p.region}/overview   (区域总览)" for p in regional]
     lines += [f"all halls: {base}/", f"API docs: {base}/api/v1/docs", f"OpenAPI:  {base}/api/v1/openapi.json",
               f"health:   {base}/healthz"]
     return "\n".join(lines)
@@ -288,7 +317,9 @@ def cmd_serve(args: argparse.Namespace) -> None:
     try:
         migrate(settings.database_url)  # once, before the workers start
     except Exception as exc:  # an unreachable database: one line, not a traceback
-        raise CliError(f"cannot prepare the database {settings.database_url}: {str(exc).splitlines()[0]}") from None
+        raise CliError(f"cannot prepare the database {without_password(settings.database_url)}: "
+                       f"{str(exc).splitlines()[0]}") from None
+    _check_redis(settings.redis_url)  # workers wait out an outage once serving; a first start says what is wrong
     if args.demo:
         from floor.accounts.setup import ensure_demo
         from floor.sql.db import make_sql_engine
@@ -319,6 +350,28 @@ def cmd_serve(args: argparse.Namespace) -> None:
     finally:
         if archiver is not None:
             archiver.stop()
+
+
+def without_password(url: str) -> str:
+    """A store's address as an error may print it: a password in it is not for the terminal or the log."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.rsplit("@", 1)
+    return urlunsplit(parts._replace(netloc=f"{parts.username or ''}:***@{netloc[-1]}"))
+
+
+def _check_redis(url: str) -> None:
+    from redis import Redis
+    from redis.exceptions import RedisError
+
+    client = Redis.from_url(url, socket_connect_timeout=5, socket_timeout=5)
+    try:
+        client.ping()
+    except RedisError as exc:
+        raise CliError(f"cannot reach Redis at {without_password(url)}: {str(exc).splitlines()[0]}") from None
+    finally:
+        client.close()
 
 
 def _exit_on_sigterm(signum: int, _frame: object) -> None:
@@ -372,6 +425,8 @@ def parser() -> argparse.ArgumentParser:
                                         "(a window id of the hall, e.g. 1)")
     token.add_argument("--staff", help="the member of staff signing in with a staff token (an id of the hall's "
                                        "[[staff]], e.g. S05), so the record and reports know who served")
+    token.add_argument("--region", help="a manager or admin token that also acts in every hall of this region of "
+                                         "the network and below it (the hall given lies in it)")
     token.add_argument("--ttl", type=_whole(1, 10 * 365 * 86400),
                        help="seconds until the token expires; without it the token never expires")
     token.set_defaults(func=cmd_token)
@@ -382,6 +437,8 @@ def parser() -> argparse.ArgumentParser:
                                          "nobody who could is able to sign in.")
     account.add_argument("action", choices=("create", "reset", "list"))
     account.add_argument("--hall", default="demo", help="the hall's id (create, list)")
+    account.add_argument("--region", help="create a manager or admin who answers for every hall of this region "
+                                          "of the network (HALLQ_NETWORK) and below it, instead of one hall")
     account.add_argument("--username", help="the account's username (create, reset)")
     account.add_argument("--name", help="the name screens show (create)")
     account.add_argument("--role", choices=("guide", "staff", "manager", "admin"), default="admin",

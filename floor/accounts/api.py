@@ -69,7 +69,7 @@ class KeyIn(RequestBody):
     role: KeyRole
 
 
-def _rule_error(exc: rules.AccountRuleError) -> ApiError:
+def rule_error(exc: rules.AccountRuleError) -> ApiError:
     return ApiError(422, "invalid_request", exc.en, exc.zh, fields=[{"field": exc.field, "problem": exc.en}])
 
 
@@ -82,7 +82,7 @@ def _secure(ctx: Ctx) -> bool:
     return ctx.request.url.scheme == "https" or public.startswith("https://")
 
 
-def _one_time_password() -> str:
+def one_time_password() -> str:
     return secrets.token_urlsafe(9)  # 12 characters: read out or written down once, changed at first sign-in
 
 
@@ -134,7 +134,7 @@ async def _new_session(ctx: Ctx, account: store.Account, window: str | None = No
     # A reset password's session may only change the password (``kind`` "reset": the route kit refuses the rest).
     kind = "reset" if account.must_change else "session"
     token = issue(ctx.runtime.settings.secret, hall=ctx.hall.config.id, role=account.role, jid=jid, kind=kind,
-                  staff=account.username, window=window, expires_at=expires)
+                  staff=account.username, window=window, expires_at=expires, region=account.region)
     row = store.CredentialRow(id=jid, kind="session", hall=ctx.hall.config.id, role=account.role,
                               account=account.username, window=window, address=_address(ctx)[:64], created_at=now,
                               expires_at=datetime.fromtimestamp(expires, UTC), last_seen_at=now)
@@ -169,7 +169,7 @@ async def sign_in(ctx: Ctx, body: SignIn) -> Response:
     if account.disabled:
         raise ApiError(403, "account_disabled", "This account is disabled; ask your hall's admin.",
                        "该账号已停用，请联系大厅系统管理员。")
-    if ctx.hall.config.id not in account.halls:
+    if not account.works_in(ctx.hall.config.id, ctx.runtime.regions_of(ctx.hall.config.id)):
         raise ApiError(403, "wrong_hall", f"This account does not work in {ctx.hall.config.name}.",
                        f"该账号不属于{ctx.hall.config.name}。")
     return await _start_session(ctx, account)
@@ -182,7 +182,7 @@ async def session(ctx: Ctx, _: Any) -> dict[str, Any]:
     p = ctx.principal
     person = p.staff if p.kind in ("session", "reset") else None
     account = await asyncio.to_thread(store.find, ctx.runtime.sql, person) if person else None
-    return {"hall": p.hall, "role": p.role, "window": p.window, "kind": p.kind or "token",
+    return {"hall": p.hall, "region": p.region, "role": p.role, "window": p.window, "kind": p.kind or "token",
             "username": account.username if account else None,
             "display_name": account.display_name if account else None,
             "must_change": bool(account and account.must_change)}
@@ -215,7 +215,7 @@ async def change_password(ctx: Ctx, body: PasswordChange) -> Response:
     try:
         rules.check_password(body.new, account.username)
     except rules.AccountRuleError as exc:
-        raise _rule_error(exc) from None
+        raise rule_error(exc) from None
     hashed = await asyncio.to_thread(passwords.hash_password, body.new)
     changed = await asyncio.to_thread(store.change, ctx.runtime.sql, account.username, datetime.now(UTC),
                                       password_hash=hashed, must_change=False)
@@ -342,8 +342,8 @@ async def create_account(ctx: Ctx, body: AccountIn) -> dict[str, Any]:
         if given is not None:
             rules.check_password(given, username)
     except rules.AccountRuleError as exc:
-        raise _rule_error(exc) from None
-    password = given or _one_time_password()
+        raise rule_error(exc) from None
+    password = given or one_time_password()
     hashed = await asyncio.to_thread(passwords.hash_password, password)
     account = store.Account(username, body.display_name.strip(), role, (ctx.hall.config.id,),
                             _checked_skills(ctx, body.skills), given is None, False, hashed)
@@ -365,7 +365,7 @@ async def change_account(ctx: Ctx, body: AccountChange) -> dict[str, Any]:
         if body.role is not None:
             fields["role"] = body.role
     except rules.AccountRuleError as exc:
-        raise _rule_error(exc) from None
+        raise rule_error(exc) from None
     if body.skills is not None:
         fields["skills"] = _checked_skills(ctx, body.skills)
     if body.disabled is not None:
@@ -388,7 +388,7 @@ async def reset_password(ctx: Ctx, _: Any) -> dict[str, Any]:
     lifted, and they choose a new password at the next sign-in."""
     username = ctx.path("username").lower()
     _of_this_hall(ctx, await asyncio.to_thread(store.find, ctx.runtime.sql, username), username)
-    password = _one_time_password()
+    password = one_time_password()
     hashed = await asyncio.to_thread(passwords.hash_password, password)
     await asyncio.to_thread(store.change, ctx.runtime.sql, username, datetime.now(UTC), password_hash=hashed,
                             must_change=True)

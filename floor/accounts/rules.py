@@ -15,6 +15,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from floor.http.auth import REGION_ROLES
+
 PERSON_ROLES = ("guide", "staff", "manager", "admin")
 USERNAME = re.compile(r"^[a-z0-9._-]{3,32}$")
 PASSWORD_MIN, PASSWORD_MAX = 10, 128
@@ -53,6 +55,15 @@ def check_role(role: str) -> str:
     if role not in PERSON_ROLES:
         raise AccountRuleError("role", f"The role is one of: {', '.join(PERSON_ROLES)}.",
                                "角色须为：导办员 guide、窗口人员 staff、管理员 manager、系统管理员 admin。")
+    return role
+
+
+def check_region_role(role: str) -> str:
+    """A region account answers for the halls below it: a manager or an admin, never a guide or staff, who work at
+    one hall's door or window."""
+    if role not in REGION_ROLES:
+        raise AccountRuleError("role", "An account scoped to a region is a manager or an admin.",
+                               "地区账号只能是管理员 manager 或系统管理员 admin。")
     return role
 
 

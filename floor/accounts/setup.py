@@ -21,6 +21,7 @@ class Made:
     display_name: str
     role: str
     password: str
+    region: str | None = None  # a region account: it answers for every hall below (``hall`` is then the region)
 
 
 def create(sql: Engine, hall: HallConfig, username: str, display_name: str, role: str, password: str,
@@ -41,6 +42,23 @@ def create(sql: Engine, hall: HallConfig, username: str, display_name: str, role
             raise ValueError(f"the username {name!r} is taken")
         store.change(sql, name, datetime.now(UTC), halls=(*existing.halls, hall.id))  # one person, several halls
     return Made(hall.id, name, account.display_name, role, password)
+
+
+def create_for_region(sql: Engine, region: str, username: str, display_name: str, role: str, password: str,
+                      must_change: bool = False, hashed: str | None = None) -> Made:
+    """Add a manager or admin who answers for every hall of ``region`` and below it; ValueError (a sentence) if any
+    value is wrong or the username is taken."""
+    try:
+        name = rules.username_of(username)
+        rules.check_region_role(role)
+        rules.check_password(password, name)
+    except rules.AccountRuleError as exc:
+        raise ValueError(exc.en) from None
+    account = store.Account(name, display_name.strip() or name, role, (), (), must_change, False,
+                            hashed or passwords.hash_password(password), region)
+    if not store.create(sql, account, datetime.now(UTC)):
+        raise ValueError(f"the username {name!r} is taken")
+    return Made(region, name, account.display_name, role, password, region)
 
 
 def reset(sql: Engine, username: str, password: str) -> None:
@@ -88,4 +106,24 @@ def ensure_demo(sql: Engine, halls: list[HallConfig]) -> list[Made]:
                 continue
             hashed = hashed or passwords.hash_password(DEMO_PASSWORD)
             made.append(create(sql, hall, username, name, role, DEMO_PASSWORD, skills, hashed=hashed))
+    for username, name, role, region in demo_region_people(halls):
+        existing = store.find(sql, username)
+        if existing is not None:
+            made.append(Made(region, username, existing.display_name, existing.role, DEMO_PASSWORD, region))
+            continue
+        hashed = hashed or passwords.hash_password(DEMO_PASSWORD)
+        made.append(create_for_region(sql, region, username, name, role, DEMO_PASSWORD, hashed=hashed))
     return made
+
+
+def demo_region_people(halls: list[HallConfig]) -> list[tuple[str, str, str, str]]:
+    """(username, display name, role, region) of the demo's region accounts, when its halls form a county: the
+    county's manager and admin (the first hall's region), and the manager of the first town centre's town."""
+    if not halls or halls[0].region is None:
+        return []
+    county = halls[0].region
+    people = [("county", "县政务服务局 张局长", "manager", county), ("county-admin", "县局系统管理员", "admin", county)]
+    town = next((h for h in halls if h.level == "town_centre" and h.region is not None), None)
+    if town is not None and town.region is not None:
+        people.append((f"{town.id}-manager", f"{town.name[:3]} 李主任", "manager", town.region))
+    return people

@@ -22,6 +22,8 @@ class AccountRow(Base):
     display_name: Mapped[str] = mapped_column(String(64))
     role: Mapped[str] = mapped_column(String(16))
     halls: Mapped[list[str]] = mapped_column(JsonType)  # the halls the person works in
+    # A region manager or admin: every hall in this region or below it, besides ``halls``.
+    region: Mapped[str | None] = mapped_column(String(40), nullable=True)
     skills: Mapped[list[str]] = mapped_column(JsonType)  # staff: service and sub-item codes they are trained for
     password_hash: Mapped[str] = mapped_column(String(255))
     must_change: Mapped[bool] = mapped_column(Boolean)  # a reset password: changed at the next sign-in
@@ -65,16 +67,21 @@ class Account:
     must_change: bool
     disabled: bool
     password_hash: str
+    region: str | None = None
 
     @classmethod
     def of(cls, row: AccountRow) -> Account:
         return cls(row.username, row.display_name, row.role, tuple(row.halls), tuple(row.skills), row.must_change,
-                   row.disabled, row.password_hash)
+                   row.disabled, row.password_hash, row.region)
 
     def public(self) -> dict[str, Any]:
         return {"username": self.username, "display_name": self.display_name, "role": self.role,
-                "halls": list(self.halls), "skills": list(self.skills), "must_change": self.must_change,
-                "disabled": self.disabled}
+                "halls": list(self.halls), "region": self.region, "skills": list(self.skills),
+                "must_change": self.must_change, "disabled": self.disabled}
+
+    def works_in(self, hall: str, hall_regions: tuple[str, ...]) -> bool:
+        """The hall is one of the person's, or lies in the region they answer for."""
+        return hall in self.halls or (self.region is not None and self.region in hall_regions)
 
 
 def find(sql: Engine, username: str) -> Account | None:
@@ -89,6 +96,14 @@ def of_hall(sql: Engine, hall: str) -> list[Account]:
         return [Account.of(r) for r in rows if hall in r.halls]
 
 
+def of_regions(sql: Engine, regions: Sequence[str]) -> list[Account]:
+    """The accounts scoped to any of these regions."""
+    with Session(sql) as session:
+        rows = session.scalars(select(AccountRow).where(AccountRow.region.in_(list(regions)))
+                               .order_by(AccountRow.username)).all()
+        return [Account.of(r) for r in rows]
+
+
 def count(sql: Engine) -> int:
     with Session(sql) as session:
         return len(session.scalars(select(AccountRow.username)).all())
@@ -100,7 +115,7 @@ def create(sql: Engine, account: Account, now: datetime) -> bool:
         if session.get(AccountRow, account.username) is not None:
             return False
         session.add(AccountRow(username=account.username, display_name=account.display_name, role=account.role,
-                               halls=list(account.halls), skills=list(account.skills),
+                               halls=list(account.halls), region=account.region, skills=list(account.skills),
                                password_hash=account.password_hash, must_change=account.must_change,
                                disabled=account.disabled, created_at=now, updated_at=now))
         return True

@@ -20,6 +20,7 @@ import orjson
 
 ROLES = ("guide", "kiosk", "staff", "manager", "admin", "display", "pad")
 ALL_ROLES = ("guide", "kiosk", "staff", "manager", "display", "pad")  # every role that works in a hall (not admin)
+REGION_ROLES = ("manager", "admin")  # who may be scoped to a region: those who answer for its halls
 WINDOW_ROLES = ("staff", "pad")  # bound to one window: its staff, and the rating pad (评价器) beside it
 _PREFIX = "hq1"
 
@@ -38,6 +39,7 @@ class Principal:
     token_id: str  # a kiosk's device id for rate limits; who acted, in the audit log; what a revocation names
     staff: str | None = None  # who acts: the member of staff a token names, or the signed-in account
     kind: str | None = None  # session | device | key for credentials the server issued; None: `hallq token`
+    region: str | None = None  # a region manager or admin: may act in every hall of this region and below it
 
 
 def _b64(data: bytes) -> str:
@@ -53,9 +55,11 @@ def _sign(secret: bytes, payload: str) -> str:
 
 
 def make_token(secret: bytes, hall: str, role: str, window: str | None = None, ttl_s: int | None = None,
-               staff: str | None = None) -> str:
+               staff: str | None = None, region: str | None = None) -> str:
     if role not in ROLES:
         raise ValueError(f"role must be one of {', '.join(ROLES)}")
+    if region is not None and role not in REGION_ROLES:
+        raise ValueError(f"only {' and '.join(REGION_ROLES)} tokens may be scoped to a region (--region)")
     if (role in WINDOW_ROLES) != (window is not None):
         raise ValueError("a staff or pad token needs --window, and only those take one")
     if staff is not None and role != "staff":
@@ -65,6 +69,8 @@ def make_token(secret: bytes, hall: str, role: str, window: str | None = None, t
         claims["w"] = window
     if staff is not None:
         claims["s"] = staff
+    if region is not None:
+        claims["g"] = region
     if ttl_s is not None:
         claims["exp"] = int(time.time()) + ttl_s
     payload = _b64(orjson.dumps(claims))
@@ -72,7 +78,7 @@ def make_token(secret: bytes, hall: str, role: str, window: str | None = None, t
 
 
 def issue(secret: bytes, *, hall: str, role: str, jid: str, kind: str, window: str | None = None,
-          staff: str | None = None, expires_at: float | None = None) -> str:
+          staff: str | None = None, expires_at: float | None = None, region: str | None = None) -> str:
     """A credential the server issues and can revoke (its id ``jid`` is recorded): a session cookie, a paired
     device's or an integration key. Same form as `hallq token`'s, so every check reads both alike."""
     if role not in ROLES:
@@ -82,6 +88,8 @@ def issue(secret: bytes, *, hall: str, role: str, jid: str, kind: str, window: s
         claims["w"] = window
     if staff is not None:
         claims["s"] = staff
+    if region is not None:
+        claims["g"] = region
     if expires_at is not None:
         claims["exp"] = int(expires_at)
     payload = _b64(orjson.dumps(claims))
@@ -116,8 +124,8 @@ def _verified(secret: bytes, token: str) -> tuple[Principal, float | None]:
         raise AuthError(401, "bad_token", "The token's signature does not match this server; ask for a new token.",
                         "令牌签名无效，请重新获取令牌。")
     claims = orjson.loads(_unb64(parts[1]))
-    return (Principal(claims["h"], claims["r"], claims.get("w"), claims["j"], claims.get("s"), claims.get("k")),
-            claims.get("exp"))
+    return (Principal(claims["h"], claims["r"], claims.get("w"), claims["j"], claims.get("s"), claims.get("k"),
+                      claims.get("g")), claims.get("exp"))
 
 
 def bearer(authorization: str | None) -> str:
@@ -131,9 +139,14 @@ def bearer(authorization: str | None) -> str:
     return token.strip()
 
 
-def authorize(p: Principal, hall: str, roles: tuple[str, ...], window: str | None = None) -> None:
-    """Refuse unless the principal is of this hall, has one of the roles, and (staff) is at this window."""
-    if p.hall != hall:
+def authorize(p: Principal, hall: str, roles: tuple[str, ...], window: str | None = None,
+              hall_regions: tuple[str, ...] = ()) -> None:
+    """Refuse unless the principal is of this hall (or scoped to a region it lies in: ``hall_regions``, the hall's
+    region and those above it), has one of the roles, and (staff) is at this window."""
+    if p.hall != hall and not (p.region is not None and p.region in hall_regions):
+        if p.region is not None:
+            raise AuthError(403, "wrong_region", f"This sign-in answers for region {p.region!r}; hall {hall!r} "
+                            "is not in it.", f"该登录的管辖地区为 {p.region!r}，大厅 {hall!r} 不在其中。")
         raise AuthError(403, "wrong_hall", f"This token belongs to hall {p.hall!r}, not {hall!r}.",
                         f"该令牌属于大厅 {p.hall!r}，不能访问 {hall!r}。")
     allowed = (*roles, "admin") if "manager" in roles else roles

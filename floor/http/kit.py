@@ -30,6 +30,7 @@ from queue_engine.actor import ACTOR
 from queue_engine.errors import DomainError
 
 if TYPE_CHECKING:
+    from floor.network.rules import Region
     from floor.runtime import HallRuntime, Runtime
 
 log = logging.getLogger("hallq.web")
@@ -96,7 +97,20 @@ class Ctx:
         return value
 
 
-Handler = Callable[[Ctx, Any], Awaitable[Any]]
+@dataclass(frozen=True, slots=True)
+class RegionCtx:
+    """An endpoint of a region (``/api/v1/regions/{region}/...``): the region and every hall of this server below
+    it, for a principal who answers for the region or one above it."""
+
+    request: Request
+    runtime: Runtime
+    region: Region
+    halls: list[HallRuntime]
+    principal: Principal
+    lang: str
+
+
+Handler = Callable[[Ctx, Any], Awaitable[Any]] | Callable[[RegionCtx, Any], Awaitable[Any]]
 
 
 @dataclass(frozen=True)
@@ -123,10 +137,11 @@ class Endpoint:
     window_param: bool  # staff may act only for the window named in the path
     params: tuple[Param, ...]
     refusals: tuple[tuple[int, str], ...]  # (status, why) this endpoint adds to the ones every endpoint may give
+    scope: Literal["hall", "region"] = "hall"  # below /api/v1/halls/{hall}, or /api/v1/regions/{region}
 
     @property
     def full_path(self) -> str:
-        return "/api/v1/halls/{hall}" + self.path
+        return ("/api/v1/regions/{region}" if self.scope == "region" else "/api/v1/halls/{hall}") + self.path
 
 
 class Endpoints(list[Endpoint]):
@@ -136,12 +151,12 @@ class Endpoints(list[Endpoint]):
     def add(
         self, method: str, path: str, *, roles: tuple[str, ...], body: type[BaseModel] | None = None,
         response: type[BaseModel] | None = None, status: int = 200, params: tuple[Param, ...] = (),
-        refusals: tuple[tuple[int, str], ...] = (),
+        refusals: tuple[tuple[int, str], ...] = (), scope: Literal["hall", "region"] = "hall",
     ) -> Callable[[Handler], Handler]:
         def declare(handler: Handler) -> Handler:
             summary = (handler.__doc__ or handler.__name__).strip().splitlines()[0]
             self.append(Endpoint(method, path, handler, roles, body, response, status, summary, "{w}" in path,
-                                 params, refusals))
+                                 params, refusals, scope))
             return handler
 
         return declare
@@ -219,8 +234,8 @@ def _check_query(request: Request, ep: Endpoint) -> None:
 
 def query_time(raw: str | None, name: str, zone: tzinfo) -> datetime | None:
     """A time query parameter (``since``, ``until``) as aware UTC; a time without an offset is the hall's own
-    clock time, as its managers read it."""
-    if not raw:
+    clock time, as its managers read it. Sent empty, it is refused like any other time that is not one."""
+    if raw is None:
         return None
     if "T" in raw:
         raw = raw.replace(" ", "+")  # an offset's "+" left unencoded in the query string arrives as a space
@@ -308,12 +323,42 @@ def authenticate(request: HTTPConnection, runtime: Runtime, hall: str, roles: tu
     """The principal, if it may do this. A session under a reset password may only change it (``password_change``:
     the endpoint is one of /session's)."""
     principal = _principal(request, runtime)
-    authorize(principal, hall, roles, window)
+    authorize(principal, hall, roles, window, runtime.regions_of(hall) if principal.region else ())
     if principal.kind == "reset" and not password_change:
         raise AuthError(403, "must_change_password", "Choose a new password first (your admin reset it).",
                         "密码已被重置，请先设置新密码。")
     if principal.kind in ("key", "device"):
         runtime.seen[principal.token_id] = time.time()  # "last used", written to the record once a minute
+    return principal
+
+
+def region_of(runtime: Runtime, region_id: str) -> Region:
+    region = runtime.network.region(region_id) if runtime.network is not None else None
+    if region is None:
+        raise ApiError(404, "unknown_region", f"There is no region {region_id!r} on this server.",
+                       f"本服务器上没有地区 {region_id!r}。")
+    return region
+
+
+def authenticate_region(request: HTTPConnection, runtime: Runtime, region: str, roles: tuple[str, ...]) -> Principal:
+    """The principal, if it answers for this region (or one above it) in one of the roles. A hall's own managers
+    see their hall, not a region: a region view is for accounts scoped to a region."""
+    principal = _principal(request, runtime)
+    above = [r.id for r in runtime.network.path(region)] if runtime.network is not None else []
+    if principal.region is None:
+        raise AuthError(403, "not_regional", "This needs a sign-in that answers for a region (a county or town "
+                        "manager); yours is for one hall.",
+                        "此功能需要地区管理账号（县、镇管理员），当前登录只属于一个大厅。")
+    if principal.region not in above:
+        raise AuthError(403, "wrong_region", f"This sign-in answers for region {principal.region!r}, not {region!r}.",
+                        f"该登录的管辖地区为 {principal.region!r}，不能查看 {region!r}。")
+    allowed = (*roles, "admin") if "manager" in roles else roles
+    if principal.role not in allowed:
+        raise AuthError(403, "wrong_role", f"A {principal.role} cannot do this; it needs one of: {', '.join(allowed)}.",
+                        f"{principal.role} 角色无权执行此操作，需要：{'、'.join(allowed)}。")
+    if principal.kind == "reset":
+        raise AuthError(403, "must_change_password", "Choose a new password first (your admin reset it).",
+                        "密码已被重置，请先设置新密码。")
     return principal
 
 
@@ -341,26 +386,46 @@ def is_outage(exc: BaseException) -> bool:
     return isinstance(exc, OUTAGES)
 
 
+async def _region_call(ep: Endpoint, request: Request, runtime: Runtime, lang: str) -> Any:
+    region = region_of(runtime, request.path_params["region"])
+    principal = authenticate_region(request, runtime, region.id, ep.roles)
+    _check_query(request, ep)
+    body = await _parse_body(request, ep.body) if ep.body else None
+    halls = [runtime.halls[h] for h in runtime.halls_below(region.id)]
+    acting = ACTOR.set(actor(principal))
+    try:
+        return await ep.handler(RegionCtx(request, runtime, region, halls, principal, lang), body)  # type: ignore[arg-type]
+    finally:
+        ACTOR.reset(acting)
+
+
+async def _hall_call(ep: Endpoint, request: Request, runtime: Runtime, hall: HallRuntime, lang: str) -> Any:
+    principal = None
+    if ep.roles:
+        window = request.path_params.get("w") if ep.window_param else None
+        principal = authenticate(request, runtime, hall.config.id, ep.roles, window,
+                                 password_change=ep.path.startswith("/session"))
+    _check_query(request, ep)
+    body = await _parse_body(request, ep.body) if ep.body else None
+    acting = ACTOR.set(actor(principal)) if principal else None
+    try:
+        return await ep.handler(Ctx(request, runtime, hall, principal, lang), body)  # type: ignore[arg-type]
+    finally:
+        if acting is not None:
+            ACTOR.reset(acting)
+
+
 def as_route(ep: Endpoint) -> Route:
     async def handle(request: Request) -> Response:
         lang = language(request)
         runtime: Runtime = request.app.state.runtime
         hall: HallRuntime | None = None
         try:
-            hall = hall_of(runtime, request.path_params["hall"])
-            principal = None
-            if ep.roles:
-                window = request.path_params.get("w") if ep.window_param else None
-                principal = authenticate(request, runtime, hall.config.id, ep.roles, window,
-                                         password_change=ep.path.startswith("/session"))
-            _check_query(request, ep)
-            body = await _parse_body(request, ep.body) if ep.body else None
-            acting = ACTOR.set(actor(principal)) if principal else None
-            try:
-                result = await ep.handler(Ctx(request, runtime, hall, principal, lang), body)
-            finally:
-                if acting is not None:
-                    ACTOR.reset(acting)
+            if ep.scope == "region":
+                result = await _region_call(ep, request, runtime, lang)
+            else:
+                hall = hall_of(runtime, request.path_params["hall"])
+                result = await _hall_call(ep, request, runtime, hall, lang)
         except DomainError as exc:
             names = hall.service_names(lang) if hall else None
             # hall_not_ready: the hall is being rebuilt after Redis lost it; a moment later it answers.

@@ -22,6 +22,7 @@ from starlette.responses import HTMLResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from floor.network.rules import Region
 from floor.runtime import HallRuntime, Runtime
 
 KIT_ASSETS = Path(__file__).resolve().parent / "assets"
@@ -59,8 +60,29 @@ def not_found_page(title: str, detail: str) -> HTMLResponse:
     return HTMLResponse(body, status_code=404, headers=NO_STORE)
 
 
-def page_routes(pages: Mapping[str, Path], assets: Mapping[str, Path]) -> list[BaseRoute]:
-    """The front door, every room's pages by name, and every room's assets."""
+def render_region_page(path: Path, region: Region) -> HTMLResponse:
+    """A region's page (``/regions/{region}/{name}``): it learns its region from ``<meta name="hallq-region">``."""
+    text = (_template(path).replace("__REGION_NAME__", html.escape(region.name))
+            .replace("__REGION__", html.escape(region.id)))
+    return HTMLResponse(text, headers=NO_STORE)
+
+
+def page_routes(pages: Mapping[str, Path], assets: Mapping[str, Path],
+                region_pages: Mapping[str, Path] | None = None) -> list[BaseRoute]:
+    """The front door, every room's pages by name (a hall's and a region's), and every room's assets."""
+    region_pages = region_pages or {}
+
+    async def region_page(request: Request) -> Response:
+        runtime: Runtime = request.app.state.runtime
+        region_id, name = request.path_params["region"], request.path_params["page"]
+        region = runtime.network.region(region_id) if runtime.network is not None else None
+        if region is None:
+            return not_found_page("没有这个地区", f"本服务器上没有地区 {region_id}。"
+                                  f"There is no region {region_id} here.")
+        if name not in region_pages:
+            return not_found_page("没有这个页面", f"可用页面：{'、'.join(region_pages)}。"
+                                  f"Pages: {', '.join(region_pages)}.")
+        return render_region_page(region_pages[name], region)
 
     async def hall_page(request: Request) -> Response:
         runtime: Runtime = request.app.state.runtime
@@ -79,10 +101,15 @@ def page_routes(pages: Mapping[str, Path], assets: Mapping[str, Path]) -> list[B
             links = " · ".join(f'<a href="/halls/{hall_id}/{page}">{label}</a>'
                                for page, label in FRONT_DOOR if page in pages)
             rows.append(f"<li><h2>{html.escape(hall.config.name)} <small>{hall_id}</small></h2><p>{links}</p></li>")
+        regions = ""
+        if runtime.network is not None and "overview" in region_pages:
+            wide = [r for r in runtime.network.regions if r.kind in ("county", "town") and runtime.halls_below(r.id)]
+            regions = ('<h2>区域总览 Region overview</h2><p>' + " · ".join(
+                f'<a href="/regions/{html.escape(r.id)}/overview">{html.escape(r.name)}</a>' for r in wide) + "</p>")
         body = ('<!doctype html><html lang="zh-CN"><meta charset="utf-8"><meta name="viewport" '
                 'content="width=device-width,initial-scale=1"><title>hallq</title>'
                 '<link rel="stylesheet" href="/assets/floor/hallq.css"><body class="notice-page"><main>'
-                '<h1>hallq 排队叫号</h1><ul class="hall-list">' + "".join(rows) + '</ul>'
+                '<h1>hallq 排队叫号</h1>' + regions + '<ul class="hall-list">' + "".join(rows) + '</ul>'
                 '<p><a href="/api/v1/docs">API 文档 API docs</a></p></main></body></html>')
         return HTMLResponse(body, headers=NO_STORE)
 
@@ -95,6 +122,7 @@ def page_routes(pages: Mapping[str, Path], assets: Mapping[str, Path]) -> list[B
         Route("/", index),
         Route("/favicon.ico", favicon),
         Route("/halls/{hall}/{page}", hall_page),
+        Route("/regions/{region}/{page}", region_page),
         *(Mount(f"/assets/{room}", StaticFiles(directory=path), name=f"assets-{room}")
           for room, path in assets.items()),
     ]

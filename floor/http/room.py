@@ -23,5 +23,6 @@ class Room:
     endpoints: Sequence[Endpoint] = ()
     routes: Sequence[BaseRoute] = ()
     pages: Mapping[str, Path] = field(default_factory=dict)  # /halls/{hall}/{page name} -> its HTML
+    region_pages: Mapping[str, Path] = field(default_factory=dict)  # /regions/{region}/{page name} -> its HTML
     assets: Path | None = None
     channels: Mapping[str, Channel] = field(default_factory=dict)  # /api/v1/halls/{hall}/ws/{channel}

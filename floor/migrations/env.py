@@ -10,6 +10,7 @@ from sqlalchemy import Connection
 import floor.accounts.store
 import floor.appointments.store
 import floor.notify.webhooks
+import floor.regions.summaries
 import floor.setup.store  # noqa: F401
 from floor.sql.db import Base, make_sql_engine
 

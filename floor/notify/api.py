@@ -114,7 +114,7 @@ def _out(row: WebhookDeliveryRow, ctx: Ctx) -> DeliveryOut:
 
 def _query(ctx: Ctx, params: QueryParams) -> DeliveryQuery:
     limit = query_limit(params.get("limit"), MAX_LIMIT)
-    kind, status = params.get("kind") or None, params.get("status") or None
+    kind, status = params.get("kind"), params.get("status")  # sent empty: refused, not taken for "any"
     if kind is not None and kind not in KINDS:
         raise ApiError(422, "invalid_request", f"kind must be one of: {', '.join(KINDS)}.",
                        f"kind 须为以下之一：{'、'.join(KINDS)}。", fields=[{"field": "kind", "problem": "unknown"}])

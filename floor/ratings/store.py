@@ -9,7 +9,7 @@ the case's status, with its ``audit_log`` row in the same transaction.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
@@ -26,6 +26,7 @@ from sqlalchemy import (
     String,
     Text,
     and_,
+    case,
     func,
     not_,
     or_,
@@ -237,6 +238,17 @@ class CaseQuery:
 def _overdue(now: datetime) -> Any:
     return or_(and_(CaseRow.callback_at.is_(None), CaseRow.callback_due <= now),
                and_(CaseRow.fix_at.is_(None), CaseRow.fix_due <= now))
+
+
+def open_cases_by_hall(sql: Engine, halls: Sequence[str], now: datetime) -> dict[str, tuple[int, int]]:
+    """Per hall, its 差评 cases not closed yet and how many of them are overdue, in one query over many halls (a
+    region's overview); halls without an open case are left out."""
+    overdue = func.sum(case((_overdue(now), 1), else_=0))
+    stmt = (select(CaseRow.hall, func.count(), overdue).where(CaseRow.hall.in_(list(halls)),
+                                                              CaseRow.status.in_(cases.OPEN_STATUSES))
+            .group_by(CaseRow.hall))
+    with Session(sql) as session:
+        return {hall: (int(n), int(late or 0)) for hall, n, late in session.execute(stmt).tuples()}
 
 
 def read_cases(sql: Engine, hall: str, query: CaseQuery, now: datetime) -> list[tuple[CaseRow, RatingRow]]:

@@ -163,6 +163,22 @@ def date_range(ctx: Ctx) -> DateRange:
     return DateRange(first, last)
 
 
+def range_from(params: QueryParams, default: date) -> DateRange:
+    """``date_range``'s rule for a report of more than one hall (a region's): ?from=&to= with ``default`` for
+    today, refused alike."""
+    first, last = _day(params, "from"), _day(params, "to")
+    first = first or last or default
+    last = last or first
+    if last < first:
+        raise _invalid(f"to ({last}) is before from ({first}); give the earlier day as from.",
+                       f"结束日期 to（{last}）早于开始日期 from（{first}），请把较早的日期填在 from。", "to")
+    days = (last - first).days + 1
+    if days > MAX_DAYS:
+        raise _invalid(f"A report covers at most {MAX_DAYS} days; this range has {days}. Ask for shorter ranges.",
+                       f"一次报表最多 {MAX_DAYS} 天，所选范围有 {days} 天，请缩短日期范围。", "to")
+    return DateRange(first, last)
+
+
 def grouping(ctx: Ctx) -> Grouping:
     raw = ctx.request.query_params.get("by", "service")
     for by in GROUPINGS:

@@ -91,13 +91,24 @@ def filename(data: dict[str, Any], extension: str) -> str:
 
 
 def to_csv(data: dict[str, Any]) -> bytes:
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")  # RFC 4180
-    writer.writerows(["" if cell is None else cell for cell in row] for row in summary_table(data))
-    return ("\ufeff" + out.getvalue()).encode("utf-8")
+    return csv_file(summary_table(data))
 
 
 def to_xlsx(data: dict[str, Any], title: str) -> bytes:
+    return xlsx_file(summary_table(data), daily_table(data), title)
+
+
+def csv_file(table: list[list[Any]]) -> bytes:
+    """UTF-8 with a byte-order mark (Excel reads the Chinese right), rows as RFC 4180 lines."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")  # RFC 4180
+    writer.writerows(["" if cell is None else cell for cell in row] for row in table)
+    return ("\ufeff" + out.getvalue()).encode("utf-8")
+
+
+def xlsx_file(summary_rows: list[list[Any]], daily_rows: list[list[Any]], title: str) -> bytes:
+    """A workbook of a report (a hall's or a region's): the groups with their total row last, and each day; bold
+    headers, frozen first column, shares as percentages."""
     from openpyxl import Workbook
     from openpyxl.styles import Alignment, Font
 
@@ -105,21 +116,22 @@ def to_xlsx(data: dict[str, Any], title: str) -> bytes:
     summary = book.active
     summary.title = "汇总 Summary"
     daily = book.create_sheet("每日 Daily")
-    for sheet, table in ((summary, summary_table(data)), (daily, daily_table(data))):
+    for sheet, table in ((summary, summary_rows), (daily, daily_rows)):
         for row in table:
             sheet.append(row)
         for cell in sheet[1]:
             cell.font = Font(bold=True)
             cell.alignment = Alignment(wrap_text=True, vertical="top")
         sheet.freeze_panes = "B2"
-        for title in PERCENT_COLUMNS:
-            column = table[0].index(title) + 1
+        for name in PERCENT_COLUMNS:
+            if name not in table[0]:
+                continue
+            column = table[0].index(name) + 1
             for (cell,) in sheet.iter_rows(min_row=2, min_col=column, max_col=column):
                 cell.number_format = "0.0%"
         for column in sheet.columns:
             sheet.column_dimensions[column[0].column_letter].width = 14
-    last = summary.max_row
-    for cell in summary[last]:
+    for cell in summary[summary.max_row]:
         cell.font = Font(bold=True)
     book.properties.title = title
     out = io.BytesIO()

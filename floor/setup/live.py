@@ -15,8 +15,9 @@ import logging
 from sqlalchemy import Engine as SqlEngine
 
 from floor.hall_files import HallFile
+from floor.runtime import Runtime
 from floor.setup import store
-from floor.setup.rules import Edit, replace_all
+from floor.setup.rules import Edit, SetupRefused, following, replace_all
 from queue_engine import errors
 from queue_engine.engine import Engine
 
@@ -61,3 +62,30 @@ async def import_file(engine: Engine, sql: SqlEngine, file: HallFile) -> None:
 async def apply(engine: Engine, edit: Edit, from_version: int, source: str = "live") -> int:
     """Run the hall on an edit's set-up from now on, in every worker; the new version."""
     return await engine.reconfigure(edit.config, from_version, edit.changes, source=source)
+
+
+async def follow_catalog(runtime: Runtime, region: str, lang: str = "zh") -> list[dict[str, object]]:
+    """Every hall of this server that takes its services from ``region``'s catalog runs on the catalog as it is
+    now: each a change of its own (audited, in every worker). A hall that cannot follow yet (it has live tickets
+    of an item the catalog dropped) keeps what it has, and says so; the next change of the catalog tries again."""
+    catalog = runtime.catalog_of(region)
+    if catalog is None:
+        return []
+    results: list[dict[str, object]] = []
+    for hall in runtime.halls.values():
+        if hall.config.catalog != region:
+            continue
+        try:
+            edit = following(hall.config, catalog)
+            if edit.config == hall.config:
+                continue
+            version = await apply(hall.engine, edit, hall.engine.config_version, source=f"catalog:{region}")
+            results.append({"hall": hall.config.id, "version": version})
+        except (SetupRefused, errors.DomainError) as refused:
+            if isinstance(refused, SetupRefused):
+                en, message = refused.en, refused.zh if lang == "zh" else refused.en
+            else:
+                en, message = str(refused), refused.message(lang, hall.service_names(lang))
+            log.warning("hall %s cannot follow catalog %s yet: %s", hall.config.id, region, en)
+            results.append({"hall": hall.config.id, "refused": refused.code, "message": message})
+    return results

@@ -14,7 +14,8 @@ from typing import Any
 from pydantic import ValidationError
 
 from floor.http.body import problem_en, problem_zh
-from queue_engine.config import HallConfig, Service, Window
+from floor.network.rules import authorised_services
+from queue_engine.config import HallConfig, Invalid, Service, Window
 
 Json = dict[str, Any]
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")  # line breaks and tabs are fine in a notice's notes
@@ -169,6 +170,51 @@ def put_calendar(config: HallConfig, hours: list[str], holidays: list[date], wor
     new = checked(data)
     after = _data(new)
     return Edit(new, [_change("calendar", "hours", before, {k: after[k] for k in before})])
+
+
+def authorise(config: HallConfig, catalog: tuple[Service, ...], authorised: list[str]) -> Edit:
+    """What a hall that takes its services from its county's catalog is authorised for: its services become the
+    catalog's services and sub-items named (``floor.network.rules.authorised_services``), and its windows stop
+    serving what it is no longer authorised for. Also how such a hall follows a change of the catalog itself."""
+    if config.catalog is None:
+        raise SetupRefused("This hall keeps its own services (it takes none from a county catalog); edit them "
+                           "instead.", "本大厅的业务由本大厅自行设置（不取自县受理事典），请直接修改业务。",
+                           status=409, code="no_catalog")
+    try:
+        services = authorised_services(catalog, tuple(dict.fromkeys(authorised)))
+    except Invalid as refused:
+        en = str(refused)
+        raise SetupRefused(f"{en[:1].upper()}{en[1:]}.", f"{refused.zh}。",
+                           [{"field": "authorised", "problem": en, "problem_zh": refused.zh}]) from None
+    data = _data(config)
+    before = {"authorised": data["authorised"], "services": [s["code"] for s in data["services"]]}
+    data.update(authorised=list(dict.fromkeys(authorised)), services=services)
+    codes = {s["code"] for s in services}
+    items = {i["code"] for s in services for i in s.get("items") or []}
+    for w in data["windows"]:
+        w["services"] = [s for s in w["services"] if s in codes]
+        w["primary"] = [s for s in w["primary"] if s in codes]
+        w["items"] = [i for i in w["items"] if i in items]
+    lost = [w["id"] for w in data["windows"] if not w["services"]]
+    if lost:
+        names = ", ".join(lost)
+        raise SetupRefused(f"Window {names} would serve nothing this hall is authorised for; authorise what it "
+                           "serves, or change the window first.",
+                           f"按此授权，{names}号窗口将无业务可办，请保留其所办事项或先修改该窗口。",
+                           [{"field": "authorised", "problem": "a window left with nothing to serve"}],
+                           status=409, code="window_left_empty")
+    appointments = data["appointments"]
+    appointments["services"] = [s for s in appointments["services"] if s in codes]
+    appointments["capacities"] = {k: v for k, v in appointments["capacities"].items() if k in codes}
+    new = checked(data)
+    after = {"authorised": list(new.authorised), "services": [s.code for s in new.services]}
+    return Edit(new, [_change("authorised", config.id, before, after)])
+
+
+def following(config: HallConfig, catalog: tuple[Service, ...]) -> Edit:
+    """A hall of the catalog after the catalog changed: what it is authorised for that the catalog still has."""
+    known = {s.code for s in catalog} | {i.code for s in catalog for i in s.items}
+    return authorise(config, catalog, [code for code in config.authorised if code in known])
 
 
 def replace_all(config: HallConfig, data: Json) -> Edit:

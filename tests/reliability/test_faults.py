@@ -28,13 +28,15 @@ def _tracebacks(log: str) -> list[str]:
 def assert_survived(outcome: Outcome) -> None:
     load = outcome.load
     for check, violations in outcome.violations.items():
-        assert not violations, f"{check}: {violations[:5]}\nfigures: {outcome.figures}"
+        assert not violations, (f"{check}: {violations[:5]}\nfigures: {outcome.figures}\n"
+                                f"server log, last lines: {outcome.server_log[-2000:]}")
     assert not load.server_errors, (load.server_errors[:5], _tracebacks(outcome.server_log))
     assert not load.hangs, load.hangs
     # The load really ran through the fault: tickets before it and after it were acknowledged and called.
     fault_at = outcome.faults_at[-1]
-    assert any(t.acked_at < outcome.faults_at[0] for t in load.tickets.values()), outcome.figures
-    assert any(t.acked_at > fault_at for t in load.tickets.values()), outcome.figures
+    assert any(t.acked_at < outcome.faults_at[0] for t in load.tickets.values()), (outcome.figures,
+                                                                                  outcome.server_log[-2000:])
+    assert any(t.acked_at > fault_at for t in load.tickets.values()), (outcome.figures, outcome.server_log[-2000:])
     assert load.calls, outcome.figures
     assert not load.unavailable_without_retry_after, load.unavailable_without_retry_after[:5]
 

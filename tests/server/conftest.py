@@ -20,6 +20,7 @@ import socket
 import subprocess
 import sys
 import time
+import tomllib
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -32,6 +33,7 @@ import httpx
 import orjson
 import pytest
 import redis as redis_sync
+import tomli_w
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
@@ -61,10 +63,94 @@ def free_port() -> int:
 NO_SHOW_AT_ONCE = {"no_show_after_recalls": "0", "no_show_after_s": "0", "returning": '"requeue"'}
 
 
-def write_hall_copy(directory: Path, hall_id: str, policy: Mapping[str, str] | None = None) -> Path:
-    """The demo hall under another id (same services, windows and hours); ``policy`` replaces [policy] lines."""
+# The shared server's halls form a network of two counties: "demo" and the pool lie in the demo's county (as
+# demo.toml says), "other" in a county beside it. A region manager of one county must see nothing of the other.
+OTHER_COUNTY = "other-county"
+SHARED_NETWORK = """
+[[regions]]
+id = "demo-province"
+name = "示范省"
+kind = "province"
+
+[[regions]]
+id = "demo-city"
+name = "示范市"
+kind = "city"
+parent = "demo-province"
+
+[[regions]]
+id = "demo-county"
+name = "示范县"
+kind = "county"
+parent = "demo-city"
+
+[[regions]]
+id = "other-county"
+name = "邻县"
+kind = "county"
+parent = "demo-city"
+"""
+
+
+# A village station of the demo's county that takes its services from the county's catalog (a copy of the demo's
+# services, kept in the network file by no hall, so the demo's own services stay its managers' to edit).
+VILLAGE_TOML = """
+id = "village"
+name = "示范村便民服务站"
+region = "demo-county"
+level = "village_station"
+address = "示范县示范村村委会"
+location = { lat = 42.29, lon = 118.98 }
+catalog = "demo-county"
+authorised = ["SOC", "HUK-IDCARD"]
+
+[[windows]]
+id = "1"
+name = "代办窗口"
+services = ["SOC", "HUK"]
+primary = []
+"""
+
+
+# The demo county (scripts/demo serves it): its county centre, towns, villages and bank outlets as a network.
+COUNTY_DIR = ROOT / "floor" / "halls" / "demo-county"
+COUNTY_NETWORK = COUNTY_DIR / "network.toml"
+COUNTY_HALLS = (DEMO_TOML, *sorted(p for p in COUNTY_DIR.glob("*.toml") if p != COUNTY_NETWORK))
+COUNTY_IDS = ("demo", *(p.stem for p in COUNTY_HALLS[1:]))
+
+
+@contextlib.contextmanager
+def county_server(home: Path, heartbeat_s: float | None = None) -> Iterator[LiveServer]:
+    """The demo county on one server (its Redis keys deleted afterwards): for a module's tests, which then work in
+    halls of their own or read what they changed."""
+    prefix = f"hqtest-{uuid.uuid4().hex[:10]}"
+    server = start_server(home / "server", prefix, halls=COUNTY_HALLS, hall_ids=COUNTY_IDS, heartbeat_s=heartbeat_s,
+                          extra_env={"HALLQ_NETWORK": str(COUNTY_NETWORK)})
+    try:
+        yield server
+    finally:
+        stop_server(server)
+        delete_prefix_sync(prefix)
+
+
+def write_network(directory: Path) -> Path:
+    """``SHARED_NETWORK`` as a file, for HALLQ_NETWORK, with the demo's services as its county's catalog."""
+    services = tomllib.loads(DEMO_TOML.read_text(encoding="utf-8"))["services"]
+    catalog = tomli_w.dumps({"catalogs": {"demo-county": services}})
+    path = directory / "network.toml"
+    path.write_text(SHARED_NETWORK + "\n" + catalog, encoding="utf-8")
+    return path
+
+
+def write_hall_copy(directory: Path, hall_id: str, policy: Mapping[str, str] | None = None,
+                    region: str | None = None) -> Path:
+    """The demo hall under another id (same services, windows and hours); ``policy`` replaces [policy] lines, and
+    ``region`` the region it lies in."""
     text = DEMO_TOML.read_text(encoding="utf-8")
     assert 'id = "demo"' in text
+    if region is not None:
+        text, n = re.subn(r'(?m)^region = ".*"$', f'region = "{region}"', text, count=1)
+        assert n == 1, "demo.toml has no region line"
     for name, value in (policy or {}).items():
         text, n = re.subn(rf"(?m)^{name} = .*$", f"{name} = {value}", text, count=1)
         assert n == 1, f"demo.toml has no {name} line"
@@ -157,11 +243,12 @@ class LiveServer:
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def token(self, role: str, window: str | None = None, hall: str = "demo") -> str:
-        return make_token(self.secret, hall, role, window)
+    def token(self, role: str, window: str | None = None, hall: str = "demo", region: str | None = None) -> str:
+        return make_token(self.secret, hall, role, window, region=region)
 
-    def auth(self, role: str, window: str | None = None, hall: str = "demo") -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.token(role, window, hall)}"}
+    def auth(self, role: str, window: str | None = None, hall: str = "demo", region: str | None = None
+             ) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token(role, window, hall, region)}"}
 
     def ws_url(self, channel: str, token: str | None, hall: str = "demo", **params: str) -> str:
         query = dict(params)
@@ -284,17 +371,21 @@ class SharedServer:
 
 @pytest.fixture(scope="module")
 def shared_server(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Iterator[SharedServer]:
-    """One server for the module: hall "demo", a second hall "other", and a pool of demo copies, whose [policy]
+    """One server for the module: hall "demo", a second hall "other" (of another county), a village station taking
+    its services from the county's catalog, and a pool of demo copies, whose [policy]
     is the module's ``HALL_POLICY`` if it sets one (e.g. ``NO_SHOW_AT_ONCE``)."""
     policy = getattr(request.module, "HALL_POLICY", None)
     home = tmp_path_factory.mktemp("shared")
     halls_dir = home / "halls"
     halls_dir.mkdir()
     pool = [f"pool-{i:02d}" for i in range(POOL_SIZE)]
-    paths = [DEMO_TOML, write_hall_copy(halls_dir, "other", policy),
+    village = halls_dir / "village.toml"
+    village.write_text(VILLAGE_TOML, encoding="utf-8")
+    paths = [DEMO_TOML, write_hall_copy(halls_dir, "other", policy, region=OTHER_COUNTY), village,
              *(write_hall_copy(halls_dir, h, policy) for h in pool)]
     prefix = f"hqtest-{uuid.uuid4().hex[:10]}"
-    server = start_server(home / "server", prefix, halls=paths, hall_ids=("demo", "other", *pool))
+    server = start_server(home / "server", prefix, halls=paths, hall_ids=("demo", "other", "village", *pool),
+                          extra_env={"HALLQ_NETWORK": str(write_network(home))})
     try:
         yield SharedServer(server, iter(pool))
     finally:

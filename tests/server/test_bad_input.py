@@ -18,7 +18,7 @@ import pytest
 from pydantic import BaseModel
 from websockets.exceptions import ConnectionClosed
 
-from floor.app import ENDPOINTS
+from floor.app import ENDPOINTS as EVERY_ENDPOINT
 from floor.http.kit import MAX_BODY, Endpoint
 from tests.server.conftest import NO_SHOW_AT_ONCE, HallApi, SharedServer, assert_error, recv_json, ws_connect
 from tests.server.test_appointments import booking_body, person
@@ -26,6 +26,8 @@ from tests.server.test_appointments import booking_body, person
 pytestmark = pytest.mark.slow  # handed out first (see tests/conftest.py)
 HALL_POLICY = NO_SHOW_AT_ONCE  # the shared server's halls (see tests/server/conftest.py)
 
+# A hall's endpoints; a region's (an unknown region, a hall's token there) are tests/server/test_regions.py's.
+ENDPOINTS = [ep for ep in EVERY_ENDPOINT if ep.scope == "hall"]
 BODY_ENDPOINTS = [ep for ep in ENDPOINTS if ep.body is not None]
 WINDOW = "5"
 # A request each body endpoint accepts, so that one changed field is what a refusal is about.
@@ -59,6 +61,7 @@ VALID: dict[str, dict[str, Any]] = {
     "/setup/windows/{window}": {"version": 1, "window": {"id": "13", "name": "13号窗口", "services": ["SOC"]}},
     "/setup/calendar": {"version": 1, "hours": ["08:30-12:00", "14:00-17:30"]},
     "/setup/import": {"version": 1, "toml": "id = 'demo'"},
+    "/setup/authorised": {"version": 1, "authorised": ["SOC"]},
 }
 UNICODE_ODDITIES = {
     "rtl": "\u202eCOS\u200f",

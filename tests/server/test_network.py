@@ -12,25 +12,30 @@ import pytest
 
 from floor.http.auth import make_token
 from tests.conftest import ROOT
-from tests.server.conftest import DEMO_TOML, HALLQ, ServerFactory, server_env
+from tests.server.conftest import (
+    COUNTY_DIR,
+    COUNTY_HALLS,
+    COUNTY_IDS,
+    COUNTY_NETWORK,
+    DEMO_TOML,
+    HALLQ,
+    ServerFactory,
+    server_env,
+)
 
 pytestmark = pytest.mark.slow
 
-COUNTY = ROOT / "floor" / "halls" / "demo-county"
-NETWORK = COUNTY / "network.toml"
-HALLS = (DEMO_TOML, *sorted(p for p in COUNTY.glob("*.toml") if p != NETWORK))
-IDS = ("demo", *(p.stem for p in HALLS[1:]))
 
 
 def test_the_demo_county_serves_every_hall_with_what_it_is_authorised_for(live_server: ServerFactory) -> None:
-    server = live_server(halls=HALLS, hall_ids=IDS, extra_env={"HALLQ_NETWORK": str(NETWORK)})
+    server = live_server(halls=COUNTY_HALLS, hall_ids=COUNTY_IDS, extra_env={"HALLQ_NETWORK": str(COUNTY_NETWORK)})
     with httpx.Client(base_url=server.base_url, timeout=20, trust_env=False) as client:
         def call(hall: str, method: str, path: str, role: str, json: object = None) -> httpx.Response:
             token = make_token(server.secret, hall, role)
             return client.request(method, f"/api/v1/halls/{hall}{path}", json=json,
                                   headers={"Authorization": f"Bearer {token}", "Accept-Language": "zh-CN"})
 
-        levels = {hall: call(hall, "GET", "/config", "manager").json()["level"] for hall in IDS}
+        levels = {hall: call(hall, "GET", "/config", "manager").json()["level"] for hall in COUNTY_IDS}
         assert levels["demo"] == "county_centre"
         assert {levels[h] for h in ("chengguan", "heishan", "xindi")} == {"town_centre"}
         assert {levels[h] for h in ("dongzhuang", "xihe", "beipo", "nanwan")} == {"village_station"}
@@ -72,12 +77,12 @@ def test_the_demo_county_serves_every_hall_with_what_it_is_authorised_for(live_s
 
 
 def test_an_authorisation_the_catalog_lacks_stops_the_server_naming_its_line(tmp_path: Path) -> None:
-    text = (COUNTY / "beipo.toml").read_text(encoding="utf-8").replace('"SOC-MED"', '"SOC-TYPO"')
+    text = (COUNTY_DIR / "beipo.toml").read_text(encoding="utf-8").replace('"SOC-MED"', '"SOC-TYPO"')
     bad = tmp_path / "beipo.toml"
     bad.write_text(text, encoding="utf-8")
     line = next(n for n, row in enumerate(text.splitlines(), 1) if row.startswith("authorised"))
     env = server_env(tmp_path / "home", "hqtest-network-unused", halls=(DEMO_TOML, bad),
-                     extra={"HALLQ_NETWORK": str(NETWORK)})
+                     extra={"HALLQ_NETWORK": str(COUNTY_NETWORK)})
     result = subprocess.run([str(HALLQ), "serve", "--port", "1"], cwd=ROOT, env=env, capture_output=True, text=True,
                             timeout=120, check=False)
     assert result.returncode == 2, (result.stdout, result.stderr)
@@ -86,10 +91,11 @@ def test_an_authorisation_the_catalog_lacks_stops_the_server_naming_its_line(tmp
 
 
 def test_the_county_demo_prints_every_hall_and_its_people_sign_in_there(live_server: ServerFactory) -> None:
-    server = live_server(halls=HALLS, hall_ids=IDS, extra_env={"HALLQ_NETWORK": str(NETWORK)}, args=["--demo"])
+    server = live_server(halls=COUNTY_HALLS, hall_ids=COUNTY_IDS, extra_env={"HALLQ_NETWORK": str(COUNTY_NETWORK)},
+                         args=["--demo"])
     banner = server.stdout()
     assert banner.startswith("hall demo: 示范县政务服务中心"), banner
-    for hall in IDS[1:]:
+    for hall in COUNTY_IDS[1:]:
         assert f"{server.base_url}/halls/{hall}/guide" in banner, hall
     assert "dongzhuang-guide, dongzhuang-1" in banner
     password = banner.split("accounts (password ", 1)[1].split(" ", 1)[0]

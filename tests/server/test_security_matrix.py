@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
+import orjson
 import pytest
 
 import floor.app
@@ -23,6 +24,7 @@ from floor.app import ENDPOINTS
 from floor.settings import Settings
 from tests.server.conftest import (
     NO_SHOW_AT_ONCE,
+    OTHER_COUNTY,
     HallApi,
     SharedServer,
     assert_error,
@@ -35,6 +37,8 @@ pytestmark = pytest.mark.slow  # handed out first (see tests/conftest.py)
 HALL_POLICY = NO_SHOW_AT_ONCE  # the shared server's halls (see tests/server/conftest.py)
 
 ROLES = ("guide", "kiosk", "staff", "manager", "admin", "display", "pad")
+REGION_ROLES = ("manager", "admin")  # who may be scoped to a region
+COUNTY = "demo-county"  # the county of "demo" and the pool halls; "other" lies in OTHER_COUNTY
 WINDOW_ROLES = ("staff", "pad")  # tokens bound to one window: its staff, its rating pad
 OWN_WINDOW, OTHER_WINDOW = "5", "3"  # every window route is exercised on window 5
 MATRIX_PASSWORD = "matrix-password-1"
@@ -75,6 +79,10 @@ POLICY: dict[str, Rule] = {
     "GET /stats/today": may(*MANAGE),
     "GET /audit": may(*MANAGE),
     # Reports (issue 8): figures, files, charts and stars are the managers'
+    # A county's one catalog (issue 24): a hall taking its services from it reads it and says what it accepts of it
+    # (tried on the shared server's village station, ON_VILLAGE).
+    "GET /setup/catalog": may(*MANAGE, setup="none"),
+    "PUT /setup/authorised": may(*MANAGE, body={"version": 1, "authorised": ["SOC"]}, setup="none"),
     "GET /reports": may(*MANAGE),
     "GET /reports.csv": may(*MANAGE),
     "GET /reports.xlsx": may(*MANAGE),
@@ -189,6 +197,23 @@ CHANNELS: dict[str, Rule] = {  # the realtime feeds (api.md "Realtime")
     "ticket/{ticket}": Rule(PUBLIC),  # the citizen's phone
 }
 PER_WINDOW = ("console", "pad")  # feeds a reader opens with ?window=
+# A region's endpoints (/api/v1/regions/{region}...): its managers' alone, tried on the demo's county. Every hall
+# token is refused there (not_regional), and so is a region manager of the county beside it.
+REGION_POLICY: dict[str, Rule] = {
+    "GET ": may(*MANAGE),  # the region, its halls
+    "GET /overview": may(*MANAGE),  # 区域总览
+    "GET /reports": may(*MANAGE),  # roll-up reports, and their files
+    "GET /reports.csv": may(*MANAGE),
+    "GET /reports.xlsx": may(*MANAGE),
+    # Who answers for the region and below: its admins keep their accounts (issue 24)
+    "GET /accounts": may("admin"),
+    "POST /accounts": may("admin", body={"username": "{new}", "display_name": "矩阵", "role": "manager"}),
+    "PATCH /accounts/{username}": may("admin", body={"display_name": "矩阵二"}),
+    "POST /accounts/{username}/reset": may("admin"),
+}
+REGION_QUERIES: dict[str, str] = {}
+ON_VILLAGE = {"GET /setup/catalog", "PUT /setup/authorised"}  # need a hall that takes its services from a catalog
+REGION_CHANNELS: dict[str, Rule] = {"overview": may(*MANAGE)}  # WS /api/v1/regions/{region}/ws/{channel}
 
 
 # Routes outside the API that need no token, and why: none of them reads or changes a hall's live state.
@@ -196,6 +221,7 @@ PUBLIC_ROUTES = {
     "/": "the list of halls and their pages",
     "/favicon.ico": "an icon",
     "/halls/{hall}/{page}": "a page's HTML; its token stays in the URL fragment and the page calls the API with it",
+    "/regions/{region}/{page}": "a region's page's HTML, which calls the region's API with its sign-in",
     "/t/{ticket}": "the citizen's phone page, by unguessable ticket id",
     "/t/{ticket}/print": "the printed ticket, by unguessable ticket id",
     "/t/{ticket}/qr.svg": "the printed ticket's QR code, only with the ticket's key (which the code carries)",
@@ -205,6 +231,7 @@ PUBLIC_ROUTES = {
     "/assets/appointments": "static files",
     "/assets/ratings": "static files",
     "/assets/reports": "static files",
+    "/assets/regions": "static files",
     "/assets/notify": "static files",
     "/assets/audit": "static files",
     "/assets/accounts": "static files",
@@ -218,7 +245,11 @@ PUBLIC_ROUTES = {
 
 
 def declared() -> list[str]:
-    return [f"{ep.method} {ep.path}" for ep in ENDPOINTS]
+    return [f"{ep.method} {ep.path}" for ep in ENDPOINTS if ep.scope == "hall"]
+
+
+def declared_for_regions() -> list[str]:
+    return [f"{ep.method} {ep.path}" for ep in ENDPOINTS if ep.scope == "region"]
 
 
 # -- the cells --------------------------------------------------------------------------------------
@@ -228,12 +259,24 @@ class Cell:
     other_hall: bool
     window: str | None  # a staff or pad token's window
     key: bool = False  # sends the ticket's key (X-Ticket-Key), as the citizen holding it does
+    region: str | None = None  # a region manager or admin: of the hall's county ("own") or the one beside it
 
     def __str__(self) -> str:
         who = self.role or ("the ticket's key" if self.key else "no token")
         if self.window:
             who += f"@{'own' if self.window == OWN_WINDOW else 'other'} window"
+        if self.region:
+            return f"{who} of {'this' if self.region == 'own' else 'another'} county"
         return f"{who} of {'another' if self.other_hall else 'this'} hall"
+
+    def token_args(self, hall: str, other: str) -> tuple[str, str | None]:
+        """(the hall the token names, the region it is scoped to). A region's manager signed in at a hall of the
+        region that is not the one asked, so only the region can let them in."""
+        if self.region == "own":
+            return ("demo" if hall != "demo" else other), COUNTY
+        if self.region == "other":
+            return other, OTHER_COUNTY
+        return (other if self.other_hall else hall), None
 
 
 def cells(window_route: bool) -> Iterator[Cell]:
@@ -245,6 +288,9 @@ def cells(window_route: bool) -> Iterator[Cell]:
                     yield Cell(role, other_hall, window)
             else:
                 yield Cell(role, other_hall, None)
+    for role in REGION_ROLES:
+        for region in ("own", "other"):
+            yield Cell(role, False, None, region=region)
     yield Cell(None, False, None)
     yield Cell(None, False, None, key=True)
 
@@ -254,7 +300,7 @@ def allowed(rule: Rule, cell: Cell, window_route: bool) -> bool:
         return True
     if cell.role is None:
         return cell.key and rule.key
-    if cell.other_hall or cell.role not in rule.roles:
+    if cell.region == "other" or cell.other_hall or cell.role not in rule.roles:
         return False
     return not (window_route and cell.role in WINDOW_ROLES and cell.window != OWN_WINDOW)
 
@@ -272,6 +318,8 @@ class Verdicts:
 async def prepare(api: HallApi, setup: str) -> str:
     """Put window 5 (and the ticket the cell acts on) in the state an allowed request needs; that ticket's id (or,
     for "account" and "key", the username of an account of the hall made for it, or the id of a key)."""
+    if setup == "none":  # the hall as it is: the route changes its set-up, not its day
+        return ""
     if setup == "account":
         username = f"m{uuid.uuid4().hex[:12]}"
         await api.ok("POST", "/accounts", 201, role="admin", json={
@@ -334,7 +382,7 @@ def headers_for(api: HallApi, cell: Cell, other: str, ticket: str) -> dict[str, 
     claim = {"X-Pairing-Claim": CLAIMS[ticket]} if ticket in CLAIMS else {}
     if cell.role is None:
         return {**claim, **(api.keyed(ticket) if cell.key else {})}
-    return {**claim, **api.server.auth(cell.role, cell.window, other if cell.other_hall else api.hall)}
+    return {**claim, **api.server.auth(cell.role, cell.window, *cell.token_args(api.hall, other))}
 
 
 def fill(value: Any, ticket: str) -> Any:
@@ -348,7 +396,8 @@ def fill(value: Any, ticket: str) -> Any:
 
 
 REFUSALS = {401: {"no_token", "no_ticket_key"},
-            403: {"wrong_hall", "wrong_role", "wrong_window", "not_a_person"}}  # not_a_person: a session only
+            403: {"wrong_hall", "wrong_role", "wrong_window", "not_a_person",  # not_a_person: a session only
+                  "wrong_region", "not_regional"}}
 
 
 def refused_properly(reply: httpx.Response) -> str | None:
@@ -374,11 +423,80 @@ def test_every_endpoint_and_channel_has_a_policy() -> None:
     assert served - {"phone"} | {"ticket/{ticket}"} == set(CHANNELS), "a feed channel without a row in CHANNELS"
 
 
+def test_every_region_endpoint_has_a_policy() -> None:
+    endpoints = declared_for_regions()
+    assert sorted(endpoints) == sorted(REGION_POLICY), "a region endpoint without a REGION_POLICY row, or a stale row"
+
+
+def region_cells() -> Iterator[Cell]:
+    """Every hall role of a hall of the county (none scoped to a region), its region's managers, the managers of
+    the county beside it, and no token."""
+    for role in ROLES:
+        yield Cell(role, False, OWN_WINDOW if role in WINDOW_ROLES else None)
+    for role in REGION_ROLES:
+        for region in ("own", "other"):
+            yield Cell(role, False, None, region=region)
+    yield Cell(None, False, None)
+
+
+def region_allowed(rule: Rule, cell: Cell) -> bool:
+    return cell.region == "own" and rule.roles is not None and cell.role in rule.roles
+
+
+@pytest.mark.parametrize("route", sorted(REGION_POLICY))
+async def test_region_endpoint_matrix(route: str, api: HallApi, shared_server: SharedServer) -> None:
+    method, path = route.split(" ", 1)
+    rule = REGION_POLICY[route]
+    other = shared_server.other_hall
+    account = ""
+    if "{username}" in path:  # an account of the region for the route to act on, made by the region's admin
+        account = f"r{uuid.uuid4().hex[:12]}"
+        made = await api.client.post(f"/api/v1/regions/{COUNTY}/accounts", headers=api.server.auth(
+            "admin", None, "demo", COUNTY), json={"username": account, "display_name": "矩阵", "role": "manager"})
+        assert made.status_code == 201, made.text
+    url = f"/api/v1/regions/{COUNTY}{path.replace('{username}', account)}{REGION_QUERIES.get(route, '')}"
+    verdicts = Verdicts()
+    for cell in region_cells():
+        headers = api.server.auth(cell.role, cell.window, *cell.token_args(api.hall, other)) if cell.role else {}
+        body = fill(rule.body, "")
+        if isinstance(body, dict) and body.get("username") == "{new}":
+            body["username"] = f"r{uuid.uuid4().hex[:12]}"
+        reply = await api.client.request(method, url, headers=headers, json=body)
+        if region_allowed(rule, cell):
+            verdicts.check(reply.is_success, f"{cell} should be allowed: {reply.status_code} {reply.text[:200]}")
+            if reply.is_success and path == "/overview":  # nothing of the county beside it
+                verdicts.check(other not in reply.text, f"{cell} was shown hall {other} of another county")
+        else:
+            why = refused_properly(reply)
+            verdicts.check(why is None, f"{cell} should be refused: {why}; {reply.text[:200]}")
+    assert not verdicts.wrong, f"{route}:\n" + "\n".join(verdicts.wrong)
+
+
+@pytest.mark.parametrize("channel", sorted(REGION_CHANNELS))
+async def test_region_feed_matrix(channel: str, api: HallApi, shared_server: SharedServer) -> None:
+    rule = REGION_CHANNELS[channel]
+    other = shared_server.other_hall
+    verdicts = Verdicts()
+    for cell in region_cells():
+        token = api.server.token(cell.role, cell.window, *cell.token_args(api.hall, other)) if cell.role else None
+        query = f"?token={token}" if token else ""
+        message, code = await first_message(
+            f"ws://127.0.0.1:{api.server.port}/api/v1/regions/{COUNTY}/ws/{channel}{query}")
+        if region_allowed(rule, cell):
+            verdicts.check(message.get("type") == "overview", f"{cell} should be allowed: {message}")
+            verdicts.check(other not in orjson.dumps(message).decode(), f"{cell} was shown hall {other}")
+        else:
+            verdicts.check(message.get("type") == "error" and code in (4401, 4403),
+                           f"{cell} should be refused with 4401/4403: {message}, close code {code}")
+    assert not verdicts.wrong, f"ws/{channel}:\n" + "\n".join(verdicts.wrong)
+
+
 def test_every_route_of_the_server_is_an_endpoint_a_feed_or_known_public() -> None:
     """A route added outside ``ENDPOINTS`` (so outside the matrix) must be named here, with the reason it is open."""
     app = floor.app.create_app(Settings(secret=b"matrix"))
     api_paths = {ep.full_path for ep in ENDPOINTS}
     feeds = {f"/api/v1/halls/{{hall}}/ws/{c}" for c in ("{channel}", *(c for c in CHANNELS if "/" in c))}
+    feeds |= {f"/api/v1/regions/{{region}}/ws/{c}" for c in REGION_CHANNELS}
     unknown = sorted(path for route in app.routes
                      if (path := str(getattr(route, "path", ""))) not in api_paths | feeds | set(PUBLIC_ROUTES))
     assert not unknown, f"routes the security matrix does not cover: {unknown}"
@@ -388,6 +506,8 @@ def test_every_route_of_the_server_is_an_endpoint_a_feed_or_known_public() -> No
 async def test_endpoint_matrix(route: str, api: HallApi, shared_server: SharedServer) -> None:
     method, path = route.split(" ", 1)
     rule = POLICY[route]
+    if route in ON_VILLAGE:
+        api = HallApi(api.server, api.client, "village")
     window_route = "{w}" in path
     other = shared_server.other_hall
     ticket = await prepare(api, rule.setup)
@@ -435,7 +555,7 @@ async def test_feed_matrix(channel: str, api: HallApi, shared_server: SharedServ
     for cell in cells(window_route):
         token = None
         if cell.role is not None:
-            token = api.server.token(cell.role, cell.window, other if cell.other_hall else api.hall)
+            token = api.server.token(cell.role, cell.window, *cell.token_args(api.hall, other))
         params = {"since": "0-0"} | ({"window": OWN_WINDOW} if window_route else {})
         url = api.server.ws_url(channel.replace("{ticket}", ticket), token, hall=api.hall, **params)
         message, code = await first_message(url)

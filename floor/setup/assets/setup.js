@@ -8,6 +8,12 @@
 // again, and keeps what the user typed; saving again then writes over the new version. A 422 shows the server's
 // sentence and marks the field it names. The dashboard feed's hall.configured event reads the set-up again whenever
 // anyone changes it, and says so when it was not this page.
+//
+// A hall that takes its services from its county's catalog (config.catalog: a village station, a bank outlet) edits
+// what it is authorised for of it instead (GET /setup/catalog, PUT /setup/authorised): its services' table gives way
+// to the catalog's services and sub-items as ticks. The hall that keeps the catalog (the county centre) edits its
+// services as any hall, but only the county's own people may (403 catalog_keepers_only, shown as the server says it),
+// and each change answers how every hall of the catalog followed it; the page learns it keeps one from those answers.
 import {
   api, applyLanguage, el, follow, hall, label, lang, languageSwitch, ROLE_TEXT, showLink, signIn, signOut, t, toast,
 } from "/assets/floor/hallq.js";
@@ -44,6 +50,11 @@ const state = {
   confirm: null, // {run, version, done}
   importFile: null, // {name, text}
   busy: false,
+  // A hall of a county catalog: {catalog: GET /setup/catalog's answer, version, base: Set of codes the server has,
+  // draft: Set of codes ticked, built: the answer the list was drawn from, builtLang, index: code -> service/item}.
+  authorised: null,
+  catalogError: null,
+  keeper: null, // the hall keeps a county catalog, as the server said: {refused, followers, name, names: hall -> name}
 };
 
 const tt = (pair) => t(pair[0], pair[1]);
@@ -86,11 +97,16 @@ const weekday = (day) => new Date(`${day}T00:00:00Z`).getUTCDay();
 // -- reading the set-up ---------------------------------------------------------------------------------------------
 async function load() {
   try {
-    adopt(await api("/setup", { token: state.token }));
+    const setup = await api("/setup", { token: state.token });
+    adopt(setup);
     state.loadError = null;
+    if (setup.keeps_catalog && !state.keeper) {  // these services are a county's catalog: say so from the start
+      learnKeeper({ refused: null, followers: null, name: setup.keeps_catalog.name });
+    }
   } catch (error) {
     state.loadError = error.message;
   }
+  if (fromCatalog()) await loadCatalog();
   renderStatus();
 }
 
@@ -112,6 +128,8 @@ function adopt(setup) {
 function renderAll() {
   renderStatus();
   renderServices();
+  renderKeeper();
+  renderAuthorised();
   renderWindows();
   renderCalendar();
 }
@@ -171,6 +189,380 @@ function renderServices() {
     `${rows.length} in all${bundles ? `, ${bundles} bundle${bundles > 1 ? "s" : ""}` : ""}`) : "";
 }
 
+// -- the catalog's keeper: who may change it, and how the halls of it followed --------------------------------------------
+// The server tells the page that this hall's services are a county's catalog in two answers: a change of them
+// answers ``followers`` (each hall of the catalog: its new version, or why it cannot follow yet), and a principal
+// who may not change them is refused with 403 catalog_keepers_only, whose sentence names the catalog.
+const FOLLOW_REFUSED = {
+  item_has_tickets: ["事典删去的事项在该网点仍有未办结的号票，该网点暂按原设置办理，办结后随事典下次修改同步。",
+    "Tickets of an item the catalog dropped are still live there: it keeps its set-up until they are done, and "
+    + "follows the catalog's next change."],
+  service_has_tickets: ["事典删去的业务在该网点仍有未办结的号票，该网点暂按原设置办理，办结后随事典下次修改同步。",
+    "Tickets of a service the catalog dropped are still live there: it keeps its set-up until they are done, and "
+    + "follows the catalog's next change."],
+  window_left_empty: ["按修改后的事典，该网点将有窗口无业务可办，须先调整其窗口，之后随事典下次修改同步。",
+    "With the catalog as changed, a window there would serve nothing: it changes the window first, then follows "
+    + "the catalog's next change."],
+};
+
+function learnKeeper(update) {
+  state.keeper = { ...(state.keeper ?? {}), ...update };
+  renderKeeper();
+}
+
+/** The names of the county and of its halls (GET /api/v1/regions/{region}), for whoever may change the catalog: a
+ *  principal of the region. Without them the halls are named by their ids. */
+async function learnNames() {
+  const region = config()?.region;
+  if (!region || state.keeper?.names) return;
+  const headers = { "Accept-Language": lang() === "en" ? "en" : "zh-CN" };
+  if (state.token) headers.Authorization = `Bearer ${state.token}`;
+  try {
+    const reply = await fetch(`/api/v1/regions/${enc(region)}`, { headers });
+    if (!reply.ok) return;
+    const data = await reply.json();
+    learnKeeper({ name: data.name, names: Object.fromEntries((data.halls ?? []).map((h) => [h.hall, h.name])) });
+  } catch {
+    // the halls stay named by their ids
+  }
+}
+
+function renderKeeper() {
+  const k = state.keeper;
+  const note = $("keeper-note");
+  note.hidden = !k || fromCatalog();
+  if (note.hidden) {
+    $("followers").hidden = true;
+    return;
+  }
+  const name = k.name ?? config()?.region ?? "";
+  note.classList.toggle("refused", Boolean(k.refused));
+  note.textContent = k.refused ?? t(`这些业务即${name}受理事典，修改后全县各网点同步。`,
+    `These services are the ${name} catalog (受理事典): every hall of the county follows a change.`);
+  renderFollowers();
+}
+
+function followRefusal(f) {
+  const pair = FOLLOW_REFUSED[f.refused];
+  if (!pair || (lang() === "en" && f.message)) return f.message || f.refused;
+  return tt(pair);
+}
+
+function renderFollowers() {
+  const followers = state.keeper?.followers;
+  const box = $("followers");
+  box.hidden = !followers;
+  if (!followers) return;
+  const names = state.keeper.names ?? {};
+  const refused = followers.filter((f) => f.refused);
+  const followed = followers.filter((f) => !f.refused);
+  box.replaceChildren(
+    el("h3", {}, t("全县各网点同步结果", "How the county's halls followed"), " ",
+      el("small", { class: "mp-count", id: "followers-count" }, t(`${followed.length} 个已同步${refused.length
+        ? `，${refused.length} 个暂未同步` : ""}`, `${followed.length} followed${refused.length
+        ? `, ${refused.length} not yet` : ""}`))),
+    el("ul", { class: "follower-list" }, [...refused, ...followed].map((f) => el("li", {
+      class: f.refused ? "refused" : "followed", dataset: { hall: f.hall } },
+    el("span", { class: `badge ${f.refused ? "red" : "green"}` }, f.refused ? t("暂未同步", "Not yet") : t("已同步", "Followed")),
+    el("b", {}, names[f.hall] ?? f.hall), names[f.hall] ? el("span", { class: "mp-mono" }, f.hall) : null,
+    f.refused ? el("span", { class: "why", title: f.message ?? null }, followRefusal(f))
+      : el("span", { class: "mp-count" }, t(`第 ${f.version} 版`, `version ${f.version}`))))));
+}
+
+// -- a hall of a county catalog: what it is authorised for ----------------------------------------------------------------
+// GET /setup/catalog: the county's whole catalog and what this hall is authorised for of it. A service's code
+// authorises it whole (every sub-item, and any the catalog adds later); a sub-item's code that sub-item only; a theme
+// bundle comes by itself once every service it covers is taken (``floor.network.rules.authorised_services``). The
+// draft is a set of codes as PUT /setup/authorised takes them; a service ticked whole keeps its sub-items' own ticks
+// underneath, so unticking it gives back what was ticked before. Catalogs run to hundreds of items: the list is drawn
+// once per answer (and language), and a tick or the search box only changes what is ticked and shown.
+const fromCatalog = () => Boolean(config()?.catalog);
+const catalogServices = () => state.authorised?.catalog.services ?? [];
+const catalogName = (code) => {
+  const found = state.authorised?.index.get(code);
+  return found ? bilingual(found.name_zh, found.name_en) : code;
+};
+
+async function loadCatalog() {
+  try {
+    adoptCatalog(await api("/setup/catalog", { token: state.token }));
+    state.catalogError = null;
+  } catch (error) {
+    state.catalogError = error.message;
+  }
+  renderAuthorised();
+}
+
+/** Take the catalog the server answered, and what the hall is authorised for; ticks not yet saved are kept. */
+function adoptCatalog(answer) {
+  const a = state.authorised;
+  if (a && answer.version < a.catalog.version) return; // an answer overtaken by a newer one
+  if (a && JSON.stringify(answer) === JSON.stringify(a.catalog)) return; // as it was: the list is not drawn again
+  const index = new Map();
+  for (const s of answer.services) {
+    index.set(s.code, s);
+    for (const i of s.items ?? []) index.set(i.code, i);
+  }
+  const base = new Set(answer.authorised);
+  if (!a || !authorisedDirty()) {
+    state.authorised = { catalog: answer, index, version: answer.version, base, draft: new Set(base), built: null };
+    return;
+  }
+  Object.assign(a, { catalog: answer, index, base }); // a.version stays: saving asks to check, as the calendar does
+}
+
+/** What is taken of the catalog with these codes: services whole, services some of whose sub-items (how many),
+ *  every sub-item taken, and the bundles that come with them. */
+function taken(codes) {
+  const whole = new Set();
+  const some = new Map();
+  const items = new Set();
+  for (const s of catalogServices()) {
+    if (s.bundle?.length) continue;
+    const own = (s.items ?? []).map((i) => i.code);
+    if (codes.has(s.code)) {
+      whole.add(s.code);
+      for (const c of own) items.add(c);
+      continue;
+    }
+    const ticked = own.filter((c) => codes.has(c));
+    if (!ticked.length) continue;
+    some.set(s.code, ticked.length);
+    for (const c of ticked) items.add(c);
+  }
+  const members = new Set([...whole, ...some.keys()]);
+  const bundles = new Set(catalogServices().filter((s) => s.bundle?.length && s.bundle.every((m) => members.has(m)))
+    .map((s) => s.code));
+  return { whole, some, items, bundles };
+}
+
+/** The codes as PUT sends them, in the catalog's order: a sub-item of a service taken whole is not named again. */
+function authorisedBody(codes) {
+  const out = [];
+  for (const s of catalogServices()) {
+    if (codes.has(s.code)) out.push(s.code);
+    else out.push(...(s.items ?? []).map((i) => i.code).filter((c) => codes.has(c)));
+  }
+  const known = state.authorised?.index ?? new Map();
+  return [...out, ...[...codes].filter((c) => !known.has(c))]; // none, unless the catalog dropped it: the server says
+}
+
+const codesJson = (codes) => JSON.stringify(authorisedBody(codes).sort());
+const authorisedDirty = () => Boolean(state.authorised)
+  && codesJson(state.authorised.draft) !== codesJson(state.authorised.base);
+
+/** "新增：…；取消：…" between two sets of codes, by what they take. */
+function authorisedChange(before, after) {
+  const was = taken(before);
+  const now = taken(after);
+  const wholeName = (code) => ((state.authorised.index.get(code)?.items ?? []).length
+    ? t(`${catalogName(code)}（整项）`, `${catalogName(code)} (whole)`) : catalogName(code));
+  const ownerOf = (item) => catalogServices().find((s) => (s.items ?? []).some((i) => i.code === item))?.code;
+  const added = [...now.whole].filter((c) => !was.whole.has(c)).map(wholeName);
+  added.push(...[...now.items].filter((c) => !was.items.has(c) && !(now.whole.has(ownerOf(c)) && !was.whole.has(ownerOf(c))))
+    .map(catalogName));
+  const removed = [...was.whole].filter((c) => !now.whole.has(c)).map(wholeName);
+  removed.push(...[...was.items].filter((c) => {
+    if (now.items.has(c)) return false;
+    const owner = ownerOf(c);
+    return !(was.whole.has(owner) && !now.whole.has(owner) && !now.some.has(owner)); // named whole above
+  }).map(catalogName));
+  const parts = [];
+  if (added.length) parts.push(t(`新增 ${list(added)}`, `adds ${list(added)}`));
+  if (removed.length) parts.push(t(`取消 ${list(removed)}`, `withdraws ${list(removed)}`));
+  return parts.join(t("；", "; "));
+}
+
+function renderAuthorised() {
+  const on = fromCatalog();
+  $("authorised-card").hidden = !on;
+  $("services-card").hidden = on; // its services are the catalog's: changing them is refused (from_catalog)
+  if (!on) return;
+  const a = state.authorised;
+  const name = a?.catalog.name ?? config().catalog;
+  $("authorised-title").textContent = t(`授权事项（取自${name}受理事典）`, `Authorised items (from the ${name} catalog, 受理事典)`);
+  $("authorised-filter").setAttribute("aria-label", t("搜索业务或事项", "Find a service or sub-item"));
+  if (!a) {
+    if (state.catalogError) listState($("authorised-state"), "error", state.catalogError, loadCatalog);
+    else listState($("authorised-state"), "loading", t("正在读取受理事典…", "Reading the catalog…"));
+    $("authorised-list").replaceChildren();
+    $("authorised-count").textContent = "";
+    $("authorised-save").disabled = true;
+    $("authorised-reset").disabled = true;
+    return;
+  }
+  if (a.built !== a.catalog || a.builtLang !== lang()) {
+    a.built = a.catalog;
+    a.builtLang = lang();
+    $("authorised-list").replaceChildren(...catalogServices().map((s) => (s.bundle?.length ? bundleGroup(s)
+      : serviceGroup(s))));
+  }
+  syncAuthorised();
+}
+
+function tick(code, on) {
+  const a = state.authorised;
+  if (!a) return;
+  if (on) a.draft.add(code);
+  else a.draft.delete(code);
+  $("authorised-problem").textContent = "";
+  $("authorised-done").hidden = true;
+  syncAuthorised();
+}
+
+function serviceGroup(s) {
+  const items = s.items ?? [];
+  const name = bilingual(s.name_zh, s.name_en);
+  return el("div", { class: "auth-svc", role: "group", "aria-label": name, dataset: { code: s.code } },
+    el("div", { class: "auth-head" },
+      el("label", { class: "whole" },
+        el("input", { type: "checkbox", class: "whole", value: s.code, onchange: (event) => tick(s.code, event.target.checked) }),
+        el("span", { class: "letter" }, s.letter), el("b", {}, name), el("span", { class: "mp-mono" }, s.code),
+        items.length ? el("small", { class: "whole-hint" }, t("整项：含全部事项及今后新增的事项",
+          "whole: every sub-item, and any added later")) : null),
+      el("span", { class: "auth-state badge" })),
+    items.length ? el("div", { class: "auth-items" }, items.map((i) => el("label", { class: "item", dataset: { code: i.code } },
+      el("input", { type: "checkbox", class: "item", value: i.code, onchange: (event) => tick(i.code, event.target.checked) }),
+      el("span", {}, bilingual(i.name_zh, i.name_en)), el("span", { class: "mp-mono" }, i.code)))) : null);
+}
+
+function bundleGroup(s) {
+  return el("div", { class: "auth-svc bundle", role: "group", "aria-label": bilingual(s.name_zh, s.name_en),
+    dataset: { code: s.code } },
+  el("div", { class: "auth-head" },
+    el("span", { class: "bundle-name" }, el("span", { class: "letter" }, s.letter), el("b", {}, bilingual(s.name_zh, s.name_en)),
+      el("span", { class: "mp-mono" }, s.code), el("span", { class: "badge amber" }, t("一件事", "Bundle"))),
+    el("span", { class: "auth-state badge" })),
+  el("p", { class: "mp-sub" }, t(`含 ${list(s.bundle.map(catalogName))}；所含业务均获授权时自动办理，无须单独勾选。`,
+    `Covers ${list(s.bundle.map(catalogName))}; comes by itself once each of them is authorised.`)));
+}
+
+function marked(node, on, was) {
+  node.classList.toggle("added", on && !was);
+  node.classList.toggle("removed", !on && was);
+}
+
+function stateBadge(node, kind, text, title = null) {
+  node.className = `auth-state badge ${kind}`;
+  node.textContent = text;
+  if (title) node.title = title;
+  else node.removeAttribute("title");
+}
+
+/** The ticks, marks, counts and buttons as the draft has them; what the search box and "ticked only" show. */
+function syncAuthorised() {
+  const a = state.authorised;
+  if (!a) return;
+  const now = taken(a.draft);
+  const was = taken(a.base);
+  for (const group of $("authorised-list").children) {
+    const code = group.dataset.code;
+    const badge = group.querySelector(".auth-state");
+    if (group.classList.contains("bundle")) {
+      const on = now.bundles.has(code);
+      group.classList.toggle("on", on);
+      marked(group, on, was.bundles.has(code));
+      stateBadge(badge, on ? "green" : "grey", on ? t("随所含业务办理", "comes with its services") : t("未办理", "not served"));
+      continue;
+    }
+    const whole = group.querySelector("input.whole");
+    whole.checked = now.whole.has(code);
+    marked(whole.closest("label"), now.whole.has(code), was.whole.has(code));
+    const boxes = [...group.querySelectorAll("input.item")];
+    for (const box of boxes) {
+      box.checked = now.items.has(box.value);
+      box.disabled = now.whole.has(code);
+      const label = box.closest("label");
+      label.title = box.disabled ? t("已随整项授权", "Authorised with the whole service") : "";
+      marked(label, now.items.has(box.value), was.items.has(box.value));
+    }
+    const some = now.some.get(code) ?? 0;
+    group.dataset.state = now.whole.has(code) ? "whole" : some ? "some" : "none";
+    group.classList.toggle("on", group.dataset.state !== "none");
+    if (now.whole.has(code)) stateBadge(badge, "green", t("整项授权", "Whole"));
+    else if (some && some === boxes.length) {
+      stateBadge(badge, "", t(`全部 ${some} 个事项（非整项）`, `All ${some} sub-items (not whole)`),
+        t("只授权现有事项：事典今后新增的事项不在其内。", "These sub-items only: any the catalog adds later are not included."));
+    } else if (some) stateBadge(badge, "", t(`部分事项 ${some}/${boxes.length}`, `${some} of ${boxes.length} sub-items`));
+    else stateBadge(badge, "grey", t("未授权", "Not authorised"));
+  }
+  const services = now.whole.size + now.some.size;
+  const all = catalogServices().filter((s) => !s.bundle?.length);
+  const allItems = all.reduce((n, s) => n + (s.items ?? []).length, 0);
+  $("authorised-count").textContent = t(`已授权 ${services} 项业务（整项 ${now.whole.size} 项）、${now.items.size} 个事项；`
+    + `事典共 ${all.length} 项业务、${allItems} 个事项`, `${services} service${services === 1 ? "" : "s"} authorised `
+    + `(${now.whole.size} whole), ${now.items.size} sub-item${now.items.size === 1 ? "" : "s"}; the catalog has `
+    + `${all.length} services, ${allItems} sub-items`);
+  filterAuthorised(now);
+  const dirty = authorisedDirty();
+  const pending = $("authorised-pending");
+  pending.hidden = !dirty;
+  if (dirty) {
+    const change = authorisedChange(a.base, a.draft);
+    pending.textContent = a.version !== state.setup?.version
+      ? t(`其间设置已由他人更新；此处尚未保存的修改（${change}）仍保留，保存时会提示核对。`,
+        `The set-up was changed meanwhile; your unsaved changes here (${change}) are kept, and saving asks you to check them.`)
+      : t(`尚未保存：${change}。`, `Not saved yet: ${change}.`);
+  } else pending.textContent = "";
+  $("authorised-save").disabled = !dirty || state.busy;
+  $("authorised-reset").disabled = !dirty;
+}
+
+function filterAuthorised(now = taken(state.authorised?.draft ?? new Set())) {
+  const a = state.authorised;
+  if (!a) return;
+  const query = $("authorised-filter").value.trim().toLowerCase();
+  const only = $("authorised-only").checked;
+  const matches = (x) => !query || [x?.code, x?.name_zh, x?.name_en].some((v) => (v ?? "").toLowerCase().includes(query));
+  let groups = 0;
+  let items = 0;
+  for (const group of $("authorised-list").children) {
+    const code = group.dataset.code;
+    const itself = matches(a.index.get(code));
+    let some = false;
+    for (const label of group.querySelectorAll("label.item")) {
+      const show = (itself || matches(a.index.get(label.dataset.code))) && (!only || now.items.has(label.dataset.code));
+      label.hidden = !show;
+      if (show) items += 1;
+      some ||= show;
+    }
+    const ticked = now.whole.has(code) || now.some.has(code) || now.bundles.has(code);
+    group.hidden = !((itself || some) && (!only || ticked));
+    if (!group.hidden) groups += 1;
+  }
+  const filtered = Boolean(query) || only;
+  $("authorised-shown").textContent = filtered ? t(`显示 ${groups} 项业务、${items} 个事项`,
+    `Showing ${groups} service${groups === 1 ? "" : "s"}, ${items} sub-item${items === 1 ? "" : "s"}`) : "";
+  if (filtered && !groups) {
+    listState($("authorised-state"), "empty", only && !query ? t("尚未勾选任何业务或事项。", "Nothing is ticked.")
+      : t("没有符合条件的业务或事项。", "No service or sub-item matches."));
+  } else listState($("authorised-state"), null);
+}
+
+async function saveAuthorised(event) {
+  event.preventDefault();
+  const a = state.authorised;
+  if (!a || state.busy || !authorisedDirty()) return;
+  const codes = authorisedBody(a.draft);
+  const change = authorisedChange(a.base, a.draft);
+  $("authorised-save").disabled = true;
+  $("authorised-done").hidden = true;
+  const answer = await write(a, (version) => api("/setup/authorised", { method: "PUT", token: state.token,
+    body: { version, authorised: codes } }), { problem: $("authorised-problem") });
+  if (!answer) { // refused: the server's sentence stays where the button is, and the ticks as they were
+    syncAuthorised();
+    return;
+  }
+  a.base = new Set(a.draft); // saved: what the server reads back replaces it
+  const done = $("authorised-done");
+  done.hidden = false;
+  done.textContent = answer.changes.length
+    ? t(`授权已保存，即时生效（第 ${answer.version} 版）：${change}。`, `The authorisation is saved and in effect now `
+      + `(version ${answer.version}): ${change}.`)
+    : t("没有修改：授权与原来相同。", "Nothing changed: the authorisation is as it was.");
+  await written(answer, t("授权事项已保存", "The authorisation saved"));
+}
+
 // -- the windows' table ---------------------------------------------------------------------------------------------
 const inOrder = (codes) => services().map((s) => s.code).filter((c) => codes.has(c));
 
@@ -218,6 +610,7 @@ async function write(holder, call, { problem, mark = () => {} }) {
       toast(t("设置已被他人修改，已重新读取。请核对后再次保存。", "Someone else changed the set-up; it has been read "
         + "again. Check, then save again."), "error");
     } else {
+      if (error.code === "catalog_keepers_only") learnKeeper({ refused: error.message, followers: null });
       mark(error.fields ?? [], error);
     }
     return null;
@@ -233,6 +626,10 @@ async function written(answer, done) {
   const n = answer.changes?.length ?? 0;
   toast(n ? t(`${done}，即时生效（第 ${answer.version} 版）。`, `${done}, in effect now (version ${answer.version}).`)
     : t("没有修改：设置与原来相同。", "Nothing changed: the set-up is as it was."), "ok");
+  if (answer.followers?.length) { // a change of a county's catalog: how each hall of it followed
+    learnKeeper({ refused: null, followers: answer.followers });
+    learnNames();
+  }
   await load();
 }
 
@@ -1220,6 +1617,19 @@ function wire() {
   $("confirm-form").addEventListener("submit", confirmed);
   $("confirm-back").addEventListener("click", () => $("confirm").close());
   $("confirm").addEventListener("close", () => { state.confirm = null; });
+  $("authorised-form").addEventListener("submit", saveAuthorised);
+  $("authorised-reset").addEventListener("click", () => {
+    const a = state.authorised;
+    if (!a) return;
+    a.draft = new Set(a.base);
+    $("authorised-problem").textContent = "";
+    syncAuthorised();
+  });
+  $("authorised-filter").addEventListener("input", () => filterAuthorised());
+  $("authorised-filter").addEventListener("keydown", (event) => { // Enter searches; it does not save
+    if (event.key === "Enter") event.preventDefault();
+  });
+  $("authorised-only").addEventListener("change", () => filterAuthorised());
   $("calendar-form").addEventListener("submit", saveCalendar);
   $("calendar-reset").addEventListener("click", () => { takeCalendar(); markInvalid($("calendar-form"), []); renderCalendar(); });
   $("add-session").addEventListener("click", () => {

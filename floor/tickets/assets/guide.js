@@ -4,14 +4,22 @@
 // printout; or a booking checked in for its Y ticket. Keyboard first (type to search, Enter to pick, Enter to
 // issue), and big enough for a tablet.
 //
+// In a county's network (就近办) the desk also lists what other halls of the county serve and this one does not;
+// picking one (or a ticket refused as not authorised here) shows the nearest halls that can, with their lines now,
+// in place of the ticket. A hall of no network gets an empty list, and the desk shows nothing of it.
+//
 // The hall's set-up may change while the desk runs (a service added or renamed, its sub-items): the desk has no feed,
 // so it reads its catalog again when a snapshot's services differ from it (within a poll, 5 s) and every minute.
 
-import { PRIORITY_TEXT, applyLanguage, clock, el, label, languageSwitch, minutes, t, toast } from "/assets/floor/hallq.js";
 import {
-  CATALOG_EVERY_MS, GREEN_REASONS, Issuer, ageFromId, checkIdNumber, checkIn, checkPhone, itemName, loadCatalog,
-  loadConfig, maskId, matchNote, matchServices, matchedItem, orderTiles, pollSnapshot, printNotice, printTicket,
-  promisedLabel, readCheckIn, searchIndex, serviceName, servicesChanged, signInAs, ticketItemName, ticketServiceName,
+  PRIORITY_TEXT, applyLanguage, clock, el, label, lang, languageSwitch, minutes, t, toast,
+} from "/assets/floor/hallq.js";
+import {
+  CATALOG_EVERY_MS, GREEN_REASONS, Issuer, NearbyLookup, ageFromId, checkIdNumber, checkIn, checkPhone,
+  elsewhereEntry, elsewhereGroupName, elsewhereKey, elsewhereName, elsewhereServiceName, groupElsewhere, itemName,
+  loadCatalog, loadConfig, loadElsewhere, maskId, matchElsewhere, matchNote, matchServices, matchedItem,
+  nearbyPlaceNodes, orderTiles, pollSnapshot, printNotice, printTicket, promisedLabel, readCheckIn, searchIndex,
+  serviceName, servicesChanged, signInAs, ticketItemName, ticketServiceName,
 } from "./issue.js";
 import { lacking } from "./lacking.js";
 
@@ -44,6 +52,10 @@ const state = {
   poll: null,
   setup: "", // the catalog and config last applied, as text: a read that changed nothing redraws nothing
   reloading: null, // the catalog read under way, if any
+  elsewhere: [], // 就近办: what other halls of the county serve and this one does not (GET /nearby/items)
+  elsewhereText: "", // that list as last applied, as text
+  elsewhereDrawn: "", // what the 就近办 list last drew (language, search, list, entry open, catalog)
+  nearby: null, // NearbyLookup: the nearest halls for the entry the panel shows, if one
 };
 
 const service = (code) => state.services.find((s) => s.code === code);
@@ -71,10 +83,24 @@ function applySetup(catalog, config) {
   return true;
 }
 
+/** Take what other halls of the county serve (null: the read failed, and the list stays); whether it changed. */
+function applyElsewhere(items) {
+  if (items === null) return false;
+  const text = JSON.stringify(items);
+  if (text === state.elsewhereText) return false;
+  state.elsewhereText = text;
+  state.elsewhere = items;
+  return true;
+}
+
 /** Read the set-up again (one read at a time); a failed read is tried again by the next snapshot or minute. */
 function reloadSetup() {
-  state.reloading ??= Promise.all([loadCatalog(state.token), loadConfig(state.token)])
-    .then(([catalog, config]) => { if (applySetup(catalog, config)) redraw(); }, () => {})
+  state.reloading ??= Promise.all([loadCatalog(state.token), loadConfig(state.token),
+    loadElsewhere(state.token).catch(() => null)])
+    .then(([catalog, config, elsewhere]) => {
+      const changed = applySetup(catalog, config);
+      if (applyElsewhere(elsewhere) || changed) redraw();
+    }, () => {})
     .finally(() => { state.reloading = null; });
 }
 
@@ -138,14 +164,88 @@ function drawGrid() {
       `${line.able_windows} window${line.able_windows === 1 ? "" : "s"}`) : "";
     tile.querySelector(".off-note").textContent = able(svc.code) ? "" : t("暂无窗口办理", "No window open for it");
   }
-  $("no-match").hidden = matches.size > 0;
+  $("no-match").hidden = drawElsewhere() > 0 || matches.size > 0;
   $("grid-view").hidden = state.view !== "grid";
   $("detail").hidden = state.view !== "detail";
   drawChosen();
 }
 
+// -- 就近办: what other halls of the county serve, and the nearest of them ----------------------------
+/** The list of what other halls serve and this one does not, by service, as the search narrows it; how many. */
+function drawElsewhere() {
+  const query = $("search").value;
+  const shown = matchElsewhere(state.elsewhere, query, state.index);
+  const open = state.nearby?.entry ? elsewhereKey(state.nearby.entry) : "";
+  const drawn = JSON.stringify([lang(), query, state.elsewhereText, open, state.setup]); // groups follow the catalog
+  if (drawn === state.elsewhereDrawn) return shown.length;
+  state.elsewhereDrawn = drawn;
+  $("elsewhere").hidden = !shown.length;
+  $("elsewhere-groups").replaceChildren(...groupElsewhere(shown, state.services).map((group) => el("div", {
+    class: `nb-group${group.whole ? " whole" : ""}`, dataset: { service: group.service?.service ?? "" } },
+  el("span", { class: "nb-service-name" }, elsewhereGroupName(group)),
+  el("span", { class: "nb-items" }, ...group.entries.map(elsewhereButton)))));
+  return shown.length;
+}
+
+/** A 就近办 entry to pick: pressed while the panel shows it. */
+function elsewhereButton(entry) {
+  const open = state.nearby?.entry ? elsewhereKey(state.nearby.entry) : "";
+  return el("button", { type: "button", class: "nb-item", dataset: { service: entry.service, item: entry.item ?? "" },
+    "aria-pressed": elsewhereKey(entry) === open ? "true" : "false", onclick: () => openNearby(entry) },
+  elsewhereName(entry));
+}
+
+/** Which card the right-hand column shows: the issue form, the ticket just issued, or the nearest halls. */
+function showAside(which) {
+  $("issue-form").hidden = which !== "form";
+  $("result").hidden = which !== "result";
+  $("nearby").hidden = which !== "nearby";
+}
+
+/** Show the nearest halls that can serve ``entry``, in place of a ticket: asked afresh each time (lines change). */
+function openNearby(entry) {
+  if (!$("result").hidden) nextCitizen({ keepSearch: true });
+  $("issue-problem").textContent = "";
+  showAside("nearby");
+  state.nearby.open(entry);
+  drawGrid();
+  drawDetail();
+  $("nb-back").focus();
+}
+
+function closeNearby({ focus = true } = {}) {
+  if (!state.nearby.entry) return;
+  state.nearby.close();
+  showAside("form");
+  drawGrid();
+  drawDetail();
+  if (focus) $("search").focus();
+}
+
+function drawNearby() {
+  const lookup = state.nearby;
+  if (!lookup) return;
+  const [before, name, after] = lookup.lead();
+  $("nb-service").textContent = lookup.entry?.item ? elsewhereServiceName(lookup.entry) : "";
+  $("nb-lead").replaceChildren(before, name ? el("b", {}, name) : "", after);
+  const places = lookup.status === "ok" ? lookup.places : [];
+  $("nb-places").replaceChildren(...nearbyPlaceNodes(places));
+  $("nb-places").hidden = !places.length;
+  const note = $("nb-note");
+  note.textContent = lookup.note();
+  note.dataset.state = lookup.status;
+  note.setAttribute("role", lookup.status === "failed" ? "alert" : "status");
+  $("nb-retry").hidden = lookup.status !== "failed";
+}
+
+function onNearby() {
+  drawNearby();
+  if (state.nearby.status === "ok" && state.nearby.here) reloadSetup(); // authorised since: the grid will offer it
+}
+
 /** Choose a service; ``item`` preselects the sub-item search found it by. */
 function choose(code, item = null) {
+  closeNearby({ focus: false });
   if (state.chosen !== code || (item && item !== state.item)) {
     state.item = item;
     state.have = new Set();
@@ -202,6 +302,10 @@ function drawItems(svc) {
     onclick: () => pickItem(code) }, el("span", { class: "item-name" }, text), sub ? el("small", {}, sub) : null);
   $("items").replaceChildren(chip(null, t("不指定", "Not sure yet"), t("仅咨询或未定", "enquiry or undecided")),
     ...svc.items.map((item) => chip(item.code, itemName(item), promisedLabel(item))));
+  // 就近办: what of this service only other halls of the county do, so the guide sees it where they look for it.
+  const elsewhere = state.elsewhere.filter((entry) => entry.service === svc.code && entry.item);
+  $("items-elsewhere").hidden = !elsewhere.length;
+  $("items-elsewhere-list").replaceChildren(...elsewhere.map(elsewhereButton));
 }
 
 function drawMembers(bundle) {
@@ -314,6 +418,8 @@ function drawNoticeState() {
 // -- search and keyboard --------------------------------------------------------------------------
 function pickSingleMatch() {
   const matches = matchServices(state.index, $("search").value);
+  const elsewhere = matchElsewhere(state.elsewhere, $("search").value, state.index);
+  if (!matches.length && elsewhere.length === 1) { openNearby(elsewhere[0]); return; } // only another hall has it
   if (matches.length !== 1) return;
   const [match] = matches;
   const svc = match.service;
@@ -336,10 +442,12 @@ function onKey(event) {
     return;
   }
   if (inField || document.querySelector(".signin-overlay")) return;
+  if (event.key === "Escape" && state.nearby.entry) { event.preventDefault(); closeNearby(); return; }
   // Type anywhere to search: the guide hears "社保" and types "sb" without reaching for the box.
   if (event.key.length === 1 && /\S/.test(event.key)) {
     event.preventDefault();
     if (!$("result").hidden) nextCitizen();
+    if (state.nearby.entry) { closeNearby({ focus: false }); $("search").value = ""; } // the next citizen
     const search = $("search");
     search.focus();
     search.value += event.key;
@@ -429,6 +537,13 @@ async function issue(event) {
     state.poll.refresh();
     if ($("autoprint").checked) print();
   } catch (error) {
+    if (error.code === "not_authorised") {
+      // Not this hall's to do (its authorisation changed while the desk ran): the nearest halls that can, and the
+      // desk reads its set-up again.
+      openNearby(elsewhereEntry(state.elsewhere, state.services, body.service, body.item ?? null));
+      reloadSetup();
+      return;
+    }
     // The server's own sentence, next to the field it is about when it names one.
     const field = error.fields?.[0]?.field;
     const where = field === "id_number" ? "id-problem" : field === "phone" ? "phone-problem" : "issue-problem";
@@ -483,8 +598,8 @@ function showResult(ticket, reason) {
   state.ticket = ticket;
   state.reason = reason;
   state.printState = "";
-  $("issue-form").hidden = true;
-  $("result").hidden = false;
+  if (state.nearby.entry) state.nearby.close();
+  showAside("result");
   $("cancel-confirm").hidden = true;
   $("cancel-problem").textContent = "";
   drawResult();
@@ -539,7 +654,8 @@ async function cancelTicket() {
   }
 }
 
-function nextCitizen() {
+/** Ready for the next citizen; ``keepSearch`` when they are the one who just searched (a 就近办 pick). */
+function nextCitizen({ keepSearch = false } = {}) {
   state.ticket = null;
   state.chosen = null;
   state.item = null;
@@ -551,8 +667,9 @@ function nextCitizen() {
   clearIdNumber();
   for (const id of ["issue-problem", "phone-problem", "checkin-problem"]) $(id).textContent = "";
   $("checkin-input").value = "";
-  $("result").hidden = true;
-  $("issue-form").hidden = false;
+  if (state.nearby.entry) state.nearby.close();
+  showAside("form");
+  if (keepSearch) { drawGrid(); return; }
   $("search").value = "";
   drawGrid();
   $("search").focus();
@@ -566,6 +683,7 @@ function redraw() {
   drawDetail();
   drawElderlyHint();
   drawResult();
+  drawNearby();
 }
 
 function tick() {
@@ -591,7 +709,9 @@ function wire() {
   $("cancel").addEventListener("click", () => { $("cancel-confirm").hidden = false; $("cancel-no").focus(); });
   $("cancel-no").addEventListener("click", () => { $("cancel-confirm").hidden = true; });
   $("cancel-yes").addEventListener("click", cancelTicket);
-  $("next").addEventListener("click", nextCitizen);
+  $("next").addEventListener("click", () => nextCitizen());
+  $("nb-back").addEventListener("click", () => closeNearby());
+  $("nb-retry").addEventListener("click", () => state.nearby.retry());
   document.addEventListener("keydown", onKey);
 }
 
@@ -603,9 +723,13 @@ async function main() {
   const { token, who } = await signInAs("guide", ["guide", "manager"], t("导办台登录", "Guide desk sign-in"));
   state.token = token;
   state.issuer = new Issuer(token);
+  state.nearby = new NearbyLookup(token, onNearby);
   state.hallName = who.hall_name;
   $("hall-name").textContent = who.hall_name;
-  applySetup(...await Promise.all([loadCatalog(token), loadConfig(token)]));
+  const [catalog, config, elsewhere] = await Promise.all([loadCatalog(token), loadConfig(token),
+    loadElsewhere(token).catch(() => null)]); // 就近办 is an extra: the desk works without it
+  applySetup(catalog, config);
+  applyElsewhere(elsewhere);
   $("desk").hidden = false;
   wire();
   state.poll = pollSnapshot(token, {

@@ -1,6 +1,7 @@
 // What the guide desk and the kiosk share: finding a service, checking an ID number before it is sent,
 // issuing a ticket so that a retried click never makes a second one, keeping the waiting counts fresh,
-// and printing the 58 mm ticket. The printed ticket page itself (/t/{id}/print) is rendered from here too.
+// sending a citizen on to the nearest halls of the county that can serve them (就近办), and printing the 58 mm
+// ticket. The printed ticket page itself (/t/{id}/print) is rendered from here too.
 
 import { api, clock, el, hall, lang, minutes, newKey, showLink, signIn, t } from "/assets/floor/hallq.js";
 
@@ -229,6 +230,194 @@ export class Issuer {
   /** The next citizen: whatever happened before, their request gets a key of its own. */
   reset() {
     this.pending = null;
+  }
+}
+
+// -- 就近办: what other halls of the county serve ------------------------------------------------------
+/**
+ * What other halls of the county serve and this one does not (GET /nearby/items): [{ service, service_name,
+ * service_name_en, item, item_name, item_name_en }], ``item`` null for a whole service without sub-items. A hall
+ * of no county network gets an empty list, and its pages show nothing of 就近办.
+ */
+export async function loadElsewhere(token) {
+  return (await api("/nearby/items", { token })).items ?? [];
+}
+
+/** The nearest halls that can serve ``service`` (and ``item``): GET /nearby's { here, nearby }, nearest first. */
+export async function loadNearby(token, service, item = null) {
+  const query = new URLSearchParams({ service });
+  if (item) query.set("item", item);
+  return api(`/nearby?${query}`, { token });
+}
+
+/** An entry's own name in the page's language: its sub-item's, or the whole service's. */
+export function elsewhereName(entry) {
+  return entry.item ? t(entry.item_name ?? entry.item, entry.item_name_en || entry.item_name || entry.item)
+    : t(entry.service_name ?? entry.service, entry.service_name_en || entry.service_name || entry.service);
+}
+
+/** An entry's service's name in the page's language. */
+export function elsewhereServiceName(entry) {
+  return t(entry.service_name ?? entry.service, entry.service_name_en || entry.service_name || entry.service);
+}
+
+/** The key of an entry ("SOC/SOC-RETIRE", "TAX/"): the same service and sub-item are the same entry. */
+export function elsewhereKey(entry) {
+  return `${entry.service}/${entry.item ?? ""}`;
+}
+
+/**
+ * Entries matching what was typed: by either name or code of the sub-item or its service, or by the service's own
+ * search terms (pinyin, initials) when this hall has the service too (``index``, searchIndex of the catalog), so
+ * "sb" finds 社保's sub-items elsewhere as it finds the 社保 tile. Every entry when nothing was typed.
+ */
+export function matchElsewhere(entries, query, index = []) {
+  const q = typed(query);
+  if (!q) return entries;
+  const serviceTerms = new Map(index.map(({ service, terms }) => [service.code, terms]));
+  return entries.filter((entry) => [entry.service, entry.item, entry.service_name, entry.service_name_en,
+    entry.item_name, entry.item_name_en].filter(Boolean).map(typed).concat(serviceTerms.get(entry.service) ?? [])
+    .some((term) => term.includes(q)));
+}
+
+/**
+ * The entries by service: [{ service, whole, entries }]. The services this hall has too (``services``, its catalog,
+ * in its order) first, so 社保's sub-items done elsewhere stand first where 社保 is a tile; then the rest as they came
+ * (the server sorts them). Whole services (no sub-items) come last, together in one group (``whole``).
+ */
+export function groupElsewhere(entries, services = []) {
+  const order = new Map(services.map((s, i) => [s.code, i]));
+  const rank = (code) => order.get(code) ?? services.length;
+  const groups = new Map();
+  const whole = [];
+  for (const entry of entries) {
+    if (!entry.item) { whole.push(entry); continue; }
+    if (!groups.has(entry.service)) groups.set(entry.service, { service: entry, whole: false, entries: [] });
+    groups.get(entry.service).entries.push(entry);
+  }
+  const sorted = [...groups.values()].sort((a, b) => rank(a.service.service) - rank(b.service.service));
+  return whole.length ? [...sorted, { service: null, whole: true, entries: whole }] : sorted;
+}
+
+/** A group's label: its service's name, or "其他业务" for the whole services gathered last. */
+export function elsewhereGroupName(group) {
+  return group.whole ? t("其他业务", "Other services") : elsewhereServiceName(group.service);
+}
+
+/**
+ * The entry for a service (and sub-item) a ticket was refused for (422 not_authorised): GET /nearby/items' own when
+ * it is there, else named from the catalog the page had (the hall's authorisation changed while the page ran).
+ */
+export function elsewhereEntry(entries, services, service, item = null) {
+  const found = entries.find((e) => e.service === service && (e.item ?? null) === (item ?? null));
+  if (found) return found;
+  const svc = services.find((s) => s.code === service);
+  const sub = svc?.items?.find((i) => i.code === item);
+  return { service, item, service_name: svc?.name ?? svc?.name_zh ?? service, service_name_en: svc?.name_en ?? null,
+    item_name: sub?.name ?? item, item_name_en: sub?.name_en ?? null };
+}
+
+/**
+ * What a nearby hall's line is now, as the pages say it: [{ kind, text }] of distance (约2.7公里), waiting (3人等候)
+ * and estimated wait (约8分钟); what the server does not know is left out.
+ */
+export function placeFacts(place) {
+  const facts = [];
+  const known = (value) => value !== null && value !== undefined;
+  if (known(place.distance_km)) {
+    facts.push({ kind: "distance", text: t(`约${place.distance_km}公里`, `${place.distance_km} km away`) });
+  }
+  if (known(place.waiting)) {
+    facts.push({ kind: "waiting", text: t(`${place.waiting}人等候`, `${place.waiting} waiting`) });
+    if (!place.waiting) facts.push({ kind: "wait", text: t("无需等候", "no wait") });
+    else if (known(place.estimated_wait_s)) {
+      const m = Math.max(1, Math.round(place.estimated_wait_s / 60));
+      const text = m < 60 ? t(`约${m}分钟`, `about ${m} min`)
+        : t(`约${Math.floor(m / 60)}小时${m % 60}分钟`, `about ${Math.floor(m / 60)} h ${m % 60} min`);
+      facts.push({ kind: "wait", text });
+    }
+  }
+  return facts;
+}
+
+/** The nearby halls as list items, nearest first: name, address and their line now (classes nb-*, styled per page). */
+export function nearbyPlaceNodes(places) {
+  return places.map((place, i) => el("li", { class: "nb-place", dataset: { hall: place.hall } },
+    el("span", { class: "nb-rank", "aria-hidden": "true" }, String(i + 1)),
+    el("span", { class: "nb-name" }, place.name),
+    place.address ? el("span", { class: "nb-address" }, place.address) : null,
+    el("span", { class: "nb-facts" },
+      ...placeFacts(place).map((fact) => el("span", { class: `nb-fact ${fact.kind}` }, fact.text)))));
+}
+
+/**
+ * Where else, for one entry at a time (GET /nearby, asked again each time it opens: lines change). ``onChange``
+ * is called whenever there is something new to draw; an answer to an earlier ask is dropped. ``status`` is "",
+ * "loading", "ok" or "failed"; ``here`` says this hall can serve it after all (its authorisation changed).
+ */
+export class NearbyLookup {
+  constructor(token, onChange) {
+    this.token = token;
+    this.onChange = onChange;
+    this.asked = 0;
+    this.reset();
+  }
+
+  reset() {
+    this.asked += 1;
+    Object.assign(this, { entry: null, status: "", here: false, places: [] });
+  }
+
+  async open(entry) {
+    this.reset();
+    this.entry = entry;
+    this.status = "loading";
+    const asked = this.asked;
+    this.onChange();
+    let found = null;
+    try {
+      found = await loadNearby(this.token, entry.service, entry.item);
+    } catch {
+      found = null;
+    }
+    if (asked !== this.asked) return; // closed, or another entry asked for since
+    Object.assign(this, found ? { status: "ok", here: found.here === true, places: found.nearby ?? [] }
+      : { status: "failed" });
+    this.onChange();
+  }
+
+  retry() {
+    if (this.entry) this.open(this.entry);
+  }
+
+  close() {
+    this.reset();
+    this.onChange();
+  }
+
+  /** The lead sentence as [before, name, after], the name to be set apart: 本站暂不能办理 X，可就近到： */
+  lead() {
+    if (!this.entry) return ["", "", ""];
+    const name = elsewhereName(this.entry);
+    if (this.status === "ok" && this.here) return [t("本站可以办理", "This hall handles "), name, t("。", ".")];
+    if (this.status === "ok" && !this.places.length) {
+      return [t("本站暂不能办理", "This hall cannot handle "), name, t("。", ".")];
+    }
+    return [t("本站暂不能办理", "This hall cannot handle "), name, t("，可就近到：", "; the nearest halls that can:")];
+  }
+
+  /** What to say besides the halls: looking them up, the look-up failed, or there are none. */
+  note() {
+    if (this.status === "loading") return t("正在查询附近可办理的网点…", "Looking up the nearest halls…");
+    if (this.status === "failed") {
+      return t("暂时查不到附近网点，请稍后重试或咨询工作人员。",
+        "Could not look up the nearest halls. Try again, or ask the staff.");
+    }
+    if (this.status === "ok" && this.here) return t("请返回直接取号。", "Go back and take a ticket here.");
+    if (this.status === "ok" && !this.places.length) {
+      return t("县内其他网点暂时也不能办理，请咨询工作人员。", "No other hall of the county handles it now; please ask the staff.");
+    }
+    return "";
   }
 }
 

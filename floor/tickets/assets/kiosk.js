@@ -7,12 +7,16 @@
 // by pinyin initials tapped on the screen's own A-Z keys; a citizen's screen shows names only, never codes or pinyin.
 // The hall's set-up may change while the kiosk runs (a service added or renamed): it has no feed, so it reads its
 // catalog again when a snapshot's services differ from it (within a poll, 5 s) and every minute.
+// In a county's network (就近办) the start screen also lists what other halls of the county serve and this one does
+// not; touching one (or a ticket refused as not authorised here) shows, in big type, the nearest halls that can,
+// with their lines now, and issues nothing. A hall of no network gets an empty list, and the kiosk shows none of it.
 
-import { applyLanguage, el, languageSwitch, minutes, t, toast } from "/assets/floor/hallq.js";
+import { applyLanguage, el, lang, languageSwitch, minutes, t, toast } from "/assets/floor/hallq.js";
 import {
-  CATALOG_EVERY_MS, Issuer, checkIdNumber, checkIn, itemName, loadCatalog, matchNote, matchServices, matchedItem,
-  orderTiles, pollSnapshot, printTicket, promisedLabel, readCheckIn, searchIndex, serviceName, servicesChanged,
-  signInAs, ticketItemName, ticketQrSrc, ticketServiceName,
+  CATALOG_EVERY_MS, Issuer, NearbyLookup, checkIdNumber, checkIn, elsewhereEntry, elsewhereGroupName, elsewhereName,
+  groupElsewhere, itemName, loadCatalog, loadElsewhere, matchElsewhere, matchNote, matchServices, matchedItem,
+  nearbyPlaceNodes, orderTiles, pollSnapshot, printTicket, promisedLabel, readCheckIn, searchIndex, serviceName,
+  servicesChanged, signInAs, ticketItemName, ticketQrSrc, ticketServiceName,
 } from "./issue.js";
 
 const $ = (id) => document.getElementById(id);
@@ -29,10 +33,10 @@ const SEARCH_IDLE_S = RESET_S * 2;
 const SEARCH_COUNTDOWN_S = 10; // the start screen's countdown shows only near its end: no hurry while searching
 const LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ";
 const IDLE_S = { start: 0, "item-step": RESET_S * 2, "id-step": RESET_S * 3, "checkin-step": RESET_S * 3,
-  done: RESET_S, oops: RESET_S };
+  done: RESET_S, oops: RESET_S, "nearby-step": RESET_S * 3 };
 const COUNTDOWN = { start: "search-countdown", "item-step": "item-countdown", "id-step": "id-countdown",
-  "checkin-step": "ci-countdown", done: "done-countdown", oops: "oops-countdown" };
-const SCREENS = ["start", "item-step", "id-step", "checkin-step", "done", "oops"];
+  "checkin-step": "ci-countdown", done: "done-countdown", oops: "oops-countdown", "nearby-step": "nb-countdown" };
+const SCREENS = ["start", "item-step", "id-step", "checkin-step", "done", "oops", "nearby-step"];
 
 const state = {
   token: "",
@@ -55,6 +59,10 @@ const state = {
   retry: null, // resends the request a "try again" is for, after a network or server failure
   catalog: "", // the catalog last applied, as text: a read that changed nothing redraws nothing
   reloading: null, // the catalog read under way, if any
+  elsewhere: [], // 就近办: what other halls of the county serve and this one does not (GET /nearby/items)
+  elsewhereText: "", // that list as last applied, as text
+  elsewhereDrawn: "", // what the 就近办 list last drew (language, search, list, catalog): else nothing redraws
+  nearby: null, // NearbyLookup: the nearest halls for the entry the 就近办 screen shows, if one
 };
 
 // -- screens and the idle clock ------------------------------------------------------------------
@@ -96,6 +104,8 @@ function backToStart({ keepSearch = false } = {}) {
   state.oops = null;
   state.retry = null; // with it goes any ID number it carried
   state.issuer.reset();
+  state.nearby.reset();
+  drawNearby();
   // Nothing of the last citizen stays in the page, hidden or not.
   for (const id of ["d-number", "d-service", "d-item", "d-ahead", "d-wait", "d-printing", "oops-text", "ci-problem"]) {
     $(id).textContent = "";
@@ -122,10 +132,23 @@ function applyCatalog(catalog) {
   return true;
 }
 
+/** Take what other halls of the county serve (null: the read failed, and the list stays); whether it changed. */
+function applyElsewhere(items) {
+  if (items === null) return false;
+  const text = JSON.stringify(items);
+  if (text === state.elsewhereText) return false;
+  state.elsewhereText = text;
+  state.elsewhere = items;
+  return true;
+}
+
 /** Read the catalog again (one read at a time); a failed read is tried again by the next snapshot or minute. */
 function reloadCatalog() {
-  state.reloading ??= loadCatalog(state.token)
-    .then((catalog) => { if (applyCatalog(catalog)) redraw(); }, () => {})
+  state.reloading ??= Promise.all([loadCatalog(state.token), loadElsewhere(state.token).catch(() => null)])
+    .then(([catalog, elsewhere]) => {
+      const changed = applyCatalog(catalog);
+      if (applyElsewhere(elsewhere) || changed) redraw();
+    }, () => {})
     .finally(() => { state.reloading = null; });
 }
 
@@ -152,7 +175,7 @@ function drawTiles() {
   const tiles = [...$("tiles").children];
   const found = [...matches.keys()].map((code) => tiles.find((tile) => tile.dataset.code === code));
   orderTiles($("tiles"), [...found, ...tiles.filter((tile) => !found.includes(tile))]); // best match first
-  $("k-no-match").hidden = matches.size > 0;
+  $("k-no-match").hidden = drawElsewhere() > 0 || matches.size > 0;
   $("start").classList.toggle("searching", searching());
   $("k-search-clear").disabled = !$("k-search").value;
   for (const tile of $("tiles").children) {
@@ -177,6 +200,53 @@ function drawTiles() {
         el("span", {}, t(`预计${minutes(line.estimated_wait_s)}`, `wait ${minutes(line.estimated_wait_s)}`)));
     }
   }
+}
+
+// -- 1c. 就近办: what other halls of the county serve, and the nearest of them ---------------------------
+/** The list of what other halls serve and this one does not, by service, as the search narrows it; how many. */
+function drawElsewhere() {
+  const query = $("k-search").value;
+  const shown = matchElsewhere(state.elsewhere, query, state.index);
+  const drawn = JSON.stringify([lang(), query, state.elsewhereText, state.catalog]); // groups follow the catalog
+  if (drawn === state.elsewhereDrawn) return shown.length;
+  state.elsewhereDrawn = drawn;
+  $("k-elsewhere").hidden = !shown.length;
+  $("k-elsewhere-groups").replaceChildren(...groupElsewhere(shown, state.services).map((group) => el("div", {
+    class: `k-nb-group${group.whole ? " whole" : ""}`, dataset: { service: group.service?.service ?? "" } },
+  el("span", { class: "k-nb-service" }, elsewhereGroupName(group)),
+  el("span", { class: "k-nb-items" }, ...group.entries.map((entry) => el("button", { type: "button",
+    class: "k-nb-item", dataset: { service: entry.service, item: entry.item ?? "" }, onclick: () => openNearby(entry) },
+  elsewhereName(entry)))))));
+  return shown.length;
+}
+
+/** The 就近办 screen for ``entry``: the nearest halls that can serve it, asked afresh each time (lines change). */
+function openNearby(entry) {
+  state.chosen = null;
+  state.item = null;
+  state.digits = "";
+  state.nearby.open(entry);
+  show("nearby-step");
+}
+
+function drawNearby() {
+  const lookup = state.nearby;
+  if (!lookup) return;
+  const [before, name, after] = lookup.lead();
+  $("k-nb-lead").replaceChildren(before, name ? el("b", {}, name) : "", after);
+  const places = lookup.status === "ok" ? lookup.places : [];
+  $("k-nb-places").replaceChildren(...nearbyPlaceNodes(places));
+  $("k-nb-places").hidden = !places.length;
+  const note = $("k-nb-note");
+  note.textContent = lookup.note();
+  note.dataset.state = lookup.status;
+  note.setAttribute("role", lookup.status === "failed" ? "alert" : "status");
+  $("k-nb-retry").hidden = lookup.status !== "failed";
+}
+
+function onNearby() {
+  drawNearby();
+  if (state.nearby.status === "ok" && state.nearby.here) reloadCatalog(); // authorised since: a tile will offer it
 }
 
 const NO_WINDOW = ["当前没有窗口办理该业务，请前往导办台咨询", "No window is serving this right now. Please ask at the guide desk."];
@@ -320,7 +390,7 @@ async function send(body) {
     const ticket = await state.issuer.issue(body);
     state.digits = "";
     showTicket(ticket);
-  }, (error) => refused(error, () => send(body)));
+  }, (error) => refused(error, () => send(body), body));
 }
 
 async function busyWith(work, onError) {
@@ -341,8 +411,15 @@ async function busyWith(work, onError) {
   }
 }
 
-function refused(error, again) {
+function refused(error, again, body = null) {
   if (error.code === "no_window_for_service") { oops(NO_WINDOW); return; }
+  if (error.code === "not_authorised" && body) {
+    // Not this hall's to do (its authorisation changed while the kiosk ran): the nearest halls that can, no ticket,
+    // and the kiosk reads its catalog again.
+    openNearby(elsewhereEntry(state.elsewhere, state.services, body.service, body.item ?? null));
+    reloadCatalog();
+    return;
+  }
   if (error.fields?.some((f) => f.field === "id_number")) {
     const where = state.screen === "checkin-step" ? "ci-problem" : "id-problem";
     $(where).textContent = t("身份证号有误，请核对后重新输入。", "That ID number is not right; please check it and try again.");
@@ -469,6 +546,7 @@ function redraw() {
   drawCheckIn();
   drawTicket();
   drawOops();
+  drawNearby();
   countdown();
 }
 
@@ -499,9 +577,13 @@ async function main() {
     { device: true });
   state.token = token;
   state.issuer = new Issuer(token);
+  state.nearby = new NearbyLookup(token, onNearby);
   state.hallName = who.hall_name;
   $("hall-name").textContent = who.hall_name;
-  applyCatalog(await loadCatalog(token));
+  const [catalog, elsewhere] = await Promise.all([loadCatalog(token),
+    loadElsewhere(token).catch(() => null)]); // 就近办 is an extra: the kiosk works without it
+  applyCatalog(catalog);
+  applyElsewhere(elsewhere);
   buildLetters();
   $("k-search").addEventListener("input", onSearch);
   $("k-search").addEventListener("pointerdown", () => { if ($("k-letters").hidden) showLetters(true); });
@@ -520,6 +602,8 @@ async function main() {
   $("finish").addEventListener("click", () => backToStart());
   $("oops-home").addEventListener("click", () => backToStart());
   $("oops-retry").addEventListener("click", () => { if (state.retry) state.retry(); });
+  $("k-nb-back").addEventListener("click", () => backToStart({ keepSearch: true }));
+  $("k-nb-retry").addEventListener("click", () => { state.nearby.retry(); rearm(); });
   // Any touch means someone is still there: restart the idle clock.
   document.addEventListener("pointerdown", rearm, true);
   document.addEventListener("keydown", (event) => { rearm(); onKey(event); }, true);

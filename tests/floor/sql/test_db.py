@@ -36,6 +36,7 @@ TABLES |= {"webhook_deliveries"}  # floor.notify.webhooks
 TABLES |= {"ratings", "cases"}  # floor.ratings.store
 TABLES |= {"accounts", "credentials"}  # floor.accounts.store
 TABLES |= {"hall_setups"}  # floor.setup.store
+TABLES |= {"report_days", "report_day_services", "report_cases"}  # floor.regions.summaries
 
 
 def test_migrations_create_every_table_and_run_again_harmlessly(sql_url: str) -> None:
