@@ -27,6 +27,7 @@ from floor.hall_files import load_halls
 from floor.logs import redact_root_handlers
 from floor.notify.notifier import CallWords, run_notifications
 from floor.record.archiver import Archiver, SqlWriter
+from floor.regions.warming import keep_warm
 from floor.settings import Settings
 from floor.sql.db import make_sql_engine
 from queue_engine.engine import Engine
@@ -55,6 +56,8 @@ async def archive_halls(settings: Settings, call_words: CallWords, parent: int |
     tasks = [asyncio.create_task(a.run(), name=f"archiver-{a.engine.hall.id}") for a in archivers]
     notifications = run_notifications(settings, halls, sql, call_words)  # SMS, 好差评
     tasks.append(asyncio.create_task(notifications, name="notifications"))
+    if settings.network is not None:  # a region's reports read summaries of settled days: made ahead of them
+        tasks.append(asyncio.create_task(keep_warm(sql, [a.engine for a in archivers]), name="report-summaries"))
     if parent is not None:
         tasks.append(asyncio.create_task(_parent_gone(parent), name="parent-watch"))
     try:

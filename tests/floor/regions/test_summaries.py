@@ -20,6 +20,7 @@ from floor.appointments.store import AppointmentRow
 from floor.ratings.store import CaseRow, RatingRow
 from floor.regions.rollup import REGION_GROUPINGS
 from floor.regions.summaries import HallNow, ReportDayRow, load_many, region_sums
+from floor.regions.warming import DAYS, warm
 from floor.reports.facts import load_facts, load_tickets
 from floor.reports.rules import DateRange, figures
 from floor.sql.db import TicketEventRow, TicketRow
@@ -303,3 +304,13 @@ def test_the_seeded_rows_are_what_a_hall_report_reads(sql_engine: SqlEngine) -> 
     assert {"done", "missed", "cancelled"} <= statuses
     assert statuses & {"waiting", "called", "serving"}  # today, at 16:00
     assert any(t.score is not None for t in facts.tickets)
+
+
+def test_the_archive_process_summarises_settled_days_ahead_of_the_reports(sql_engine: SqlEngine) -> None:
+    halls = seeded(sql_engine)
+    now = [HallNow(h, NOW.astimezone(h.zone)) for h in halls]
+    # The month before today of three halls: four closed days with tickets, the rest closed empty (today never).
+    assert warm(sql_engine, now) == DAYS * len(halls)
+    assert warm(sql_engine, now) == 0
+    report = region_report(sql_engine, halls, RNG, NOW)
+    assert report["sources"] == {"summarised": 12, "made": 0, "refreshed": 0, "live": 3}
