@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
 from queue_engine.config import HallConfig, Invalid, Location, Service
 
@@ -40,6 +40,7 @@ class Network(BaseModel):
     # A region's catalog may be the services of one of its halls (the county centre accepts everything): written
     # once, in that hall's file.
     catalog_halls: dict[str, str] = Field(default_factory=dict)
+    _by_id: dict[str, Region] = PrivateAttr(default_factory=dict)
 
     @field_validator("regions")
     @classmethod
@@ -88,7 +89,10 @@ class Network(BaseModel):
         return self.model_copy(update={"catalogs": {**self.catalogs, **filled}})
 
     def region(self, region_id: str) -> Region | None:
-        return next((r for r in self.regions if r.id == region_id), None)
+        return self._by_id.get(region_id)
+
+    def model_post_init(self, _: Any) -> None:
+        self._by_id = {r.id: r for r in self.regions}  # asked for on every request of a region manager
 
     def path(self, region_id: str) -> list[Region]:
         """The region and every region above it, widest first."""

@@ -54,6 +54,10 @@ class RegionWatch:
         self.viewers: dict[str, set[Outbox]] = {}
         self._cases_at = 0.0
         self._sent_at: dict[str, float] = {}
+        # Joins read one after another, so sockets opening at once read an unwatched region once, not each; and a
+        # tick while one reads keeps the halls touched meanwhile (a line read before a touch would go stale).
+        self._join_turn = asyncio.Lock()
+        self._joining = 0
         self.reads = 0  # snapshots read, for the benchmark
 
     def touch(self, hall: str) -> None:
@@ -65,6 +69,14 @@ class RegionWatch:
 
     async def join(self, region: str, outbox: Outbox) -> bytes:
         """Watch ``region`` from now; the first frame, the whole region as it stands."""
+        self._joining += 1
+        try:
+            async with self._join_turn:
+                return await self._join(region, outbox)
+        finally:
+            self._joining -= 1
+
+    async def _join(self, region: str, outbox: Outbox) -> bytes:
         halls = self.runtime.halls_below(region)
         # Halls nobody watched were not kept current (their events were not followed): read them now. Those others
         # watch are current within a tick; reading them here would hide their change from the others' next frame.
@@ -96,8 +108,11 @@ class RegionWatch:
         return orjson.dumps(frame)
 
     async def run(self) -> None:
+        due = time.monotonic()
         while True:
-            await asyncio.sleep(self.period_s)
+            due += self.period_s  # on the period, not a period after each tick: frames a second apart, not more
+            await asyncio.sleep(max(0.0, due - time.monotonic()))
+            due = max(due, time.monotonic() - self.period_s)  # a stalled loop does not tick to catch up
             try:
                 await self.tick()
             except asyncio.CancelledError:
@@ -107,7 +122,8 @@ class RegionWatch:
 
     async def tick(self) -> None:
         if not self.viewers:
-            self.dirty.clear()
+            if not self._joining:
+                self.dirty.clear()
             return
         watched = self.watched()
         stale = self.dirty & watched

@@ -4,6 +4,7 @@ nobody watches."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any, cast
 
 import orjson
@@ -104,3 +105,17 @@ async def test_a_region_joined_again_after_nobody_watched_starts_from_the_hall_a
     await watch.tick()  # nobody watching: the touch is dropped
     again = orjson.loads(await watch.join("cg", cast(Outbox, Screen())))
     assert {line["hall"]: line["waiting"] for line in again["halls"]} == {"a": 0, "b": 2}
+
+
+async def test_a_hall_touched_while_a_region_is_being_joined_is_read_again_after(
+        redis: Redis, demo_hall: HallConfig, clock: ManualClock, key_prefix: str) -> None:
+    """The join reads every hall before its socket watches them: a tick meanwhile (nobody watching yet) must keep
+    what was touched, or a line read before the touch would stay as it was until the hall's next event."""
+    runtime = await county(redis, demo_hall, clock, key_prefix)
+    watch = RegionWatch(runtime, clock=clock)
+    joining = asyncio.create_task(watch.join("cg", cast(Outbox, Screen())))
+    await asyncio.sleep(0)  # the join is reading the halls now
+    watch.touch("a")
+    await watch.tick()
+    await joining
+    assert "a" in watch.dirty
