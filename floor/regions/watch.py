@@ -170,11 +170,14 @@ class RegionWatch:
         return changed
 
     async def snapshot(self, region: str) -> bytes:
-        """The whole region read now, for one request (``GET /overview``); what the viewers were sent is left alone,
-        so their next frame still carries every change."""
+        """The whole region for one request (``GET /overview``): as kept, if sockets watch all of it; else read now,
+        leaving what the viewers were sent alone, so their next frame still carries every change."""
         halls = self.runtime.halls_below(region)
+        watched = self.watched()
+        if all(h in watched for h in halls):  # kept current within a tick for the sockets watching them
+            return self.frame("overview", region, [self.lines[h] for h in halls])
         if any(h not in self.cases for h in halls) or self.clock() - self._cases_at >= self.cases_every_s:
-            await self._read_cases(set(halls) | self.watched())
+            await self._read_cases(set(halls) | watched)
         lines = await self._fresh_lines(halls)
         return self.frame("overview", region, [lines[h] for h in halls], lines)
 

@@ -119,3 +119,18 @@ async def test_a_hall_touched_while_a_region_is_being_joined_is_read_again_after
     await watch.tick()
     await joining
     assert "a" in watch.dirty
+
+
+async def test_a_request_for_a_watched_region_is_answered_from_the_lines_kept(
+        redis: Redis, demo_hall: HallConfig, clock: ManualClock, key_prefix: str) -> None:
+    runtime = await county(redis, demo_hall, clock, key_prefix)
+    watch = RegionWatch(runtime, clock=clock)
+    screen = cast(Outbox, Screen())
+    await watch.join("sf", screen)
+    reads = watch.reads
+    town = orjson.loads(await watch.snapshot("cg"))
+    assert [line["hall"] for line in town["halls"]] == ["a", "b"]
+    assert watch.reads == reads  # the county's socket keeps the town's halls current
+    watch.leave("sf", screen)
+    await watch.snapshot("cg")
+    assert watch.reads == reads + 2  # nobody watching: read now
