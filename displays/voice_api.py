@@ -84,7 +84,7 @@ def _today_key(ctx: Ctx) -> tuple[str, int]:
 async def report_voice(ctx: Ctx, body: VoiceIn) -> VoiceOut:
     """A lobby display reports whether it can speak its calls: on start, on every change, and once a minute."""
     key, now_ms = _today_key(ctx)
-    redis = ctx.runtime.redis
+    redis = ctx.hall.engine.redis
     async with redis.pipeline(transaction=False) as pipe:
         pipe.hexists(key, body.display)
         pipe.hlen(key)
@@ -109,7 +109,7 @@ async def report_voice(ctx: Ctx, body: VoiceIn) -> VoiceOut:
 async def displays(ctx: Ctx, _: Any) -> DisplaysOut:
     """Every lobby display seen today: its voice, whether it is mute, and whether it has gone offline."""
     key, now_ms = _today_key(ctx)
-    raw: dict[bytes | str, bytes | str] = await ctx.runtime.redis.hgetall(key)
+    raw: dict[bytes | str, bytes | str] = await ctx.hall.engine.redis.hgetall(key)
     hall = ctx.hall.config
     lines = []
     for field, value in raw.items():

@@ -14,7 +14,6 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, TypeVar
 
-from redis.asyncio import BlockingConnectionPool, Redis
 from sqlalchemy import Engine as SqlEngine
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -34,7 +33,6 @@ from floor.clock import FileClock
 from floor.hall import room as hall_room
 from floor.hall_files import HallFile, read_hall_files, read_network
 from floor.http.feed import feed_route, render_for
-from floor.http.hall_app import HallApp
 from floor.http.kit import (
     OUTAGES,
     Endpoint,
@@ -47,14 +45,20 @@ from floor.http.kit import (
 )
 from floor.http.openapi import document
 from floor.http.pages import KIT_ASSETS, page_routes
+from floor.http.probes import livez, readyz
 from floor.http.room import Room
 from floor.http.timings import Timings
+from floor.metrics import room as metrics_room
+from floor.metrics.requests import MeteredApp
+from floor.metrics.store_errors import count_start_retry
+from floor.metrics.worker import run_worker_metrics
 from floor.notify import room as notify_room
 from floor.notify.notifier import CallWords
 from floor.ratings import room as ratings_room
 from floor.realtime.hub import Hub
 from floor.record.rebuild import bring_back
 from floor.record.recovery import Recovery
+from floor.redis_shards import durability, open_shards
 from floor.regions import room as regions_room
 from floor.regions.watch import RegionWatch
 from floor.reports import room as reports_room
@@ -90,6 +94,7 @@ ROOMS: tuple[Room, ...] = (
     setup_room.ROOM,
     display_room.ROOM,
     console_room.ROOM,
+    metrics_room.ROOM,  # GET /metrics, for Prometheus (docs/monitoring.md)
 )
 ENDPOINTS: list[Endpoint] = [ep for room in ROOMS for ep in room.endpoints]
 CALL_WORDS: CallWords = announcement  # the lobby's words for a call, which the SMS of a call repeats
@@ -115,6 +120,7 @@ async def when_stores_answer(what: str, step: Callable[[], Awaitable[T]]) -> T:
         try:
             return await step()
         except OUTAGES as exc:
+            count_start_retry(exc)
             log.warning("could not %s yet (%s: %s); trying again in %.1f s", what, type(exc).__name__,
                         str(exc).splitlines()[0] if str(exc) else "", pause_s)
         await asyncio.sleep(pause_s)
@@ -128,17 +134,20 @@ def create_app(settings: Settings) -> Starlette:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        pool = BlockingConnectionPool.from_url(settings.redis_url, max_connections=256, timeout=5)
-        redis = Redis(connection_pool=pool)
-        hub_redis = Redis.from_url(settings.redis_url)
+        shards = open_shards(settings)
+        # The hub's blocking reads hold connections of their own: on a cluster one per hall, beside its backlog reads.
+        hub_shards = open_shards(settings, max_connections=len(halls) + 64)
+        await when_stores_answer("read the Redis Cluster's map", shards.start)
+        await when_stores_answer("read the Redis Cluster's map", hub_shards.start)
         clock = FileClock(settings.clock_file) if settings.clock_file else time.time
-        engines = {h: Engine(redis, cfg, prefix=settings.key_prefix, clock=clock) for h, cfg in halls.items()}
-        hub = Hub(hub_redis, {h: e.keys.events for h, e in engines.items()},
+        engines = {h: Engine(shards, cfg, prefix=settings.key_prefix, clock=clock, durability=durability(settings))
+                   for h, cfg in halls.items()}
+        hub = Hub(hub_shards, {h: e.keys.events for h, e in engines.items()},
                   render_for(lambda hall: engines[hall].hall, CHANNELS), heartbeat_s=settings.heartbeat_s)
         sql = make_sql_engine(settings.database_url)
         # A no-op when `hallq serve` has migrated already.
         await when_stores_answer("migrate the database", lambda: asyncio.to_thread(migrate, sql))
-        runtime = Runtime(settings, redis, {h: HallRuntime(e) for h, e in engines.items()}, hub, sql,
+        runtime = Runtime(settings, shards, {h: HallRuntime(e) for h, e in engines.items()}, hub, sql,
                           network=read_network(settings.network) if settings.network else None)
         Recovery(runtime, sql).watch()
         runtime.region_watch = watch = RegionWatch(runtime)
@@ -157,6 +166,7 @@ def create_app(settings: Settings) -> Starlette:
         runtime.tasks.append(asyncio.create_task(revocations.watch(runtime, revoked_from), name="revocations"))
         runtime.tasks.append(asyncio.create_task(revocations.record_seen(runtime), name="keys-seen"))
         app.state.runtime = runtime
+        runtime.tasks.append(asyncio.create_task(run_worker_metrics(), name="metrics"))
         if timings is not None:
             runtime.tasks.append(asyncio.create_task(timings.watch_loop(), name="loop-lag"))
         gc_tuning.settle()
@@ -166,9 +176,8 @@ def create_app(settings: Settings) -> Starlette:
             for task in runtime.tasks:
                 task.cancel()
             await asyncio.gather(*runtime.tasks, return_exceptions=True)
-            await hub_redis.aclose()
-            await redis.aclose()
-            await pool.disconnect()
+            await hub_shards.aclose()
+            await shards.aclose()
             sql.dispose()
             if timings is not None:
                 timings.write()
@@ -185,7 +194,8 @@ def create_app(settings: Settings) -> Starlette:
 
     async def health(request: Request) -> Response:
         runtime: Runtime = request.app.state.runtime
-        await runtime.redis.ping()  # Redis down: the catch-all below answers 503, which is what a probe wants
+        for redis in runtime.shards.clients():  # Redis down: the catch-all below answers 503, as a probe wants
+            await redis.ping()
         return JSONResponse({"ok": True, "halls": sorted(runtime.halls)})
 
     async def http_error(request: Request, exc: Exception) -> Response:
@@ -217,10 +227,14 @@ def create_app(settings: Settings) -> Starlette:
         Route("/api/v1/openapi.json", openapi),
         Route("/api/v1/docs", docs),
         Route("/healthz", health),
+        Route("/livez", livez),  # for load balancers: the process answers (docs/deploy.md)
+        Route("/readyz", readyz),  # and this worker can serve a hall now
     ]
-    return HallApp(endpoints=[as_route(ep) for ep in ENDPOINTS], on_error=server_error, timings=timings, routes=routes,
-                   lifespan=lifespan, exception_handlers={HTTPException: http_error, **dict.fromkeys(OUTAGES, outage),
-                                       Exception: server_error})
+    # HallApp, with each request timed and each websocket counted for /metrics (floor.metrics.requests).
+    return MeteredApp(channels=CHANNELS, endpoints=[as_route(ep) for ep in ENDPOINTS], on_error=server_error,
+                      timings=timings, routes=routes, lifespan=lifespan,
+                      exception_handlers={HTTPException: http_error, **dict.fromkeys(OUTAGES, outage),
+                                          Exception: server_error})
 
 
 def app_from_env() -> Starlette:

@@ -20,13 +20,13 @@ import sys
 import threading
 import time
 
-from redis.asyncio import Redis
-
 from floor import gc_tuning
 from floor.hall_files import load_halls
 from floor.logs import redact_root_handlers
+from floor.metrics.tickets import CountingWriter
 from floor.notify.notifier import CallWords, run_notifications
-from floor.record.archiver import Archiver, SqlWriter
+from floor.record.archiver import Archiver
+from floor.redis_shards import open_shards
 from floor.regions.warming import keep_warm
 from floor.settings import Settings
 from floor.sql.db import make_sql_engine
@@ -44,9 +44,10 @@ async def archive_halls(settings: Settings, call_words: CallWords, parent: int |
     """Archive every configured hall until cancelled or until ``parent`` (a process id) is gone."""
     halls = load_halls(settings)
     # Each archiver blocks a connection of its own in XREADGROUP, and redis-py's default pool stops at 100.
-    redis = Redis.from_url(settings.redis_url, max_connections=2 * len(halls) + 8)
+    redis = open_shards(settings, max_connections=2 * len(halls) + 8)
+    await redis.start()
     sql = make_sql_engine(settings.database_url)
-    writer = SqlWriter(sql, linger_s=LINGER_S)
+    writer = CountingWriter(sql, linger_s=LINGER_S)  # counts the tickets' moves as they reach SQL, once each
     archivers = [Archiver(Engine(redis, hall, prefix=settings.key_prefix), sql, batch_size=BATCH, pace_s=PACE_S,
                           writer=writer) for hall in halls.values()]
     for archiver in archivers:

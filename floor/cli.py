@@ -108,10 +108,9 @@ def cmd_account(args: argparse.Namespace) -> None:
         sql.dispose()
 
 
-def _current_setup(settings: Settings, hall_id: str) -> tuple[Any, Any, Any]:
-    """(engine, SQL engine, Redis) for one served hall, the engine on the set-up the hall runs on now."""
-    from redis.asyncio import Redis
-
+async def _current_setup(settings: Settings, hall_id: str) -> tuple[Any, Any, Any]:
+    """(engine, SQL engine, Redis shards) for one served hall, the engine on the set-up the hall runs on now."""
+    from floor.redis_shards import open_shards
     from floor.sql.db import make_sql_engine, migrate
     from queue_engine.engine import Engine
 
@@ -120,8 +119,9 @@ def _current_setup(settings: Settings, hall_id: str) -> tuple[Any, Any, Any]:
         raise CliError(f"hall {hall_id!r} is not served here (HALLQ_HALLS names {', '.join(sorted(halls))})")
     sql = make_sql_engine(settings.database_url)
     migrate(sql)
-    redis = Redis.from_url(settings.redis_url)
-    return Engine(redis, halls[hall_id], prefix=settings.key_prefix), sql, redis
+    shards = open_shards(settings, max_connections=8)
+    await shards.start()
+    return Engine(shards, halls[hall_id], prefix=settings.key_prefix), sql, shards
 
 
 def cmd_import(args: argparse.Namespace) -> None:
@@ -140,7 +140,7 @@ def cmd_import(args: argparse.Namespace) -> None:
         raise CliError(refused.en) from None
 
     async def run() -> str:
-        engine, sql, redis = _current_setup(settings, new.id)
+        engine, sql, redis = await _current_setup(settings, new.id)
         try:
             await live.settle(engine, sql)
             edit = rules.replace_all(engine.hall, new.model_dump(mode="json"))
@@ -167,7 +167,7 @@ def cmd_export(args: argparse.Namespace) -> None:
     settings = Settings.from_env()
 
     async def run() -> str:
-        engine, sql, redis = _current_setup(settings, args.hall)
+        engine, sql, redis = await _current_setup(settings, args.hall)
         try:
             await live.settle(engine, sql)
             return files.export(engine.hall)
@@ -308,7 +308,10 @@ def check_hall_files(settings: Settings) -> None:
 def cmd_serve(args: argparse.Namespace) -> None:
     import uvicorn
 
+    from floor.metrics.directory import prepare
+
     raise_open_files_limit()  # before the workers start: they inherit it
+    prepare()  # the metrics directory, emptied, for the workers and the archive process (docs/monitoring.md)
 
     settings = Settings.from_env()  # also creates the secret file once, before workers read it
     check_hall_files(settings)  # a broken hall file stops here, naming its line and field, not in every worker
@@ -362,16 +365,27 @@ def without_password(url: str) -> str:
 
 
 def _check_redis(url: str) -> None:
-    from redis import Redis
+    """Every Redis holding halls answers (one server, or each primary of a cluster), or the serve stops here."""
+    import asyncio
+
+    from redis.asyncio import Redis
     from redis.exceptions import RedisError
 
-    client = Redis.from_url(url, socket_connect_timeout=5, socket_timeout=5)
+    from queue_engine.shards import Shards
+
+    async def ping() -> None:
+        shards = Shards.from_url(url, lambda node: Redis.from_url(node, socket_connect_timeout=5, socket_timeout=5))
+        try:
+            await shards.start()
+            for client in shards.clients():
+                await client.ping()
+        finally:
+            await shards.aclose()
+
     try:
-        client.ping()
-    except RedisError as exc:
+        asyncio.run(ping())
+    except (RedisError, ValueError) as exc:
         raise CliError(f"cannot reach Redis at {without_password(url)}: {str(exc).splitlines()[0]}") from None
-    finally:
-        client.close()
 
 
 def _exit_on_sigterm(signum: int, _frame: object) -> None:
@@ -383,6 +397,16 @@ def cmd_archive(args: argparse.Namespace) -> None:
     from floor.archive_process import run
 
     run(args.parent, CALL_WORDS)
+
+
+def cmd_doctor(_: argparse.Namespace) -> None:
+    from floor import doctor
+
+    findings = doctor.examine(os.environ)
+    print(doctor.report(findings), flush=True)
+    code = doctor.exit_code(findings)
+    if code:  # main's 0 is for "nothing wrong"; 2 stays "the command itself was refused"
+        raise SystemExit(code)
 
 
 def _whole(low: int, high: int) -> Callable[[str], int]:
@@ -402,13 +426,13 @@ def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="hallq", description="Queue calling for government service halls. The settings come from HALLQ_* "
         "environment variables (docs/configuration.md); the halls from their TOML files.")
-    sub = p.add_subparsers(dest="command", required=True, metavar="{serve,token,account,import,export,archive}")
+    sub = p.add_subparsers(dest="command", required=True, metavar="{serve,token,account,import,export,archive,doctor}")
     defaults = argparse.ArgumentDefaultsHelpFormatter
     serve = sub.add_parser("serve", help="serve the configured halls", formatter_class=defaults,
                            description="Serve every configured hall: API, pages, lobby feeds, and the archiver "
                                        "that copies the day's events into the SQL record.")
     serve.add_argument("--host", default="127.0.0.1",
-                       help="address to listen on; 0.0.0.0 for the hall's LAN (put TLS in front, docs/deployment.md)")
+                       help="address to listen on; 0.0.0.0 for the hall's LAN (put TLS in front, docs/deploy.md)")
     serve.add_argument("--port", type=_whole(1, 65535), default=8000, help="TCP port to listen on")
     serve.add_argument("--workers", type=_whole(1, 64), default=1,
                        help="server processes; one holds a county centre, add one per core for more screens")
@@ -462,6 +486,13 @@ def parser() -> argparse.ArgumentParser:
                              formatter_class=defaults)
     archive.add_argument("--parent", type=int, help="stop when the process with this id is gone")
     archive.set_defaults(func=cmd_archive)
+    doctor = sub.add_parser("doctor", help="check this deployment and say what is wrong (exit 1 if anything is)",
+                            description="Check the deployment the HALLQ_* settings describe, as hallq serve reads "
+                                        "them: the secret, the public address, the hall files, every Redis primary "
+                                        "(reachable, persistence, eviction, hallq's functions, clock) and the record "
+                                        "(reachable, migrated, clock). One line in Chinese and one in English per "
+                                        "finding; exit code 0 when nothing is wrong, 1 otherwise (docs/deploy.md).")
+    doctor.set_defaults(func=cmd_doctor)
     return p
 
 

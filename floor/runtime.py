@@ -11,6 +11,8 @@ from floor.network.rules import Network
 from floor.settings import Settings
 from queue_engine.config import HallConfig, Service
 from queue_engine.engine import Engine
+from queue_engine.keys import AUTH_TAG
+from queue_engine.shards import Shards
 
 if TYPE_CHECKING:
     from floor.realtime.hub import Hub
@@ -36,7 +38,7 @@ class Revoked(set[str]):
 @dataclass
 class Runtime:
     settings: Settings
-    redis: Redis
+    shards: Shards  # the Redis holding the halls: one server, or a cluster's primaries
     halls: dict[str, HallRuntime]
     hub: Hub
     sql: Any = None  # a SQLAlchemy engine once the record is wired in
@@ -47,6 +49,11 @@ class Runtime:
     region_watch: Any = None  # floor.regions.watch.RegionWatch: the live 区域总览 this worker keeps for its viewers
     _paths: dict[str, tuple[str, ...]] = field(default_factory=dict)
     _below: dict[str, list[str]] = field(default_factory=dict)
+
+    @property
+    def auth_redis(self) -> Redis:
+        """The Redis holding the sign-in keys (``AuthKeys``, hash tag ``{auth}``), shared by every hall."""
+        return self.shards.for_tag(AUTH_TAG)
 
     def regions_of(self, hall_id: str) -> tuple[str, ...]:
         """The regions a hall lies in, its own and every one above it: whoever is scoped to one of them may act

@@ -60,7 +60,7 @@ class Settings:
     archive: bool = True  # `hallq serve` runs the archiver process that copies every event into SQL
     heartbeat_s: float = 15.0
     # Where citizens' phones reach this server (the QR code on a printed ticket). Unset, the address the kiosk or
-    # guide desk itself used, if its host is one of allowed_hosts; set it in production (docs/deployment.md).
+    # guide desk itself used, if its host is one of allowed_hosts; set it in production (docs/deploy.md).
     public_url: str | None = None
     # Without public_url, the Host a request names may stand in for it only if it is one of these (the host of
     # public_url is always added): any other Host could put an address of the sender's choosing in a QR code.
@@ -78,6 +78,10 @@ class Settings:
     webhook_backoff_s: float = 1.0  # wait after the first failed try; doubled after each further one
     webhook_backoff_cap_s: float = 600.0  # the longest wait between two tries
     webhook_timeout_s: float = 10.0  # a receiver that has not answered by then has failed that try
+    # A ticket's change is acknowledged once this many replicas have it too (Redis WAIT, up to ack_wait_ms; 503 if
+    # they do not confirm in time): 0 acknowledges what the primary has, which a failover can lose.
+    ack_replicas: int = 0
+    ack_wait_ms: int = 500
     timings_file: Path | None = None  # load runs: where each worker writes its requests' times (floor.http.timings)
 
     def __post_init__(self) -> None:
@@ -123,6 +127,8 @@ class Settings:
             webhook_backoff_s=float(env.get("HALLQ_WEBHOOK_BACKOFF_S", cls.webhook_backoff_s)),
             webhook_backoff_cap_s=float(env.get("HALLQ_WEBHOOK_BACKOFF_CAP_S", cls.webhook_backoff_cap_s)),
             webhook_timeout_s=float(env.get("HALLQ_WEBHOOK_TIMEOUT_S", cls.webhook_timeout_s)),
+            ack_replicas=int(env.get("HALLQ_ACK_REPLICAS", cls.ack_replicas)),
+            ack_wait_ms=int(env.get("HALLQ_ACK_WAIT_MS", cls.ack_wait_ms)),
             timings_file=Path(env["HALLQ_TIMINGS_FILE"]) if env.get("HALLQ_TIMINGS_FILE") else None,
         )
 

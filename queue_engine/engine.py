@@ -22,12 +22,13 @@ from . import errors, policy
 from .actor import ACTOR
 from .checks import check_archived, check_issue, check_outcome, check_rating, check_skills, check_transfer_target
 from .config import HallConfig
-from .fcall_pipe import EMPTY, FunctionCaller, Packed, command, pipe_for
+from .fcall_pipe import EMPTY, PRIMARY_ONLY, Durability, FunctionCaller, Packed, command, pipe_for
 from .keys import DAY_SCOPED_TTL_S, EVENTS_MAXLEN, HallKeys
-from .library import FUNCTION_NAMES, LIBRARY, standalone_script
+from .library import FUNCTION_NAMES, LIBRARY, READ_ONLY, standalone_script
 from .model import HallModel, initial_window, item_services
 from .reconfig import reconfiguration
 from .records import Event, Issued, Json, Rating, Ticket, TicketStatus, WindowState, normalize_snapshot
+from .shards import Shards, tag_slot
 
 _FIRST_CONFIG = standalone_script("first_config")
 Clock = Callable[[], float]  # seconds since the epoch, like time.time
@@ -57,22 +58,30 @@ def _id_after(after: str | None, now_ms: int) -> str:
 class Engine:
     def __init__(
         self,
-        redis: Redis,
+        redis: Redis | Shards,
         hall: HallConfig,
         *,
         prefix: str = "hq",
         clock: Clock = time.time,
         new_id: IdMaker = random_ticket_id,
+        durability: Durability = PRIMARY_ONLY,
     ) -> None:
-        self.redis = redis
+        # One Redis, or a cluster's primaries: the hall's keys share its hash tag, so one of them holds them all.
+        self.shards = redis if isinstance(redis, Shards) else Shards.one(redis)
+        self.slot = tag_slot(hall.id)
         self.hall = hall
         self.keys = HallKeys(hall.id, prefix)
         self.clock = clock
         self.new_id = new_id
-        self.scripts = FunctionCaller(redis, LIBRARY, FUNCTION_NAMES)
+        self.scripts = FunctionCaller(self.shards, self.slot, LIBRARY, FUNCTION_NAMES, READ_ONLY, durability)
         # The set-up the hall runs on (version 0: none recorded) and where it came from, which a rebuild puts back.
         self.config_version, self.config_source = 0, "live"
         self.adopt(hall)
+
+    @property
+    def redis(self) -> Redis:
+        """The client of the Redis that holds this hall now (on a cluster, the primary of its slot)."""
+        return self.shards.at(self.slot)
 
     def adopt(self, hall: HallConfig, version: int | None = None, source: str = "live") -> None:
         """Work from ``hall`` from now on: what every call sends that only the configuration decides is encoded here,

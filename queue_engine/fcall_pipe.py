@@ -28,6 +28,8 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from .shards import Shards, SlotMoved, is_moved
+
 REPLY_TIMEOUT_S = 5.0  # a reply this late means a hung connection: drop it, fail its calls, reconnect
 CONNECT_TIMEOUT_S = 2.0  # a local Redis connects in milliseconds
 RECOVERY_WAIT_S = 2.0  # a call waits this long for the rebuild of a Redis that lost its data, then fails (503)
@@ -146,7 +148,8 @@ class Pipe:
                     if future.done():
                         continue  # its caller gave up (cancelled): the reply still had to be read, in order
                     if isinstance(reply, ResponseError):
-                        future.set_exception(reply)
+                        # A cluster node that does not serve the slot (now): an outage for the caller, not an error.
+                        future.set_exception(SlotMoved(str(reply)) if is_moved(reply) else reply)
                     else:
                         future.set_result(reply)
         except (OSError, AttributeError, asyncio.CancelledError) as exc:  # AttributeError: closed under us
@@ -214,47 +217,78 @@ def pipe_for(redis: Redis) -> Pipe:
 
 
 Recovery = Callable[[], Awaitable[None]]
-_RECOVERIES: weakref.WeakKeyDictionary[Redis, Recovery] = weakref.WeakKeyDictionary()
-_RECOVERING: weakref.WeakKeyDictionary[Redis, asyncio.Future[None]] = weakref.WeakKeyDictionary()
+_RECOVERIES: weakref.WeakKeyDictionary[Shards, Recovery] = weakref.WeakKeyDictionary()
+_RECOVERING: weakref.WeakKeyDictionary[Shards, asyncio.Future[None]] = weakref.WeakKeyDictionary()
 
 
-def when_functions_lost(redis: Redis, recovery: Recovery) -> None:
+def when_functions_lost(shards: Shards, recovery: Recovery) -> None:
     """Run ``recovery`` before the library is loaded again into a Redis that has lost it.
 
     A Redis that lost its functions was restarted without persistence: it lost the halls' live state too.
     Until the library is back no script can run, so nothing can issue a number from an empty hall: the
     recovery (a rebuild from the SQL record) has Redis to itself. The library is loaded only once it is done.
     """
-    _RECOVERIES[redis] = recovery
+    _RECOVERIES[shards] = recovery
 
 
-async def _recover(redis: Redis) -> None:
+async def _recover(shards: Shards) -> None:
     """The registered recovery, run once however many calls found the library gone at the same time. A call waits
     for it at most ``RECOVERY_WAIT_S``, then fails as if Redis were down (503, try again): rebuilding a busy day
     takes seconds, and a request must not hang meanwhile."""
-    recovery = _RECOVERIES.get(redis)
+    recovery = _RECOVERIES.get(shards)
     if recovery is None:
         return
-    running = _RECOVERING.get(redis)
+    running = _RECOVERING.get(shards)
     if running is None:
-        running = _RECOVERING[redis] = asyncio.ensure_future(recovery())
-        running.add_done_callback(lambda _: _RECOVERING.pop(redis, None))
+        running = _RECOVERING[shards] = asyncio.ensure_future(recovery())
+        running.add_done_callback(lambda _: _RECOVERING.pop(shards, None))
     try:
         await asyncio.wait_for(asyncio.shield(running), RECOVERY_WAIT_S)
     except TimeoutError:
         raise RedisTimeoutError("Redis lost its data; the halls are being rebuilt from the record") from None
 
 
-class FunctionCaller:
-    """Calls the functions of one Lua library (FCALL), each call one pre-packed buffer."""
+class NotReplicated(RedisConnectionError):
+    """A change was made, but no replica confirmed it in time: it is not acknowledged (503), and the client's retry
+    with its Idempotency-Key finds it if it survived, or makes it again if the primary was lost with it."""
 
-    def __init__(self, redis: Redis, library: str, names: dict[str, str]) -> None:
-        self.redis = redis  # its pool lends the connections; FUNCTION LOAD goes through it too
+
+@dataclass(frozen=True, slots=True)
+class Durability:
+    """When a change is acknowledged: once its primary has it (``replicas`` 0: a failover may lose the last
+    changes of the primary that died), or once that many replicas have it too (``WAIT``, pipelined behind the
+    call: still one round trip, plus the replica's)."""
+
+    replicas: int = 0
+    wait_ms: int = 500
+
+    @property
+    def packed_wait(self) -> bytes:
+        return command("WAIT", self.replicas, self.wait_ms)
+
+
+PRIMARY_ONLY = Durability()
+
+
+class FunctionCaller:
+    """Calls the functions of one Lua library (FCALL) for the keys of one slot, each call one pre-packed buffer."""
+
+    def __init__(self, shards: Shards, slot: int, library: str, names: dict[str, str],
+                 read_only: frozenset[str] = frozenset(), durability: Durability = PRIMARY_ONLY) -> None:
+        self.shards = shards  # the slot's primary lends the connections; FUNCTION LOAD goes through it too
+        self.slot = slot
         self.library = library
         self._heads = {name: bulk("FCALL") + bulk(function) for name, function in names.items()}
+        self._read_only = read_only
+        self.durability = durability
+        self._wait = durability.packed_wait
+
+    @property
+    def redis(self) -> Redis:
+        return self.shards.at(self.slot)
 
     async def load(self) -> None:
-        await self.redis.execute_command("FUNCTION", "LOAD", "REPLACE", self.library)  # type: ignore[no-untyped-call]
+        await load_library(self.redis, self.library)
 
     async def call(self, name: str, keys: Packed, args: Sequence[Any], tail: Packed = EMPTY,
                    last: Any = "") -> Any:
@@ -263,14 +297,36 @@ class FunctionCaller:
         count = 3 + keys.count + len(args) + tail.count + 1
         packed = b"".join((b"*%d\r\n" % count, self._heads[name], bulk(keys.count), keys.data, encoded, tail.data,
                            bulk(last)))
+        durable = self.durability.replicas > 0 and name not in self._read_only
         try:
-            return await self._send(packed)
+            try:
+                return await self._send(packed, durable)
+            except ResponseError as exc:
+                if "Function not found" not in str(exc):
+                    raise
+                await _recover(self.shards)  # Redis restarted without persistence, or this version is new to it
+                await self.load()
+                return await self._send(packed, durable)
+        except (RedisConnectionError, RedisTimeoutError):
+            self.shards.suspect()  # a node lost: on a cluster its replica may be taking over
+            raise
         except ResponseError as exc:
-            if "Function not found" not in str(exc):
+            if not is_moved(exc):
                 raise
-            await _recover(self.redis)  # Redis restarted without persistence, or this version is new to it
-            await self.load()
-            return await self._send(packed)
+            self.shards.suspect()
+            raise SlotMoved(str(exc)) from None
 
-    async def _send(self, packed: bytes) -> Any:
-        return await pipe_for(self.redis).call(packed)
+    async def _send(self, packed: bytes, durable: bool) -> Any:
+        pipe = pipe_for(self.redis)
+        if not durable:
+            return await pipe.call(packed)
+        reply, replicas = await pipe.call_many((packed, self._wait))
+        if replicas < self.durability.replicas:
+            raise NotReplicated(f"{replicas} of {self.durability.replicas} replicas confirmed the change in "
+                                f"{self.durability.wait_ms} ms")
+        return reply
+
+
+async def load_library(redis: Redis, library: str) -> None:
+    """FUNCTION LOAD REPLACE: the same library twice is harmless, and a new version replaces none of the old's."""
+    await redis.execute_command("FUNCTION", "LOAD", "REPLACE", library)  # type: ignore[no-untyped-call]

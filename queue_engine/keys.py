@@ -144,6 +144,9 @@ class HallKeys:
         return f"{self.base}:displays:{day}"
 
 
+AUTH_TAG = "auth"  # the hash tag of the sign-in keys: one slot, whichever halls a server runs
+
+
 @dataclass(frozen=True, slots=True)
 class AuthKeys:
     """The keys of sign-in, shared by every hall of a server: accounts may belong to several halls. They carry the
@@ -153,7 +156,7 @@ class AuthKeys:
 
     @property
     def base(self) -> str:
-        return f"{self.prefix}:{{auth}}"
+        return f"{self.prefix}:{{{AUTH_TAG}}}"
 
     @property
     def revocations(self) -> str:

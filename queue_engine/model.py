@@ -569,7 +569,7 @@ class HallModel:
             if self.queues.get(f"wq:{window_id}"):
                 raise errors.WindowHasTickets(window=window_id, count=len(self.queues[f"wq:{window_id}"]))
         removed, items_gone = set(change.services_removed), set(change.items_removed)
-        for ticket_id in self.active:
+        for ticket_id in sorted(self.active):  # the first live one by id is named, as by reconfigure.lua
             t = self.tickets[ticket_id]
             if t["service"] in removed:
                 raise errors.ServiceHasTickets(service=t["service"], number=t["number"])

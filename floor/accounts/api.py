@@ -91,7 +91,7 @@ async def _count_attempt(ctx: Ctx, username: str) -> tuple[int, int, int, int]:
     """Count this attempt before the password is checked, so guesses sent at once cannot all slip in before the
     lock: (account attempts, seconds their count lives, address attempts, seconds) in the lock-out window."""
     k = keys(ctx.runtime)
-    pipe = ctx.runtime.redis.pipeline(transaction=True)
+    pipe = ctx.runtime.auth_redis.pipeline(transaction=True)
     for key in (k.failures("account", username), k.failures("address", _address(ctx))):
         pipe.incr(key)
         pipe.expire(key, rules.LOCK_WINDOW_S, nx=True)
@@ -103,7 +103,7 @@ async def _count_attempt(ctx: Ctx, username: str) -> tuple[int, int, int, int]:
 async def _succeeded(ctx: Ctx, username: str) -> None:
     """A right password: the account's count starts again, and the address's attempt was no failure."""
     k = keys(ctx.runtime)
-    pipe = ctx.runtime.redis.pipeline(transaction=False)
+    pipe = ctx.runtime.auth_redis.pipeline(transaction=False)
     pipe.delete(k.failures("account", username))
     pipe.decr(k.failures("address", _address(ctx)))
     await pipe.execute()
@@ -261,7 +261,7 @@ async def take_window(ctx: Ctx, body: TakeWindow) -> Response:
                        f"本大厅没有{body.window}号窗口。")
     account = await asyncio.to_thread(store.find, ctx.runtime.sql, p.staff)
     name = account.display_name if account else p.staff
-    refused = await holders.take(ctx.runtime.redis, _holders(ctx), window.id, p.staff, name)
+    refused = await holders.take(ctx.hall.engine.redis, _holders(ctx), window.id, p.staff, name)
     if refused is not None and refused.another:
         raise ApiError(409, "holds_another", f"You are signed in at window {refused.another}; leave it first.",
                        f"您已在{refused.another}号窗口在岗，请先离开该窗口。")
@@ -274,7 +274,7 @@ async def take_window(ctx: Ctx, body: TakeWindow) -> Response:
 
 async def _free(ctx: Ctx, window: str, username: str) -> None:
     await stand_in.away(ctx.hall, window)  # AB岗: the B post takes up what this window served
-    await holders.release(ctx.runtime.redis, _holders(ctx), window, username)
+    await holders.release(ctx.hall.engine.redis, _holders(ctx), window, username)
     with contextlib.suppress(DomainError):  # a ticket still at the window: it is handed over, not closed
         await ctx.hall.engine.close_window(window)
 
@@ -291,7 +291,7 @@ async def leave_window(ctx: Ctx) -> None:
 @ENDPOINTS.add("GET", "/session/windows", roles=("staff", "manager"))
 async def windows_held(ctx: Ctx, _: Any) -> dict[str, Any]:
     """Who is at each window (username and display name): the console offers the free ones."""
-    held = await holders.read(ctx.runtime.redis, _holders(ctx))
+    held = await holders.read(ctx.hall.engine.redis, _holders(ctx))
     return {"windows": [{"window": w.id, "holder": held[w.id].username if w.id in held else None,
                          "holder_name": held[w.id].name if w.id in held else None} for w in ctx.hall.config.windows]}
 
@@ -375,7 +375,7 @@ async def change_account(ctx: Ctx, body: AccountChange) -> dict[str, Any]:
     changed = await asyncio.to_thread(store.change, ctx.runtime.sql, username, datetime.now(UTC), **fields)
     assert changed is not None
     if body.disabled:  # whatever window they held is free again (and closed unless a ticket is there)
-        for window in holders.holding(await holders.read(ctx.runtime.redis, _holders(ctx)), username):
+        for window in holders.holding(await holders.read(ctx.hall.engine.redis, _holders(ctx)), username):
             await _free(ctx, window, username)
     if body.disabled or changed.role != before.role:  # a new role takes effect at the next sign-in: end the old
         await revoke(ctx.runtime, account=username, kind="session")
@@ -393,7 +393,7 @@ async def reset_password(ctx: Ctx, _: Any) -> dict[str, Any]:
     await asyncio.to_thread(store.change, ctx.runtime.sql, username, datetime.now(UTC), password_hash=hashed,
                             must_change=True)
     await revoke(ctx.runtime, account=username, kind="session")
-    await ctx.runtime.redis.delete(keys(ctx.runtime).failures("account", username))
+    await ctx.runtime.auth_redis.delete(keys(ctx.runtime).failures("account", username))
     return {"username": username, "one_time_password": password}
 
 

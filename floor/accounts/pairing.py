@@ -53,7 +53,7 @@ def _unknown(code: str) -> ApiError:
 @ENDPOINTS.add("POST", "/pairing", roles=(), status=201, refusals=((429, "too many devices waiting"),))
 async def ask_pairing(ctx: Ctx, _: Any) -> dict[str, Any]:
     """A device asks to be paired: its code to show, and the claim it polls with (only it has it)."""
-    redis = ctx.runtime.redis
+    redis = ctx.runtime.auth_redis
     pending = _pending(ctx)
     now = datetime.now(UTC).timestamp()
     await redis.zremrangebyscore(pending, 0, now - CODE_TTL_S)
@@ -72,7 +72,8 @@ async def ask_pairing(ctx: Ctx, _: Any) -> dict[str, Any]:
 
 
 async def _record(ctx: Ctx, code: str) -> dict[str, Any]:
-    raw = await ctx.runtime.redis.get(keys(ctx.runtime).pairing(code)) if code.isdigit() and len(code) == 6 else None
+    well_formed = code.isdigit() and len(code) == 6
+    raw = await ctx.runtime.auth_redis.get(keys(ctx.runtime).pairing(code)) if well_formed else None
     record: dict[str, Any] | None = orjson.loads(raw) if raw else None
     if record is None or record["hall"] != ctx.hall.config.id:
         raise _unknown(code)
@@ -90,8 +91,8 @@ async def collect_pairing(ctx: Ctx, _: Any) -> dict[str, Any]:
                        "这不是申请该配对码的设备。")
     if "token" not in record:
         return {"paired": False}
-    await ctx.runtime.redis.delete(keys(ctx.runtime).pairing(code))
-    await ctx.runtime.redis.zrem(_pending(ctx), code)
+    await ctx.runtime.auth_redis.delete(keys(ctx.runtime).pairing(code))
+    await ctx.runtime.auth_redis.zrem(_pending(ctx), code)
     return {"paired": True, "token": record["token"], "name": record["name"], "role": record["role"]}
 
 
@@ -118,5 +119,5 @@ async def pair_device(ctx: Ctx, body: Approve) -> dict[str, Any]:
                               created_at=datetime.now(UTC))
     await asyncio.to_thread(store.issued, ctx.runtime.sql, row)
     record.update(token=token, name=body.name, role=body.role)
-    await ctx.runtime.redis.set(keys(ctx.runtime).pairing(code), orjson.dumps(record), xx=True, keepttl=True)
+    await ctx.runtime.auth_redis.set(keys(ctx.runtime).pairing(code), orjson.dumps(record), xx=True, keepttl=True)
     return {"id": jid, "name": body.name, "role": body.role, "window": window}

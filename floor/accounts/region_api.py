@@ -112,5 +112,5 @@ async def reset_region_password(ctx: RegionCtx, _: Any) -> dict[str, Any]:
     await asyncio.to_thread(store.change, ctx.runtime.sql, username, datetime.now(UTC), password_hash=hashed,
                             must_change=True)
     await revoke(ctx.runtime, account=username, kind="session")
-    await ctx.runtime.redis.delete(keys(ctx.runtime).failures("account", username))
+    await ctx.runtime.auth_redis.delete(keys(ctx.runtime).failures("account", username))
     return {"username": username, "one_time_password": password}

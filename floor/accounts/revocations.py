@@ -32,7 +32,7 @@ async def revoke(runtime: Runtime, ids: Sequence[str] = (), *, account: str | No
     found = await asyncio.to_thread(store.revoke, runtime.sql, now, ids=ids, account=account, kind=kind)
     runtime.revoked.update(found)
     if found:
-        pipe = runtime.redis.pipeline(transaction=False)
+        pipe = runtime.auth_redis.pipeline(transaction=False)
         for jid in found:
             pipe.xadd(keys(runtime).revocations, {"id": jid}, maxlen=STREAM_MAXLEN, approximate=True)
         await pipe.execute()
@@ -48,7 +48,7 @@ async def prime(runtime: Runtime) -> str:
     between the two is missed); the stream id to follow from."""
     last = "0-0"
     with contextlib.suppress(Exception):  # Redis away: SQL's list still holds, the watch reads the stream later
-        newest: Any = await runtime.redis.xrevrange(keys(runtime).revocations, count=1)
+        newest: Any = await runtime.auth_redis.xrevrange(keys(runtime).revocations, count=1)
         if newest:
             last = _text(newest[0][0])
     runtime.revoked.update(await asyncio.to_thread(store.revoked_since, runtime.sql, datetime.now(UTC)))
@@ -60,7 +60,7 @@ async def watch(runtime: Runtime, last: str) -> None:
     key = keys(runtime).revocations
     while True:
         try:
-            found: Any = await runtime.redis.xread({key: last}, count=1000)
+            found: Any = await runtime.auth_redis.xread({key: last}, count=1000)
             for _, entries in found or ():
                 for entry_id, fields in entries:
                     last = _text(entry_id)

@@ -40,7 +40,7 @@ async def snapshot(ctx: Ctx, _: Any) -> SnapshotOut:
     hall = ctx.hall.config
     public = ctx.principal is not None and ctx.principal.role in IN_PUBLIC_VIEW
     snap = await ctx.hall.engine.snapshot()
-    held = await holders.read(ctx.runtime.redis, ctx.hall.engine.keys.holders)
+    held = await holders.read(ctx.hall.engine.redis, ctx.hall.engine.keys.holders)
     services = []
     for line in snap["services"]:
         svc = hall.service(line["code"])

@@ -28,6 +28,7 @@ from floor.http.auth import AuthError, Principal, authorize, bearer, csrf_token,
 from floor.http.body import problem_en, problem_zh
 from queue_engine.actor import ACTOR
 from queue_engine.errors import DomainError
+from queue_engine.shards import MOVED_ERRORS
 
 if TYPE_CHECKING:
     from floor.network.rules import Region
@@ -379,7 +380,8 @@ def outage_response(request: HTTPConnection, exc: BaseException) -> Response:
 
 
 # What the app answers 503 wherever it surfaces (a page, a socket, a health check), beside the endpoints.
-OUTAGES = (RedisConnectionError, RedisTimeoutError, *SQL_DOWN)
+# A cluster node not serving a hall's slot now (a failover, slots moving) answers like a Redis that is down.
+OUTAGES = (RedisConnectionError, RedisTimeoutError, *MOVED_ERRORS, *SQL_DOWN)
 
 
 def is_outage(exc: BaseException) -> bool:

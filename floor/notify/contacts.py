@@ -23,7 +23,7 @@ from redis.asyncio import Redis
 
 from floor.identity import normalize_phone
 from queue_engine.config import HallConfig
-from queue_engine.keys import HallKeys
+from queue_engine.engine import Engine
 
 if TYPE_CHECKING:
     from floor.http.kit import Ctx
@@ -73,11 +73,18 @@ def _bound_to(hall: str, ticket: str) -> bytes:
 class Contacts:
     """One hall's sealed phone numbers."""
 
-    def __init__(self, redis: Redis, hall: HallConfig, keys: HallKeys, sealer: Sealer) -> None:
-        self.redis = redis
-        self.hall = hall
-        self.key = keys.contacts
+    def __init__(self, engine: Engine, sealer: Sealer) -> None:
+        self.engine = engine
+        self.key = engine.keys.contacts
         self.sealer = sealer
+
+    @property
+    def redis(self) -> Redis:
+        return self.engine.redis  # on a cluster, the hall's primary now: a failover may move it
+
+    @property
+    def hall(self) -> HallConfig:
+        return self.engine.hall
 
     async def keep(self, ticket: str, phone: str, now_s: float) -> None:
         """Keep ``phone`` (already normalised) for ``ticket`` until the end of today."""
@@ -104,5 +111,5 @@ async def keep_contact(ctx: Ctx, ticket: Ticket, phone: str) -> None:
     hall = ctx.hall.config
     if hall.notifications.notify_url:
         engine = ctx.hall.engine
-        contacts = Contacts(engine.redis, hall, engine.keys, sealer_for(ctx.runtime.settings.secret))
+        contacts = Contacts(engine, sealer_for(ctx.runtime.settings.secret))
         await contacts.keep(ticket.id, normalize_phone(phone), engine.clock())

@@ -27,7 +27,6 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from redis.asyncio import Redis
 from sqlalchemy import Engine as SqlEngine
 
 from floor.cancellation import raise_if_cancelled
@@ -37,6 +36,7 @@ from floor.notify.webhooks import NewDelivery, RetryPolicy, WebhookSender, in_th
 from floor.ratings.rules import level
 from floor.record.archiver import Archiver
 from floor.record.projection import StreamEvent
+from floor.redis_shards import open_shards
 from floor.settings import Settings
 from queue_engine.config import HallConfig
 from queue_engine.engine import Engine
@@ -200,14 +200,15 @@ async def run_notifications(settings: Settings, halls: Mapping[str, HallConfig],
     """The notifiers of every hall that sends notifications or ratings, and the one sender of every hall's
     webhooks, until cancelled. Run by the archive process (``floor.archive_process``)."""
     # A client of its own: each notifier blocks a connection in XREADGROUP, beside the archivers' pool.
-    redis = Redis.from_url(settings.redis_url, max_connections=len(halls) + 8)
+    redis = open_shards(settings, max_connections=len(halls) + 8)
+    await redis.start()
     sealer = sealer_for(settings.secret)
     clock = FileClock(settings.clock_file) if settings.clock_file else time.time  # the web workers' clock
     engines = {h: Engine(redis, cfg, prefix=settings.key_prefix, clock=clock) for h, cfg in halls.items()}
     for engine in engines.values():
         with contextlib.suppress(Exception):  # Redis away: each notifier follows the stream once it is back
             await engine.catch_up()
-    contacts = {h: Contacts(redis, e.hall, e.keys, sealer) for h, e in engines.items()}
+    contacts = {h: Contacts(e, sealer) for h, e in engines.items()}
 
     async def phone_of(hall: str, ticket: str) -> str | None:
         return await contacts[hall].phone(ticket) if hall in contacts else None

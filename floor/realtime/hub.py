@@ -17,7 +17,8 @@ stream's order, and those passed before the event came get it in the next pass (
 gains is measured by the fan-out scenarios of ``loadtest/`` (their results and history: ``loadtest/results/``).
 
 Any number of processes can run behind a load balancer: each reads the streams itself, so nothing
-passes through process memory between workers.
+passes through process memory between workers. On a Redis Cluster one XREAD cannot name streams of several
+slots: the hub reads each slot's halls with an XREAD of their own, and groups them again when slots move.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from redis.asyncio import Redis
 
 from floor.cancellation import raise_if_cancelled
 from queue_engine.fcall_pipe import Packed, Pipe, bulk
+from queue_engine.shards import Shards, tag_slot
 
 log = logging.getLogger("hallq.hub")
 
@@ -79,11 +81,11 @@ class Listener(Protocol):
 
 
 class Hub:
-    def __init__(self, redis: Redis, streams: dict[str, str], render: Render, *, heartbeat_s: float = 15.0,
+    def __init__(self, shards: Shards | Redis, streams: dict[str, str], render: Render, *, heartbeat_s: float = 15.0,
                  block_ms: int = 2000) -> None:
-        self.redis = redis  # backlog reads; XREAD BLOCK holds a connection of this client's pool for good
+        # Backlog reads; each XREAD BLOCK holds a connection of its node's pool for good.
+        self.shards = shards if isinstance(shards, Shards) else Shards.one(shards)
         self.streams = streams  # hall -> stream key
-        self.reads = StreamReads(Pipe(redis), streams, block_ms)
         self.render = render
         self.heartbeat_s = heartbeat_s
         self.block_ms = block_ms
@@ -114,7 +116,8 @@ class Hub:
     async def backlog(self, hall: str, view: str, since: str, count: int = 500) -> list[tuple[str, str | None]]:
         """The events strictly after ``since``, oldest first, at most ``count``: each its id and its text for
         ``view`` (None: nothing for that view)."""
-        entries = cast(Entries, await self.redis.xrange(self.streams[hall], min=f"({since}", count=count))
+        entries = cast(Entries, await self.shards.for_tag(hall).xrange(self.streams[hall], min=f"({since}",
+                                                                        count=count))
         return [(event_id, self.render(hall, view, event_id, payload))
                 for event_id, payload in (self._parsed(eid, fields) for eid, fields in entries)]
 
@@ -125,7 +128,7 @@ class Hub:
     async def _start_ids(self) -> dict[str, str]:
         ids = {}
         for hall, stream in self.streams.items():
-            last = await self.redis.xrevrange(stream, count=1)
+            last = await self.shards.for_tag(hall).xrevrange(stream, count=1)
             ids[hall] = cast(Entries, last)[0][0].decode() if last else "0-0"
         return ids
 
@@ -142,7 +145,37 @@ class Hub:
 
     async def _read(self) -> None:
         last = await self._start_ids()
-        by_stream = {stream: hall for hall, stream in self.streams.items()}
+        while True:
+            changed = self.shards.changed
+            readers = [asyncio.ensure_future(self._read_node(StreamReads(Pipe(redis), {h: self.streams[h] for h in
+                                                                                      halls}, self.block_ms), last))
+                       for redis, halls in self._groups()]
+            moved = asyncio.ensure_future(changed.wait())
+            try:
+                done, _ = await asyncio.wait([*readers, moved], return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                for task in (*readers, moved):
+                    task.cancel()
+                await asyncio.gather(*readers, moved, return_exceptions=True)
+            for task in done:
+                if task is not moved:
+                    task.result()  # a reader only ends by failing: raise it
+
+    def _groups(self) -> list[tuple[Redis, list[str]]]:
+        """The halls each XREAD names, and the Redis it goes to: every hall in one read on a single server. A cluster
+        refuses a command naming keys of two slots, even of one node: there each slot's halls are read apart (a
+        blocking read holds a connection: one per hall), and grouped again when slots move."""
+        groups = self.shards.grouped(self.streams)
+        if not self.shards.is_cluster:
+            return list(groups.items())
+        by_slot: dict[tuple[Redis, int], list[str]] = {}
+        for redis, halls in groups.items():
+            for hall in halls:
+                by_slot.setdefault((redis, tag_slot(hall)), []).append(hall)
+        return [(redis, halls) for (redis, _), halls in by_slot.items()]
+
+    async def _read_node(self, reads: StreamReads, last: dict[str, str]) -> None:
+        by_stream = {stream: hall for hall, stream in reads.streams.items()}
         outage = False
         while True:
             raise_if_cancelled()
@@ -150,11 +183,12 @@ class Hub:
                 if outage and self.after_outage is not None:
                     await self.after_outage()
                 outage = False
-                replies = await self.reads.after(last)
+                replies = await reads.after(last)
             except asyncio.CancelledError:
                 raise
-            except Exception as exc:  # Redis restarting: keep trying, sockets stay open meanwhile
+            except Exception as exc:  # Redis restarting, or a cluster node failing over: keep trying
                 log.warning("hub read failed, retrying: %s", exc)
+                self.shards.suspect()
                 if not outage and self.on_outage is not None:
                     await self.on_outage()
                 outage = True

@@ -33,7 +33,7 @@ class Recovery:
 
     def watch(self) -> None:
         """Called once at start: from now on a lost Redis brings the halls back."""
-        when_functions_lost(self.runtime.redis, self.bring_back_halls)
+        when_functions_lost(self.runtime.shards, self.bring_back_halls)
         self.runtime.hub.on_outage = self.record_tails
         self.runtime.hub.after_outage = self.redis_is_back
 
@@ -47,8 +47,8 @@ class Recovery:
 
     async def redis_is_back(self) -> None:
         # Idle pooled connections still point at the Redis that went away: each would fail its next request once.
-        await self.runtime.redis.connection_pool.disconnect(inuse_connections=False)
-        await self.runtime.hub.redis.connection_pool.disconnect(inuse_connections=False)
+        await self.runtime.shards.disconnect_idle()
+        await self.runtime.hub.shards.disconnect_idle()
         await self.bring_back_halls()
 
     async def bring_back_halls(self) -> None:

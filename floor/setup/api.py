@@ -131,7 +131,7 @@ async def _followed(ctx: Ctx, changed: ChangedOut, region: str | None) -> Change
 
 
 async def _window_not_held(ctx: Ctx, window_id: str) -> None:
-    held = await holders.read(ctx.runtime.redis, ctx.hall.engine.keys.holders)
+    held = await holders.read(ctx.hall.engine.redis, ctx.hall.engine.keys.holders)
     if window_id in held:
         name = held[window_id].name
         raise ApiError(409, "window_held", f"{name} is signed in at window {window_id}; they sign out of it first.",
@@ -151,7 +151,7 @@ def _version(ctx: Ctx) -> int:
 async def get_setup(ctx: Ctx, _: Any) -> SetupOut:
     """The set-up the hall runs on now, and its version (every change names it)."""
     engine = ctx.hall.engine
-    at, by = await ctx.runtime.redis.hmget(engine.keys.config, ["at", "by"])
+    at, by = await engine.redis.hmget(engine.keys.config, ["at", "by"])
     changed_at = datetime.fromtimestamp(int(at) / 1000, engine.hall.zone) if at else None
     region = ctx.runtime.catalog_kept_by(engine.hall.id)
     named = ctx.runtime.network.region(region) if region and ctx.runtime.network else None

@@ -99,7 +99,7 @@ async def _kiosk_too_fast(ctx: Ctx, idempotency_key: str | None) -> Response | N
     if not limit.enabled:
         return None
     engine = ctx.hall.engine
-    wait_s = await limit.wait_s(ctx.runtime.redis, engine.keys, ctx.principal.token_id,
+    wait_s = await limit.wait_s(engine.redis, engine.keys, ctx.principal.token_id,
                                 ctx.hall.config.business_day(engine.clock()), idempotency_key)
     if not wait_s:
         return None

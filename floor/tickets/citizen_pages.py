@@ -35,11 +35,15 @@ async def find_hall(runtime: Runtime, ticket_id: str) -> str | None:
     """The hall holding a ticket: the phone page's URL carries only the ticket's unguessable id."""
     if not _TICKET_ID.match(ticket_id):
         return None
-    async with runtime.redis.pipeline(transaction=False) as pipe:
-        for hall in runtime.halls.values():
-            pipe.hexists(hall.engine.keys.tickets, ticket_id)
-        found = await pipe.execute()
-    return next((hall for hall, hit in zip(runtime.halls, found, strict=True) if hit), None)
+    for redis, halls in runtime.shards.grouped(runtime.halls).items():  # one pipeline per Redis holding halls
+        async with redis.pipeline(transaction=False) as pipe:
+            for hall in halls:
+                pipe.hexists(runtime.halls[hall].engine.keys.tickets, ticket_id)
+            found = await pipe.execute()
+        hit = next((hall for hall, hit in zip(halls, found, strict=True) if hit), None)
+        if hit is not None:
+            return hit
+    return None
 
 
 async def _ticket_page(request: Request, path: Path) -> Response:

@@ -18,10 +18,11 @@ from pathlib import Path
 
 from loadtest.machine import describe, git_commit
 
-from .run import DEFAULT_DURATION_S, FAULTS, WINDOWS, Deployment, Outcome, Plan, Services, run_fault
+from .run import CLUSTER_FAULTS, DEFAULT_DURATION_S, FAULTS, WINDOWS, Deployment, Outcome, Plan, Services, run_fault
 from .services import ROOT
 
 REPORT = ROOT / "docs" / "reliability.md"
+KEPT_FROM = "## Acknowledged means replicated"  # the report's hand-written sections begin here
 
 WHAT = {
     "worker-kill": "`kill -9` of one of the two uvicorn workers (the one with the lower pid), under load; uvicorn "
@@ -34,6 +35,11 @@ WHAT = {
                      "before the first script runs again.",
     "postgres-outage": "PostgreSQL stopped (`pg_ctl stop -m fast`) for 60 s, then started. The hall must not notice; "
                        "the archiver backs off, keeps its batch and catches up.",
+    "primary-kill": "On a Redis Cluster of 3 primaries and 3 replicas (private, no persistence), `kill -9` of the "
+                    "primary serving the hall's slot; its replica takes over (cluster-node-timeout 2 s), the "
+                    "killed node is started again and rejoins as a replica. The server runs with "
+                    "`HALLQ_ACK_REPLICAS=1`: a change is acknowledged only once a replica has it (WAIT), and "
+                    "answered 503 while no replica confirms it; guides retry with their Idempotency-Key.",
     "ws-drop": "Every display's TCP connection aborted at once (client side, as a network blip does), one second "
                "without screens while the windows keep calling, then reconnection with `since=<last event id>`.",
 }
@@ -201,17 +207,21 @@ def report(outcomes: list[Outcome], command: str, started: datetime, machine: di
 
 
 async def run_all(services: Services, faults: list[str], duration_s: float) -> list[Outcome]:
-    deployment = Deployment(services, len(faults))
     outcomes = []
-    try:
-        await asyncio.to_thread(deployment.start)
-        for fault in faults:
-            print(f"running {fault} for about {duration_s:g} s ...", flush=True)
-            outcome = await run_fault(Plan.long(fault, duration_s), deployment)
-            print_outcome(outcome)
-            outcomes.append(outcome)
-    finally:
-        await asyncio.to_thread(deployment.close)
+    for on_cluster in (False, True):  # one Redis for most faults; a cluster, acknowledging by replica, for its own
+        these = [f for f in faults if (f in CLUSTER_FAULTS) == on_cluster]
+        if not these:
+            continue
+        deployment = Deployment(services, len(these), cluster=on_cluster, ack_replicas=1 if on_cluster else 0)
+        try:
+            await asyncio.to_thread(deployment.start)
+            for fault in these:
+                print(f"running {fault} for about {duration_s:g} s ...", flush=True)
+                outcome = await run_fault(Plan.long(fault, duration_s), deployment)
+                print_outcome(outcome)
+                outcomes.append(outcome)
+        finally:
+            await asyncio.to_thread(deployment.close)
     return outcomes
 
 
@@ -239,7 +249,10 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\n{len(outcomes)} fault(s) in {time.monotonic() - began:.0f} s")
     if not args.no_report:
         command = " ".join([".venv/bin/python -m loadtest.faults", *(argv if argv is not None else sys.argv[1:])])
-        REPORT.write_text(report(outcomes, command, started, machine), encoding="utf-8")
+        # The sections written by hand (from KEPT_FROM on) stay as they are.
+        kept = REPORT.read_text(encoding="utf-8").partition(KEPT_FROM)
+        REPORT.write_text(report(outcomes, command, started, machine) + (f"\n{KEPT_FROM}{kept[2]}" if kept[1] else ""),
+                          encoding="utf-8")
         print(f"wrote {REPORT.relative_to(ROOT)}")
     return 0 if all(o.ok() for o in outcomes) else 1
 

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from floor.sql.db import TicketEventRow, TicketRow
 from queue_engine.keys import HallKeys
+from queue_engine.shards import ClusterUrl, is_cluster_url
 from queue_engine.stream_ids import format_stream_id, parse_stream_id
 
 from .load import STATUS_RANK, LoadRecord
@@ -41,7 +42,9 @@ class Evidence:
     def collect(cls, redis_url: str, sql: SqlEngine, hall: str, key_prefix: str,
                 wait_s: float = ARCHIVE_WAIT_S) -> Evidence:
         keys = HallKeys(hall, key_prefix)
-        client = redis_sync.Redis.from_url(redis_url, socket_timeout=10)
+        client = (cast(redis_sync.Redis, redis_sync.RedisCluster.from_url(ClusterUrl.parse(redis_url).node(
+            *ClusterUrl.parse(redis_url).seeds[0]), socket_timeout=10)) if is_cluster_url(redis_url)
+            else redis_sync.Redis.from_url(redis_url, socket_timeout=10))
         try:
             started = time.monotonic()
             while True:

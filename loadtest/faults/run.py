@@ -21,15 +21,17 @@ from sqlalchemy import create_engine
 
 from floor.sql.db import migrate
 from queue_engine.config import load_hall
+from queue_engine.shards import tag_slot
 
 from .invariants import Evidence, check_all
 from .load import Hall, LoadGenerator, LoadRecord
-from .services import ROOT, HallqServer, PrivatePostgres, PrivateRedis
+from .services import ROOT, HallqServer, PrivateCluster, PrivatePostgres, PrivateRedis
 
 DEMO_HALL = ROOT / "floor" / "halls" / "demo.toml"
 WINDOWS = ("1", "2", "3", "4")
 SERVICES = ("SOC", "HUK", "TAX", "FUND")
-FAULTS = ("worker-kill", "redis-restart", "postgres-outage", "ws-drop")
+FAULTS = ("worker-kill", "redis-restart", "postgres-outage", "ws-drop", "primary-kill")
+CLUSTER_FAULTS = ("primary-kill",)  # run on a deployment over a Redis Cluster
 DEFAULT_DURATION_S = 140.0  # per fault: ``all`` takes about eight minutes with the start and the checks
 
 
@@ -51,7 +53,8 @@ class Plan:
     def long(cls, fault: str, duration_s: float) -> Plan:
         """The runner's version: faults spread over ``duration_s``; PostgreSQL stays down 60 s."""
         down = {"redis-restart": 3.0, "postgres-outage": 60.0}.get(fault, 0.0)
-        every = {"worker-kill": 30.0, "redis-restart": 30.0, "postgres-outage": down + 30.0, "ws-drop": 10.0}[fault]
+        every = {"worker-kill": 30.0, "redis-restart": 30.0, "postgres-outage": down + 30.0, "ws-drop": 10.0,
+                 "primary-kill": 30.0}[fault]
         before, after = 10.0, 20.0
         faults = max(1, int((duration_s - before - after) // every))
         return cls(fault, faults=faults, before_s=before, every_s=every, after_s=after, down_s=down, guides=4,
@@ -109,8 +112,11 @@ class Deployment:
     """``hallq serve --workers 2`` on a private Redis and a fresh database, serving copies of the demo hall: each
     fault run takes a hall of its own, so runs on one deployment do not see each other's tickets."""
 
-    def __init__(self, services: Services, halls: int) -> None:
+    def __init__(self, services: Services, halls: int, *, cluster: bool = False, ack_replicas: int = 0) -> None:
         self.services = services
+        # On a cluster, acknowledged only once a replica has it too (HALLQ_ACK_REPLICAS), or a failover may lose it.
+        self.cluster = PrivateCluster(Path(tempfile.mkdtemp(prefix="hallq-cluster-"))) if cluster else None
+        self.ack_replicas = ack_replicas
         self.prefix = f"hqfault-{uuid.uuid4().hex[:8]}"
         self.home = services.workdir / self.prefix
         self.home.mkdir(parents=True)
@@ -122,11 +128,19 @@ class Deployment:
 
     def start(self) -> Deployment:
         paths = [_hall_copy(self.home, hall_id) for hall_id in self.hall_ids]
-        self.redis.start()
+        if self.cluster is not None:
+            self.cluster.start()
+        else:
+            self.redis.start()
         self.database_url = self.services.database()
-        self.server = HallqServer(self.home / "server", redis_url=self.redis.url, database_url=self.database_url,
-                                  key_prefix=self.prefix, secret=uuid.uuid4().hex, halls=tuple(paths)).start()
+        self.server = HallqServer(self.home / "server", redis_url=self.redis_url, database_url=self.database_url,
+                                  key_prefix=self.prefix, secret=uuid.uuid4().hex, halls=tuple(paths),
+                                  env={"HALLQ_ACK_REPLICAS": str(self.ack_replicas)}).start()
         return self
+
+    @property
+    def redis_url(self) -> str:
+        return self.cluster.url if self.cluster is not None else self.redis.url
 
     def next_hall(self) -> Hall:
         assert self.server is not None
@@ -139,6 +153,8 @@ class Deployment:
     def close(self) -> None:
         if self.server is not None:
             self.server.stop()
+        if self.cluster is not None:
+            self.cluster.close()
         self.redis.close()
 
 
@@ -161,7 +177,7 @@ async def run_fault(plan: Plan, deployment: Deployment) -> Outcome:
     running = asyncio.create_task(load.run(stop))
     faults_at: list[float] = []
     notes: list[str] = []
-    inject = _injector(plan, server, deployment.redis, deployment.services.postgres, load)
+    inject = _injector(plan, server, deployment, hall.id, load)
     try:
         await _sleep_unless_done(plan.before_s, running)
         for n in range(plan.faults):
@@ -176,7 +192,7 @@ async def run_fault(plan: Plan, deployment: Deployment) -> Outcome:
     duration = time.monotonic() - started
     sql = create_engine(deployment.database_url)
     try:
-        evidence = await asyncio.to_thread(Evidence.collect, deployment.redis.url, sql, hall.id, deployment.prefix)
+        evidence = await asyncio.to_thread(Evidence.collect, deployment.redis_url, sql, hall.id, deployment.prefix)
     finally:
         sql.dispose()
     outcome = Outcome(plan, hall.id, record, evidence, check_all(record, evidence), faults_at, notes, duration,
@@ -193,8 +209,10 @@ async def _sleep_unless_done(seconds: float, running: asyncio.Task[LoadRecord]) 
         raise RuntimeError("the load stopped before it was told to")
 
 
-def _injector(plan: Plan, server: HallqServer, redis: PrivateRedis, postgres: PrivatePostgres,
+def _injector(plan: Plan, server: HallqServer, deployment: Deployment, hall: str,
               load: LoadGenerator) -> Callable[[], Awaitable[str]]:
+    redis, postgres, cluster = deployment.redis, deployment.services.postgres, deployment.cluster
+
     async def worker_kill() -> str:
         victim = server.kill_worker()
         started = time.monotonic()
@@ -214,8 +232,16 @@ def _injector(plan: Plan, server: HallqServer, redis: PrivateRedis, postgres: Pr
         await asyncio.sleep(1.0)  # calls go on while the screens are away: they must come with the resume
         return f"{dropped} display sockets cut; they reconnect with since=<last id>"
 
+    async def primary_kill() -> str:
+        assert cluster is not None, "primary-kill runs on a deployment over a Redis Cluster"
+        victim, successor, took_s = await asyncio.to_thread(cluster.kill_primary, tag_slot(hall))
+        started = time.monotonic()
+        await asyncio.to_thread(cluster.revive)  # back as a replica: the new primary's writes have a replica again
+        return (f"SIGKILL of primary :{victim} (the hall's slot); replica :{successor} served it {took_s:.1f} s later; "
+                f"the killed node rejoined as a replica {time.monotonic() - started:.1f} s after that")
+
     return {"worker-kill": worker_kill, "redis-restart": redis_restart, "postgres-outage": postgres_outage,
-            "ws-drop": ws_drop}[plan.fault]
+            "ws-drop": ws_drop, "primary-kill": primary_kill}[plan.fault]
 
 
 def figures(outcome: Outcome) -> dict[str, Any]:

@@ -18,6 +18,7 @@ import time
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path
+from typing import cast
 
 import redis as redis_sync
 
@@ -107,6 +108,130 @@ class PrivateRedis:
         shutil.rmtree(self.directory, ignore_errors=True)
 
 
+def free_cluster_port() -> int:
+    """A free port whose cluster bus port (it + 10000) is free too."""
+    while True:
+        port = free_port()
+        if port + 10000 > 65535:
+            continue
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            try:
+                s.bind(("127.0.0.1", port + 10000))
+            except OSError:
+                continue
+        return port
+
+
+class PrivateCluster:
+    """A Redis Cluster of 3 primaries and 3 replicas on free ports, no persistence: ``kill_primary`` is the fault
+    (SIGKILL of the primary serving a slot; its replica takes over within ``cluster-node-timeout`` and a little),
+    ``revive`` starts the killed node again, which rejoins as a replica of the node that replaced it."""
+
+    NODE_TIMEOUT_MS = 2000
+
+    def __init__(self, directory: Path | None = None) -> None:
+        self.directory = directory or Path(tempfile.mkdtemp(prefix="hallq-cluster-"))
+        self.ports = [free_cluster_port() for _ in range(6)]
+        self.processes: dict[int, subprocess.Popen[bytes]] = {}
+        self.killed: list[int] = []
+
+    @property
+    def url(self) -> str:
+        return "redis+cluster://" + ",".join(f"127.0.0.1:{port}" for port in self.ports[:3])
+
+    def client(self, port: int) -> redis_sync.Redis:
+        return redis_sync.Redis(host="127.0.0.1", port=port, socket_timeout=5)
+
+    def start(self) -> PrivateCluster:
+        for port in self.ports:
+            self._start_node(port)
+        for port in self.ports:
+            wait_until(lambda port=port: self._answers(port), f"cluster node {port}")  # type: ignore[misc]
+        subprocess.run(["redis-cli", "--cluster", "create", *(f"127.0.0.1:{p}" for p in self.ports),
+                        "--cluster-replicas", "1", "--cluster-yes"], check=True, capture_output=True, timeout=60)
+        wait_until(self.healthy, "the Redis Cluster", timeout_s=30)
+        return self
+
+    def _start_node(self, port: int) -> None:
+        directory = self.directory / str(port)
+        directory.mkdir(parents=True, exist_ok=True)
+        log = (directory / "redis.log").open("ab")
+        self.processes[port] = subprocess.Popen(
+            ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--dir", str(directory),
+             "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
+             "--cluster-node-timeout", str(self.NODE_TIMEOUT_MS), "--save", "", "--appendonly", "no",
+             "--daemonize", "no"], stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        log.close()
+
+    def _answers(self, port: int) -> bool:
+        client = self.client(port)
+        try:
+            return bool(client.ping())
+        except redis_sync.RedisError:
+            return False
+        finally:
+            client.close()
+
+    def _info(self, port: int) -> str:
+        client = self.client(port)
+        try:
+            return cast(str, client.execute_command("CLUSTER", "INFO").decode())  # type: ignore[no-untyped-call]
+        finally:
+            client.close()
+
+    def healthy(self) -> bool:
+        """Every live node says the cluster serves every slot."""
+        try:
+            return all("cluster_state:ok" in self._info(port) for port in self.ports if port not in self.killed)
+        except redis_sync.RedisError:
+            return False
+
+    def primary_of(self, slot: int) -> int:
+        """The port of the primary serving ``slot``, as the live nodes see it."""
+        alive = next(port for port in self.ports if port not in self.killed)
+        client = self.client(alive)
+        try:
+            for start, end, primary, *_ in client.execute_command("CLUSTER", "SLOTS"):  # type: ignore[no-untyped-call]
+                if int(start) <= slot <= int(end):
+                    return int(primary[1])
+        finally:
+            client.close()
+        raise RuntimeError(f"no node serves slot {slot}")
+
+    def kill_primary(self, slot: int) -> tuple[int, int, float]:
+        """SIGKILL the primary of ``slot`` and wait for its replica to take over: (killed port, new primary's port,
+        seconds until the cluster served the slot again)."""
+        victim = self.primary_of(slot)
+        self.processes[victim].send_signal(signal.SIGKILL)
+        self.processes[victim].wait()
+        self.killed.append(victim)
+        started = time.monotonic()
+
+        def taken_over() -> bool:
+            try:
+                return self.primary_of(slot) != victim and self.healthy()
+            except (redis_sync.RedisError, RuntimeError):
+                return False
+
+        wait_until(taken_over, f"a replica taking over slot {slot}", timeout_s=30)
+        return victim, self.primary_of(slot), time.monotonic() - started
+
+    def revive(self) -> None:
+        """Start the killed nodes again: each rejoins as a replica (its nodes.conf remembers the cluster)."""
+        for port in self.killed:
+            self._start_node(port)
+            wait_until(lambda port=port: self._answers(port), f"cluster node {port}")  # type: ignore[misc]
+        self.killed.clear()
+        wait_until(self.healthy, "the Redis Cluster", timeout_s=30)
+
+    def close(self) -> None:
+        for process in self.processes.values():
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+        shutil.rmtree(self.directory, ignore_errors=True)
+
+
 class PrivatePostgres:
     """A throwaway PostgreSQL 15 cluster on a port of its own, its socket in its own directory. ``stop`` and
     ``start`` are the fault (``pg_ctl stop -m fast``: clients are disconnected, nothing is lost)."""
@@ -186,7 +311,7 @@ class HallqServer:
     """``hallq serve --workers N`` in a process group of its own, on a free port, against the given Redis and SQL."""
 
     def __init__(self, home: Path, *, redis_url: str, database_url: str, key_prefix: str, secret: str,
-                 workers: int = 2, halls: tuple[Path, ...] = ()) -> None:
+                 workers: int = 2, halls: tuple[Path, ...] = (), env: dict[str, str] | None = None) -> None:
         self.home = home
         self.port = free_port()
         self.workers = workers
@@ -195,6 +320,7 @@ class HallqServer:
         self.env.update({"HALLQ_HOME": str(home), "HALLQ_REDIS_URL": redis_url, "HALLQ_DATABASE_URL": database_url,
                          "HALLQ_KEY_PREFIX": key_prefix, "HALLQ_SECRET": secret, "HALLQ_HEARTBEAT_S": "1",
                          "PYTHONUNBUFFERED": "1"})
+        self.env.update(env or {})
         if halls:
             self.env["HALLQ_HALLS"] = os.pathsep.join(str(p) for p in halls)
         self.process: subprocess.Popen[bytes] | None = None

@@ -27,6 +27,7 @@ for i, window_id in ipairs(change.windows_removed) do
 end
 if #change.services_removed > 0 or #change.items_removed > 0 then
   local ids = redis.call('SMEMBERS', K_ACTIVE)
+  table.sort(ids)  -- the refusal names the same ticket as the model does: the first live one by id
   for first = 1, #ids, 500 do
     local last = math.min(first + 499, #ids)
     local raws = redis.call('HMGET', K_TICKETS, unpack(ids, first, last))

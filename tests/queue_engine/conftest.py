@@ -27,12 +27,12 @@ Build = Callable[[HallConfig], Awaitable[Any]]
 @pytest.fixture(params=["model", "engine"])
 def build(request: pytest.FixtureRequest, clock: ManualClock, key_prefix: str) -> Build:
     """Make a model driver or an engine for a hall of the test's own (e.g. another requeue policy)."""
-    redis = request.getfixturevalue("redis") if request.param == "engine" else None
+    shards = request.getfixturevalue("shards") if request.param == "engine" else None
 
     async def make(hall: HallConfig) -> Any:
-        if redis is None:
+        if shards is None:
             return ModelDriver(hall, clock=clock)
-        engine = Engine(redis, hall, prefix=key_prefix, clock=clock)
+        engine = Engine(shards, hall, prefix=key_prefix, clock=clock)
         await engine.setup()
         return engine
 

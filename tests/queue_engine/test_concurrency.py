@@ -10,12 +10,11 @@ import asyncio
 import re
 from collections import Counter, defaultdict
 
-from redis.asyncio import Redis
-
 from queue_engine.clock import ManualClock
 from queue_engine.config import HallConfig
 from queue_engine.engine import Engine
-from tests.conftest import REDIS_URL
+from queue_engine.shards import Shards
+from tests.conftest import open_shards
 
 WINDOWS = 30
 TICKETS = 3000
@@ -53,23 +52,23 @@ async def _issue_all(engine: Engine) -> list[str]:
 
 async def _window_loop(hall: HallConfig, window: str, prefix: str, clock: ManualClock) -> list[str]:
     """One window's staff on their own connection: call, finish, repeat until nothing is left for them."""
-    redis = Redis.from_url(REDIS_URL)
-    engine = Engine(redis, hall, prefix=prefix, clock=clock)
+    shards = await open_shards()
+    engine = Engine(shards, hall, prefix=prefix, clock=clock)
     called: list[str] = []
     try:
         while (ticket := await engine.call_next(window)) is not None:
             called.append(ticket.id)
             await engine.finish(window, "done")
     finally:
-        await redis.aclose()
+        await shards.aclose()
     return called
 
 
 async def test_thirty_windows_call_every_ticket_exactly_once(
-    redis: Redis, key_prefix: str, clock: ManualClock
+    shards: Shards, key_prefix: str, clock: ManualClock
 ) -> None:
     hall = busy_hall()
-    engine = Engine(redis, hall, prefix=key_prefix, clock=clock)
+    engine = Engine(shards, hall, prefix=key_prefix, clock=clock)
     await engine.setup()
     for w in hall.windows:
         await engine.open_window(w.id)

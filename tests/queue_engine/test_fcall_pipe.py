@@ -15,7 +15,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from queue_engine.engine import Engine
 from queue_engine.fcall_pipe import Packed, Pipe, bulk, command, pipe_for
 from queue_engine.library import FUNCTION_NAMES, LIBRARY
-from tests.conftest import REDIS_URL
+from queue_engine.shards import Shards
 
 
 def test_packed_arguments_are_what_redis_py_would_send() -> None:
@@ -27,17 +27,23 @@ def test_packed_arguments_are_what_redis_py_would_send() -> None:
     assert (Packed.of(["a"]) + Packed.of([2, "c"])) == Packed.of(["a", 2, "c"])
 
 
-async def test_a_lost_library_is_loaded_again_on_the_next_call(engine: Engine, redis: Redis) -> None:
+async def test_a_lost_library_is_loaded_again_on_the_next_call(engine: Engine, node: Redis) -> None:
     library = LIBRARY.splitlines()[0].split("name=")[1]
     await engine.open_window("1")
     # as after a restart without persistence (redis-py leaves execute_command unannotated: hence the ignores)
-    await redis.execute_command("FUNCTION", "DELETE", library)  # type: ignore[no-untyped-call]
+    await node.execute_command("FUNCTION", "DELETE", library)  # type: ignore[no-untyped-call]
     issued = await engine.issue("SOC")
     assert issued.ticket.number == "A001"
-    listed = await redis.execute_command("FUNCTION", "LIST", "LIBRARYNAME", library)  # type: ignore[no-untyped-call]
+    listed = await node.execute_command("FUNCTION", "LIST", "LIBRARYNAME", library)  # type: ignore[no-untyped-call]
     assert len(listed) == 1
     assert all(name.startswith(library) for name in FUNCTION_NAMES.values())
 
+
+
+@pytest.fixture
+def node(shards: Shards) -> Redis:
+    """The plain client of the Redis holding the demo hall: a pipe is one connection to one server."""
+    return shards.for_tag("demo")
 
 # -- the pipe: many calls in flight on one connection -------------------------------------------------
 def test_a_plain_command_is_packed_as_redis_py_would() -> None:
@@ -45,14 +51,14 @@ def test_a_plain_command_is_packed_as_redis_py_would() -> None:
     assert command(*args) == b"".join(Connection().pack_command(*args))
 
 
-async def test_concurrent_calls_each_get_their_own_reply(redis: Redis) -> None:
-    pipe = Pipe(redis)
+async def test_concurrent_calls_each_get_their_own_reply(node: Redis) -> None:
+    pipe = Pipe(node)
     replies = await asyncio.gather(*(pipe.call(command("ECHO", f"call-{i}")) for i in range(500)))
     assert replies == [f"call-{i}".encode() for i in range(500)]
 
 
-async def test_the_calls_of_one_turn_of_the_loop_go_out_in_one_write(redis: Redis) -> None:
-    pipe = Pipe(redis)
+async def test_the_calls_of_one_turn_of_the_loop_go_out_in_one_write(node: Redis) -> None:
+    pipe = Pipe(node)
     assert await pipe.call(command("ECHO", "connect")) == b"connect"
     writer = pipe._conn._writer
     writes: list[bytes] = []
@@ -68,15 +74,15 @@ async def test_the_calls_of_one_turn_of_the_loop_go_out_in_one_write(redis: Redi
     assert writes == [b"".join(command("ECHO", f"call-{i}") for i in range(100))]
 
 
-async def test_a_reply_error_is_raised_and_the_pipe_goes_on(redis: Redis) -> None:
-    pipe = Pipe(redis)
+async def test_a_reply_error_is_raised_and_the_pipe_goes_on(node: Redis) -> None:
+    pipe = Pipe(node)
     with pytest.raises(ResponseError, match="unknown command"):
         await pipe.call(command("NO-SUCH-COMMAND"))
     assert await pipe.call(command("ECHO", "still here")) == b"still here"
 
 
-async def test_several_commands_sent_at_once_answer_in_order_and_an_error_fails_the_call(redis: Redis) -> None:
-    pipe = Pipe(redis)
+async def test_several_commands_sent_at_once_answer_in_order_and_an_error_fails_the_call(node: Redis) -> None:
+    pipe = Pipe(node)
     assert await pipe.call_many([command("ECHO", "a"), command("ECHO", "b"), command("ECHO", "c")]) == [
         b"a", b"b", b"c"]
     with pytest.raises(ResponseError, match="unknown command"):
@@ -84,9 +90,9 @@ async def test_several_commands_sent_at_once_answer_in_order_and_an_error_fails_
     assert await pipe.call_many([command("ECHO", "after")]) == [b"after"]  # no reply was left behind
 
 
-async def test_a_cancelled_caller_does_not_shift_the_replies_of_others(redis: Redis, key_prefix: str) -> None:
-    pipe = Pipe(redis)
-    slow = asyncio.ensure_future(pipe.call(command("BLPOP", f"{key_prefix}:never", "0.3")))
+async def test_a_cancelled_caller_does_not_shift_the_replies_of_others(node: Redis, key_prefix: str) -> None:
+    pipe = Pipe(node)
+    slow = asyncio.ensure_future(pipe.call(command("BLPOP", f"{key_prefix}:{{demo}}:never", "0.3")))
     await asyncio.sleep(0.05)
     slow.cancel()
     after = [asyncio.ensure_future(pipe.call(command("ECHO", f"after-{i}"))) for i in range(3)]
@@ -94,29 +100,30 @@ async def test_a_cancelled_caller_does_not_shift_the_replies_of_others(redis: Re
     assert slow.cancelled()
 
 
-async def test_a_hung_reply_times_out_and_the_next_call_reconnects(redis: Redis, key_prefix: str) -> None:
-    pipe = Pipe(redis, timeout_s=0.2)
+async def test_a_hung_reply_times_out_and_the_next_call_reconnects(node: Redis, key_prefix: str) -> None:
+    pipe = Pipe(node, timeout_s=0.2)
     with pytest.raises(RedisTimeoutError):
-        await pipe.call(command("BLPOP", f"{key_prefix}:never", "2"))
+        await pipe.call(command("BLPOP", f"{key_prefix}:{{demo}}:never", "2"))
     assert await pipe.call(command("ECHO", "fresh")) == b"fresh"
 
 
-async def test_a_killed_connection_fails_its_calls_and_the_next_call_reconnects(redis: Redis, key_prefix: str) -> None:
-    pipe = Pipe(redis)
+async def test_a_killed_connection_fails_its_calls_and_the_next_call_reconnects(node: Redis, key_prefix: str) -> None:
+    pipe = Pipe(node)
     client_id = await pipe.call(command("CLIENT", "ID"))
-    waiting = asyncio.ensure_future(pipe.call(command("BLPOP", f"{key_prefix}:never", "2")))
+    waiting = asyncio.ensure_future(pipe.call(command("BLPOP", f"{key_prefix}:{{demo}}:never", "2")))
     await asyncio.sleep(0.05)
     # as a Redis restart would, to this one only (redis-py leaves execute_command unannotated)
-    await redis.execute_command("CLIENT", "KILL", "ID", client_id)  # type: ignore[no-untyped-call]
+    await node.execute_command("CLIENT", "KILL", "ID", client_id)  # type: ignore[no-untyped-call]
     with pytest.raises(RedisConnectionError):
         await waiting
     assert await pipe.call(command("ECHO", "back")) == b"back"
 
 
-async def test_the_engines_of_one_client_share_one_pipe(redis: Redis) -> None:
-    assert pipe_for(redis) is pipe_for(redis)
-    other = Redis.from_url(REDIS_URL)
+async def test_the_engines_of_one_client_share_one_pipe(node: Redis) -> None:
+    assert pipe_for(node) is pipe_for(node)
+    address = node.connection_pool.connection_kwargs
+    other = Redis(host=address["host"], port=address["port"])
     try:
-        assert pipe_for(other) is not pipe_for(redis)
+        assert pipe_for(other) is not pipe_for(node)
     finally:
         await other.aclose()

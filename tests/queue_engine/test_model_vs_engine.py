@@ -20,7 +20,6 @@ import orjson
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import Bundle, RuleBasedStateMachine, initialize, invariant, multiple, rule
-from redis.asyncio import Redis
 
 from queue_engine import errors
 from queue_engine.clock import ManualClock
@@ -28,7 +27,7 @@ from queue_engine.config import HallConfig, Policy
 from queue_engine.engine import Engine
 from queue_engine.model import HallModel
 from queue_engine.records import Ticket, WindowState
-from tests.conftest import MONDAY_9AM, REDIS_URL, delete_prefix
+from tests.conftest import MONDAY_9AM, delete_prefix, open_shards
 from tests.drivers import ModelDriver
 
 HALL = HallConfig.model_validate({
@@ -151,7 +150,8 @@ class ModelVsEngine(RuleBasedStateMachine):
         self.loop = asyncio.new_event_loop()
         self.clock = ManualClock(MONDAY_9AM)
         self.prefix = f"hqprop-{uuid.uuid4().hex[:10]}"
-        self.redis = Redis.from_url(REDIS_URL)
+        self.shards = self.loop.run_until_complete(open_shards())
+        self.redis = self.shards.for_tag(HALL.id)  # the Redis holding the hall (on a cluster, its slot's primary)
         self.hall = HALL
         self.start(HALL)
         self.last_event = "0-0"
@@ -162,7 +162,7 @@ class ModelVsEngine(RuleBasedStateMachine):
     def start(self, hall: HallConfig) -> None:
         """Model and engine of ``hall``, on an empty day."""
         self.hall = hall
-        self.engine = Engine(self.redis, hall, prefix=self.prefix, clock=self.clock, new_id=_counting_ids())
+        self.engine = Engine(self.shards, hall, prefix=self.prefix, clock=self.clock, new_id=_counting_ids())
         self.model = ModelDriver(hall, clock=self.clock, new_id=_counting_ids())
         self.run(self.engine.setup())
 
@@ -171,7 +171,7 @@ class ModelVsEngine(RuleBasedStateMachine):
 
     def teardown(self) -> None:
         self.run(delete_prefix(self.redis, self.prefix))
-        self.run(self.redis.aclose())
+        self.run(self.shards.aclose())
         self.loop.close()
 
     def both(self, name: str, *args: Any, **kwargs: Any) -> Any:

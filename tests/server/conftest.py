@@ -32,7 +32,6 @@ from urllib.parse import urlencode
 import httpx
 import orjson
 import pytest
-import redis as redis_sync
 import tomli_w
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
@@ -40,7 +39,7 @@ from websockets.exceptions import ConnectionClosed
 from floor.clock import write_clock
 from floor.http.auth import make_token, ticket_key
 from queue_engine.keys import HallKeys
-from tests.conftest import REDIS_URL, ROOT
+from tests.conftest import REDIS_URL, ROOT, sync_redis
 
 DEMO_TOML = ROOT / "floor" / "halls" / "demo.toml"
 HALLQ = Path(sys.executable).parent / "hallq"
@@ -161,7 +160,7 @@ def write_hall_copy(directory: Path, hall_id: str, policy: Mapping[str, str] | N
 
 def delete_prefix_sync(prefix: str) -> None:
     """tests.conftest.delete_prefix for a synchronous teardown (no event loop runs there)."""
-    client = redis_sync.Redis.from_url(REDIS_URL)
+    client = sync_redis()
     try:
         for key in client.scan_iter(match=f"{prefix}:*", count=1000):
             client.delete(key)
@@ -171,7 +170,7 @@ def delete_prefix_sync(prefix: str) -> None:
 
 def stream_events(prefix: str, hall: str = "demo", since: str | None = None) -> list[tuple[str, str]]:
     """(event id, type) of the hall's Redis stream after ``since``: the record every feed must agree with."""
-    client = redis_sync.Redis.from_url(REDIS_URL)
+    client = sync_redis()
     try:
         entries = cast(list[tuple[bytes, dict[bytes, bytes]]],
                        client.xrange(HallKeys(hall, prefix).events, min=f"({since}" if since else "-"))

@@ -15,13 +15,12 @@ from typing import Any
 
 import httpx
 import pytest
-import redis as redis_sync
 
 from displays.voice_api import MAX_DISPLAYS, OFFLINE_AFTER_S, TTL_S
 from floor.http.kit import RETRY_AFTER_S
 from loadtest.faults.services import PrivateRedis
 from queue_engine.keys import HallKeys
-from tests.conftest import MONDAY_9AM, REDIS_URL
+from tests.conftest import MONDAY_9AM, sync_redis
 from tests.server.conftest import (
     HallApi,
     ServerClock,
@@ -105,7 +104,7 @@ async def test_reports_live_in_redis_under_the_hall_s_tag_for_a_day(api: HallApi
     last_seen = (await listed(api))[display]["last_seen"]
     key = HallKeys(api.hall, api.server.key_prefix).displays(last_seen[:10].replace("-", ""))  # its business day
     assert f"{{{api.hall}}}" in key
-    client = redis_sync.Redis.from_url(REDIS_URL)
+    client = sync_redis()
     try:
         assert display.encode() in client.hkeys(key)
         assert TTL_S - 60 <= client.ttl(key) <= TTL_S <= 26 * 3600  # a day or so, renewed by each report

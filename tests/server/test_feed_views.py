@@ -18,7 +18,6 @@ from typing import Any
 
 import orjson
 import pytest
-import redis as redis_sync
 from redis.asyncio import Redis
 from websockets.asyncio.client import ClientConnection
 
@@ -29,7 +28,7 @@ from floor.realtime.hub import SLICE, Hub
 from queue_engine.config import HallConfig
 from queue_engine.engine import Engine
 from queue_engine.keys import HallKeys
-from tests.conftest import REDIS_URL
+from tests.conftest import sync_redis
 from tests.server.conftest import HallApi, make_id_number, ws_connect
 from tests.sockets import RecordingSocket
 
@@ -83,7 +82,7 @@ def kinds(messages: list[Message]) -> list[tuple[str, str]]:
 
 def stream_payloads(api: HallApi) -> list[tuple[str, dict[str, Any]]]:
     """(event id, payload as stored) of the hall's stream: what the views are made from."""
-    client = redis_sync.Redis.from_url(REDIS_URL)
+    client = sync_redis()
     try:
         entries: Any = client.xrange(HallKeys(api.hall, api.server.key_prefix).events)
     finally:

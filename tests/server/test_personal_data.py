@@ -9,11 +9,10 @@ from datetime import date
 from typing import Any, cast
 
 import orjson
-import redis as redis_sync
 import sqlalchemy as sa
 
 from floor.identity import person_key
-from tests.conftest import REDIS_URL
+from tests.conftest import sync_redis
 from tests.server.conftest import HallApi, LiveServer, make_id_number
 
 ARCHIVE_WITHIN_S = 15.0
@@ -23,7 +22,7 @@ PHONE = "13912345678"
 
 def redis_texts(prefix: str) -> dict[str, bytes]:
     """Every key of the prefix with all it holds (names, fields, members, values, stream entries) as one blob."""
-    client = redis_sync.Redis.from_url(REDIS_URL)
+    client = sync_redis()
     blobs: dict[str, bytes] = {}
     try:
         for raw_key in client.scan_iter(match=f"{prefix}:*", count=1000):

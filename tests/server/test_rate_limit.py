@@ -7,12 +7,11 @@ from collections.abc import AsyncIterator
 from datetime import date
 
 import pytest
-import redis as redis_sync
 
 from floor.http.auth import read_token
 from floor.settings import Settings
 from queue_engine.keys import HallKeys
-from tests.conftest import REDIS_URL
+from tests.conftest import sync_redis
 from tests.server.conftest import (
     HallApi,
     ServerFactory,
@@ -139,7 +138,7 @@ async def test_the_devices_bucket_lives_in_the_halls_slot_and_expires(limited: H
     assert (await kiosk_issue(limited, kiosk))[0] == 201
     device = read_token(limited.server.secret, kiosk).token_id
     key = HallKeys(limited.hall, limited.server.key_prefix).kiosk_bucket(device)
-    client = redis_sync.Redis.from_url(REDIS_URL)
+    client = sync_redis()
     try:
         assert 0 < client.pttl(key) <= WINDOW_S * 1000
     finally:

@@ -220,6 +220,7 @@ REGION_CHANNELS: dict[str, Rule] = {"overview": may(*MANAGE)}  # WS /api/v1/regi
 PUBLIC_ROUTES = {
     "/": "the list of halls and their pages",
     "/favicon.ico": "an icon",
+    "/metrics": "Prometheus' scrape: loopback only, or a request bearing HALLQ_METRICS_TOKEN",
     "/halls/{hall}/{page}": "a page's HTML; its token stays in the URL fragment and the page calls the API with it",
     "/regions/{region}/{page}": "a region's page's HTML, which calls the region's API with its sign-in",
     "/t/{ticket}": "the citizen's phone page, by unguessable ticket id",
@@ -241,6 +242,8 @@ PUBLIC_ROUTES = {
     "/api/v1/openapi.json": "the API's description",
     "/api/v1/docs": "the API's description",
     "/healthz": "liveness, naming the halls served",
+    "/livez": "the process answers, for load balancers; reads no store",
+    "/readyz": "whether this worker can serve, for load balancers; names no hall",
 }
 
 

@@ -10,12 +10,11 @@ from pathlib import Path
 
 import orjson
 import pytest
-import redis as redis_sync
 
 from floor.http.auth import make_token, read_token
 from floor.http.kit import actor
 from queue_engine.keys import HallKeys
-from tests.conftest import REDIS_URL, ROOT
+from tests.conftest import ROOT, sync_redis
 from tests.server.conftest import HALLQ, SECRET, HallApi, server_env
 
 
@@ -26,7 +25,7 @@ def hallq(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
 
 def recorded_by(api: HallApi) -> list[tuple[str, str | None]]:
     """(type, by) of every event in the hall's stream."""
-    client = redis_sync.Redis.from_url(REDIS_URL)
+    client = sync_redis()
     try:
         entries = client.xrange(HallKeys(api.hall, api.server.key_prefix).events)
     finally:

@@ -59,7 +59,7 @@ async def engine(redis: Redis, hall: HallConfig, clock: ManualClock, key_prefix:
 
 @pytest.fixture
 def contacts(engine: Engine) -> Contacts:
-    return Contacts(engine.redis, engine.hall, engine.keys, Sealer(SECRET))
+    return Contacts(engine, Sealer(SECRET))
 
 
 class Floor:
@@ -327,7 +327,7 @@ async def test_a_phone_is_kept_sealed_bound_to_its_ticket_until_the_end_of_the_d
     # Moved onto another ticket, or opened with another server's secret, a seal opens nothing.
     await engine.redis.hset(key, second, sealed)
     assert await contacts.phone(second) is None
-    assert await Contacts(engine.redis, engine.hall, engine.keys, Sealer(b"another secret")).phone(first) is None
+    assert await Contacts(engine, Sealer(b"another secret")).phone(first) is None
     # 09:00 in Shanghai: kept for the 15 hours left of the day, not a second longer.
     assert 15 * 3600 - 5 <= await engine.redis.ttl(key) <= 15 * 3600 + 1
     assert seconds_left_today(engine.hall, time.time()) <= 24 * 3600 + 1

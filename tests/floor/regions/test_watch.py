@@ -18,6 +18,7 @@ from floor.settings import Settings
 from queue_engine.clock import ManualClock
 from queue_engine.config import HallConfig
 from queue_engine.engine import Engine
+from queue_engine.shards import Shards
 
 REGIONS = [{"id": "sf", "name": "示范县", "kind": "county"},
            {"id": "cg", "name": "城关镇", "kind": "town", "parent": "sf"},
@@ -41,7 +42,7 @@ async def county(redis: Redis, demo_hall: HallConfig, clock: ManualClock, prefix
                         clock=clock)
         await engine.setup()
         halls[hall_id] = HallRuntime(engine)
-    return Runtime(Settings(secret=b"watch"), redis, halls, hub=cast(Any, None),
+    return Runtime(Settings(secret=b"watch"), Shards.one(redis), halls, hub=cast(Any, None),
                    network=Network.model_validate({"regions": REGIONS}))
 
 
