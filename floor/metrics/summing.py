@@ -20,6 +20,8 @@ import asyncio
 import contextlib
 import multiprocessing
 import os
+import threading
+import time
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
@@ -28,6 +30,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
 
 NICENESS = 10  # below the web workers, as the archive process
+PARENT_CHECK_S = 1.0
 
 
 def pid_of(name: str) -> int | None:
@@ -64,9 +67,19 @@ def processes_text(directory: str) -> bytes:
     return generate_latest(registry)
 
 
-def _lower_priority() -> None:
+def _as_helper() -> None:
+    """In the helper: a lower priority, and an end with the worker. A worker killed (SIGKILL) cannot stop its pool,
+    whose process would wait for work forever: it watches its parent and leaves once it is gone."""
     with contextlib.suppress(OSError):
         os.nice(NICENESS)
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(PARENT_CHECK_S)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 
 
 class ProcessSums:
@@ -79,7 +92,7 @@ class ProcessSums:
         if self.helper is None:
             # spawn, not fork: the worker runs an event loop and threads, which a fork would copy half-way.
             self.helper = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"),
-                                              initializer=_lower_priority)
+                                              initializer=_as_helper)
         try:
             return await asyncio.get_running_loop().run_in_executor(self.helper, processes_text, directory)
         except BrokenProcessPool:

@@ -238,7 +238,7 @@ def _injector(plan: Plan, server: HallqServer, deployment: Deployment, hall: str
         started = time.monotonic()
         await asyncio.to_thread(cluster.revive)  # back as a replica: the new primary's writes have a replica again
         return (f"SIGKILL of primary :{victim} (the hall's slot); replica :{successor} served it {took_s:.1f} s later; "
-                f"the killed node rejoined as a replica {time.monotonic() - started:.1f} s after that")
+                f"the killed node was started again {time.monotonic() - started:.1f} s later, to rejoin as a replica")
 
     return {"worker-kill": worker_kill, "redis-restart": redis_restart, "postgres-outage": postgres_outage,
             "ws-drop": ws_drop, "primary-kill": primary_kill}[plan.fault]

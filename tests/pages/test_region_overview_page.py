@@ -346,8 +346,10 @@ def test_five_hundred_halls_stay_smooth(county: County) -> None:
         str(max(waiting.values())), timeout=3_000)
     print(f"500 rows built in {built:.1f} ms; a frame of 50 changed rows applied in {statistics.median(applied):.1f} "
           f"ms (median), {max(applied):.1f} ms (worst of {len(applied)})")
-    # The median of eight: on a loaded 2-core VM one frame now and then waits for a core, whatever the page does.
-    assert statistics.median(applied) < 100, applied
+    # Against the page's own build of the 500 rows in the same run (no absolute figure: the VM is shared): a frame
+    # of 50 changed rows costs a fraction of it, or the frames are rebuilding the table. The median of eight: one
+    # frame now and then waits for a core, whatever the page does.
+    assert statistics.median(applied) < built, (built, applied)
 
     # The socket drops: the page says so, comes back by itself, and the whole region it is sent again updates the
     # rows it has.
