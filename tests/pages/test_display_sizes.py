@@ -259,7 +259,7 @@ def test_a_screen_that_cannot_speak_says_so_in_a_panel_that_fits_and_still_fits_
     config = hall.call("GET", "/config", role="display")
     page = hall.open_page("/halls/{hall}/display?chime=0&name=一楼大厅东侧靠近导办台", role="display", size=size,
                           voice="en-only")
-    expect(page.locator("#voice-problem")).to_be_visible()
+    expect(page.locator("#voice-problem")).to_be_visible(timeout=15_000)  # the voices load late on a loaded machine
     page.evaluate("document.fonts.ready.then(() => true)")
     path = Path(tempfile.gettempdir()) / f"hallq-display-no-voice-{size[0]}x{size[1]}.png"  # to look at, not docs
     page.screenshot(path=str(path))
