@@ -281,7 +281,7 @@ def check_hall_files(settings: Settings) -> None:
     from floor.hall_files import read_network
     from floor.network.rules import Network
     from floor.setup import files, rules
-    from queue_engine.config import Invalid, hall_data
+    from queue_engine.config import Invalid
 
     try:
         network: Network | None = read_network(settings.network) if settings.network else None
@@ -289,15 +289,7 @@ def check_hall_files(settings: Settings) -> None:
         raise CliError(f"{settings.network}: {str(exc).splitlines()[0]} ({str(exc).splitlines()[-1].strip()})"
                        ) from None
     try:
-        catalog_halls = [p for p in settings.halls if "catalog" in hall_data(p)]
-        own = {}
-        for path in (p for p in settings.halls if p not in catalog_halls):
-            config, _ = files.read(path, network)
-            own[config.id] = config.services
-        if network is not None and network.catalog_halls:
-            network = network.with_catalogs_of(own)
-        for path in catalog_halls:
-            files.read(path, network)
+        files.read_all(settings.halls, network)
     except rules.SetupRefused as refused:
         raise CliError(refused.en) from None
     except Invalid as refused:

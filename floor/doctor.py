@@ -505,7 +505,7 @@ def hall_file_findings(settings: Settings) -> list[Finding]:
 
     from floor.hall_files import load_halls, read_network
     from floor.setup import files, rules
-    from queue_engine.config import Invalid, hall_data
+    from queue_engine.config import Invalid
 
     paths = [*settings.halls, *([settings.network] if settings.network else [])]
     unreadable = []
@@ -522,15 +522,7 @@ def hall_file_findings(settings: Settings) -> list[Finding]:
         return unreadable
     try:
         network = read_network(settings.network) if settings.network else None
-        catalog_halls = [p for p in settings.halls if "catalog" in hall_data(p)]
-        own = {}
-        for path in (p for p in settings.halls if p not in catalog_halls):
-            config, _ = files.read(path, network)
-            own[config.id] = config.services
-        if network is not None and network.catalog_halls:
-            network = network.with_catalogs_of(own)
-        for path in catalog_halls:
-            files.read(path, network)
+        files.read_all(settings.halls, network)
         ids = sorted(load_halls(settings))
     except rules.SetupRefused as refused:
         return [wrong(f"{refused.zh}。请修正该文件，hallq serve 才能启动。",

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import tomllib
+from collections.abc import Sequence
 from pathlib import Path
 
 import tomli_w
@@ -16,7 +17,7 @@ import yaml
 from floor.hall_files import fingerprint
 from floor.network.rules import Network, compose
 from floor.setup.rules import Json, SetupRefused, checked
-from queue_engine.config import HallConfig, Invalid
+from queue_engine.config import HallConfig, Invalid, hall_data
 
 _TOML_AT = re.compile(r"\(at line (\d+), column (\d+)\)")
 _HEADER = re.compile(r"^\s*\[\[?\s*([A-Za-z0-9_.]+)\s*\]\]?")
@@ -80,6 +81,21 @@ def read(path: str | Path, network: Network | None = None) -> tuple[HallConfig, 
     except (OSError, UnicodeDecodeError) as exc:
         raise SetupRefused(f"{path}: cannot be read ({exc})", f"{path}：无法读取（{exc}）") from None
     return check(text, str(path), network), fingerprint(text)
+
+
+def read_all(paths: Sequence[Path], network: Network | None) -> None:
+    """Check every hall file as ``hallq serve`` reads them: halls of their own first, then the halls following a
+    county's catalog against it (the catalog is the live services of the hall that keeps it). Raises what
+    ``read`` raises, naming the file, line and field."""
+    catalog_halls = [p for p in paths if "catalog" in hall_data(p)]
+    own = {}
+    for path in (p for p in paths if p not in catalog_halls):
+        config, _ = read(path, network)
+        own[config.id] = config.services
+    if network is not None and network.catalog_halls:
+        network = network.with_catalogs_of(own)
+    for path in catalog_halls:
+        read(path, network)
 
 
 def export(config: HallConfig) -> str:

@@ -42,6 +42,16 @@ def wait_until(ready: Callable[[], bool], what: str, timeout_s: float = START_TI
         time.sleep(0.05)
 
 
+def answers_ping(client: redis_sync.Redis) -> bool:
+    """Whether the Redis of ``client`` answers PING now; the client is closed either way."""
+    try:
+        return bool(client.ping())
+    except redis_sync.RedisError:
+        return False
+    finally:
+        client.close()
+
+
 class PrivateRedis:
     """``redis-server`` without persistence on a port of its own. ``restart_empty`` is the fault: SHUTDOWN NOSAVE,
     then a new server on the same port, with nothing in it."""
@@ -74,13 +84,7 @@ class PrivateRedis:
         if self.process.poll() is not None:
             raise RuntimeError(f"redis-server on port {self.port} exited with {self.process.returncode}; "
                                f"see {self.directory / 'redis.log'}")
-        client = self.client()
-        try:
-            return bool(client.ping())
-        except redis_sync.RedisError:
-            return False
-        finally:
-            client.close()
+        return answers_ping(self.client())
 
     def shutdown_nosave(self) -> None:
         """Stop without writing anything: every key is gone."""
@@ -164,13 +168,7 @@ class PrivateCluster:
         log.close()
 
     def _answers(self, port: int) -> bool:
-        client = self.client(port)
-        try:
-            return bool(client.ping())
-        except redis_sync.RedisError:
-            return False
-        finally:
-            client.close()
+        return answers_ping(self.client(port))
 
     def _info(self, port: int) -> str:
         client = self.client(port)
