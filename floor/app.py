@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import io
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -73,6 +74,7 @@ from staff_console import room as console_room
 
 log = logging.getLogger("hallq")
 T = TypeVar("T")
+STOP_TIMEOUT_S = 5.0  # a cancelled task has this long to end before the worker stops without it
 START_RETRY_CAP_S = 5.0  # a worker starting during an outage tries its stores again at least this often
 VERSION = "1.0.0"
 
@@ -127,6 +129,23 @@ async def when_stores_answer(what: str, step: Callable[[], Awaitable[T]]) -> T:
         pause_s = min(pause_s * 2, START_RETRY_CAP_S)
 
 
+async def stop_tasks(tasks: list[asyncio.Task[Any]]) -> None:
+    """Cancel the worker's tasks, again and again until they end: a cancellation that arrives inside redis-py's
+    timeout can be swallowed (Python 3.11's timeouts), and the loop would go on forever, holding uvicorn's shutdown
+    and every deploy hostage. What still runs after ``STOP_TIMEOUT_S`` is logged with where it is stuck."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + STOP_TIMEOUT_S
+    pending = set(tasks)
+    while pending and loop.time() < deadline:
+        for task in pending:
+            task.cancel()
+        _, pending = await asyncio.wait(pending, timeout=0.2)
+    for task in pending:
+        where = io.StringIO()
+        task.print_stack(file=where)
+        log.error("task %s did not stop when cancelled: %s", task.get_name(), where.getvalue())
+
+
 def create_app(settings: Settings) -> Starlette:
     files = read_hall_files(settings)
     halls = {hall: file.config for hall, file in files.items()}
@@ -173,9 +192,7 @@ def create_app(settings: Settings) -> Starlette:
         try:
             yield
         finally:
-            for task in runtime.tasks:
-                task.cancel()
-            await asyncio.gather(*runtime.tasks, return_exceptions=True)
+            await stop_tasks(runtime.tasks)
             await hub_shards.aclose()
             await shards.aclose()
             sql.dispose()

@@ -76,6 +76,8 @@ class Engine:
         self.scripts = FunctionCaller(self.shards, self.slot, LIBRARY, FUNCTION_NAMES, READ_ONLY, durability)
         # The set-up the hall runs on (version 0: none recorded) and where it came from, which a rebuild puts back.
         self.config_version, self.config_source = 0, "live"
+        # Told of every event a call of ours appended (stream id, JSON), before the caller hears of the change.
+        self.on_written: Callable[[str, list[tuple[str, str | bytes]]], None] | None = None
         self.adopt(hall)
 
     @property
@@ -134,6 +136,9 @@ class Engine:
             if reply["error"] == "moved":
                 raise _Moved
             raise errors.refusal(reply["error"], reply["details"] or {})
+        written = reply.get("written")
+        if written and self.on_written is not None:
+            self.on_written(self.hall.id, list(zip(written[::2], written[1::2], strict=True)))
         event_id = reply.get("event_id")
         return reply["ok"], event_id.decode() if isinstance(event_id, bytes) else event_id
 
@@ -419,9 +424,12 @@ class Engine:
         event = {"type": "hall.alert", "kind": kind, "at": self._now()[1], **details}
         if ACTOR.get():
             event["by"] = ACTOR.get()
-        event_id: Any = await self.redis.xadd(self.keys.events, {"e": orjson.dumps(event)}, maxlen=EVENTS_MAXLEN,
-                                              approximate=True)
-        return event_id.decode() if isinstance(event_id, bytes) else str(event_id)
+        text = orjson.dumps(event)
+        added: Any = await self.redis.xadd(self.keys.events, {"e": text}, maxlen=EVENTS_MAXLEN, approximate=True)
+        event_id = added.decode() if isinstance(added, bytes) else str(added)
+        if self.on_written is not None:
+            self.on_written(self.hall.id, [(event_id, text)])
+        return event_id
 
     async def live_config(self) -> tuple[int, str | None, str]:
         """The version (0: none yet), document (JSON) and source of the configuration the live day runs on."""

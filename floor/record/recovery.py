@@ -2,18 +2,21 @@
 
 Redis restarted without persistence: the first script call finds the function library gone, or the hub sees the
 connection drop. Either way the halls are rebuilt from the SQL record before they answer again (see
-``queue_engine.fcall_pipe.when_functions_lost``), after the events this process read but the archiver had not
-copied yet are added to the record.
+``queue_engine.fcall_pipe.when_functions_lost``), after the events the archiver had not copied yet are added to the
+record: those this process's hub read, and those its own calls wrote (an event acknowledged a moment before Redis
+went may have reached no hub).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections import deque
 from typing import Any
 
 import orjson
 
+from floor.realtime.hub import RECENT_MAX, RECENT_MS
 from floor.record.archiver import stream_event
 from floor.record.projection import store_events
 from floor.record.rebuild import bring_back
@@ -30,12 +33,24 @@ class Recovery:
         self.runtime = runtime
         self.sql = sql
         self._tails_written: dict[str, StreamKey] = {}
+        self.written: dict[str, deque[tuple[str, str | bytes]]] = {
+            hall: deque(maxlen=RECENT_MAX) for hall in runtime.halls}
 
     def watch(self) -> None:
         """Called once at start: from now on a lost Redis brings the halls back."""
         when_functions_lost(self.runtime.shards, self.bring_back_halls)
+        for hall in self.runtime.halls.values():
+            hall.engine.on_written = self.remember
         self.runtime.hub.on_outage = self.record_tails
         self.runtime.hub.after_outage = self.redis_is_back
+
+    def remember(self, hall: str, events: list[tuple[str, str | bytes]]) -> None:
+        """Keep what our calls wrote for a minute (as the hub keeps what it read): no I/O, on the request's path."""
+        kept = self.written.setdefault(hall, deque(maxlen=RECENT_MAX))
+        kept.extend(events)
+        oldest_ms = int(events[-1][0].partition("-")[0]) - RECENT_MS
+        while int(kept[0][0].partition("-")[0]) < oldest_ms:
+            kept.popleft()
 
     async def record_tails(self) -> None:
         """Redis is gone, perhaps with its data: add to the record the events this process read last. The archiver
@@ -65,18 +80,21 @@ class Recovery:
         await asyncio.gather(*(one(hall) for hall in self.runtime.halls.values()))
 
     async def _record_tail(self, hall: HallRuntime) -> None:
-        written = self._tails_written.get(hall.config.id, (0, -1))
-        recent = [(eid, raw) for eid, raw in self.runtime.hub.recent[hall.config.id] if parse_stream_id(eid) > written]
+        hall_id = hall.config.id
+        done = self._tails_written.get(hall_id, (0, -1))
+        known = {**dict(self.written.get(hall_id, ())), **dict(self.runtime.hub.recent[hall_id])}
+        recent = sorted(((parse_stream_id(eid), eid, raw) for eid, raw in known.items()
+                         if parse_stream_id(eid) > done))
         if not recent:
             return
         try:
-            events = [stream_event(eid, orjson.loads(raw)) for eid, raw in recent]
+            events = [stream_event(eid, orjson.loads(raw)) for _, eid, raw in recent]
             added = await asyncio.to_thread(store_events, self.sql, hall.config, events)
         except Exception as exc:  # the record is down too: a restore then has what the record has
             log.error("hall %s: could not add the last %d events read to the record: %s",
                       hall.config.id, len(recent), exc)
             return
-        self._tails_written[hall.config.id] = parse_stream_id(recent[-1][0])
+        self._tails_written[hall_id] = recent[-1][0]
         if added:
             log.warning("hall %s: %d events the archiver had not copied yet were added to the record from memory",
                         hall.config.id, added)

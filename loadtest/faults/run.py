@@ -135,7 +135,8 @@ class Deployment:
         self.database_url = self.services.database()
         self.server = HallqServer(self.home / "server", redis_url=self.redis_url, database_url=self.database_url,
                                   key_prefix=self.prefix, secret=uuid.uuid4().hex, halls=tuple(paths),
-                                  env={"HALLQ_ACK_REPLICAS": str(self.ack_replicas)}).start()
+                                  env={"HALLQ_ACK_REPLICAS": str(self.ack_replicas)})
+        self.server.start()
         return self
 
     @property

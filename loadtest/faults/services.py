@@ -341,8 +341,12 @@ class HallqServer:
                 [str(HALLQ), "serve", "--host", "127.0.0.1", "--port", str(self.port), "--workers", str(self.workers)],
                 cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                 start_new_session=True)
-        # Two workers beside a loaded suite have taken over 30 s to answer (the tests' own servers get 60 s too).
-        wait_until(self._up, f"hallq serve on port {self.port}", timeout_s=60)
+        # Two workers beside a loaded suite have taken over 60 s to answer on a cluster (CI, 4 test workers on 2 cores).
+        try:
+            wait_until(self._up, f"hallq serve on port {self.port}", timeout_s=120)
+        except RuntimeError as exc:
+            self.stop()  # a server left running would outlive the run that gave up on it
+            raise RuntimeError(f"{exc}; its log, last lines:\n{self.log()[-3000:]}") from None
         return self
 
     def _up(self) -> bool:

@@ -13,6 +13,7 @@
 local K_TICKETS, K_WINDOWS, K_ACTIVE, K_ABLE, K_EWMA, K_PEOPLE, K_CALLS, K_EVENTS, K_IDLE
 local NOW, MAXLEN, ACTOR
 local CALL_KEYS, CALL_ARGV
+local WRITTEN  -- the events this call appended: id, text, id, text ... (see `reply`)
 
 -- Calls run one at a time in Redis, so these library-wide names hold the current call's values.
 local function bind(keys, argv)
@@ -20,6 +21,7 @@ local function bind(keys, argv)
   K_EWMA, K_PEOPLE, K_CALLS, K_EVENTS, K_IDLE = keys[5], keys[6], keys[7], keys[8], keys[#keys]
   NOW, MAXLEN, ACTOR = tonumber(argv[1]), argv[2], argv[#argv]
   CALL_KEYS, CALL_ARGV = keys, argv
+  WRITTEN = {}
 end
 
 local SPAN = 10000000000000  -- policy.TIER_SPAN
@@ -40,15 +42,26 @@ local function refuse(code, details)
   return cjson.encode({error = code, details = details or {}})
 end
 
+-- The reply carries the events the call wrote, as written: the worker that acknowledges the change keeps them
+-- until the record has them, so a Redis lost before any hub read them loses no acknowledged change.
 local function reply(value, event_id)
-  return cjson.encode({ok = value, event_id = event_id})
+  if #WRITTEN == 0 then return cjson.encode({ok = value, event_id = event_id}) end
+  return cjson.encode({ok = value, event_id = event_id, written = WRITTEN})
+end
+
+-- Appends an event already encoded, and notes it for the reply.
+local function append_event(text)
+  local id = redis.call('XADD', K_EVENTS, 'MAXLEN', '~', MAXLEN, '*', 'e', text)
+  WRITTEN[#WRITTEN + 1] = id
+  WRITTEN[#WRITTEN + 1] = text
+  return id
 end
 
 -- Appends the event; its fields are the table's (nil fields are simply absent).
 local function emit(event)
   event.at = NOW
   if ACTOR ~= '' then event.by = ACTOR end
-  return redis.call('XADD', K_EVENTS, 'MAXLEN', '~', MAXLEN, '*', 'e', cjson.encode(event))
+  return append_event(cjson.encode(event))
 end
 
 -- policy.estimated_wait_ms: until a window able to serve the ticket can take it, never its own service.

@@ -94,4 +94,4 @@ local event = {type = 'hall.configured', at = NOW, version = tonumber(ARGV[4]), 
 if ACTOR ~= '' then event.by = ACTOR end
 local text = string.sub(cjson.encode(event), 1, -2) .. ',"skills":{' .. table.concat(skills, ',') .. '}' ..
              ',"change":' .. ARGV[5] .. ',"config":' .. ARGV[6] .. ',"changes":' .. ARGV[7] .. '}'
-return reply(tonumber(ARGV[4]), redis.call('XADD', K_EVENTS, 'MAXLEN', '~', MAXLEN, '*', 'e', text))
+return reply(tonumber(ARGV[4]), append_event(text))

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import re
 import statistics
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -356,8 +357,11 @@ def test_five_hundred_halls_stay_smooth(county: County) -> None:
     sockets[0].close(code=1012, reason="restart")
     expect(page.locator("#link")).to_have_attribute("data-status", "reconnecting")
     expect(page.locator("#link")).to_have_text("重新连接中…")
-    expect(page.locator(LIVE)).to_be_attached(timeout=15_000)
-    assert len(sockets) == 2
+    deadline = time.monotonic() + 30  # its backoff is under a second; a loaded machine is slow to route the socket
+    while len(sockets) < 2 and time.monotonic() < deadline:
+        page.wait_for_timeout(100)
+    assert len(sockets) == 2, "the page never opened a socket again"
+    expect(page.locator(LIVE)).to_be_attached(timeout=30_000)
     assert page.evaluate("[...document.querySelectorAll('#rows tr')].filter((tr) => tr.__kept).length") == 500
     expect(row(page, last).locator('[data-field="waiting"]')).to_have_text(str(lines[8 * 50]["waiting"]))
 

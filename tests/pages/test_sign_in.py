@@ -46,11 +46,11 @@ def test_staff_sign_in_take_a_free_window_and_call(hall: Hall) -> None:
     expect(page.locator("#signin-password")).to_have_value("")
     # The refused sign-in's 401 is logged by Chromium as a failed load, not a page fault: cleared once it has come
     # (under load the console's message can arrive after the page showed the refusal).
-    for _ in range(50):
+    for _ in range(150):
         if any("401" in error for error in hall.errors):
             break
         page.wait_for_timeout(100)
-    hall.errors.clear()
+    hall.forgive_refusals(401)
     sign_in(page, fang)
     expect(page.locator("#picker")).to_be_visible()
     expect(page.locator("#who")).to_have_text("王芳")
@@ -108,3 +108,5 @@ def test_staff_sign_in_take_a_free_window_and_call(hall: Hall) -> None:
         page.wait_for_timeout(100)
     assert (rows[fang]["name"], rows[fang]["served"]) == ("王芳", 1)
     assert (rows[qiang]["name"], rows[qiang]["served"]) == ("李强", 0)  # signed in, nobody served yet
+    # A read her console had in flight as she signed out is refused (401), which Chromium logs: not a page fault.
+    hall.forgive_refusals(401)
