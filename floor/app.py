@@ -74,6 +74,7 @@ from staff_console import room as console_room
 
 log = logging.getLogger("hallq")
 T = TypeVar("T")
+HUB_LISTENING_S = 10.0  # how long a starting worker waits for its hub to be reading before it serves anyway
 STOP_TIMEOUT_S = 5.0  # a cancelled task has this long to end before the worker stops without it
 START_RETRY_CAP_S = 5.0  # a worker starting during an outage tries its stores again at least this often
 VERSION = "1.0.0"
@@ -154,8 +155,9 @@ def create_app(settings: Settings) -> Starlette:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         shards = open_shards(settings)
-        # The hub's blocking reads hold connections of their own: on a cluster one per hall, beside its backlog reads.
-        hub_shards = open_shards(settings, max_connections=len(halls) + 64)
+        # The hub's reads hold connections of their own (per node: its blocking read, or on a cluster its wake-ups'
+        # listener and its reads), beside the backlog reads of sockets opening.
+        hub_shards = open_shards(settings, max_connections=64)
         await when_stores_answer("read the Redis Cluster's map", shards.start)
         await when_stores_answer("read the Redis Cluster's map", hub_shards.start)
         clock = FileClock(settings.clock_file) if settings.clock_file else time.time
@@ -184,6 +186,9 @@ def create_app(settings: Settings) -> Starlette:
         revoked_from = await when_stores_answer("read revoked credentials", lambda: revocations.prime(runtime))
         runtime.tasks.append(asyncio.create_task(revocations.watch(runtime, revoked_from), name="revocations"))
         runtime.tasks.append(asyncio.create_task(revocations.record_seen(runtime), name="keys-seen"))
+        # A screen that opens must find the hub reading, or it would get events from before it came.
+        with contextlib.suppress(TimeoutError):  # Redis away meanwhile: the hub reads once it is back
+            await asyncio.wait_for(hub.listening.wait(), HUB_LISTENING_S)
         app.state.runtime = runtime
         runtime.tasks.append(asyncio.create_task(run_worker_metrics(), name="metrics"))
         if timings is not None:

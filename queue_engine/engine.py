@@ -251,8 +251,10 @@ class Engine:
             event = orjson.dumps({"type": "hall.restored", "at": now_ms, "events": len(model.events)})
             pipe.xadd(k.events, {"e": event}, id=_id_after(after_event, now_ms))
             result = await pipe.execute()
-        restored_id: bytes | str = result[-1]
-        return restored_id.decode() if isinstance(restored_id, bytes) else restored_id
+        restored: bytes | str = result[-1]
+        restored_id = restored.decode() if isinstance(restored, bytes) else restored
+        await self.redis.spublish(k.events, restored_id)  # the hubs' wake-up on a cluster (common.lua)
+        return restored_id
 
     # -- tickets --------------------------------------------------------------------------
     async def issue(
@@ -427,6 +429,7 @@ class Engine:
         text = orjson.dumps(event)
         added: Any = await self.redis.xadd(self.keys.events, {"e": text}, maxlen=EVENTS_MAXLEN, approximate=True)
         event_id = added.decode() if isinstance(added, bytes) else str(added)
+        await self.redis.spublish(self.keys.events, event_id)  # the hubs' wake-up on a cluster (common.lua)
         if self.on_written is not None:
             self.on_written(self.hall.id, [(event_id, text)])
         return event_id

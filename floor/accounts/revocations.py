@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from floor.accounts import store
+from floor.cancellation import raise_if_cancelled
 from floor.runtime import Runtime
 from queue_engine.keys import AuthKeys
 
@@ -59,6 +60,7 @@ async def watch(runtime: Runtime, last: str) -> None:
     """Keep ``runtime.revoked`` current from the stream, twice a second, from ``last`` (``prime``'s) on."""
     key = keys(runtime).revocations
     while True:
+        raise_if_cancelled()
         try:
             found: Any = await runtime.auth_redis.xread({key: last}, count=1000)
             for _, entries in found or ():

@@ -18,12 +18,16 @@ gains is measured by the fan-out scenarios of ``loadtest/`` (their results and h
 
 Any number of processes can run behind a load balancer: each reads the streams itself, so nothing
 passes through process memory between workers. On a Redis Cluster one XREAD cannot name streams of several
-slots: the hub reads each slot's halls with an XREAD of their own, and groups them again when slots move.
+slots, and a blocking read per hall would hold a connection per hall: there the hub listens on one connection per
+primary to the wake-ups the scripts send with each event (SPUBLISH on the channel named as the hall's stream, in
+the hall's slot), reads the woken halls' streams then, and every ``block_ms`` reads them all (a wake-up is not
+kept for a listener that was reconnecting). The halls are grouped again when slots move.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable, Sequence
@@ -34,7 +38,7 @@ from redis.asyncio import Redis
 
 from floor.cancellation import raise_if_cancelled
 from queue_engine.fcall_pipe import Packed, Pipe, bulk
-from queue_engine.shards import Shards, tag_slot
+from queue_engine.shards import Shards
 
 log = logging.getLogger("hallq.hub")
 
@@ -105,6 +109,9 @@ class Hub:
         # Given every event as it is read, before any view renders it: a worker adopts a new set-up here, so the
         # event announcing it and every later one render in it.
         self.on_event: Callable[[str, dict[str, Any]], object] | None = None
+        # Set once every reader reads (or listens): from then on each event comes after a socket that joins.
+        self.listening = asyncio.Event()
+        self._not_listening: set[object] = set()
 
     def subscribe(self, listener: Listener) -> None:
         """Offer ``listener`` every event of its hall read from now on."""
@@ -147,9 +154,17 @@ class Hub:
         last = await self._start_ids()
         while True:
             changed = self.shards.changed
-            readers = [asyncio.ensure_future(self._read_node(StreamReads(Pipe(redis), {h: self.streams[h] for h in
-                                                                                      halls}, self.block_ms), last))
-                       for redis, halls in self._groups()]
+            groups = self.shards.grouped(self.streams)
+            self._not_listening = set(groups)
+            if not groups:
+                self.listening.set()
+            if self.shards.is_cluster:
+                readers = [asyncio.ensure_future(self._follow_node(redis, halls, last))
+                           for redis, halls in groups.items()]
+            else:
+                readers = [asyncio.ensure_future(self._read_node(
+                    redis, StreamReads(Pipe(redis), {h: self.streams[h] for h in halls}, self.block_ms), last))
+                    for redis, halls in groups.items()]
             moved = asyncio.ensure_future(changed.wait())
             try:
                 done, _ = await asyncio.wait([*readers, moved], return_when=asyncio.FIRST_COMPLETED)
@@ -161,20 +176,72 @@ class Hub:
                 if task is not moved:
                     task.result()  # a reader only ends by failing: raise it
 
-    def _groups(self) -> list[tuple[Redis, list[str]]]:
-        """The halls each XREAD names, and the Redis it goes to: every hall in one read on a single server. A cluster
-        refuses a command naming keys of two slots, even of one node: there each slot's halls are read apart (a
-        blocking read holds a connection: one per hall), and grouped again when slots move."""
-        groups = self.shards.grouped(self.streams)
-        if not self.shards.is_cluster:
-            return list(groups.items())
-        by_slot: dict[tuple[Redis, int], list[str]] = {}
-        for redis, halls in groups.items():
-            for hall in halls:
-                by_slot.setdefault((redis, tag_slot(hall)), []).append(hall)
-        return [(redis, halls) for (redis, _), halls in by_slot.items()]
+    async def _follow_node(self, redis: Redis, halls: list[str], last: dict[str, str]) -> None:
+        """A cluster primary's halls: woken by their scripts (SPUBLISH, one SSUBSCRIBE per hall: a command may
+        name one slot only), read without blocking on a pipe of their own, and all of them read every
+        ``block_ms`` whatever came (a wake-up sent while this listener reconnected is lost)."""
+        pipe = Pipe(redis)
+        reads = {hall: StreamReads(pipe, {hall: self.streams[hall]}, None) for hall in halls}
+        by_channel = {self.streams[hall].encode(): hall for hall in halls}
+        sweep_s = self.block_ms / 1000
+        outage = False
+        while True:
+            raise_if_cancelled()
+            pubsub = redis.pubsub()
+            try:
+                if outage and self.after_outage is not None:
+                    await self.after_outage()
+                for hall in halls:
+                    await pubsub.ssubscribe(self.streams[hall])
+                outage = False
+                await self._read_halls(reads, halls, last)  # what came before we listened
+                self._listens(redis)
+                swept = asyncio.get_running_loop().time()
+                while True:
+                    raise_if_cancelled()
+                    woken: dict[str, None] = {}
+                    message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=sweep_s)
+                    while message is not None:
+                        if message["type"] == "smessage" and message["channel"] in by_channel:
+                            woken[by_channel[message["channel"]]] = None
+                        message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=0)
+                    now = asyncio.get_running_loop().time()
+                    if now - swept >= sweep_s:
+                        woken, swept = dict.fromkeys(halls), now
+                    await self._read_halls(reads, list(woken), last)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # a node failing over, or Redis restarting: keep trying
+                outage = await self._lost("listening", exc, outage)
+            finally:
+                with contextlib.suppress(Exception):
+                    await pubsub.aclose()
 
-    async def _read_node(self, reads: StreamReads, last: dict[str, str]) -> None:
+    async def _lost(self, what: str, exc: Exception, outage: bool) -> bool:
+        """A read or listen failed: the map may have moved, and Redis may be gone with the day (``on_outage``, once
+        per outage). Pauses before the caller tries again; the outage goes on until a read succeeds."""
+        log.warning("hub %s failed, retrying: %s", what, exc)
+        self.shards.suspect()
+        if not outage and self.on_outage is not None:
+            await self.on_outage()
+        await asyncio.sleep(0.5)
+        return True
+
+    def _listens(self, node: object) -> None:
+        if node in self._not_listening:
+            self._not_listening.discard(node)
+            if not self._not_listening:
+                self.listening.set()
+
+    async def _read_halls(self, reads: dict[str, StreamReads], halls: list[str], last: dict[str, str]) -> None:
+        """Read these halls' streams after ``last`` at once (the pipe sends the reads together) and fan out."""
+        if not halls:
+            return
+        replies = await asyncio.gather(*(reads[hall].after(last) for hall in halls))
+        self._take(dict(zip((self.streams[h] for h in halls), halls, strict=True)),
+                   [pair for reply in replies for pair in reply], last)
+
+    async def _read_node(self, node: Redis, reads: StreamReads, last: dict[str, str]) -> None:
         by_stream = {stream: hall for hall, stream in reads.streams.items()}
         outage = False
         while True:
@@ -183,33 +250,34 @@ class Hub:
                 if outage and self.after_outage is not None:
                     await self.after_outage()
                 outage = False
+                self._listens(node)  # the read sent now takes every event after ``last``
                 replies = await reads.after(last)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # Redis restarting, or a cluster node failing over: keep trying
-                log.warning("hub read failed, retrying: %s", exc)
-                self.shards.suspect()
-                if not outage and self.on_outage is not None:
-                    await self.on_outage()
-                outage = True
-                await asyncio.sleep(0.5)
+                outage = await self._lost("read", exc, outage)
                 continue
-            for stream, entries in replies:
-                hall = by_stream[stream.decode()]
-                fan = self.fans[hall]
-                for eid, fields in entries:
-                    event_id, raw = eid.decode(), _field(fields, b"e")
-                    payload = orjson.loads(raw)
-                    if self.on_event is not None:
-                        self.on_event(hall, payload)
-                    fan.add(Event(event_id, payload, hall, self.render))
-                    last[hall] = event_id
-                    self._keep(hall, event_id, raw)
-                    self.delivered += 1
-                self.owing[hall] = None
-            self._offer_some(SLICE)
-            if self.passing is not None or self.owing:
-                self.more.set()
+            self._take(by_stream, replies, last)
+
+    def _take(self, by_stream: dict[str, str], replies: Iterable[tuple[bytes, list[tuple[bytes, list[bytes]]]]],
+              last: dict[str, str]) -> None:
+        """Events just read (stream, entries): each to its hall's fan-out, then the first slice of it offered."""
+        for stream, entries in replies:
+            hall = by_stream[stream.decode()]
+            fan = self.fans[hall]
+            for eid, fields in entries:
+                event_id, raw = eid.decode(), _field(fields, b"e")
+                payload = orjson.loads(raw)
+                if self.on_event is not None:
+                    self.on_event(hall, payload)
+                fan.add(Event(event_id, payload, hall, self.render))
+                last[hall] = event_id
+                self._keep(hall, event_id, raw)
+                self.delivered += 1
+            self.owing[hall] = None
+        self._offer_some(SLICE)
+        if self.passing is not None or self.owing:
+            self.more.set()
 
     def _keep(self, hall: str, event_id: str, raw: bytes) -> None:
         recent = self.recent[hall]
@@ -321,10 +389,11 @@ class StreamReads:
     would encode those 400 arguments anew each time, a large share of a busy worker's time. The keys are packed
     once here, and each hall's last id only when it moves."""
 
-    def __init__(self, pipe: Pipe, streams: dict[str, str], block_ms: int, count: int = 500) -> None:
+    def __init__(self, pipe: Pipe, streams: dict[str, str], block_ms: int | None, count: int = 500) -> None:
         self.pipe = pipe
         self.streams = streams  # hall -> stream key
-        keys = Packed.of(["XREAD", "BLOCK", block_ms, "COUNT", count, "STREAMS", *streams.values()])
+        block: list[str | int] = ["BLOCK", block_ms] if block_ms is not None else []  # None: answer at once
+        keys = Packed.of(["XREAD", *block, "COUNT", count, "STREAMS", *streams.values()])
         self.head = b"*%d\r\n" % (keys.count + len(streams)) + keys.data
         self.ids: dict[str, tuple[str, bytes]] = {}  # hall -> (last id, it as a bulk string)
 

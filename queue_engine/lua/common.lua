@@ -49,9 +49,12 @@ local function reply(value, event_id)
   return cjson.encode({ok = value, event_id = event_id, written = WRITTEN})
 end
 
--- Appends an event already encoded, and notes it for the reply.
+-- Appends an event already encoded, and notes it for the reply. On a cluster the hubs listen for a wake-up on the
+-- channel named as the stream (in the hall's slot, so on the node that serves it): one connection per node then
+-- follows all its halls. Without a listener it costs next to nothing.
 local function append_event(text)
   local id = redis.call('XADD', K_EVENTS, 'MAXLEN', '~', MAXLEN, '*', 'e', text)
+  redis.call('SPUBLISH', K_EVENTS, id)
   WRITTEN[#WRITTEN + 1] = id
   WRITTEN[#WRITTEN + 1] = text
   return id

@@ -18,7 +18,6 @@ from typing import Any
 
 import orjson
 import pytest
-from redis.asyncio import Redis
 from websockets.asyncio.client import ClientConnection
 
 from floor.app import CHANNELS
@@ -28,6 +27,7 @@ from floor.realtime.hub import SLICE, Hub
 from queue_engine.config import HallConfig
 from queue_engine.engine import Engine
 from queue_engine.keys import HallKeys
+from queue_engine.shards import Shards
 from tests.conftest import sync_redis
 from tests.server.conftest import HallApi, make_id_number, ws_connect
 from tests.sockets import RecordingSocket
@@ -339,7 +339,7 @@ async def test_a_phone_gets_the_calls_of_its_line_but_never_another_ticket_s_id_
 
 # -- the hub: one rendering per view ---------------------------------------------------------------
 async def test_the_hub_renders_each_event_once_per_view_however_many_listen(
-        redis: Redis, engine: Engine, demo_hall: HallConfig) -> None:
+        shards: Shards, engine: Engine, demo_hall: HallConfig) -> None:
     real = render_for({demo_hall.id: demo_hall}.__getitem__, CHANNELS)
     renders: Counter[tuple[str, str]] = Counter()
 
@@ -347,7 +347,7 @@ async def test_the_hub_renders_each_event_once_per_view_however_many_listen(
         renders[event_id, view] += 1
         return real(hall, view, event_id, payload)
 
-    hub = Hub(redis, {demo_hall.id: engine.keys.events}, counting, block_ms=100)
+    hub = Hub(shards, {demo_hall.id: engine.keys.events}, counting, block_ms=100)
     views = ("display", "console:1")
     # More listeners than a slice (SLICE): an event's offers span several turns of the loop, its texts do not.
     screens = [(view, RecordingSocket()) for view in itertools.islice(itertools.cycle(views), 2 * SLICE + 50)]

@@ -12,13 +12,13 @@ from typing import Any
 
 import orjson
 import pytest
-from redis.asyncio import Redis
 from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed
 
 from floor.identity import person_key
 from queue_engine.config import HallConfig
 from queue_engine.engine import Engine
+from queue_engine.shards import Shards
 from tests.server.conftest import (
     NO_SHOW_AT_ONCE,
     HallApi,
@@ -63,8 +63,16 @@ async def hall(live_server: ServerFactory, tmp_path: Path) -> AsyncIterator[Hall
         yield HallApi(server, client, "demo")
 
 
+async def open_seen(hall: HallApi, window: str) -> None:
+    """Open the window and come back once the server's hub has read it (a display saw it): a socket opened after
+    this starts after it. On a cluster the hub reads an event a moment after the reply, woken by the script."""
+    async with ws_connect(display_url(hall)) as ws:
+        await hall.open(window)
+        assert [e["type"] for e in await recv_events(ws, 1)] == ["window.opened"]
+
+
 async def test_a_display_hears_a_call_with_the_window_name_and_announcement(hall: HallApi) -> None:
-    await hall.open("5")
+    await open_seen(hall, "5")
     async with ws_connect(display_url(hall)) as ws:
         issued = await hall.issue("SOC")
         await hall.window_op("5", "call-next")
@@ -172,10 +180,10 @@ async def test_resume_from_the_very_start(hall: HallApi) -> None:
     assert [(m["event_id"], m["type"]) for m in [*backlog, *live]] == hall.server.events()
 
 
-async def test_resume_over_a_backlog_of_many_pages(hall: HallApi, redis: Redis, demo_hall: HallConfig) -> None:
+async def test_resume_over_a_backlog_of_many_pages(hall: HallApi, shards: Shards, demo_hall: HallConfig) -> None:
     await hall.open("1", "2")
     since = (await hall.snapshot())["event_id"]
-    engine = Engine(redis, demo_hall, prefix=hall.server.key_prefix)
+    engine = Engine(shards, demo_hall, prefix=hall.server.key_prefix)
     for batch in range(13):  # 1,234 events: more than two pages of backlog
         await asyncio.gather(*(engine.issue(("SOC", "HUK")[(batch + i) % 2]) for i in range(100 if batch < 12 else 34)))
     stream = hall.server.events(since=since)
@@ -217,7 +225,7 @@ async def test_heartbeats_carry_the_last_event_id(live_server: ServerFactory) ->
 async def test_screens_get_plain_frames_even_when_they_ask_for_compression(hall: HallApi) -> None:
     """Browsers offer permessage-deflate; the server declines it (its zlib state per screen costs more than
     compressing 300-byte frames on a LAN saves)."""
-    await hall.open("5")
+    await open_seen(hall, "5")
     async with ws_connect(display_url(hall), compression="deflate") as ws:
         assert ws.request is not None
         assert "permessage-deflate" in ws.request.headers["Sec-WebSocket-Extensions"]
@@ -229,7 +237,7 @@ async def test_screens_get_plain_frames_even_when_they_ask_for_compression(hall:
 
 async def test_a_client_that_sends_something_stays_connected(hall: HallApi) -> None:
     """Screens may send keep-alives, text or binary: the feed drops what it reads and keeps sending."""
-    await hall.open("5")
+    await open_seen(hall, "5")
     async with ws_connect(display_url(hall)) as ws:
         await ws.send("ping")
         await ws.send(b"\x00\x01keep-alive")
@@ -271,7 +279,7 @@ async def test_person_keys_and_idempotency_keys_never_reach_a_socket(hall: HallA
 
 
 async def test_console_and_dashboard_carry_the_same_events(hall: HallApi) -> None:
-    await hall.open("5")
+    await open_seen(hall, "5")
     server = hall.server
     urls = [display_url(hall), server.ws_url("console", server.token("staff", "5"), window="5"),
             server.ws_url("dashboard", server.token("manager")),
@@ -304,12 +312,13 @@ def slow_socket(port: int) -> socket.socket:
     return sock
 
 
-async def test_a_slow_client_does_not_delay_the_others(hall: HallApi, redis: Redis, demo_hall: HallConfig) -> None:
+async def test_a_slow_client_does_not_delay_the_others(hall: HallApi, shards: Shards,
+                                                     demo_hall: HallConfig) -> None:
     await hall.open("1", "2", "3", "4", "5", "6")
     since = (await hall.snapshot())["event_id"]
     # ~3,000 events, written to the hall's stream by an engine of our own (HTTP at this volume would take long):
     # the server's hub reads the stream, whoever wrote it.
-    engine = Engine(redis, demo_hall, prefix=hall.server.key_prefix)
+    engine = Engine(shards, demo_hall, prefix=hall.server.key_prefix)
     services = ["SOC", "HUK", "TAX", "FUND", "BIZ", "INFO"]
     slow: ClientConnection
     async with ws_connect(display_url(hall), sock=slow_socket(hall.server.port), max_queue=1) as slow, \

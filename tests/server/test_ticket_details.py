@@ -9,11 +9,10 @@ from datetime import date
 from typing import Any
 
 import sqlalchemy as sa
-from redis.asyncio import Redis
 
 from queue_engine.config import load_hall
 from queue_engine.engine import Engine
-from tests.conftest import REDIS_URL
+from tests.conftest import open_shards
 from tests.server.conftest import DEMO_TOML, HallApi, assert_error, make_id_number
 from tests.server.test_personal_data import redis_texts, sql_texts
 
@@ -168,11 +167,11 @@ async def test_a_rated_ticket_shows_its_rating(api: HallApi) -> None:
     await api.window_op("5", "call-next")
     await api.window_op("5", "finish", {"outcome": "done"})
     hall = load_hall(DEMO_TOML).model_copy(update={"id": api.hall})
-    redis = Redis.from_url(REDIS_URL)
+    shards = await open_shards()
     try:
-        await Engine(redis, hall, prefix=api.server.key_prefix).rate(ticket["id"], 4, "pad")
+        await Engine(shards, hall, prefix=api.server.key_prefix).rate(ticket["id"], 4, "pad")
     finally:
-        await redis.aclose()
+        await shards.aclose()
     rated = await api.ok("GET", f"/tickets/{ticket['id']}", role=None)
     assert (rated["rating"]["score"], rated["rating"]["source"]) == (4, "pad")
     assert rated["rating"]["at"].endswith("+08:00")

@@ -12,11 +12,14 @@ import pytest
 from redis.asyncio import Redis
 
 from floor.realtime.hub import Event, HallFan, Hub, StreamReads
+from queue_engine.engine import Engine
 from queue_engine.fcall_pipe import Pipe
+from queue_engine.shards import Shards
 from queue_engine.stream_ids import parse_stream_id
-from tests.conftest import REDIS_URL
 
-STREAM = "{hall}:events"
+ONE_REDIS = "redis://127.0.0.1:6379/0"
+
+STREAM = "{h}:events"  # the stream of hall "h", in its slot (on a cluster the hub finds it by the tag)
 
 
 def render(hall: str, view: str, event_id: str, payload: dict[str, Any]) -> str | None:
@@ -53,10 +56,11 @@ class Broken(Recorder):
         raise ValueError("a listener with a bug")
 
 
-async def test_every_listener_of_the_hall_gets_every_event_in_order_once(redis: Redis, key_prefix: str) -> None:
+async def test_every_listener_of_the_hall_gets_every_event_in_order_once(
+        redis: Redis, shards: Shards, key_prefix: str) -> None:
     keys = {"h": f"{key_prefix}:{{h}}:events", "other": f"{key_prefix}:{{other}}:events"}
     await _add(redis, keys["h"], 0)  # before the hub starts: for the backlog, not delivered live
-    hub = Hub(redis, keys, render, block_ms=100)
+    hub = Hub(shards, keys, render, block_ms=100)
     first, second, elsewhere, broken = Recorder("h", 20), Recorder("h", 20, "w"), Recorder("other"), Broken("h")
     for listener in (broken, first, second, elsewhere):
         hub.subscribe(listener)
@@ -78,19 +82,19 @@ async def test_every_listener_of_the_hall_gets_every_event_in_order_once(redis: 
         await asyncio.gather(reader, return_exceptions=True)
 
 
-async def test_backlog_is_strictly_after_since_and_in_order(redis: Redis, key_prefix: str) -> None:
+async def test_backlog_is_strictly_after_since_and_in_order(redis: Redis, shards: Shards, key_prefix: str) -> None:
     key = f"{key_prefix}:{STREAM}"
     ids = [await _add(redis, key, n) for n in range(10)]
-    hub = Hub(redis, {"h": key}, render)
+    hub = Hub(shards, {"h": key}, render)
     backlog = await hub.backlog("h", "v", ids[3])
     assert backlog == [(eid, f"h|v|{eid}|{n}") for n, eid in enumerate(ids[4:], 4)]  # that view's text of each
     assert await hub.backlog("h", "none", ids[3]) == [(eid, None) for eid in ids[4:]]  # ids even when nothing
     assert parse_stream_id(ids[9]) > parse_stream_id(ids[8])
 
 
-async def test_unsubscribed_listeners_get_nothing_more(redis: Redis, key_prefix: str) -> None:
+async def test_unsubscribed_listeners_get_nothing_more(redis: Redis, shards: Shards, key_prefix: str) -> None:
     key = f"{key_prefix}:{STREAM}"
-    hub = Hub(redis, {"h": key}, render, block_ms=100)
+    hub = Hub(shards, {"h": key}, render, block_ms=100)
     gone, staying = Recorder("h"), Recorder("h")
     hub.subscribe(gone)
     hub.subscribe(staying)
@@ -107,8 +111,8 @@ async def test_unsubscribed_listeners_get_nothing_more(redis: Redis, key_prefix:
         await asyncio.gather(reader, return_exceptions=True)
 
 
-async def test_listeners_are_asked_to_beat_twice_per_heartbeat_interval(redis: Redis, key_prefix: str) -> None:
-    hub = Hub(redis, {"h": f"{key_prefix}:{STREAM}"}, render, heartbeat_s=0.2, block_ms=100)
+async def test_listeners_are_asked_to_beat_twice_per_heartbeat_interval(shards: Shards, key_prefix: str) -> None:
+    hub = Hub(shards, {"h": f"{key_prefix}:{STREAM}"}, render, heartbeat_s=0.2, block_ms=100)
     listener = Recorder("h")
     hub.subscribe(listener)
     reader = asyncio.create_task(hub.run())
@@ -129,7 +133,7 @@ async def test_hand_packed_reads_take_each_hall_after_its_own_id_in_either_proto
         key_prefix: str, protocol: int) -> None:
     """The hub's XREAD is packed by hand: each hall's id must pair with its own stream, ids that moved must be
     packed again, and RESP2's list and RESP3's map must both come back as (stream, entries)."""
-    client = Redis.from_url(REDIS_URL, protocol=protocol)
+    client = Redis.from_url(ONE_REDIS, protocol=protocol)  # one XREAD over many halls: the single-Redis read
     keys = {hall: f"{key_prefix}:{{{hall}}}:events" for hall in ("a", "b", "c")}
     try:
         ids = {hall: [await _add(client, key, n) for n in range(3)] for hall, key in keys.items()}
@@ -210,11 +214,11 @@ class SlowScreen(Recorder):
 
 
 async def test_an_event_read_while_the_hub_offers_the_last_does_not_wait_for_that_pass_to_end(
-        redis: Redis, key_prefix: str) -> None:
+        redis: Redis, shards: Shards, key_prefix: str) -> None:
     """A window calls the moment it finishes: the call must reach the screens the finish has not reached yet
     along with it, not after the finish has reached every screen."""
     key = f"{key_prefix}:{STREAM}"
-    hub = Hub(redis, {"h": key}, render, block_ms=100)
+    hub = Hub(shards, {"h": key}, render, block_ms=100)
     log: list[tuple[int, list[str]]] = []
     begun = asyncio.Event()
     # 20 slices of ~10 ms: the turns of the loop between them let the test add the call and the hub read it.
@@ -238,3 +242,25 @@ async def test_an_event_read_while_the_hub_offers_the_last_does_not_wait_for_tha
     assert together, "the call waited for the finish's whole pass"
     assert log[first_call][0] > 0  # it went on from where the pass was, not from the first screen
     assert log[-1][1] == [called]  # and the screens passed before it came got it after
+
+
+async def test_a_hall_change_reaches_its_listeners_at_once_however_long_the_hub_blocks(
+        engine: Engine, shards: Shards) -> None:
+    """The engine's scripts wake the hub: one Redis answers its blocking read, on a cluster each event's
+    SPUBLISH wakes the node's listener. Neither waits for ``block_ms`` (a minute here)."""
+    hall = engine.hall.id
+    hub = Hub(shards, {hall: engine.keys.events}, lambda h, v, e, payload: payload["type"], block_ms=60_000)
+    listener = Recorder(hall, expect=2)
+    hub.subscribe(listener)
+    task = asyncio.create_task(hub.run())
+    try:
+        await asyncio.sleep(0.3)  # the hub reads from the streams' ends, listening
+        started = time.monotonic()
+        await engine.open_window("1")
+        await engine.issue("SOC")
+        await asyncio.wait_for(listener.arrived.wait(), 5)
+        assert time.monotonic() - started < 2.0
+        assert [event.text("v") for event in listener.offers] == ["window.opened", "ticket.issued"]
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
