@@ -22,6 +22,7 @@ import random
 import shutil
 import statistics
 import subprocess
+import sys
 import tempfile
 import time
 import uuid
@@ -495,7 +496,7 @@ def main() -> None:
     parser.add_argument("--sample", type=int, default=40, help="halls per level whose memory is read")
     parser.add_argument("--write", action="store_true", help=f"write {RESULT.relative_to(ROOT)}")
     args = parser.parse_args()
-    command = "python -m loadtest.province" + (" --write" if args.write else "")
+    command = " ".join(["python -m loadtest.province", *sys.argv[1:]])
     asyncio.run(main_async(args, command))
 
 
