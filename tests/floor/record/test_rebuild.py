@@ -8,7 +8,6 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from redis.asyncio import Redis
 from sqlalchemy import Engine as SqlEngine
 
 from floor.record.rebuild import restore_if_lost
@@ -17,8 +16,9 @@ from queue_engine.clock import ManualClock
 from queue_engine.config import HallConfig
 from queue_engine.engine import Engine
 from queue_engine.records import TicketStatus
+from queue_engine.shards import Shards
 from queue_engine.stream_ids import parse_stream_id
-from tests.conftest import REDIS_URL, SHANGHAI, delete_prefix
+from tests.conftest import SHANGHAI, delete_prefix, open_shards
 from tests.floor.conftest import busy_morning, eventually, fast_archiver, stored_events, stored_tickets
 
 
@@ -33,9 +33,9 @@ async def lose_redis(engine: Engine, key_prefix: str) -> None:
 
 
 async def test_nothing_to_restore_from_an_empty_record(
-    redis: Redis, demo_hall: HallConfig, clock: ManualClock, key_prefix: str, sql_engine: SqlEngine
+    shards: Shards, demo_hall: HallConfig, clock: ManualClock, key_prefix: str, sql_engine: SqlEngine
 ) -> None:
-    engine = Engine(redis, demo_hall, prefix=key_prefix, clock=clock)
+    engine = Engine(shards, demo_hall, prefix=key_prefix, clock=clock)
     assert not await restore_if_lost(engine, sql_engine)
     await engine.setup()
     assert not await restore_if_lost(engine, sql_engine)  # Redis has the hall: nothing to do
@@ -91,12 +91,13 @@ async def test_only_one_process_restores(
     await busy_morning(engine, clock)
     await fast_archiver(engine, sql_engine).drain()
     await lose_redis(engine, key_prefix)
-    processes = [Engine(Redis.from_url(REDIS_URL), demo_hall, prefix=key_prefix, clock=clock) for _ in range(3)]
+    connections = [await open_shards() for _ in range(3)]  # three processes, each with clients of its own
+    processes = [Engine(shards, demo_hall, prefix=key_prefix, clock=clock) for shards in connections]
     try:
         results = await asyncio.gather(*(restore_if_lost(p, sql_engine) for p in processes))
     finally:
-        for p in processes:
-            await p.redis.aclose()
+        for shards in connections:
+            await shards.aclose()
     assert sorted(results) == [False, False, True]
     assert [e.type for e in await engine.events()] == ["hall.restored"]
 
