@@ -160,6 +160,7 @@ class Pipe:
     def _drop(self, conn: Any, error: Exception, pending: deque[tuple[asyncio.Future[Any], float]]) -> None:
         _fail(pending, error)
         if self._pending is pending:  # still our connection (the pool may lend the same object again later)
+            self._pending = deque()  # dropped once: its reader ending later must not give it back to the pool again
             self._conn = None
             self._outgoing.clear()  # their calls fail with the rest: never send them down a new connection
             # Back to the pool, closed: it will reconnect if it is ever lent again.

@@ -4,6 +4,7 @@ carries many calls at once on one connection."""
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import pytest
 from redis.asyncio import Redis
@@ -101,10 +102,28 @@ async def test_a_cancelled_caller_does_not_shift_the_replies_of_others(node: Red
 
 
 async def test_a_hung_reply_times_out_and_the_next_call_reconnects(node: Redis, key_prefix: str) -> None:
-    pipe = Pipe(node, timeout_s=0.2)
+    pipe = Pipe(node, timeout_s=1.0)  # beside a loaded suite an answer can take a few tenths of a second
     with pytest.raises(RedisTimeoutError):
-        await pipe.call(command("BLPOP", f"{key_prefix}:{{demo}}:never", "2"))
+        await pipe.call(command("BLPOP", f"{key_prefix}:{{demo}}:never", "3"))
     assert await pipe.call(command("ECHO", "fresh")) == b"fresh"
+
+
+async def test_a_connection_dropped_for_a_late_reply_goes_back_to_the_pool_once(
+        node: Redis, key_prefix: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    pool = node.connection_pool
+    released: list[object] = []
+    release = pool.release
+
+    async def counting(connection: Any) -> None:
+        released.append(connection)
+        await release(connection)
+
+    monkeypatch.setattr(pool, "release", counting)
+    pipe = Pipe(node, timeout_s=0.3)
+    with pytest.raises(RedisTimeoutError):
+        await pipe.call(command("BLPOP", f"{key_prefix}:{{demo}}:never", "3"))
+    await asyncio.sleep(0.5)  # no call meanwhile: the dropped connection's reader ends on its own
+    assert len(released) == 1
 
 
 async def test_a_killed_connection_fails_its_calls_and_the_next_call_reconnects(node: Redis, key_prefix: str) -> None:
