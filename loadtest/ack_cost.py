@@ -25,6 +25,8 @@ from queue_engine.engine import Engine
 from queue_engine.fcall_pipe import Durability
 from queue_engine.shards import Shards
 
+from .report import percentile
+
 ROOT = Path(__file__).resolve().parent.parent
 SINGLE = "redis://127.0.0.1:6379/0"
 
@@ -63,8 +65,9 @@ async def _round(engine: Engine, calls: int, tasks: int, times: dict[str, list[f
 
 
 def _ms(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000
+    """The ``q`` quantile of ``values`` (seconds) in ms, by nearest rank (``loadtest.report.percentile``)."""
+    found = percentile(values, q)
+    return found * 1000 if found is not None else float("nan")
 
 
 async def main_async(rounds: int, calls: int, tasks: int) -> None:

@@ -19,11 +19,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import random
-import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 import uuid
 from collections import Counter, defaultdict
@@ -39,8 +37,9 @@ from queue_engine.config import HallConfig, load_hall
 from queue_engine.engine import Engine
 from queue_engine.shards import Shards, tag_slot
 
-from .faults.services import free_port, wait_until
+from .faults.services import NO_PERSISTENCE, PrivateRedis, wait_until
 from .machine import describe, git_commit
+from .report import percentile
 
 ROOT = Path(__file__).resolve().parent.parent
 SINGLE = "redis://127.0.0.1:6379/0"
@@ -192,37 +191,35 @@ class PrivatePair:
     when, like each primary of the cluster, it feeds a replica."""
 
     def __init__(self) -> None:
-        self.directory = Path(tempfile.mkdtemp(prefix="hallq-province-"))
-        self.ports = (free_port(), free_port())
-        self.processes: list[subprocess.Popen[bytes]] = []
+        self.primary = PrivateRedis()
+        self.replica: PrivateRedis | None = None
 
     @property
     def url(self) -> str:
-        return f"redis://127.0.0.1:{self.ports[0]}/0"
+        return self.primary.url
 
     def start(self) -> PrivatePair:
-        primary, replica = self.ports
-        for port, extra in ((primary, []), (replica, ["--replicaof", "127.0.0.1", str(primary)])):
-            self.processes.append(subprocess.Popen(
-                ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--dir", str(self.directory),
-                 "--dbfilename", f"{port}.rdb", "--save", "", "--appendonly", "no", *extra],
-                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL))
+        self.primary.start()
+        self.replica = PrivateRedis(options=(*NO_PERSISTENCE, "--replicaof", "127.0.0.1", str(self.primary.port)))
+        self.replica.start()
+        replica = self.replica
 
         def linked() -> bool:
+            client = replica.client()
             try:
-                info = redis_sync.Redis(port=replica).info("replication")
+                return bool(client.info("replication").get("master_link_status") == "up")
             except redis_sync.RedisError:
                 return False
-            return bool(info.get("master_link_status") == "up")
+            finally:
+                client.close()
 
         wait_until(linked, "the replica of the private Redis")
         return self
 
     def close(self) -> None:
-        for process in self.processes:
-            process.kill()
-            process.wait()
-        shutil.rmtree(self.directory, ignore_errors=True)
+        for server in (self.replica, self.primary):
+            if server is not None:
+                server.close()
 
 
 async def cycle(hall: Hall, phase: Phase, rng: random.Random) -> None:
@@ -339,8 +336,9 @@ def address(client: Redis) -> str:
 
 
 def _ms(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000 if ordered else float("nan")
+    """The ``q`` quantile of ``values`` (seconds) in ms, by nearest rank (``loadtest.report.percentile``)."""
+    found = percentile(values, q)
+    return found * 1000 if found is not None else float("nan")
 
 
 def _pool(phases: list[Phase]) -> Phase:
@@ -360,7 +358,7 @@ def report(setups: list[Setup], mem: dict[str, dict[str, tuple[float, float]]], 
            rate: float, n_counties: int, command: str) -> str:
     machine = describe(SINGLE)
     lines = [
-        "# A province on Redis Cluster: 2,000 halls on one Redis and on 3 primaries",
+        f"# A province on Redis Cluster: {len(setups[0].halls):,} halls on one Redis and on 3 primaries",
         "",
         f"Command: `{command}`",
         "",

@@ -250,11 +250,10 @@ class Engine:
                 pipe.expire(k.late_ratings(day), max(1, self.hall.ratings.late_s))
             event = orjson.dumps({"type": "hall.restored", "at": now_ms, "events": len(model.events)})
             pipe.xadd(k.events, {"e": event}, id=_id_after(after_event, now_ms))
+            pipe.spublish(k.events, "restored")  # the hubs' wake-up on a cluster (common.lua); they read the stream
             result = await pipe.execute()
-        restored: bytes | str = result[-1]
-        restored_id = restored.decode() if isinstance(restored, bytes) else restored
-        await self.redis.spublish(k.events, restored_id)  # the hubs' wake-up on a cluster (common.lua)
-        return restored_id
+        restored: bytes | str = result[-2]
+        return restored.decode() if isinstance(restored, bytes) else restored
 
     # -- tickets --------------------------------------------------------------------------
     async def issue(
@@ -427,9 +426,11 @@ class Engine:
         if ACTOR.get():
             event["by"] = ACTOR.get()
         text = orjson.dumps(event)
-        added: Any = await self.redis.xadd(self.keys.events, {"e": text}, maxlen=EVENTS_MAXLEN, approximate=True)
+        async with self.redis.pipeline(transaction=False) as pipe:  # one round trip
+            pipe.xadd(self.keys.events, {"e": text}, maxlen=EVENTS_MAXLEN, approximate=True)
+            pipe.spublish(self.keys.events, "alert")  # the hubs' wake-up on a cluster (common.lua)
+            added: Any = (await pipe.execute())[0]
         event_id = added.decode() if isinstance(added, bytes) else str(added)
-        await self.redis.spublish(self.keys.events, event_id)  # the hubs' wake-up on a cluster (common.lua)
         if self.on_written is not None:
             self.on_written(self.hall.id, [(event_id, text)])
         return event_id

@@ -50,6 +50,14 @@ RECENT_MS = 60_000  # events kept per hall, by age: far more than the archiver t
 RECENT_MAX = 2000  # and by count, for a hall busier than any
 
 
+def keep_recent(kept: deque[tuple[str, Any]], event_id: str, raw: Any) -> None:
+    """Add an event (stream id, its JSON) to ``kept`` and forget those more than ``RECENT_MS`` older than it."""
+    kept.append((event_id, raw))
+    oldest_ms = int(event_id.partition("-")[0]) - RECENT_MS
+    while int(kept[0][0].partition("-")[0]) < oldest_ms:
+        kept.popleft()
+
+
 class Event:
     """One event of a hall's stream: its id, its payload as stored (private keys included), and its text per view,
     each rendered the first time a listener of that view asks for it."""
@@ -272,19 +280,12 @@ class Hub:
                     self.on_event(hall, payload)
                 fan.add(Event(event_id, payload, hall, self.render))
                 last[hall] = event_id
-                self._keep(hall, event_id, raw)
+                keep_recent(self.recent[hall], event_id, raw)
                 self.delivered += 1
             self.owing[hall] = None
         self._offer_some(SLICE)
         if self.passing is not None or self.owing:
             self.more.set()
-
-    def _keep(self, hall: str, event_id: str, raw: bytes) -> None:
-        recent = self.recent[hall]
-        recent.append((event_id, raw))
-        oldest_ms = int(event_id.partition("-")[0]) - RECENT_MS
-        while int(recent[0][0].partition("-")[0]) < oldest_ms:
-            recent.popleft()
 
     async def _offer(self) -> None:
         """Offer what the reader left, a slice per turn of the loop."""

@@ -16,7 +16,7 @@ from typing import Any
 
 import orjson
 
-from floor.realtime.hub import RECENT_MAX, RECENT_MS
+from floor.realtime.hub import RECENT_MAX, keep_recent
 from floor.record.archiver import stream_event
 from floor.record.projection import store_events
 from floor.record.rebuild import bring_back
@@ -46,11 +46,9 @@ class Recovery:
 
     def remember(self, hall: str, events: list[tuple[str, str | bytes]]) -> None:
         """Keep what our calls wrote for a minute (as the hub keeps what it read): no I/O, on the request's path."""
-        kept = self.written.setdefault(hall, deque(maxlen=RECENT_MAX))
-        kept.extend(events)
-        oldest_ms = int(events[-1][0].partition("-")[0]) - RECENT_MS
-        while int(kept[0][0].partition("-")[0]) < oldest_ms:
-            kept.popleft()
+        kept = self.written[hall]
+        for event_id, raw in events:
+            keep_recent(kept, event_id, raw)
 
     async def record_tails(self) -> None:
         """Redis is gone, perhaps with its data: add to the record the events this process read last. The archiver
@@ -82,7 +80,7 @@ class Recovery:
     async def _record_tail(self, hall: HallRuntime) -> None:
         hall_id = hall.config.id
         done = self._tails_written.get(hall_id, (0, -1))
-        known = {**dict(self.written.get(hall_id, ())), **dict(self.runtime.hub.recent[hall_id])}
+        known = {**dict(self.written[hall_id]), **dict(self.runtime.hub.recent[hall_id])}
         recent = sorted(((parse_stream_id(eid), eid, raw) for eid, raw in known.items()
                          if parse_stream_id(eid) > done))
         if not recent:

@@ -16,7 +16,7 @@ import sys
 import tempfile
 import time
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import cast
 
@@ -52,12 +52,17 @@ def answers_ping(client: redis_sync.Redis) -> bool:
         client.close()
 
 
-class PrivateRedis:
-    """``redis-server`` without persistence on a port of its own. ``restart_empty`` is the fault: SHUTDOWN NOSAVE,
-    then a new server on the same port, with nothing in it."""
+NO_PERSISTENCE = ("--save", "", "--appendonly", "no")
 
-    def __init__(self, directory: Path | None = None) -> None:
+
+class PrivateRedis:
+    """``redis-server`` on a port of its own, without persistence unless ``options`` say otherwise (they replace
+    ``NO_PERSISTENCE``: an append-only file, a replica's ``--replicaof``). ``restart_empty`` is the fault:
+    SHUTDOWN NOSAVE, then a new server on the same port, with nothing in it."""
+
+    def __init__(self, directory: Path | None = None, options: Sequence[str] = NO_PERSISTENCE) -> None:
         self.directory = directory or Path(tempfile.mkdtemp(prefix="hallq-redis-"))
+        self.options = tuple(options)
         self.port = free_port()
         self.process: subprocess.Popen[bytes] | None = None
         self.restarts = 0
@@ -72,7 +77,7 @@ class PrivateRedis:
     def start(self) -> PrivateRedis:
         log = (self.directory / "redis.log").open("ab")
         self.process = subprocess.Popen(
-            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", *self.options,
              "--dir", str(self.directory), "--daemonize", "no"],
             stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         log.close()

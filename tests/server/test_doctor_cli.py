@@ -7,9 +7,7 @@ with a traceback. The machine's Redis at 6379 keeps nothing on disk, so that fin
 from __future__ import annotations
 
 import itertools
-import shutil
 import subprocess
-import tempfile
 import uuid
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -18,7 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from loadtest.faults.services import free_port, wait_until
+from loadtest.faults.services import PrivateRedis, free_port
 from tests.conftest import REDIS_URL, ROOT
 from tests.floor.conftest import postgres_schema
 from tests.server.conftest import HALLQ, LiveServer, server_env, start_server, stop_server
@@ -28,39 +26,8 @@ pytestmark = pytest.mark.slow  # a private Redis and a server start
 PUBLIC_URL = "https://queue.example.gov.cn"
 
 
-class DurableRedis:
-    """A private ``redis-server`` as a hall should run it: an append-only file, written every second."""
-
-    def __init__(self) -> None:
-        self.directory = Path(tempfile.mkdtemp(prefix="hallq-doctor-redis-"))
-        self.port = free_port()
-        log = (self.directory / "redis.log").open("ab")
-        self.process = subprocess.Popen(
-            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--appendonly", "yes",
-             "--appendfsync", "everysec", "--save", "", "--maxmemory-policy", "noeviction",
-             "--dir", str(self.directory), "--daemonize", "no"],
-            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-        log.close()
-        wait_until(self._answers, f"redis-server on port {self.port}")
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def _answers(self) -> bool:
-        if self.process.poll() is not None:
-            raise RuntimeError(f"redis-server exited; see {self.directory / 'redis.log'}")
-        return subprocess.run(["redis-cli", "-p", str(self.port), "ping"], capture_output=True, text=True,
-                              check=False).stdout.strip() == "PONG"
-
-    def close(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-        shutil.rmtree(self.directory, ignore_errors=True)
+# A private redis-server as a hall should run it: an append-only file, written every second.
+DURABLE = ("--appendonly", "yes", "--appendfsync", "everysec", "--save", "", "--maxmemory-policy", "noeviction")
 
 
 @dataclass
@@ -70,8 +37,8 @@ class Deployment:
 
 
 @pytest.fixture(scope="module")
-def durable_redis() -> Iterator[DurableRedis]:
-    redis = DurableRedis()
+def durable_redis() -> Iterator[PrivateRedis]:
+    redis = PrivateRedis(options=DURABLE).start()
     try:
         yield redis
     finally:
@@ -79,7 +46,7 @@ def durable_redis() -> Iterator[DurableRedis]:
 
 
 @pytest.fixture(scope="module")
-def healthy(tmp_path_factory: pytest.TempPathFactory, durable_redis: DurableRedis) -> Iterator[Deployment]:
+def healthy(tmp_path_factory: pytest.TempPathFactory, durable_redis: PrivateRedis) -> Iterator[Deployment]:
     """A served hall on a durable Redis and on PostgreSQL (a schema of its own), as docs/deploy.md sets one up."""
     home = tmp_path_factory.mktemp("doctor")
     with postgres_schema() as database_url:
